@@ -1,0 +1,58 @@
+# omnidesk — two commands matter: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE := omnidesk.settings
+
+.PHONY: run test bench lint typecheck venv chromium messages clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian's Chromium for the browser tests; Playwright never downloads a browser here.
+chromium:
+	@command -v /usr/bin/chromium >/dev/null || { \
+	  echo "Installing Debian's chromium…"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+run: venv
+	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py seed_demo
+	@if [ -n "$$REDIS_URL" ] && [ -n "$$DATABASE_URL" ]; then \
+	  $(PY) manage.py collectstatic --noinput -v 0; \
+	  PATH=$(VENV)/bin:$$PATH $(VENV)/bin/honcho start; \
+	else \
+	  $(PY) -m uvicorn omnidesk.asgi:application --host $(HOST) --port $(PORT) --no-access-log; \
+	fi
+
+# The whole suite against PostgreSQL and Redis on localhost.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/omnidesk
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
+test: venv chromium
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: venv
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+messages: venv
+	$(PY) manage.py makemessages -l fr --ignore '.venv/*' --ignore 'tests/*'
+	$(PY) manage.py compilemessages --ignore '.venv/*'
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3

@@ -1,0 +1,14 @@
+from collections.abc import Mapping
+from typing import Any
+
+from interactions.adapters import InvalidPayload, NormalizedMessage
+
+
+def parse(payload: Mapping[str, Any]) -> NormalizedMessage:
+    try:
+        visitor, uuid, text = payload["visitor"], payload["uuid"], payload["text"]
+    except (KeyError, TypeError) as error:
+        raise InvalidPayload(f"widget payload lacks {error}") from None
+    if not all(isinstance(value, str) and value for value in (visitor, uuid, text)):
+        raise InvalidPayload("widget payload fields must be non-empty strings")
+    return NormalizedMessage(identity_kind="widget", address=visitor, external_id=uuid, text=text)

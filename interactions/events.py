@@ -1,0 +1,88 @@
+"""Typed payloads of the realtime events about conversations and messages."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from interactions.models import Conversation, Interaction
+
+
+class MessageData(TypedDict):
+    id: int
+    uuid: str | None
+    kind: str
+    direction: str
+    author: str
+    text: str
+    at: str
+
+
+class ConversationSummary(TypedDict):
+    id: int
+    customer: str
+    channel: str
+    status: str
+    queue_id: int | None
+    assignee_id: int | None
+    assignee: str
+    preview: str
+    last_message_at: str | None
+
+
+class MessageCreated(TypedDict):
+    """`message.created` on the desk: the message and the conversation as it now stands."""
+
+    conversation_id: int
+    message: MessageData
+    conversation: ConversationSummary
+
+
+class VisitorMessageCreated(TypedDict):
+    """`message.created` on the customer's widget: nothing internal."""
+
+    conversation_id: int
+    message: MessageData
+
+
+class ConversationChanged(TypedDict):
+    """`conversation.queued`, `conversation.assigned`, `conversation.resolved`."""
+
+    conversation: ConversationSummary
+
+
+def author_name(interaction: Interaction) -> str:
+    if interaction.direction == Interaction.Direction.INBOUND:
+        return interaction.customer.display_name or str(interaction.customer)
+    if interaction.author is None:
+        return ""
+    return interaction.author.first_name or interaction.author.get_username()
+
+
+def message_data(interaction: Interaction) -> MessageData:
+    return {
+        "id": interaction.pk,
+        "uuid": interaction.external_id if interaction.direction == Interaction.Direction.INBOUND else None,
+        "kind": interaction.kind,
+        "direction": interaction.direction,
+        "author": author_name(interaction),
+        "text": interaction.text,
+        "at": interaction.created_at.isoformat(),
+    }
+
+
+def conversation_summary(conversation: Conversation, *, preview: str | None = None) -> ConversationSummary:
+    if preview is None:
+        last = conversation.interactions.order_by("-created_at", "-id").only("text").first()
+        preview = last.text if last else ""
+    assignee = conversation.assignee
+    return {
+        "id": conversation.pk,
+        "customer": str(conversation.customer),
+        "channel": conversation.channel.get_kind_display(),
+        "status": conversation.status,
+        "queue_id": conversation.queue_id,
+        "assignee_id": conversation.assignee_id,
+        "assignee": (assignee.first_name or assignee.get_username()) if assignee else "",
+        "preview": preview[:140],
+        "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
+    }

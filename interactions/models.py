@@ -1,0 +1,153 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def new_public_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Channel(models.Model):
+    """A configured endpoint through which customers reach us (a website widget, a mailbox, a number…)."""
+
+    class Kind(models.TextChoices):
+        CHAT = "chat", _("Website chat")
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        MESSENGER = "messenger", _("Messenger")
+        INSTAGRAM = "instagram", _("Instagram")
+        TELEGRAM = "telegram", _("Telegram")
+        VOICE = "voice", _("Phone")
+        API = "api", _("API")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    # Public by design: it sits in the embed snippet of a website. Secrets never go here.
+    public_key = models.CharField(_("public key"), max_length=64, unique=True, default=new_public_key)
+    allowed_origins = models.JSONField(
+        _("allowed origins"),
+        default=list,
+        blank=True,
+        help_text=_('Website origins allowed to embed the widget, e.g. ["https://www.example.com"].'),
+    )
+    queue = models.ForeignKey("routing.Queue", on_delete=models.PROTECT, related_name="channels")
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def allows_origin(self, origin: str | None) -> bool:
+        allowed = [o.rstrip("/").lower() for o in self.allowed_origins or []]
+        return "*" in allowed or (origin is not None and origin.rstrip("/").lower() in allowed)
+
+
+class Conversation(models.Model):
+    """The case: one customer's request, which may span several channels."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        RESOLVED = "resolved", _("Resolved")
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    queue = models.ForeignKey(
+        "routing.Queue", on_delete=models.PROTECT, related_name="conversations", null=True, blank=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(fields=["queue", "status", "assignee", "queued_at"], name="conversation_waiting"),
+            models.Index(fields=["assignee", "status"], name="conversation_assignee_status"),
+            models.Index(fields=["customer", "channel", "status"], name="conversation_customer_open"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Conversation #%(id)s") % {"id": self.pk}
+
+
+class Interaction(models.Model):
+    """One entry of the customer's unified timeline."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("Message")
+        NOTE = "note", _("Internal note")
+        SYSTEM = "system", _("System")
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("Inbound")
+        OUTBOUND = "out", _("Outbound")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="interactions")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="interactions")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="interactions")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MESSAGE)
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="interactions"
+    )
+    text = models.TextField(_("text"), blank=True)
+    # The provider's id (the widget's client uuid for chat): a redelivered message can never be stored twice.
+    external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="interaction_unique_external_id"),
+        ]
+        indexes = [models.Index(fields=["customer", "-created_at", "-id"], name="interaction_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.get_kind_display()} #{self.pk}"
+
+
+class InboundEvent(models.Model):
+    """A raw inbound payload, stored before it is acknowledged and processed at least once, idempotently."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="inbound_events")
+    external_id = models.CharField(_("external id"), max_length=200)
+    payload = models.JSONField(_("payload"))
+    received_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    dead_lettered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("inbound event")
+        verbose_name_plural = _("inbound events")
+        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="inboundevent_unique")]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="inboundevent_pending",
+                condition=models.Q(processed_at__isnull=True, dead_lettered_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.external_id}"

@@ -1,0 +1,88 @@
+"""Desk (htmx) views: parse the request, call a service or selector, render a template or a partial of it."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.middleware import HtmxDetails
+
+from interactions import access, selectors, services
+from interactions.models import Channel
+from omnidesk import realtime
+from routing.models import AgentProfile
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def desk_context(request: HttpRequest) -> dict[str, object]:
+    profile, _created = AgentProfile.objects.get_or_create(user=request.user)
+    return {
+        **selectors.desk_lists(request.user),
+        "profile": profile,
+        "presence_choices": [c for c in AgentProfile.Presence.choices if c[0] != AgentProfile.Presence.OFFLINE],
+        "last_event_id": realtime.latest_event_id(),
+    }
+
+
+@require_GET
+@login_required
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    if request.htmx:
+        return render(request, "desk/desk.html#lists", desk_context(request))
+    return render(request, "desk/desk.html", desk_context(request))
+
+
+@require_GET
+@login_required
+def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    conversation = access.get_conversation_for_agent(request.user, pk)
+    timeline = selectors.customer_timeline(conversation.customer, limit=100)
+    context = {"conversation": conversation, "timeline": list(reversed(timeline))}
+    if request.htmx:
+        return render(request, "desk/desk.html#conversation", context)
+    return render(request, "desk/desk.html", {**desk_context(request), **context})
+
+
+@require_POST
+@login_required
+def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    conversation = access.get_conversation_for_agent(request.user, pk)
+    try:
+        interaction = services.reply_to_conversation(
+            conversation=conversation, author=request.user, text=request.POST.get("text", "")
+        )
+    except ValidationError as error:
+        response = render(
+            request, "desk/desk.html#composer", {"conversation": conversation, "errors": error.messages}, status=422
+        )
+        return reswap(retarget(response, "#composer"), "outerHTML")
+    if not request.htmx:
+        return redirect("desk:conversation", pk=pk)
+    return render(request, "desk/desk.html#sent", {"conversation": conversation, "item": interaction})
+
+
+@require_POST
+@login_required
+def resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    conversation = access.get_conversation_for_agent(request.user, pk)
+    services.resolve_conversation(conversation=conversation, by=request.user)
+    if request.htmx:
+        return HttpResponseClientRedirect("/desk/")
+    return redirect("desk:home")
+
+
+@require_GET
+def widget_demo(request: HttpRequest) -> HttpResponse:
+    channel = Channel.objects.filter(kind=Channel.Kind.CHAT, is_active=True).order_by("pk").first()
+    context = {
+        "channel_key": channel.public_key if channel else "",
+        "widget_src": request.build_absolute_uri(static("widget/omnidesk-widget.js")),
+    }
+    return render(request, "widget/demo.html", context)

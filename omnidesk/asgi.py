@@ -1,0 +1,29 @@
+"""HTTP and websockets in one ASGI application; websocket URLs live here, not in `routing` (queue routing)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnidesk.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from interactions.consumers import DeskConsumer, WidgetConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter(
+            [
+                # The desk authenticates with the session cookie, so only our own origins may open it.
+                path("ws/desk/", AllowedHostsOriginValidator(AuthMiddlewareStack(DeskConsumer.as_asgi()))),
+                # Any website may embed the widget; each channel checks its own allowed origins.
+                path("ws/widget/", WidgetConsumer.as_asgi()),
+            ]
+        ),
+    }
+)

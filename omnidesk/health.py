@@ -1,0 +1,63 @@
+"""GET /healthz: the state of every component the spine depends on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+from omnidesk import realtime
+from omnidesk.celery import app
+
+
+def check_database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True, "vendor": connection.vendor}
+
+
+async def check_channel_layer() -> dict[str, Any]:
+    await realtime.check_layer()
+    return {"ok": True, "backend": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]}
+
+
+def check_broker() -> dict[str, Any]:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "mode": "in-process"}
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return {"ok": True, "mode": "redis"}
+
+
+def check_worker() -> dict[str, Any]:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {"ok": True, "mode": "in-process"}
+    replies = app.control.ping(timeout=1.0)
+    return {"ok": bool(replies), "workers": sorted(name for reply in replies for name in reply)}
+
+
+CHECKS: dict[str, Callable[[], Any]] = {
+    "database": check_database,
+    "channel_layer": check_channel_layer,
+    "broker": check_broker,
+    "worker": check_worker,
+}
+
+
+async def healthz(request: HttpRequest) -> JsonResponse:
+    report: dict[str, dict[str, Any]] = {}
+    for name, check in CHECKS.items():
+        try:
+            if asyncio.iscoroutinefunction(check):
+                report[name] = await check()
+            else:
+                report[name] = await sync_to_async(check)()
+        except Exception as error:
+            report[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+    healthy = all(part["ok"] for part in report.values())
+    return JsonResponse({"status": "ok" if healthy else "fail", "checks": report}, status=200 if healthy else 503)

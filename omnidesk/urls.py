@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+from django.urls import include, path
+
+from interactions import views as desk_views
+from omnidesk.health import healthz
+from routing import views as routing_views
+
+desk_patterns = (
+    [
+        path("", desk_views.home, name="home"),
+        path("conversations/<int:pk>/", desk_views.conversation_detail, name="conversation"),
+        path("conversations/<int:pk>/reply/", desk_views.reply, name="reply"),
+        path("conversations/<int:pk>/resolve/", desk_views.resolve, name="resolve"),
+        path("presence/", routing_views.presence, name="presence"),
+    ],
+    "desk",
+)
+
+urlpatterns = [
+    path("", lambda request: redirect("desk:home")),
+    path("desk/", include(desk_patterns)),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("widget/demo/", desk_views.widget_demo, name="widget-demo"),
+    path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]

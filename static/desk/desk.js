@@ -1,0 +1,119 @@
+// The desk's live updates: one websocket, frames applied to the lists and the open conversation.
+// Server data is only ever inserted with textContent.
+(function () {
+  "use strict";
+  const body = document.body;
+  const me = Number(body.dataset.userId);
+  let lastEventId = Number(body.dataset.lastEventId || 0);
+  let socket = null;
+  let backoff = 500;
+
+  function status(text) {
+    const el = document.getElementById("live-status");
+    if (el) el.textContent = text;
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function listItem(c) {
+    const li = el("li", "conversation-item");
+    li.id = "conv-" + c.id;
+    li.dataset.conversationId = c.id;
+    const a = el("a");
+    const url = "/desk/conversations/" + c.id + "/";
+    a.href = url;
+    a.setAttribute("hx-get", url);
+    a.setAttribute("hx-target", "#conversation");
+    a.setAttribute("hx-push-url", "true");
+    a.append(el("span", "customer", c.customer), el("span", "channel", c.channel));
+    if (c.preview) a.append(el("span", "preview", c.preview));
+    li.append(a);
+    return li;
+  }
+
+  function setEmpty(list) {
+    const items = list.querySelectorAll(".conversation-item");
+    const empty = list.querySelector(".empty");
+    if (items.length && empty) empty.remove();
+    if (!items.length && !empty) list.append(el("li", "empty", body.dataset.textEmpty));
+  }
+
+  function upsertConversation(c) {
+    const old = document.getElementById("conv-" + c.id);
+    if (old) old.remove();
+    let target = null;
+    if (c.status === "open" && c.assignee_id === me) target = document.getElementById("list-mine");
+    else if (c.status === "open" && c.assignee_id === null) target = document.getElementById("list-queue");
+    if (target) {
+      const item = listItem(c);
+      if (target.id === "list-mine") target.prepend(item); else target.append(item);
+      if (window.htmx) window.htmx.process(item);
+    }
+    document.querySelectorAll(".conversation-list").forEach(setEmpty);
+  }
+
+  function appendMessage(data) {
+    const view = document.querySelector("[data-conversation-id].conversation-view");
+    const timeline = document.getElementById("timeline");
+    if (!view || !timeline) return;
+    if (Number(view.dataset.conversationId) !== data.conversation_id) return;
+    const m = data.message;
+    if (document.getElementById("interaction-" + m.id)) return;
+    const li = el("li", "item " + m.direction + " " + m.kind);
+    li.id = "interaction-" + m.id;
+    li.dataset.interactionId = m.id;
+    const meta = el("div", "meta");
+    const time = el("time", null, new Date(m.at).toLocaleString());
+    time.setAttribute("datetime", m.at);
+    meta.append(el("span", "author", m.author), " · ", el("span", "channel", data.conversation.channel), " · ", time);
+    li.append(meta, el("p", "text", m.text));
+    timeline.append(li);
+    li.scrollIntoView({ block: "end" });
+  }
+
+  const handlers = {
+    "welcome": function () { status(body.dataset.textLive); backoff = 500; },
+    "resync": function () { window.location.reload(); },
+    "message.created": function (frame) {
+      upsertConversation(frame.data.conversation);
+      appendMessage(frame.data);
+    },
+    "conversation.queued": function (frame) { upsertConversation(frame.data.conversation); },
+    "conversation.assigned": function (frame) { upsertConversation(frame.data.conversation); },
+    "conversation.resolved": function (frame) { upsertConversation(frame.data.conversation); },
+  };
+
+  function connect() {
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + body.dataset.wsPath);
+    socket.addEventListener("open", function () {
+      socket.send(JSON.stringify({ type: "hello", last_event_id: lastEventId }));
+    });
+    socket.addEventListener("message", function (message) {
+      const frame = JSON.parse(message.data);
+      if (typeof frame.id === "number" && frame.id > lastEventId) lastEventId = frame.id;
+      const handler = handlers[frame.type];
+      if (handler) handler(frame);
+    });
+    socket.addEventListener("close", function (event) {
+      status(body.dataset.textReconnecting);
+      if (event.code === 4401) { window.location.reload(); return; }
+      setTimeout(connect, backoff + Math.random() * 250);
+      backoff = Math.min(backoff * 2, 10000);
+    });
+  }
+
+  // Scroll the open conversation to its newest entry after htmx swaps it in.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const timeline = document.getElementById("timeline");
+    if (timeline && event.detail.target.id === "conversation") timeline.scrollTop = timeline.scrollHeight;
+  });
+
+  window.OmnideskDesk = { state: function () { return { connected: !!socket && socket.readyState === 1, lastEventId: lastEventId }; } };
+  connect();
+})();

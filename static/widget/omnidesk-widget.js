@@ -1,0 +1,387 @@
+/*! omnidesk customer chat widget - embed with:
+ *  <script src="https://desk.example/static/widget/omnidesk-widget.js" data-channel="KEY" async></script>
+ * Kept pure ASCII: a classic script is decoded with the host page's charset, whatever that is.
+ */
+(() => {
+  "use strict";
+
+  // currentScript is only available synchronously, so read it before anything is deferred.
+  const script =
+    document.currentScript ||
+    document.querySelector('script[data-channel][src*="omnidesk-widget.js"]');
+  if (!script || window.OmnideskWidget) return; // a second copy on the page would double every message
+  const channel = script.dataset.channel;
+  if (!channel) {
+    console.warn("[omnidesk] missing data-channel attribute; widget disabled");
+    return;
+  }
+
+  const base = new URL(script.src, location.href);
+  const WS_URL = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/ws/widget/";
+  const MAX_LEN = 10000;
+
+  const STRINGS = {
+    en: {
+      launcher: "Chat with us", dialog: "Chat", title: "Customer support", subtitle: "We usually reply within minutes",
+      close: "Close chat", log: "Conversation", label: "Message", placeholder: "Type your message\u2026",
+      send: "Send", connecting: "Connecting\u2026", reconnecting: "Reconnecting\u2026",
+      unavailable: "Chat is currently unavailable.", failed: "Not sent", empty: "Ask us anything \u2014 we're here to help.",
+    },
+    fr: {
+      launcher: "Discuter avec nous", dialog: "Discussion", title: "Service client", subtitle: "Nous r\u00e9pondons en g\u00e9n\u00e9ral en quelques minutes",
+      close: "Fermer la discussion", log: "Conversation", label: "Message", placeholder: "\u00c9crivez votre message\u2026",
+      send: "Envoyer", connecting: "Connexion\u2026", reconnecting: "Reconnexion\u2026",
+      unavailable: "La discussion est indisponible pour le moment.", failed: "Non envoy\u00e9", empty: "Posez-nous vos questions, nous sommes l\u00e0 pour vous aider.",
+    },
+  };
+  const locale = (script.dataset.locale || document.documentElement.lang || navigator.language || "en")
+    .slice(0, 2).toLowerCase();
+  const T = STRINGS[locale] || STRINGS.en;
+  const LANG = STRINGS[locale] ? locale : "en";
+
+  // Storage can throw (Safari private mode, sandboxed iframes, blocked third-party storage);
+  // fall back to memory so the widget still works for the lifetime of the page.
+  const makeStore = (getArea) => {
+    const mem = new Map();
+    let area = null;
+    try { area = getArea(); area.getItem("omnidesk:probe"); } catch { area = null; }
+    return {
+      get(k) { try { return area ? area.getItem(k) : mem.get(k) ?? null; } catch { return mem.get(k) ?? null; } },
+      set(k, v) { mem.set(k, v); try { area && area.setItem(k, v); } catch { /* quota/blocked: memory copy suffices */ } },
+      del(k) { mem.delete(k); try { area && area.removeItem(k); } catch { /* ignore */ } },
+    };
+  };
+  const local = makeStore(() => window.localStorage);
+  const session = makeStore(() => window.sessionStorage);
+  const KEY = {
+    token: `omnidesk:${channel}:token`,
+    lastEvent: `omnidesk:${channel}:last_event_id`,
+    outbox: `omnidesk:${channel}:outbox`,
+    open: `omnidesk:${channel}:open`,
+  };
+
+  const getLastEventId = () => {
+    const n = parseInt(local.get(KEY.lastEvent), 10);
+    return Number.isFinite(n) ? n : null;
+  };
+  // Always read-modify-write storage so two tabs of the same site don't overwrite each other's queue.
+  const loadOutbox = () => {
+    try {
+      const v = JSON.parse(local.get(KEY.outbox) || "[]");
+      return Array.isArray(v) ? v.filter((m) => m && typeof m.uuid === "string" && typeof m.text === "string") : [];
+    } catch { return []; }
+  };
+  const saveOutbox = (items) => (items.length ? local.set(KEY.outbox, JSON.stringify(items)) : local.del(KEY.outbox));
+  const dropFromOutbox = (uuid) => saveOutbox(loadOutbox().filter((m) => m.uuid !== uuid));
+
+  // randomUUID only exists in secure contexts; host pages served over plain http still need ids.
+  const newUuid = () => {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  };
+
+  const CSS = `
+    :host { all: initial; }
+    *, *::before, *::after { box-sizing: border-box; }
+    [hidden] { display: none !important; }
+    .root { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #0f172a; }
+    button, textarea { font: inherit; }
+    :focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
+    .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; width: 56px; height: 56px;
+      border: 0; border-radius: 50%; background: #2563eb; color: #fff; cursor: pointer;
+      box-shadow: 0 6px 20px rgba(37, 99, 235, .4); display: grid; place-items: center; transition: transform .15s; }
+    .launcher:hover { transform: scale(1.06); background: #1d4ed8; }
+    .launcher svg { width: 26px; height: 26px; }
+    .launcher.unread::after { content: ""; position: absolute; top: 6px; right: 6px; width: 12px; height: 12px;
+      border-radius: 50%; background: #f97316; border: 2px solid #fff; }
+    .panel { position: fixed; right: 20px; bottom: 88px; z-index: 2147483001; width: 360px; height: 520px;
+      max-height: calc(100vh - 108px); max-width: calc(100vw - 40px); display: flex; flex-direction: column;
+      background: #fff; border-radius: 16px; overflow: hidden; box-shadow: 0 12px 40px rgba(15, 23, 42, .25); }
+    header { background: #2563eb; color: #fff; padding: 14px 16px; display: flex; align-items: center; gap: 12px; }
+    header .t { flex: 1; min-width: 0; }
+    header h2 { margin: 0; font-size: 16px; font-weight: 600; }
+    header p { margin: 2px 0 0; font-size: 12px; opacity: .85; }
+    .close { border: 0; background: transparent; color: #fff; width: 32px; height: 32px; border-radius: 8px;
+      cursor: pointer; font-size: 22px; line-height: 1; }
+    .close:hover { background: rgba(255, 255, 255, .15); }
+    .log { flex: 1; overflow-y: auto; padding: 16px; display: flex; flex-direction: column; gap: 8px; background: #f8fafc; }
+    .log:empty::before { content: attr(data-empty); margin: auto; color: #64748b; text-align: center; font-size: 13px; }
+    .msg { max-width: 80%; padding: 8px 12px; border-radius: 14px; white-space: pre-wrap; overflow-wrap: anywhere; }
+    .msg.in { align-self: flex-end; background: #2563eb; color: #fff; border-bottom-right-radius: 4px; }
+    .msg.out { align-self: flex-start; background: #e2e8f0; color: #0f172a; border-bottom-left-radius: 4px; }
+    .msg .author { display: block; font-size: 12px; font-weight: 600; color: #475569; margin-bottom: 2px; }
+    .msg.pending { opacity: .6; }
+    .msg.failed { background: #fee2e2; color: #991b1b; border: 1px solid #fca5a5; }
+    .msg.failed::after { content: attr(data-failed-label); display: block; font-size: 11px; font-weight: 600; margin-top: 2px; }
+    .status { font-size: 12px; color: #64748b; padding: 0 16px; background: #f8fafc; }
+    .status:not(:empty) { padding: 4px 16px; }
+    form { display: flex; gap: 8px; align-items: flex-end; padding: 10px 12px; border-top: 1px solid #e2e8f0; }
+    .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+    textarea { flex: 1; resize: none; min-height: 40px; max-height: 120px; padding: 9px 12px; border: 1px solid #cbd5e1;
+      border-radius: 10px; color: #0f172a; background: #fff; }
+    textarea:focus { border-color: #2563eb; outline: none; box-shadow: 0 0 0 3px rgba(37, 99, 235, .2); }
+    .send { border: 0; border-radius: 10px; background: #2563eb; color: #fff; padding: 0 16px; height: 40px; cursor: pointer; font-weight: 600; }
+    .send:hover { background: #1d4ed8; }
+    @media (max-width: 480px) {
+      .panel { inset: 0; width: 100%; height: 100%; max-width: none; max-height: none; border-radius: 0; }
+    }
+    @media (prefers-reduced-motion: reduce) { .launcher { transition: none; } }
+  `;
+
+  const h = (tag, attrs = {}, ...children) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else e.setAttribute(k, v);
+    }
+    e.append(...children);
+    return e;
+  };
+
+  // ---- DOM (built once body exists; the script is async and may run from <head>) ----
+  const host = h("div", { "data-omnidesk-widget": "" });
+  const shadow = host.attachShadow({ mode: "open" });
+  const launcher = h("button", { type: "button", class: "launcher", "aria-label": T.launcher,
+    "aria-expanded": "false", "aria-controls": "omnidesk-panel" });
+  launcher.innerHTML = // static icon only, never server data
+    '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true" focusable="false">' +
+    '<path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z" stroke-linejoin="round"/></svg>';
+  const closeBtn = h("button", { type: "button", class: "close", "aria-label": T.close, text: "\u00d7" });
+  const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": T.log, "data-empty": T.empty });
+  const status = h("div", { class: "status", role: "status" });
+  const input = h("textarea", { id: "omnidesk-input", rows: "1", maxlength: String(MAX_LEN), placeholder: T.placeholder });
+  const form = h("form", { novalidate: "" },
+    h("label", { class: "sr", for: "omnidesk-input", text: T.label }), input,
+    h("button", { type: "submit", class: "send", text: T.send }));
+  const panel = h("div", { id: "omnidesk-panel", class: "panel", role: "dialog", "aria-label": T.dialog, hidden: "" },
+    h("header", {}, h("div", { class: "t" }, h("h2", { text: T.title }), h("p", { text: T.subtitle })), closeBtn),
+    log, status, form);
+  shadow.append(h("style", { text: CSS }), h("div", { class: "root", lang: LANG }, panel, launcher));
+
+  // ---- rendering ----
+  const byId = new Map();
+  const byUuid = new Map();
+  const fmtTime = (iso) => {
+    const d = new Date(iso);
+    return isNaN(d) ? "" : d.toLocaleString(LANG, { hour: "2-digit", minute: "2-digit", day: "numeric", month: "short" });
+  };
+  const scrollDown = () => { log.scrollTop = log.scrollHeight; };
+
+  const renderMessage = (m, state) => {
+    const el = h("div", { class: `msg ${m.direction === "out" ? "out" : "in"}` });
+    if (m.direction === "out") el.append(h("span", { class: "author", text: String(m.author || "") }));
+    el.append(h("span", { class: "text", text: String(m.text ?? "") }));
+    if (m.at) el.title = fmtTime(m.at);
+    if (m.id != null) { el.dataset.messageId = String(m.id); byId.set(String(m.id), el); }
+    if (m.uuid) { el.dataset.uuid = m.uuid; byUuid.set(m.uuid, el); }
+    el.dataset.failedLabel = T.failed;
+    if (state) el.classList.add(state);
+    log.append(el);
+    scrollDown();
+    return el;
+  };
+  const setBubbleState = (uuid, state) => {
+    const el = byUuid.get(uuid);
+    if (!el) return;
+    el.classList.remove("pending", "sent", "failed");
+    el.classList.add(state);
+  };
+  const setStatus = (text) => { status.textContent = text || ""; };
+
+  // ---- connection ----
+  let ws = null;
+  let welcomed = false;
+  let attempts = 0;
+  let retryTimer = null;
+  let stopped = false; // set by a 44xx close: the server told us retrying is pointless
+  let lastError = "";
+
+  const sendFrame = (obj) => {
+    if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(obj)); return true; }
+    return false;
+  };
+
+  const connect = () => {
+    if (stopped || (ws && ws.readyState <= WebSocket.OPEN)) return;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    setStatus(attempts ? T.reconnecting : T.connecting);
+    let sock;
+    try { sock = new WebSocket(WS_URL); } catch { scheduleReconnect(); return; }
+    ws = sock;
+    welcomed = false;
+    sock.onopen = () => {
+      // The token only ever travels inside this frame, never in the URL (logs, referrers, proxies).
+      sock.send(JSON.stringify({ type: "hello", channel, token: local.get(KEY.token) || null,
+        last_event_id: getLastEventId() }));
+    };
+    sock.onmessage = (ev) => {
+      if (sock !== ws) return; // frames from a socket we already abandoned
+      let frame;
+      try { frame = JSON.parse(ev.data); } catch { return; }
+      if (frame && typeof frame.type === "string") handleFrame(frame);
+    };
+    sock.onclose = (ev) => {
+      if (sock !== ws) return;
+      ws = null;
+      welcomed = false;
+      if (ev.code >= 4400 && ev.code <= 4499) {
+        stopped = true;
+        setStatus(ev.reason || lastError || T.unavailable);
+        return;
+      }
+      scheduleReconnect();
+    };
+  };
+
+  function scheduleReconnect() {
+    if (stopped || retryTimer) return;
+    const ceiling = Math.min(10000, 500 * 2 ** attempts);
+    attempts += 1;
+    // Jitter spreads reconnects out after a server restart so clients don't stampede together.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    setStatus(T.reconnecting);
+    retryTimer = setTimeout(() => { retryTimer = null; connect(); }, delay);
+  }
+
+  const flushOutbox = () => {
+    if (!welcomed) return;
+    for (const m of loadOutbox()) sendFrame({ type: "message.send", uuid: m.uuid, text: m.text });
+  };
+
+  const noteEventId = (id) => {
+    const n = Number(id);
+    if (!Number.isInteger(n)) return;
+    const cur = getLastEventId();
+    if (cur === null || n > cur) local.set(KEY.lastEvent, String(n));
+  };
+
+  const renderPendingOutbox = () => {
+    for (const m of loadOutbox()) {
+      // Already in history means the server stored it but the ack was lost; resending is harmless (same uuid).
+      if (!byUuid.has(m.uuid)) renderMessage({ uuid: m.uuid, direction: "in", text: m.text, at: m.at }, "pending");
+    }
+  };
+
+  const handleFrame = (f) => {
+    switch (f.type) {
+      case "welcome": {
+        if (f.token) local.set(KEY.token, String(f.token));
+        if (f.last_event_id != null) local.set(KEY.lastEvent, String(f.last_event_id));
+        log.replaceChildren();
+        byId.clear();
+        byUuid.clear();
+        for (const m of Array.isArray(f.history) ? f.history : []) renderMessage(m, m.direction === "in" ? "sent" : null);
+        renderPendingOutbox();
+        welcomed = true;
+        attempts = 0;
+        lastError = "";
+        setStatus("");
+        flushOutbox();
+        break;
+      }
+      case "message.accepted":
+        if (f.uuid) { dropFromOutbox(f.uuid); setBubbleState(f.uuid, "sent"); }
+        break;
+      case "message.created": {
+        const m = f.data && f.data.message;
+        if (f.id != null) noteEventId(f.id);
+        if (!m || m.id == null || byId.has(String(m.id))) break;
+        const mine = m.uuid && byUuid.get(m.uuid);
+        if (mine) {
+          mine.dataset.messageId = String(m.id);
+          byId.set(String(m.id), mine);
+          dropFromOutbox(m.uuid); // created implies accepted, even if the ack frame was lost
+          setBubbleState(m.uuid, "sent");
+        } else {
+          renderMessage(m, m.direction === "in" ? "sent" : null);
+          if (m.direction === "out" && panel.hidden) launcher.classList.add("unread");
+        }
+        break;
+      }
+      case "resync":
+        // Our cursor is unusable; forget it and let the next welcome carry the full history.
+        local.del(KEY.lastEvent);
+        if (ws) { const old = ws; ws = null; welcomed = false; old.close(1000); }
+        attempts = 0;
+        connect();
+        break;
+      case "error":
+        lastError = String(f.message || f.code || T.unavailable);
+        setStatus(lastError);
+        if (f.uuid) { dropFromOutbox(f.uuid); setBubbleState(f.uuid, "failed"); }
+        break;
+      default:
+        break; // unknown frames are ignored so the server can add types without breaking old widgets
+    }
+  };
+
+  // ---- UI behaviour ----
+  const open = (focus = true) => {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.classList.remove("unread");
+    session.set(KEY.open, "1");
+    connect();
+    scrollDown();
+    if (focus) input.focus();
+  };
+  const close = () => {
+    const hadFocus = shadow.activeElement && panel.contains(shadow.activeElement);
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    session.set(KEY.open, "0");
+    if (hadFocus) launcher.focus();
+  };
+
+  launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
+  closeBtn.addEventListener("click", close);
+  panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); close(); } });
+
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit", { cancelable: true }));
+    }
+  });
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    const item = { uuid: newUuid(), text, at: new Date().toISOString() };
+    // Persist before anything else so a crash or reload between here and the ack loses nothing.
+    saveOutbox([...loadOutbox(), item]);
+    renderMessage({ uuid: item.uuid, direction: "in", text: item.text, at: item.at }, "pending");
+    input.value = "";
+    if (lastError && status.textContent === lastError && !stopped) setStatus("");
+    if (welcomed) sendFrame({ type: "message.send", uuid: item.uuid, text: item.text });
+    else connect();
+  });
+
+  // Skip the remaining backoff as soon as the network comes back.
+  window.addEventListener("online", () => {
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; connect(); }
+  });
+
+  window.OmnideskWidget = {
+    open: () => open(),
+    close: () => close(),
+    state: () => ({ connected: !!(welcomed && ws && ws.readyState === WebSocket.OPEN),
+      outbox: loadOutbox().length, lastEventId: getLastEventId() }),
+  };
+
+  const start = () => {
+    document.body.appendChild(host);
+    renderPendingOutbox(); // show queued messages even before (or without) a connection
+    if (session.get(KEY.open) === "1") open(false); // don't steal focus from the host page on reload
+    else if (local.get(KEY.token)) connect(); // returning visitor: receive replies while the panel is closed
+  };
+  if (document.body) start();
+  else document.addEventListener("DOMContentLoaded", start, { once: true });
+})();
