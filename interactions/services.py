@@ -108,7 +108,9 @@ def process_inbound_event(*, event_id: int) -> Interaction | None:
         if adapter is None:
             raise InvalidPayload(f"no adapter for channel kind {event.channel.kind}")
         message = adapter(event.payload)
-        identity = resolve_identity(kind=message.identity_kind, address=message.address)
+        identity = resolve_identity(
+            kind=message.identity_kind, address=message.address, display_name=message.display_name
+        )
         # One customer's messages are processed one at a time, so two first messages open one conversation.
         customer = Customer.objects.select_for_update().get(pk=identity.customer_id)
         interaction = receive_message(

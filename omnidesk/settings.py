@@ -124,7 +124,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
-    "sweep-inbound-events": {"task": "interactions.tasks.sweep_inbound_events", "schedule": 10.0},
+    "sweep-inbound-events": {
+        "task": "interactions.tasks.sweep_inbound_events",
+        "schedule": float(env_int("OMNIDESK_SWEEP_INTERVAL", 10)),
+    },
 }
 
 # Ingest robustness

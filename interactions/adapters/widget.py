@@ -11,4 +11,7 @@ def parse(payload: Mapping[str, Any]) -> NormalizedMessage:
         raise InvalidPayload(f"widget payload lacks {error}") from None
     if not all(isinstance(value, str) and value for value in (visitor, uuid, text)):
         raise InvalidPayload("widget payload fields must be non-empty strings")
-    return NormalizedMessage(identity_kind="widget", address=visitor, external_id=uuid, text=text)
+    # Visitors are anonymous until they tell us who they are; a short stable name lets agents tell them apart.
+    return NormalizedMessage(
+        identity_kind="widget", address=visitor, external_id=uuid, text=text, display_name=f"Visitor {visitor[:6]}"
+    )
