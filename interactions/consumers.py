@@ -41,11 +41,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await realtime.remove_from_groups(self.channel_name, self.realtime_groups)
 
-    async def start_delivery(self, *, groups: list[str], after: int | None) -> int:
-        """Join `groups`, replay what was missed after `after`, then release held live events. Returns the cursor."""
+    async def start_delivery(self, *, groups: list[str], after: int | None, welcome: dict[str, Any]) -> None:
+        """Join `groups`, send `welcome` with the current cursor, replay what was missed after `after`, then go live.
+
+        Joining comes first so that nothing committed from here on can fall between the replay and live delivery.
+        """
         self.realtime_groups = groups
         await realtime.add_to_groups(self.channel_name, groups)
         cursor = await database_sync_to_async(realtime.latest_event_id)()
+        await self.send_json({**welcome, "last_event_id": cursor})
         if after is not None:
             frames = await database_sync_to_async(realtime.replay)(groups=groups, after=after)
             if frames is None:
@@ -57,7 +61,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         for message in self.held:
             await self.forward(message["id"], message["text"])
         self.held = []
-        return cursor
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         if not self.ready:
@@ -114,8 +117,8 @@ class DeskConsumer(RealtimeConsumer):
             await self.send_error("bad_frame", _("Frames must be JSON objects with a type."))
         elif frame["type"] == "hello":
             groups = await database_sync_to_async(access.realtime_groups_for_agent)(self.scope["user"])
-            cursor = await self.start_delivery(groups=groups, after=self.parse_cursor(frame.get("last_event_id")))
-            await self.send_json({"type": "welcome", "last_event_id": cursor})
+            after = self.parse_cursor(frame.get("last_event_id"))
+            await self.start_delivery(groups=groups, after=after, welcome={"type": "welcome"})
         else:
             await self.send_error("unknown_type", _("Unknown frame type."))
 
@@ -156,18 +159,13 @@ class WidgetConsumer(RealtimeConsumer):
         visitor_id = services.visitor_from_token(channel=channel, token=token if isinstance(token, str) else None)
         self.visitor_id = visitor_id or uuid.uuid4().hex
         history = await database_sync_to_async(selectors.visitor_history)(channel=channel, visitor_id=self.visitor_id)
-        cursor = await self.start_delivery(
-            groups=[realtime.visitor_group(self.visitor_id)],
-            after=self.parse_cursor(frame.get("last_event_id")) if visitor_id else None,
-        )
-        await self.send_json(
-            {
-                "type": "welcome",
-                "token": services.issue_visitor_token(channel=channel, visitor_id=self.visitor_id),
-                "last_event_id": cursor,
-                "history": history,
-            }
-        )
+        welcome = {
+            "type": "welcome",
+            "token": services.issue_visitor_token(channel=channel, visitor_id=self.visitor_id),
+            "history": history,
+        }
+        # The history already holds every processed message, so there is nothing to replay for a visitor.
+        await self.start_delivery(groups=[realtime.visitor_group(self.visitor_id)], after=None, welcome=welcome)
 
     async def message_send(self, frame: dict[str, Any]) -> None:
         assert self.channel is not None and self.visitor_id is not None

@@ -99,7 +99,9 @@ def process_inbound_event(*, event_id: int) -> Interaction | None:
 
     The attempt is counted in its own transaction first, so that a worker killed mid-way still counts it.
     """
-    InboundEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1, last_attempt_at=timezone.now())
+    InboundEvent.objects.filter(pk=event_id, processed_at__isnull=True, dead_lettered_at__isnull=True).update(
+        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+    )
     with transaction.atomic():
         event = InboundEvent.objects.select_for_update().select_related("channel").get(pk=event_id)
         if event.processed_at or event.dead_lettered_at:

@@ -99,7 +99,8 @@ def replay(*, groups: Sequence[str], after: int, limit: int | None = None) -> li
     """
     limit = limit or settings.OMNIDESK_REPLAY_LIMIT
     oldest = Event.objects.order_by("id").values_list("id", flat=True).first()
-    if oldest is not None and after < oldest - 1:
+    # Events between the cursor and the oldest row may have been pruned: the client cannot be caught up.
+    if after > 0 and oldest is not None and after < oldest - 1:
         return None
     ids = list(
         EventAudience.objects.filter(group__in=groups, event_id__gt=after)

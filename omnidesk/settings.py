@@ -6,6 +6,7 @@ in-process. With them: PostgreSQL, channels-redis (pubsub layer) and a Celery br
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -104,7 +105,9 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000)}],
-                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "omnidesk"),
+                # Redis pubsub ignores the database number: without a distinct prefix, two deployments (or the
+                # tests and a bench) sharing one Redis server would receive each other's frames.
+                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", f"omnidesk{urlsplit(REDIS_URL).path.strip('/') or 0}"),
             },
         }
     }

@@ -84,11 +84,14 @@ def assign_waiting(*, queue: Queue, limit: int = 100) -> list[Conversation]:
 
 
 def release_capacity(*, agent: Any, queue: Queue | None) -> None:
-    """Capacity was freed: offer it to what waits, once the freeing change has committed."""
+    """Capacity was freed (or an agent came back): offer it to what waits, the freeing queue first."""
     if agent is None:
         return
-    queues = list(Queue.objects.filter(members=agent)) if queue is None else [queue, *Queue.objects.filter(members=agent).exclude(pk=queue.pk)]
-    transaction.on_commit(lambda: [assign_waiting(queue=q) for q in queues])
+    queues = list(Queue.objects.filter(members=agent).order_by("pk"))
+    if queue is not None:
+        queues.sort(key=lambda q: q.pk != queue.pk)
+    for each in queues:
+        assign_waiting(queue=each)
 
 
 def set_presence(*, user: Any, presence: str) -> AgentProfile:

@@ -1,0 +1,578 @@
+"""chat_e2e: a website visitor's chat message → the agent's desk, end to end, on the real stack.
+
+What is measured
+    V visitors keep `/ws/widget/` sockets open; one scheduler spreads N `message.send` frames over them round-robin
+    at a fixed aggregate rate R. The load is open-loop: every send is scheduled by absolute time and never waits for
+    an earlier acknowledgement, so a slow pipeline shows up as growing latency instead of a politely slower client.
+    One agent (a member of the channel's queue, to whom the conversations get assigned) keeps a `/ws/desk/` socket.
+    Latency of a message = the moment the desk socket received the `message.created` frame carrying the message's
+    client uuid - the moment just before the visitor's frame was written. Path covered: uvicorn WidgetConsumer →
+    InboundEvent INSERT (PostgreSQL) → Celery task (Redis broker) → worker: Interaction + Event rows, commit →
+    channels-redis pubsub → uvicorn DeskConsumer → the agent's socket. The client runs on the same 2 cores as the
+    stack, so its own CPU is part of the picture (it is small; see the cpu line on stderr).
+
+Reading a line
+    {"bench": "chat_e2e", "messages": N, "visitors": V, "rate_per_s": R, "delivered": D, "missing": M,
+     "duplicates": X, "p50_ms": …, "p90_ms": …, "p99_ms": …, "max_ms": …, "msg_per_s": …}
+    - delivered + missing == messages. missing > 0: the desk never saw the message within ~10 s after the last send
+      (lost on the at-most-once pubsub layer, failed in the worker, or the pipeline is that far behind).
+    - duplicates: extra copies of one message received by the desk (expected 0: the desk de-duplicates by event id).
+    - Percentiles are nearest-rank over the delivered messages, in milliseconds.
+    - msg_per_s = delivered / (last delivery - first send). Close to rate_per_s means the pipeline kept up; below it,
+      a backlog built up and the percentiles measure queueing (they grow with --messages), not service time.
+    Warm-up, not counted: each run first sends one message per visitor (at least 50), which opens and routes the
+    conversations, and waits for them; the measured messages are follow-ups in open, assigned chats.
+
+Diagnostics on stderr, per run: the send→`message.accepted` latency (ingest only), how late the client sent
+compared with its schedule (should stay ~0; if not, the client itself is starved), CPU use per process group, and
+a per-stage breakdown from the InboundEvent timestamps (same host clock):
+    ingest  = InboundEvent.received_at - send          (websocket frame → row insert in uvicorn)
+    queue   = last_attempt_at - received_at            (ingest commit + enqueue + broker + waiting for a worker slot)
+    task    = processed_at - last_attempt_at           (task body until just before its commit)
+    push    = desk frame - processed_at                (commit + group_send xgroups + pubsub + DeskConsumer + client)
+
+Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench`, dropped and re-created) and flushes
+the Redis db of REDIS_URL. Stack logs go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
+
+from tests.stack import ROOT, Stack
+
+logger = logging.getLogger("bench.chat_e2e")
+
+BENCH_DATABASE = "omnidesk_bench"
+# A third-party website embedding the widget; the channel allows exactly this origin.
+WIDGET_ORIGIN = "https://shop.bench.test"
+MIN_WARMUP = 50
+DRAIN_TIMEOUT = 10.0
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("chat_e2e")
+    group.add_argument("--messages", type=int, default=2000, help="measured messages per rate (default 2000)")
+    group.add_argument("--visitors", type=int, default=50, help="concurrent visitor sockets (default 50)")
+    group.add_argument(
+        "--rates",
+        default="100,200",
+        help="comma-separated aggregate send rates in msg/s, one run each (default 100,200)",
+    )
+    group.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes (default 2)")
+    group.add_argument(
+        "--drain-timeout", type=float, default=DRAIN_TIMEOUT, help="seconds to wait for stragglers after the last send"
+    )
+
+
+def configure_logging() -> None:
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+# --- environment: database, Redis, Django ----------------------------------------------------------------------------
+
+
+def bench_database_url(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    if not parts.scheme.startswith("postgres"):
+        raise SystemExit(f"chat_e2e needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
+    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+
+
+def recreate_database(database_url: str) -> None:
+    admin_url = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+    connection = psycopg2.connect(admin_url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        connection.close()
+
+
+def flush_redis(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def migrate(database_url: str, redis_url: str) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "omnidesk.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout)
+        raise RuntimeError(f"manage.py migrate failed with {result.returncode}")
+
+
+def setup_django(database_url: str, redis_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["REDIS_URL"] = redis_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "omnidesk.settings"
+    import django
+
+    django.setup()
+
+
+@dataclass(frozen=True)
+class Fixture:
+    channel_key: str
+    cookie: str
+    agent_id: int
+
+
+def create_fixture() -> Fixture:
+    """A queue, a chat channel routed to it and an available agent, member of the queue, with room for every chat."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+    from django.test import Client
+
+    from interactions.models import Channel
+    from routing.models import AgentProfile, Queue
+
+    queue = Queue.objects.create(name="Bench")
+    channel = Channel.objects.create(
+        kind=Channel.Kind.CHAT, name="Bench chat", queue=queue, allowed_origins=[WIDGET_ORIGIN]
+    )
+    agent = get_user_model().objects.create_user(username="bench-agent", first_name="Bench")
+    AgentProfile.objects.update_or_create(
+        user=agent,
+        defaults={
+            "role": AgentProfile.Role.AGENT,
+            "presence": AgentProfile.Presence.AVAILABLE,
+            "chat_capacity": 30_000,
+        },
+    )
+    queue.members.add(agent)
+    client = Client()
+    client.force_login(agent)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    connections.close_all()
+    return Fixture(channel_key=channel.public_key, cookie=cookie, agent_id=agent.pk)
+
+
+# --- statistics ------------------------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def summary_ms(values_s: Iterable[float]) -> str:
+    values = sorted(v * 1000 for v in values_s)
+    if not values:
+        return "n=0"
+    return (
+        f"p50 {percentile(values, 50):.1f} p90 {percentile(values, 90):.1f} p99 {percentile(values, 99):.1f} "
+        f"max {values[-1]:.1f} ms (n={len(values)})"
+    )
+
+
+def rounded(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 2)
+
+
+# --- CPU accounting from /proc ---------------------------------------------------------------------------------------
+
+
+def cpu_ticks(stack: Stack) -> dict[str, int]:
+    """utime+stime clock ticks so far, per role: uvicorn, Celery worker (all pool processes), PostgreSQL, Redis, us."""
+    server_group = stack.server.pid if stack.server else -1
+    worker_group = stack.worker.pid if stack.worker else -1
+    totals = {"server": 0, "worker": 0, "postgres": 0, "redis": 0, "bench": 0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
+        rest = stat[stat.rfind(")") + 2 :].split()
+        group, ticks = int(rest[2]), int(rest[11]) + int(rest[12])
+        if group == server_group:
+            totals["server"] += ticks
+        elif group == worker_group:
+            totals["worker"] += ticks
+        elif int(entry) == os.getpid():
+            totals["bench"] += ticks
+        elif comm.startswith("postgres"):
+            totals["postgres"] += ticks
+        elif comm.startswith("redis-server"):
+            totals["redis"] += ticks
+    return totals
+
+
+def cpu_report(before: dict[str, int], after: dict[str, int], seconds: float) -> str:
+    hz = os.sysconf("SC_CLK_TCK")
+    parts = [f"{name} {100 * (after[name] - before[name]) / hz / seconds:.0f}%" for name in before]
+    return "cpu (100% = one core): " + ", ".join(parts)
+
+
+# --- the clients -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """Both clocks at one instant: perf_counter for latencies, wall time to compare with the database's timestamps."""
+
+    perf: float
+    wall: float
+
+    @classmethod
+    def now(cls) -> Clock:
+        return cls(time.perf_counter(), time.time())
+
+
+class Desk:
+    """The agent's desk socket: records when each message uuid arrives in a `message.created` frame."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+        self.arrivals: dict[str, list[Clock]] = {}
+        self.waiting: set[str] = set()
+        self.all_in = asyncio.Event()
+        self.other_frames = 0
+
+    @classmethod
+    async def open(cls, stack: Stack, cookie: str) -> Desk:
+        connection = await connect(
+            f"{stack.ws_url}/ws/desk/",
+            origin=Origin(stack.base_url),
+            additional_headers={"Cookie": cookie},
+            max_queue=None,
+            compression=None,
+        )
+        await connection.send(json.dumps({"type": "hello", "last_event_id": 0}))
+        while True:
+            frame = json.loads(await asyncio.wait_for(connection.recv(), 10))
+            if frame.get("type") == "welcome":
+                return cls(connection)
+
+    def expect(self, message_uuid: str) -> None:
+        self.waiting.add(message_uuid)
+
+    async def wait_for_all(self, timeout: float) -> bool:
+        if not self.waiting:
+            return True
+        self.all_in.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.all_in.wait(), timeout)
+        return not self.waiting
+
+    async def read(self) -> None:
+        async for text in self.connection:
+            at = Clock.now()
+            frame = json.loads(text)
+            message_uuid = (
+                frame.get("data", {}).get("message", {}).get("uuid") if frame.get("type") == "message.created" else None
+            )
+            if not message_uuid:
+                self.other_frames += 1
+                continue
+            self.arrivals.setdefault(message_uuid, []).append(at)
+            self.waiting.discard(message_uuid)
+            if not self.waiting:
+                self.all_in.set()
+        raise ConnectionError("the desk socket closed during the benchmark")
+
+
+@dataclass
+class Outcome:
+    """What the visitors saw, shared by all of them (one run)."""
+
+    sent: dict[str, Clock] = field(default_factory=dict)
+    accepted: dict[str, float] = field(default_factory=dict)
+    errors: int = 0
+
+
+class Visitor:
+    """One widget socket: a sender task fed by the scheduler, and a reader task that drains the socket."""
+
+    def __init__(self, connection: ClientConnection, outcome: Outcome) -> None:
+        self.connection = connection
+        self.outcome = outcome
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def open(cls, stack: Stack, channel_key: str, outcome: Outcome) -> Visitor:
+        connection = await connect(
+            f"{stack.ws_url}/ws/widget/",
+            origin=Origin(WIDGET_ORIGIN),
+            max_queue=None,
+            compression=None,
+            open_timeout=20,
+        )
+        await connection.send(
+            json.dumps({"type": "hello", "channel": channel_key, "token": None, "last_event_id": None})
+        )
+        frame = json.loads(await asyncio.wait_for(connection.recv(), 20))
+        if frame.get("type") != "welcome":
+            raise RuntimeError(f"widget hello refused: {frame}")
+        visitor = cls(connection, outcome)
+        visitor.tasks = [asyncio.create_task(visitor.send_loop()), asyncio.create_task(visitor.read_loop())]
+        return visitor
+
+    async def send_loop(self) -> None:
+        while True:
+            message_uuid = await self.outbox.get()
+            text = json.dumps({"type": "message.send", "uuid": message_uuid, "text": f"bench {message_uuid[:8]}"})
+            self.outcome.sent[message_uuid] = Clock.now()
+            await self.connection.send(text)
+
+    async def read_loop(self) -> None:
+        async for text in self.connection:
+            at = time.perf_counter()
+            frame = json.loads(text)
+            if frame.get("type") == "message.accepted":
+                self.outcome.accepted[frame["uuid"]] = at
+            elif frame.get("type") == "error":
+                self.outcome.errors += 1
+                if self.outcome.errors <= 5:
+                    logger.warning("widget error frame: %s", frame)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.connection.close()
+
+
+async def open_visitors(stack: Stack, channel_key: str, count: int, outcome: Outcome) -> list[Visitor]:
+    limit = asyncio.Semaphore(25)
+
+    async def one() -> Visitor:
+        async with limit:
+            return await Visitor.open(stack, channel_key, outcome)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def paced_sends(visitors: list[Visitor], desk: Desk, *, count: int, rate: float) -> tuple[list[str], list[float]]:
+    """Hand `count` messages to the visitors round-robin on an absolute schedule. Returns the uuids and the lag of
+    each hand-off behind its scheduled time (seconds)."""
+    uuids: list[str] = []
+    lags: list[float] = []
+    start = time.perf_counter() + 0.02
+    for index in range(count):
+        scheduled = start + index / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        message_uuid = str(uuid.uuid4())
+        desk.expect(message_uuid)
+        visitors[index % len(visitors)].outbox.put_nowait(message_uuid)
+        uuids.append(message_uuid)
+        lags.append(time.perf_counter() - scheduled)
+    return uuids, lags
+
+
+def stage_breakdown(uuids: list[str], sent: dict[str, Clock], arrivals: dict[str, list[Clock]]) -> str:
+    """Split each delivered message's latency at the InboundEvent timestamps (runs in a thread: it uses the ORM)."""
+    from django.db import connections
+
+    from interactions.models import InboundEvent
+
+    stages: dict[str, list[float]] = {"ingest": [], "queue": [], "task": [], "push": []}
+    try:
+        rows = InboundEvent.objects.filter(external_id__in=uuids).values_list(
+            "external_id", "received_at", "last_attempt_at", "processed_at"
+        )
+        for message_uuid, received, attempted, processed in rows:
+            if message_uuid not in arrivals or attempted is None or processed is None:
+                continue
+            stages["ingest"].append(received.timestamp() - sent[message_uuid].wall)
+            stages["queue"].append(attempted.timestamp() - received.timestamp())
+            stages["task"].append(processed.timestamp() - attempted.timestamp())
+            stages["push"].append(arrivals[message_uuid][0].wall - processed.timestamp())
+    finally:
+        connections.close_all()
+    return "\n".join(f"  {name:<6} {summary_ms(values)}" for name, values in stages.items())
+
+
+async def measure(
+    stack: Stack, fixture: Fixture, desk: Desk, *, messages: int, visitors_count: int, rate: float, drain: float
+) -> dict[str, Any]:
+    outcome = Outcome()
+    visitors = await open_visitors(stack, fixture.channel_key, visitors_count, outcome)
+    try:
+        warmup = max(MIN_WARMUP, visitors_count)
+        logger.info("rate %s/s: %d visitors connected; warm-up with %d messages", rate, visitors_count, warmup)
+        await paced_sends(visitors, desk, count=warmup, rate=rate)
+        if not await desk.wait_for_all(30):
+            logger.warning("warm-up: %d messages still not delivered after 30 s", len(desk.waiting))
+        desk.waiting.clear()
+        await asyncio.sleep(0.5)
+
+        logger.info("rate %s/s: sending %d messages", rate, messages)
+        cpu_before, started = cpu_ticks(stack), time.perf_counter()
+        uuids, lags = await paced_sends(visitors, desk, count=messages, rate=rate)
+        send_seconds = time.perf_counter() - started
+        cpu_after = cpu_ticks(stack)
+        if not await desk.wait_for_all(drain):
+            logger.warning("%d messages not delivered %.0f s after the last send", len(desk.waiting), drain)
+        desk.waiting.clear()
+    finally:
+        await asyncio.gather(*(visitor.close() for visitor in visitors), return_exceptions=True)
+
+    latencies: list[float] = []
+    duplicates = 0
+    last_arrival = 0.0
+    for message_uuid in uuids:
+        seen = desk.arrivals.get(message_uuid)
+        if not seen or message_uuid not in outcome.sent:
+            continue
+        duplicates += len(seen) - 1
+        latencies.append((seen[0].perf - outcome.sent[message_uuid].perf) * 1000)
+        last_arrival = max(last_arrival, seen[0].perf)
+    latencies.sort()
+    delivered = len(latencies)
+    first_send = min((outcome.sent[u].perf for u in uuids if u in outcome.sent), default=0.0)
+    span = last_arrival - first_send
+    result = {
+        "bench": "chat_e2e",
+        "messages": messages,
+        "visitors": visitors_count,
+        "rate_per_s": rate,
+        "delivered": delivered,
+        "missing": messages - delivered,
+        "duplicates": duplicates,
+        "p50_ms": rounded(percentile(latencies, 50)),
+        "p90_ms": rounded(percentile(latencies, 90)),
+        "p99_ms": rounded(percentile(latencies, 99)),
+        "max_ms": rounded(latencies[-1] if latencies else math.nan),
+        "msg_per_s": round(delivered / span, 1) if delivered and span > 0 else 0.0,
+    }
+
+    acks = [outcome.accepted[u] - outcome.sent[u].perf for u in uuids if u in outcome.accepted and u in outcome.sent]
+    hand_off = [outcome.sent[u].perf for u in uuids if u in outcome.sent]
+    logger.info(
+        "rate %s/s diagnostics:\n  accepted %d/%d, widget errors %d; send→accepted %s\n"
+        "  scheduler lag %s; sends took %.2f s for a nominal %.2f s (%d handed to sockets)\n  %s\n"
+        "  stages (from InboundEvent timestamps):\n%s",
+        rate,
+        len(acks),
+        messages,
+        outcome.errors,
+        summary_ms(acks),
+        summary_ms(lags),
+        send_seconds,
+        messages / rate,
+        len(hand_off),
+        cpu_report(cpu_before, cpu_after, send_seconds),
+        await asyncio.to_thread(stage_breakdown, uuids, outcome.sent, desk.arrivals),
+    )
+    return result
+
+
+async def run_all(stack: Stack, fixture: Fixture, args: argparse.Namespace, rates: list[float], emit: Emit) -> None:
+    desk = await Desk.open(stack, fixture.cookie)
+    reader = asyncio.create_task(desk.read())
+    try:
+        for rate in rates:
+            work = asyncio.create_task(
+                measure(
+                    stack,
+                    fixture,
+                    desk,
+                    messages=args.messages,
+                    visitors_count=args.visitors,
+                    rate=rate,
+                    drain=args.drain_timeout,
+                )
+            )
+            done, _pending = await asyncio.wait({work, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                work.cancel()
+                reader.result()  # raises why the desk socket went away
+            emit(work.result())
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+        await desk.connection.close()
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run(args: argparse.Namespace, *, emit: Emit) -> None:
+    configure_logging()
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not database_url or not redis_url:
+        raise SystemExit("chat_e2e needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+    rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
+    rates = [int(rate) if rate.is_integer() else rate for rate in rates]
+    if args.messages < 1 or args.visitors < 1 or not rates or min(rates) <= 0:
+        raise SystemExit("--messages, --visitors and every rate must be positive")
+
+    bench_url = bench_database_url(database_url)
+    logger.info("preparing database %s and flushing %s", BENCH_DATABASE, redis_url)
+    recreate_database(bench_url)
+    flush_redis(redis_url)
+    migrate(bench_url, redis_url)
+    setup_django(bench_url, redis_url)
+    fixture = create_fixture()
+
+    stack = Stack(database_url=bench_url, redis_url=redis_url, worker_concurrency=args.worker_concurrency)
+    try:
+        logger.info("starting uvicorn on :%d and a Celery worker (concurrency %d)", stack.port, args.worker_concurrency)
+        stack.start(timeout=60)
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(run_all(stack, fixture, args, rates, emit))
+    finally:
+        stack.stop()

@@ -1,0 +1,122 @@
+"""The people of the tests and the real stack they use.
+
+Alice is an agent of the Support team, Oscar an agent of another team (Billing), Sophie a supervisor and Carla a
+customer who chats from the website.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+
+from customers.models import Customer, Identity
+from interactions.models import Channel
+from routing.models import AgentProfile, Queue
+from tests.stack import Stack
+
+# Playwright's sync API and the websocket helpers run an event loop in the test's thread; the ORM calls the tests
+# make there are plain blocking setup and assertions.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (settings.DATABASE_URL.startswith("postgres") and settings.REDIS_URL):
+        raise pytest.UsageError("run the suite with `make test` (DATABASE_URL=postgres://… and REDIS_URL=redis://…)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_redis() -> None:
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_stray_connections(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Connections left by consumer threads would keep the test database from being dropped at the end."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
+    """uvicorn and a Celery worker (with beat) on the test database, started once for the session."""
+    db = settings.DATABASES["default"]
+    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    running = Stack(
+        database_url=database_url,
+        redis_url=settings.REDIS_URL,
+        worker_beat=True,
+        extra_env={"OMNIDESK_INBOUND_RETRY_AFTER": "3", "OMNIDESK_SWEEP_INTERVAL": "1"},
+    )
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def make_user(username: str, *, role: str = AgentProfile.Role.AGENT, queues: list[Queue] = (), **extra: Any) -> Any:  # type: ignore[assignment]
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(
+        username=username, password=PASSWORD, first_name=username.capitalize(), **extra
+    )
+    AgentProfile.objects.create(user=user, role=role, presence=AgentProfile.Presence.AVAILABLE, chat_capacity=3)
+    for queue in queues:
+        queue.members.add(user)
+    return user
+
+
+@pytest.fixture
+def support_queue(db: None) -> Queue:
+    return Queue.objects.create(name="Support")
+
+
+@pytest.fixture
+def billing_queue(db: None) -> Queue:
+    return Queue.objects.create(name="Billing")
+
+
+@pytest.fixture
+def alice(support_queue: Queue) -> Any:
+    """An agent of the Support team."""
+    return make_user("alice", queues=[support_queue])
+
+
+@pytest.fixture
+def oscar(billing_queue: Queue) -> Any:
+    """An agent of another team (Billing)."""
+    return make_user("oscar", queues=[billing_queue])
+
+
+@pytest.fixture
+def sophie(db: None) -> Any:
+    """A supervisor, who also administers the desk."""
+    return make_user("sophie", role=AgentProfile.Role.SUPERVISOR, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def chat_channel(support_queue: Queue) -> Channel:
+    return Channel.objects.create(
+        kind=Channel.Kind.CHAT, name="Website", queue=support_queue, allowed_origins=["http://shop.example"]
+    )
+
+
+@pytest.fixture
+def carla(db: None) -> Customer:
+    """A customer who chats from the website."""
+    customer = Customer.objects.create(display_name="Carla")
+    Identity.objects.create(customer=customer, kind=Identity.Kind.WIDGET, address="carla-visitor")
+    return customer

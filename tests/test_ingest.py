@@ -1,0 +1,109 @@
+"""Inbound events: stored first, processed once, retried by the sweeper, dead-lettered when hopeless."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.utils import timezone
+
+from interactions import services
+from interactions.models import Channel, Conversation, InboundEvent, Interaction
+from interactions.tasks import process_inbound_event_task
+from tests.conftest import PASSWORD
+
+
+def test_it_stores_a_resent_message_once(alice: Any, chat_channel: Channel) -> None:
+    message_uuid = str(uuid.uuid4())
+    first = services.record_widget_message(channel=chat_channel, visitor_id="v1", uuid=message_uuid, text="Bonjour")
+    again = services.record_widget_message(channel=chat_channel, visitor_id="v1", uuid=message_uuid, text="Bonjour")
+    assert first.pk == again.pk
+    services.process_inbound_event(event_id=first.pk)
+    services.process_inbound_event(event_id=first.pk)
+    assert Interaction.objects.filter(external_id=message_uuid).count() == 1
+    assert InboundEvent.objects.get(pk=first.pk).attempts == 1
+
+
+def test_it_threads_a_visitors_messages_into_one_open_conversation(alice: Any, chat_channel: Channel) -> None:
+    for text in ("Bonjour", "ma facture est fausse"):
+        event = services.record_widget_message(channel=chat_channel, visitor_id="v2", uuid=str(uuid.uuid4()), text=text)
+        services.process_inbound_event(event_id=event.pk)
+    conversation = Conversation.objects.get()
+    assert list(conversation.interactions.order_by("id").values_list("text", flat=True)) == [
+        "Bonjour", "ma facture est fausse"]
+    assert conversation.customer.identities.get().address == "v2"
+
+
+def test_it_opens_a_new_conversation_after_the_last_was_resolved(alice: Any, chat_channel: Channel) -> None:
+    event = services.record_widget_message(channel=chat_channel, visitor_id="v3", uuid=str(uuid.uuid4()), text="A")
+    first = services.process_inbound_event(event_id=event.pk)
+    assert first is not None
+    services.resolve_conversation(conversation=first.conversation, by=alice)
+    event = services.record_widget_message(channel=chat_channel, visitor_id="v3", uuid=str(uuid.uuid4()), text="B")
+    second = services.process_inbound_event(event_id=event.pk)
+    assert second is not None
+    assert second.conversation_id != first.conversation_id
+    assert second.customer_id == first.customer_id
+
+
+@pytest.mark.parametrize(
+    ("text", "code"), [("", "empty_message"), ("   \n", "empty_message"), ("x" * 10_001, "message_too_long"),
+                       (None, "empty_message")]
+)
+def test_it_refuses_unusable_messages_without_storing_them(chat_channel: Channel, text: Any, code: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        services.record_widget_message(channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()), text=text)
+    assert error.value.code == code
+    assert not InboundEvent.objects.exists()
+
+
+def test_it_accepts_a_message_of_exactly_the_maximum_length(alice: Any, chat_channel: Channel) -> None:
+    event = services.record_widget_message(channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()),
+                                           text="x" * 10_000)
+    interaction = services.process_inbound_event(event_id=event.pk)
+    assert interaction is not None and len(interaction.text) == 10_000
+
+
+def test_it_dead_letters_an_event_that_can_never_be_processed(chat_channel: Channel) -> None:
+    event = InboundEvent.objects.create(channel=chat_channel, external_id="broken", payload={"text": 42})
+    process_inbound_event_task.apply(args=[event.pk])
+    event.refresh_from_db()
+    assert event.dead_lettered_at is not None
+    assert "visitor" in event.last_error
+    assert not Interaction.objects.exists()
+
+
+def test_it_dead_letters_after_the_maximum_number_of_attempts(chat_channel: Channel) -> None:
+    stale = timezone.now() - timedelta(minutes=5)
+    event = InboundEvent.objects.create(channel=chat_channel, external_id="tired", payload={}, attempts=5)
+    InboundEvent.objects.filter(pk=event.pk).update(received_at=stale, last_attempt_at=stale)
+    result = services.sweep_inbound_events()
+    assert result.dead_lettered == [event.pk]
+    event.refresh_from_db()
+    assert event.dead_lettered_at is not None
+
+
+def test_it_shows_dead_lettered_events_to_admins(chat_channel: Channel, sophie: Any) -> None:
+    InboundEvent.objects.create(channel=chat_channel, external_id="lost-cause", payload={},
+                                dead_lettered_at=timezone.now(), last_error="boom")
+    InboundEvent.objects.create(channel=chat_channel, external_id="fine", payload={}, processed_at=timezone.now())
+    client = Client()
+    client.login(username="sophie", password=PASSWORD)
+    page = client.get("/admin/interactions/inboundevent/?state=dead").content.decode()
+    assert "lost-cause" in page
+    assert "fine" not in page
+
+
+def test_it_lets_an_admin_retry_a_dead_lettered_event(alice: Any, chat_channel: Channel) -> None:
+    event = InboundEvent.objects.create(
+        channel=chat_channel, external_id="again", payload={"visitor": "v9", "uuid": "again", "text": "Hello"},
+        attempts=5, dead_lettered_at=timezone.now())
+    services.retry_inbound_event(event_id=event.pk)
+    services.process_inbound_event(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.processed_at is not None
+    assert Interaction.objects.get(external_id="again").text == "Hello"

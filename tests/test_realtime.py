@@ -1,0 +1,56 @@
+"""The realtime log: events exist exactly when their change does, and replay serves each group its own."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from interactions.models import Channel
+from omnidesk import realtime
+from omnidesk.models import Event
+from tests.factories import widget_message
+
+
+def test_it_records_an_event_for_each_announced_change(alice: Any, chat_channel: Channel) -> None:
+    widget_message(chat_channel, text="Bonjour")
+    types = list(Event.objects.order_by("id").values_list("type", flat=True))
+    assert types == ["conversation.assigned", "message.created", "message.created"]
+
+
+def test_it_records_nothing_when_the_change_rolls_back(db: None) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        realtime.publish_on_commit(type="message.created", data={"x": 1}, groups=["agent.1"])
+        raise RuntimeError("the change failed")
+    assert not Event.objects.exists()
+
+
+def test_it_replays_only_the_events_of_the_given_groups(db: None) -> None:
+    mine = realtime.publish_on_commit(type="a.happened", data={"n": 1}, groups=["agent.1", "supervisors"])
+    realtime.publish_on_commit(type="b.happened", data={"n": 2}, groups=["agent.2"])
+    later = realtime.publish_on_commit(type="c.happened", data={"n": 3}, groups=["queue.7"])
+    frames = realtime.replay(groups=["agent.1", "queue.7"], after=0)
+    assert frames is not None
+    assert [json.loads(frame)["id"] for frame in frames] == [mine.id, later.id]
+    assert json.loads(frames[0]) == {"type": "a.happened", "id": mine.id, "at": mine.created_at.isoformat(),
+                                     "data": {"n": 1}}
+    assert realtime.replay(groups=["agent.1"], after=mine.id) == []
+
+
+@override_settings(OMNIDESK_REPLAY_LIMIT=2)
+def test_it_asks_for_a_resync_when_too_much_was_missed(db: None) -> None:
+    first = realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
+    for _ in range(3):
+        realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
+    assert realtime.replay(groups=["agent.1"], after=first.id - 1) is None
+    assert realtime.replay(groups=["agent.1"], after=first.id + 1) is not None
+
+
+def test_it_asks_for_a_resync_when_the_cursor_predates_pruned_events(db: None) -> None:
+    realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
+    kept = realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
+    Event.objects.filter(id__lt=kept.id).delete()
+    assert realtime.replay(groups=["agent.1"], after=kept.id - 5) is None
