@@ -155,6 +155,8 @@ def receive_message(*, customer: Customer, channel: Channel, external_id: str, t
     )
     if is_new:
         enqueue_conversation(conversation=conversation, queue=channel.queue)
+        # Routing may have assigned it through another instance of the row; announce the state as it now is.
+        conversation.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
     announce_message(interaction=interaction)
     return interaction
 

@@ -54,3 +54,9 @@ def test_it_asks_for_a_resync_when_the_cursor_predates_pruned_events(db: None) -
     kept = realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
     Event.objects.filter(id__lt=kept.id).delete()
     assert realtime.replay(groups=["agent.1"], after=kept.id - 5) is None
+
+
+def test_it_announces_a_new_message_with_the_conversations_current_assignee(alice: Any, chat_channel: Channel) -> None:
+    widget_message(chat_channel, text="Bonjour")
+    desk_message = Event.objects.filter(type="message.created", data__conversation__isnull=False).get()
+    assert desk_message.data["conversation"]["assignee_id"] == alice.pk

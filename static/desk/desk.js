@@ -108,6 +108,13 @@
     });
   }
 
+  // The websocket may deliver the agent's own reply before the POST answers: never show it twice.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target.id !== "timeline") return;
+    const match = /id="(interaction-\d+)"/.exec(event.detail.serverResponse || "");
+    if (match && document.getElementById(match[1])) event.detail.shouldSwap = false;
+  });
+
   // Scroll the open conversation to its newest entry after htmx swaps it in.
   document.addEventListener("htmx:afterSwap", function (event) {
     const timeline = document.getElementById("timeline");
