@@ -1,0 +1,74 @@
+"""GET /healthz reports every component of the spine."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from tests.stack import Stack, free_port, wait_until
+
+pytestmark = pytest.mark.stack
+
+
+def get_health(base_url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.fixture
+def lone_server(stack: Stack) -> Iterator[Stack]:
+    """A second server on its own Redis database, where no worker listens."""
+    lone = Stack(database_url=stack.database_url, redis_url=settings.REDIS_URL.rsplit("/", 1)[0] + "/15")
+    lone.start_server()
+    yield lone
+    lone.stop()
+
+
+def test_it_reports_healthy_when_every_component_answers(stack: Stack) -> None:
+    status, report = get_health(stack.base_url)
+    assert status == 200
+    assert report["status"] == "ok"
+    assert set(report["checks"]) == {"database", "channel_layer", "broker", "worker"}
+    assert report["checks"]["database"]["vendor"] == "postgresql"
+    assert report["checks"]["channel_layer"]["backend"] == "RedisPubSubChannelLayer"
+    assert report["checks"]["worker"]["workers"]
+
+
+def test_it_reports_503_when_no_worker_answers(lone_server: Stack) -> None:
+    wait_until(lambda: _answers(lone_server), timeout=30, message="the lone server to listen")
+    status, report = get_health(lone_server.base_url)
+    assert status == 503
+    assert report["checks"]["worker"]["ok"] is False
+    assert report["checks"]["database"]["ok"] is True
+    assert report["checks"]["broker"]["ok"] is True
+
+
+def test_it_reports_503_when_redis_is_unreachable(stack: Stack) -> None:
+    broken = Stack(database_url=stack.database_url, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    broken.start_server()
+    try:
+        wait_until(lambda: _answers(broken), timeout=30, message="the server to listen")
+        status, report = get_health(broken.base_url)
+    finally:
+        broken.stop()
+    assert status == 503
+    assert report["checks"]["channel_layer"]["ok"] is False
+    assert report["checks"]["broker"]["ok"] is False
+    assert "Error" in report["checks"]["broker"]["error"]
+
+
+def _answers(server: Stack) -> bool:
+    try:
+        get_health(server.base_url)
+    except OSError:
+        return False
+    return True
