@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_stubs_ext import StrOrPromise
 
 from interactions import services
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
@@ -19,7 +20,7 @@ class InteractionInline(admin.TabularInline):
     model = Interaction
     extra = 0
     fields = ["created_at", "direction", "kind", "author", "text"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "direction", "kind", "author", "text"]
 
 
 @admin.register(Conversation)
@@ -42,7 +43,7 @@ class DeadLetteredFilter(admin.SimpleListFilter):
     title = _("state")
     parameter_name = "state"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, StrOrPromise]]:
         return [("dead", _("Dead-lettered")), ("pending", _("Pending")), ("processed", _("Processed"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> QuerySet[InboundEvent]:
@@ -60,8 +61,17 @@ class InboundEventAdmin(admin.ModelAdmin):
     list_display = ["id", "channel", "external_id", "received_at", "attempts", "processed_at", "dead_lettered_at"]
     list_filter = [DeadLetteredFilter, "channel"]
     search_fields = ["external_id"]
-    readonly_fields = ["channel", "external_id", "payload", "received_at", "attempts", "last_attempt_at",
-                       "processed_at", "dead_lettered_at", "last_error"]
+    readonly_fields = [
+        "channel",
+        "external_id",
+        "payload",
+        "received_at",
+        "attempts",
+        "last_attempt_at",
+        "processed_at",
+        "dead_lettered_at",
+        "last_error",
+    ]
     actions = ["retry_events"]
 
     @admin.action(description=_("Retry the selected events"))
@@ -69,5 +79,6 @@ class InboundEventAdmin(admin.ModelAdmin):
         ids = list(queryset.filter(processed_at__isnull=True).values_list("pk", flat=True))
         for event_id in ids:
             services.retry_inbound_event(event_id=event_id)
-        self.message_user(request, ngettext("%d event retried.", "%d events retried.", len(ids)) % len(ids),
-                          messages.SUCCESS)
+        self.message_user(
+            request, ngettext("%d event retried.", "%d events retried.", len(ids)) % len(ids), messages.SUCCESS
+        )

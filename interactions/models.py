@@ -109,7 +109,8 @@ class Interaction(models.Model):
     )
     text = models.TextField(_("text"), blank=True)
     # The provider's id (the widget's client uuid for chat): a redelivered message can never be stored twice.
-    external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)
+    # NULL, not "", for entries without one (agent replies, notes): NULLs never collide in the unique constraint.
+    external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

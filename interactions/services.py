@@ -184,14 +184,18 @@ def sweep_inbound_events(*, now: Any = None) -> SweepResult:
     """Re-enqueue events stuck unprocessed (lost broker message, killed worker); dead-letter exhausted ones."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.OMNIDESK_INBOUND_RETRY_AFTER)
-    pending = InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True, received_at__lt=stale)
+    pending = InboundEvent.objects.filter(
+        processed_at__isnull=True, dead_lettered_at__isnull=True, received_at__lt=stale
+    )
     pending = pending.exclude(last_attempt_at__gte=stale)
     exhausted = list(
         pending.filter(attempts__gte=settings.OMNIDESK_INBOUND_MAX_ATTEMPTS).values_list("pk", flat=True)[:1000]
     )
     for event_id in exhausted:
         record_inbound_failure(event_id=event_id, error=_("Gave up after repeated failed attempts."), permanent=True)
-    requeued = list(pending.filter(attempts__lt=settings.OMNIDESK_INBOUND_MAX_ATTEMPTS).values_list("pk", flat=True)[:1000])
+    requeued = list(
+        pending.filter(attempts__lt=settings.OMNIDESK_INBOUND_MAX_ATTEMPTS).values_list("pk", flat=True)[:1000]
+    )
     for event_id in requeued:
         enqueue_inbound_event(event_id=event_id)
     return SweepResult(requeued=requeued, dead_lettered=exhausted)

@@ -1,20 +1,20 @@
 """Celery adapters: ids in, one service call, retries and backoff here."""
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from interactions import services
 from interactions.adapters import InvalidPayload
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def process_inbound_event_task(self, event_id: int) -> None:  # type: ignore[no-untyped-def]
+def process_inbound_event_task(self: Task, event_id: int) -> None:
     try:
         services.process_inbound_event(event_id=event_id)
     except InvalidPayload as error:
         services.record_inbound_failure(event_id=event_id, error=str(error), permanent=True)
     except Exception as error:
         if not services.record_inbound_failure(event_id=event_id, error=repr(error)):
-            raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 30)) from error
+            raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
 
 
 @shared_task(acks_late=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -22,7 +24,8 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def desk_context(request: HttpRequest) -> dict[str, object]:
-    profile, _created = AgentProfile.objects.get_or_create(user=request.user)
+    user: Any = request.user  # the views are login_required
+    profile, _created = AgentProfile.objects.get_or_create(user=user)
     return {
         **selectors.desk_lists(request.user),
         "profile": profile,

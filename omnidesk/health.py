@@ -23,7 +23,8 @@ def check_database() -> dict[str, Any]:
 
 async def check_channel_layer() -> dict[str, Any]:
     await realtime.check_layer()
-    return {"ok": True, "backend": settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]}
+    backend = str(settings.CHANNEL_LAYERS["default"]["BACKEND"])
+    return {"ok": True, "backend": backend.rsplit(".", 1)[-1]}
 
 
 def check_broker() -> dict[str, Any]:
@@ -37,7 +38,7 @@ def check_broker() -> dict[str, Any]:
 def check_worker() -> dict[str, Any]:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return {"ok": True, "mode": "in-process"}
-    replies = app.control.ping(timeout=1.0)
+    replies = app.control.ping(timeout=1.0) or []
     return {"ok": bool(replies), "workers": sorted(name for reply in replies for name in reply)}
 
 

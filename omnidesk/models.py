@@ -28,3 +28,5 @@ class EventAudience(models.Model):
         indexes = [models.Index(fields=["group", "event"], name="eventaudience_group_event")]
         constraints = [models.UniqueConstraint(fields=["event", "group"], name="eventaudience_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.group}"

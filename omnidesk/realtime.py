@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, Literal, TypedDict
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -71,7 +72,7 @@ def publish_on_commit(*, type: str, data: Mapping[str, Any], groups: Iterable[st
     audience = sorted(set(groups))
     event = Event.objects.create(type=type, data=dict(data))
     EventAudience.objects.bulk_create([EventAudience(event=event, group=group) for group in audience])
-    message: LayerMessage = {"type": LAYER_HANDLER, "id": event.id, "text": json.dumps(frame_for(event))}
+    message: LayerMessage = {"type": "realtime.event", "id": event.id, "text": json.dumps(frame_for(event))}
     transaction.on_commit(lambda: send_to_groups(audience, message))
     return event
 
@@ -119,7 +120,7 @@ def latest_event_id() -> int:
 
 
 def prune_events(*, older_than_days: int = 7) -> int:
-    deleted, _ = Event.objects.filter(created_at__lt=timezone.now() - timezone.timedelta(days=older_than_days)).delete()
+    deleted, _ = Event.objects.filter(created_at__lt=timezone.now() - timedelta(days=older_than_days)).delete()
     return deleted
 
 

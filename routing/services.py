@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -107,12 +107,3 @@ def set_presence(*, user: Any, presence: str) -> AgentProfile:
         if presence == AgentProfile.Presence.AVAILABLE:
             release_capacity(agent=user, queue=None)
     return profile
-
-
-def agents_load(*, queue: Queue) -> list[dict[str, Any]]:
-    return list(
-        AgentProfile.objects.filter(user__queues=queue)
-        .annotate(load=Coalesce(open_load(OuterRef("user_id")), 0))
-        .values("user_id", "presence", "chat_capacity", "load")
-        .filter(~Q(presence=AgentProfile.Presence.OFFLINE))
-    )

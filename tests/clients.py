@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.test import Client
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 
 class Socket:
@@ -46,9 +47,10 @@ class Socket:
         await self.connection.close()
 
 
-async def open_widget(ws_url: str, *, channel_key: str, origin: str, token: str | None = None,
-                      last_event_id: int | None = None) -> tuple[Socket, dict[str, Any]]:
-    connection = await connect(f"{ws_url}/ws/widget/", origin=origin)  # type: ignore[arg-type]
+async def open_widget(
+    ws_url: str, *, channel_key: str, origin: str, token: str | None = None, last_event_id: int | None = None
+) -> tuple[Socket, dict[str, Any]]:
+    connection = await connect(f"{ws_url}/ws/widget/", origin=Origin(origin))
     socket = Socket(connection)
     await socket.send({"type": "hello", "channel": channel_key, "token": token, "last_event_id": last_event_id})
     return socket, await socket.receive()
@@ -68,7 +70,9 @@ def session_cookie(user: Any) -> str:
 
 async def open_desk(ws_url: str, base_url: str, *, user: Any, last_event_id: int = 0) -> tuple[Socket, dict[str, Any]]:
     connection = await connect(
-        f"{ws_url}/ws/desk/", origin=base_url, additional_headers={"Cookie": session_cookie(user)}  # type: ignore[arg-type]
+        f"{ws_url}/ws/desk/",
+        origin=Origin(base_url),
+        additional_headers={"Cookie": session_cookie(user)},
     )
     socket = Socket(connection)
     await socket.send({"type": "hello", "last_event_id": last_event_id})

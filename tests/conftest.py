@@ -53,7 +53,9 @@ def drop_stray_connections(django_db_setup: None, django_db_blocker: Any) -> Ite
 def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
     """uvicorn and a Celery worker (with beat) on the test database, started once for the session."""
     db = settings.DATABASES["default"]
-    database_url = f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    database_url = (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
     running = Stack(
         database_url=database_url,
         redis_url=settings.REDIS_URL,

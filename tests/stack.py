@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "test-artifacts"
@@ -25,7 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(predicate, *, timeout: float, interval: float = 0.05, message: str = "condition") -> None:  # type: ignore[no-untyped-def]
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float, interval: float = 0.05, message: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -68,25 +72,62 @@ class Stack:
         env.update(self.extra_env)
         return env
 
-    def _log(self, name: str):  # type: ignore[no-untyped-def]
+    def _log(self, name: str) -> IO[bytes]:
         LOG_DIR.mkdir(exist_ok=True)
         return open(LOG_DIR / f"{name}.log", "ab")
 
     def start_server(self) -> None:
-        command = [sys.executable, "-m", "uvicorn", "omnidesk.asgi:application", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--no-access-log", "--ws-per-message-deflate", "false",
-                   "--lifespan", "off"]
-        self.server = subprocess.Popen(command, cwd=ROOT, env=self.env(), stdout=self._log("server"),
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "omnidesk.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--ws-per-message-deflate",
+            "false",
+            "--lifespan",
+            "off",
+        ]
+        self.server = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log("server"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_worker(self) -> None:
-        command = [sys.executable, "-m", "celery", "-A", "omnidesk", "worker", "--loglevel", "INFO",
-                   "--concurrency", str(self.worker_concurrency), "--without-gossip", "--without-mingle",
-                   "--hostname", f"test-{self.port}@%h"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "omnidesk",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(self.worker_concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"test-{self.port}@%h",
+        ]
         if self.worker_beat:
             command += ["--beat", "--schedule", str(LOG_DIR / f"beat-{self.port}")]
-        self.worker = subprocess.Popen(command, cwd=ROOT, env=self.env(), stdout=self._log("worker"),
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self.worker = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self._log("worker"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def healthy(self) -> bool:
         try:

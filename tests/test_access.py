@@ -35,7 +35,9 @@ def test_it_answers_404_to_an_agent_of_another_team_on_the_desk(oscar: Any, chat
     assert conversation.interactions.count() == 1
 
 
-def test_it_computes_realtime_groups_from_the_same_rule(alice: Any, oscar: Any, sophie: Any, chat_channel: Channel) -> None:
+def test_it_computes_realtime_groups_from_the_same_rule(
+    alice: Any, oscar: Any, sophie: Any, chat_channel: Channel
+) -> None:
     conversation = widget_message(chat_channel).conversation
     audience = set(access.audience_for_conversation(conversation))
     assert audience & set(access.realtime_groups_for_agent(alice))

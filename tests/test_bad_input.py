@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from interactions.models import Channel, InboundEvent, Interaction
 from tests.clients import Socket, open_widget, send_widget_message
@@ -19,14 +20,19 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 ORIGIN = "http://shop.example"
 
 
-async def test_it_explains_each_refused_message_and_keeps_the_socket(stack: Stack, alice: Any,
-                                                                     chat_channel: Channel) -> None:
+async def test_it_explains_each_refused_message_and_keeps_the_socket(
+    stack: Stack, alice: Any, chat_channel: Channel
+) -> None:
     widget, welcome = await open_widget(stack.ws_url, channel_key=chat_channel.public_key, origin=ORIGIN)
     assert welcome["type"] == "welcome"
 
     empty = await send_widget_message(widget, "")
-    assert await widget.receive() == {"type": "error", "code": "empty_message",
-                                      "message": "A message cannot be empty.", "uuid": empty}
+    assert await widget.receive() == {
+        "type": "error",
+        "code": "empty_message",
+        "message": "A message cannot be empty.",
+        "uuid": empty,
+    }
     too_long = await send_widget_message(widget, "x" * 10_001)
     error = await widget.receive()
     assert (error["code"], error["uuid"]) == ("message_too_long", too_long)
@@ -59,8 +65,7 @@ async def test_it_closes_with_a_reason_for_an_unknown_channel(stack: Stack, db: 
 
 
 async def test_it_closes_with_a_reason_for_a_disallowed_origin(stack: Stack, chat_channel: Channel) -> None:
-    widget, frame = await open_widget(stack.ws_url, channel_key=chat_channel.public_key,
-                                      origin="http://evil.example")
+    widget, frame = await open_widget(stack.ws_url, channel_key=chat_channel.public_key, origin="http://evil.example")
     assert frame["code"] == "origin_not_allowed"
     with pytest.raises(ConnectionClosed) as closed:
         await widget.receive()
@@ -69,7 +74,7 @@ async def test_it_closes_with_a_reason_for_a_disallowed_origin(stack: Stack, cha
 
 
 async def test_it_requires_a_hello_before_anything_else(stack: Stack, chat_channel: Channel) -> None:
-    socket = Socket(await connect(f"{stack.ws_url}/ws/widget/", origin=ORIGIN))  # type: ignore[arg-type]
+    socket = Socket(await connect(f"{stack.ws_url}/ws/widget/", origin=Origin(ORIGIN)))
     await socket.send({"type": "message.send", "uuid": str(uuid.uuid4()), "text": "hi"})
     assert (await socket.receive())["code"] == "hello_required"
     with pytest.raises(ConnectionClosed):
@@ -79,7 +84,7 @@ async def test_it_requires_a_hello_before_anything_else(stack: Stack, chat_chann
 
 async def test_it_keeps_serving_after_bad_input(stack: Stack, alice: Any, chat_channel: Channel) -> None:
     for origin in ("http://evil.example", ORIGIN):
-        socket = Socket(await connect(f"{stack.ws_url}/ws/widget/", origin=origin))  # type: ignore[arg-type]
+        socket = Socket(await connect(f"{stack.ws_url}/ws/widget/", origin=Origin(origin)))
         await socket.send("\x00garbage")
         await socket.close()
     widget, welcome = await open_widget(stack.ws_url, channel_key=chat_channel.public_key, origin=ORIGIN)
@@ -93,6 +98,9 @@ async def test_it_refuses_the_desk_socket_from_a_foreign_origin(stack: Stack, al
     from tests.clients import session_cookie
 
     with pytest.raises(Exception) as refused:
-        await connect(f"{stack.ws_url}/ws/desk/", origin="http://evil.example",  # type: ignore[arg-type]
-                      additional_headers={"Cookie": session_cookie(alice)})
+        await connect(
+            f"{stack.ws_url}/ws/desk/",
+            origin=Origin("http://evil.example"),
+            additional_headers={"Cookie": session_cookie(alice)},
+        )
     assert "403" in str(refused.value)

@@ -67,12 +67,17 @@ async def test_it_closes_the_desk_to_anonymous_users(db: None) -> None:
 
 
 async def test_it_never_sends_internal_conversation_data_to_the_widget(alice: Any, chat_channel: Channel) -> None:
-    widget = WebsocketCommunicator(WidgetConsumer.as_asgi(), "/ws/widget/", headers=[(b"origin", b"http://shop.example")])
+    widget = WebsocketCommunicator(
+        WidgetConsumer.as_asgi(), "/ws/widget/", headers=[(b"origin", b"http://shop.example")]
+    )
     connected, _ = await widget.connect()
     assert connected
     await widget.send_json_to({"type": "hello", "channel": chat_channel.public_key, "token": None})
     welcome = await widget.receive_json_from()
     assert welcome["type"] == "welcome" and welcome["history"] == []
     await widget.send_json_to({"type": "message.send", "uuid": "0d9f3c1e-aaaa-bbbb-cccc-000000000001", "text": "Salut"})
-    assert await widget.receive_json_from() == {"type": "message.accepted", "uuid": "0d9f3c1e-aaaa-bbbb-cccc-000000000001"}
+    assert await widget.receive_json_from() == {
+        "type": "message.accepted",
+        "uuid": "0d9f3c1e-aaaa-bbbb-cccc-000000000001",
+    }
     await widget.disconnect()

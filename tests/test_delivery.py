@@ -45,8 +45,9 @@ async def test_it_replays_messages_that_arrived_while_the_agents_socket_was_down
     assert len({f["id"] for f in frames}) == len(frames), "an event was delivered twice"
 
 
-async def test_it_delivers_live_messages_once_to_a_connected_agent(stack: Stack, alice: Any,
-                                                                   chat_channel: Channel) -> None:
+async def test_it_delivers_live_messages_once_to_a_connected_agent(
+    stack: Stack, alice: Any, chat_channel: Channel
+) -> None:
     desk, _ = await open_desk(stack.ws_url, stack.base_url, user=alice)
     widget, _ = await open_widget(stack.ws_url, channel_key=chat_channel.public_key, origin=ORIGIN)
     sent = [await send_widget_message(widget, f"Live {n}") for n in range(3)]
@@ -59,13 +60,15 @@ async def test_it_delivers_live_messages_once_to_a_connected_agent(stack: Stack,
 
 def blocked_backends(database: str) -> int:
     with psycopg2.connect(dbname=database, host="127.0.0.1", user="postgres") as probe, probe.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-                       [database])
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [database]
+        )
         return int(cursor.fetchone()[0])
 
 
-async def test_it_recovers_a_message_whose_worker_was_killed_mid_task(stack: Stack, alice: Any,
-                                                                      chat_channel: Channel) -> None:
+async def test_it_recovers_a_message_whose_worker_was_killed_mid_task(
+    stack: Stack, alice: Any, chat_channel: Channel
+) -> None:
     desk, _ = await open_desk(stack.ws_url, stack.base_url, user=alice)
     widget, _ = await open_widget(stack.ws_url, channel_key=chat_channel.public_key, origin=ORIGIN)
     first = await send_widget_message(widget, "First message")
@@ -73,7 +76,7 @@ async def test_it_recovers_a_message_whose_worker_was_killed_mid_task(stack: Sta
     customer_id = Interaction.objects.get(external_id=first).customer_id
 
     # Hold the customer's row lock so that the worker blocks inside its transaction on the next message.
-    database = settings.DATABASES["default"]["NAME"]
+    database = str(settings.DATABASES["default"]["NAME"])
     holder = psycopg2.connect(dbname=database, host="127.0.0.1", user="postgres")
     holder.autocommit = False
     with holder.cursor() as cursor:
@@ -90,8 +93,11 @@ async def test_it_recovers_a_message_whose_worker_was_killed_mid_task(stack: Sta
 
     assert not Interaction.objects.filter(external_id=second).exists()
     stack.start_worker()
-    wait_until(lambda: Interaction.objects.filter(external_id=second).exists(), timeout=40,
-               message="the restarted worker to recover the message")
+    wait_until(
+        lambda: Interaction.objects.filter(external_id=second).exists(),
+        timeout=40,
+        message="the restarted worker to recover the message",
+    )
     frames = await desk.collect(duration=2)
     await desk.close()
     await widget.close()

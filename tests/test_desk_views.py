@@ -76,7 +76,9 @@ def test_it_switches_presence(alice: Any) -> None:
 
 def test_it_resolves_a_conversation(alice: Any, chat_channel: Channel) -> None:
     conversation = widget_message(chat_channel).conversation
-    response = logged_in("alice").post(f"/desk/conversations/{conversation.pk}/resolve/", headers={"HX-Request": "true"})
+    response = logged_in("alice").post(
+        f"/desk/conversations/{conversation.pk}/resolve/", headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     assert Conversation.objects.get(pk=conversation.pk).status == "resolved"
 

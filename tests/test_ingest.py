@@ -34,7 +34,9 @@ def test_it_threads_a_visitors_messages_into_one_open_conversation(alice: Any, c
         services.process_inbound_event(event_id=event.pk)
     conversation = Conversation.objects.get()
     assert list(conversation.interactions.order_by("id").values_list("text", flat=True)) == [
-        "Bonjour", "ma facture est fausse"]
+        "Bonjour",
+        "ma facture est fausse",
+    ]
     assert conversation.customer.identities.get().address == "v2"
 
 
@@ -51,8 +53,8 @@ def test_it_opens_a_new_conversation_after_the_last_was_resolved(alice: Any, cha
 
 
 @pytest.mark.parametrize(
-    ("text", "code"), [("", "empty_message"), ("   \n", "empty_message"), ("x" * 10_001, "message_too_long"),
-                       (None, "empty_message")]
+    ("text", "code"),
+    [("", "empty_message"), ("   \n", "empty_message"), ("x" * 10_001, "message_too_long"), (None, "empty_message")],
 )
 def test_it_refuses_unusable_messages_without_storing_them(chat_channel: Channel, text: Any, code: str) -> None:
     with pytest.raises(ValidationError) as error:
@@ -62,15 +64,16 @@ def test_it_refuses_unusable_messages_without_storing_them(chat_channel: Channel
 
 
 def test_it_accepts_a_message_of_exactly_the_maximum_length(alice: Any, chat_channel: Channel) -> None:
-    event = services.record_widget_message(channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()),
-                                           text="x" * 10_000)
+    event = services.record_widget_message(
+        channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()), text="x" * 10_000
+    )
     interaction = services.process_inbound_event(event_id=event.pk)
     assert interaction is not None and len(interaction.text) == 10_000
 
 
 def test_it_dead_letters_an_event_that_can_never_be_processed(chat_channel: Channel) -> None:
     event = InboundEvent.objects.create(channel=chat_channel, external_id="broken", payload={"text": 42})
-    process_inbound_event_task.apply(args=[event.pk])
+    process_inbound_event_task.apply(args=(event.pk,))
     event.refresh_from_db()
     assert event.dead_lettered_at is not None
     assert "visitor" in event.last_error
@@ -88,8 +91,9 @@ def test_it_dead_letters_after_the_maximum_number_of_attempts(chat_channel: Chan
 
 
 def test_it_shows_dead_lettered_events_to_admins(chat_channel: Channel, sophie: Any) -> None:
-    InboundEvent.objects.create(channel=chat_channel, external_id="lost-cause", payload={},
-                                dead_lettered_at=timezone.now(), last_error="boom")
+    InboundEvent.objects.create(
+        channel=chat_channel, external_id="lost-cause", payload={}, dead_lettered_at=timezone.now(), last_error="boom"
+    )
     InboundEvent.objects.create(channel=chat_channel, external_id="fine", payload={}, processed_at=timezone.now())
     client = Client()
     client.login(username="sophie", password=PASSWORD)
@@ -100,8 +104,12 @@ def test_it_shows_dead_lettered_events_to_admins(chat_channel: Channel, sophie: 
 
 def test_it_lets_an_admin_retry_a_dead_lettered_event(alice: Any, chat_channel: Channel) -> None:
     event = InboundEvent.objects.create(
-        channel=chat_channel, external_id="again", payload={"visitor": "v9", "uuid": "again", "text": "Hello"},
-        attempts=5, dead_lettered_at=timezone.now())
+        channel=chat_channel,
+        external_id="again",
+        payload={"visitor": "v9", "uuid": "again", "text": "Hello"},
+        attempts=5,
+        dead_lettered_at=timezone.now(),
+    )
     services.retry_inbound_event(event_id=event.pk)
     services.process_inbound_event(event_id=event.pk)
     event.refresh_from_db()

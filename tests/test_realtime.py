@@ -35,8 +35,12 @@ def test_it_replays_only_the_events_of_the_given_groups(db: None) -> None:
     frames = realtime.replay(groups=["agent.1", "queue.7"], after=0)
     assert frames is not None
     assert [json.loads(frame)["id"] for frame in frames] == [mine.id, later.id]
-    assert json.loads(frames[0]) == {"type": "a.happened", "id": mine.id, "at": mine.created_at.isoformat(),
-                                     "data": {"n": 1}}
+    assert json.loads(frames[0]) == {
+        "type": "a.happened",
+        "id": mine.id,
+        "at": mine.created_at.isoformat(),
+        "data": {"n": 1},
+    }
     assert realtime.replay(groups=["agent.1"], after=mine.id) == []
 
 

@@ -16,8 +16,16 @@ from tests.conftest import PASSWORD
 from tests.stack import Stack, free_port
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture
@@ -88,7 +96,9 @@ def test_it_carries_a_chat_from_a_customers_website_to_the_agent_and_back(
 
     conversation_log = visitor.get_by_role("log", name="Conversation")
     expect(conversation_log).to_contain_text("Je regarde votre facture tout de suite.")
-    expect(agent.get_by_role("log", name="Timeline").get_by_text("Je regarde votre facture tout de suite.")).to_have_count(1)
+    expect(
+        agent.get_by_role("log", name="Timeline").get_by_text("Je regarde votre facture tout de suite.")
+    ).to_have_count(1)
 
     # The customer's next message reaches the open conversation live as well.
     visitor.get_by_label("Message").fill("Merci !")

@@ -53,8 +53,8 @@ class Command(BaseCommand):
                     f"  Admin:             {base_url}/admin/",
                     f"  Health:            {base_url}/healthz",
                     f"  Logins (password '{DEMO_PASSWORD}'): alice, bruno (agents), sophie (supervisor, admin)",
-                    f"  Widget snippet: <script src=\"{base_url}/static/widget/omnidesk-widget.js\" "
-                    f"data-channel=\"{channel.public_key}\" async></script>",
+                    f'  Widget snippet: <script src="{base_url}/static/widget/omnidesk-widget.js" '
+                    f'data-channel="{channel.public_key}" async></script>',
                     "",
                 ]
             )
