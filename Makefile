@@ -26,7 +26,7 @@ chromium:
 
 run: venv
 	$(PY) manage.py migrate --noinput -v 0
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@if [ -n "$$REDIS_URL" ] && [ -n "$$DATABASE_URL" ]; then \
 	  $(PY) manage.py collectstatic --noinput -v 0; \
 	  PATH=$(VENV)/bin:$$PATH $(VENV)/bin/honcho start; \

@@ -27,10 +27,12 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, base_url: str, **options: Any) -> None:
         queue, _ = Queue.objects.get_or_create(name="Support")
-        origins = sorted({base_url.rstrip("/"), "http://127.0.0.1:8000", "http://localhost:8000"})
-        channel, _ = Channel.objects.get_or_create(
-            kind=Channel.Kind.CHAT, name="Website chat", defaults={"queue": queue, "allowed_origins": origins}
-        )
+        base_url = base_url.rstrip("/")
+        origins = {base_url, base_url.replace("127.0.0.1", "localhost"), base_url.replace("localhost", "127.0.0.1")}
+        channel, _ = Channel.objects.get_or_create(kind=Channel.Kind.CHAT, name="Website chat", defaults={"queue": queue})
+        # The demo page is served by the desk itself, so the desk's own origin must be allowed to embed the widget.
+        channel.allowed_origins = sorted(set(channel.allowed_origins) | set(origins))
+        channel.save(update_fields=["allowed_origins"])
         User = get_user_model()
         for username, first_name, role in PEOPLE:
             user, created = User.objects.get_or_create(username=username, defaults={"first_name": first_name})
