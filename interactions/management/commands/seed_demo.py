@@ -29,7 +29,9 @@ class Command(BaseCommand):
         queue, _ = Queue.objects.get_or_create(name="Support")
         base_url = base_url.rstrip("/")
         origins = {base_url, base_url.replace("127.0.0.1", "localhost"), base_url.replace("localhost", "127.0.0.1")}
-        channel, _ = Channel.objects.get_or_create(kind=Channel.Kind.CHAT, name="Website chat", defaults={"queue": queue})
+        channel, _ = Channel.objects.get_or_create(
+            kind=Channel.Kind.CHAT, name="Website chat", defaults={"queue": queue}
+        )
         # The demo page is served by the desk itself, so the desk's own origin must be allowed to embed the widget.
         channel.allowed_origins = sorted(set(channel.allowed_origins) | set(origins))
         channel.save(update_fields=["allowed_origins"])
