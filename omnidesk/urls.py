@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.urls import include, path
 
+from interactions import api
 from interactions import views as desk_views
 from omnidesk.health import healthz
 from routing import views as routing_views
@@ -18,7 +19,18 @@ desk_patterns = (
     "desk",
 )
 
+api_patterns = (
+    [
+        path("conversations/", api.ConversationListApi.as_view(), name="conversations"),
+        path("conversations/<int:pk>/", api.ConversationDetailApi.as_view(), name="conversation"),
+        path("conversations/<int:pk>/reply/", api.ConversationReplyApi.as_view(), name="reply"),
+        path("conversations/<int:pk>/resolve/", api.ConversationResolveApi.as_view(), name="resolve"),
+    ],
+    "api",
+)
+
 urlpatterns = [
+    path("api/", include(api_patterns)),
     path("", lambda request: redirect("desk:home")),
     path("desk/", include(desk_patterns)),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),

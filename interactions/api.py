@@ -1,0 +1,89 @@
+"""REST API: one operation per view, explicit input and output serializers, the desk's services and lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from interactions import access, events, selectors, services
+from interactions.models import Conversation
+
+
+class ConversationOutput(serializers.ModelSerializer[Conversation]):
+    customer: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    channel = serializers.CharField(source="channel.kind")
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "customer",
+            "channel",
+            "status",
+            "queue",
+            "assignee",
+            "created_at",
+            "last_message_at",
+            "first_response_at",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+
+class ReplyInput(serializers.Serializer[Any]):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class ConversationPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+
+
+class ConversationListApi(APIView):
+    def get(self, request: Request) -> Response:
+        conversations = access.conversations_visible_to(request.user).select_related("customer", "channel")
+        if status_filter := request.query_params.get("status"):
+            conversations = conversations.filter(status=status_filter)
+        paginator = ConversationPagination()
+        page = paginator.paginate_queryset(conversations, request, view=self)
+        return paginator.get_paginated_response(ConversationOutput(page, many=True).data)
+
+
+class ConversationDetailApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        conversation = access.get_conversation_for_agent(request.user, pk)
+        timeline = selectors.customer_timeline(conversation.customer, limit=100)
+        return Response(
+            {
+                "conversation": ConversationOutput(conversation).data,
+                "timeline": [events.message_data(item) for item in timeline],
+            }
+        )
+
+
+class ConversationReplyApi(APIView):
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = access.get_conversation_for_agent(request.user, pk)
+        data = ReplyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            reply = services.reply_to_conversation(
+                conversation=conversation, author=request.user, text=data.validated_data["text"]
+            )
+        except DjangoValidationError as error:
+            raise ValidationError({"text": error.messages}, code=error.code) from error
+        return Response(events.message_data(reply), status=status.HTTP_201_CREATED)
+
+
+class ConversationResolveApi(APIView):
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = access.get_conversation_for_agent(request.user, pk)
+        conversation = services.resolve_conversation(conversation=conversation, by=request.user)
+        return Response(ConversationOutput(conversation).data)
