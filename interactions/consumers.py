@@ -62,6 +62,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self.forward(message["id"], message["text"])
         self.held = []
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections on its one shared database thread before every handler; pushes touch no
+        # database, so they must not queue behind the ingest writes on that thread.
+        if message["type"] == realtime.LAYER_HANDLER:
+            await self.realtime_event(message)
+            return
+        await super().dispatch(message)
+
     async def realtime_event(self, message: dict[str, Any]) -> None:
         if not self.ready:
             self.held.append(message)
@@ -171,7 +179,8 @@ class WidgetConsumer(RealtimeConsumer):
         assert self.channel is not None and self.visitor_id is not None
         client_uuid = frame.get("uuid")
         try:
-            await database_sync_to_async(services.record_widget_message)(
+            # Off the shared database thread: visitors' writes are independent of each other.
+            await database_sync_to_async(services.record_widget_message, thread_sensitive=False)(
                 channel=self.channel, visitor_id=self.visitor_id, uuid=client_uuid, text=frame.get("text")
             )
         except ValidationError as error:

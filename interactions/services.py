@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
-from customers.services import resolve_identity
+from customers.services import lock_customer_by_identity
 from interactions import access, events
 from interactions.adapters import InvalidPayload, widget
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
@@ -103,20 +103,22 @@ def process_inbound_event(*, event_id: int) -> Interaction | None:
         attempts=F("attempts") + 1, last_attempt_at=timezone.now()
     )
     with transaction.atomic():
-        event = InboundEvent.objects.select_for_update().select_related("channel").get(pk=event_id)
+        # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
+        event = InboundEvent.objects.select_for_update(of=("self",)).select_related("channel").get(pk=event_id)
         if event.processed_at or event.dead_lettered_at:
             return None
         adapter = ADAPTERS.get(event.channel.kind)  # type: ignore[call-overload]
         if adapter is None:
             raise InvalidPayload(f"no adapter for channel kind {event.channel.kind}")
         message = adapter(event.payload)
-        identity = resolve_identity(
+        customer = lock_customer_by_identity(
             kind=message.identity_kind, address=message.address, display_name=message.display_name
         )
-        # One customer's messages are processed one at a time, so two first messages open one conversation.
-        customer = Customer.objects.select_for_update().get(pk=identity.customer_id)
         interaction = receive_message(
-            customer=customer, channel=event.channel, external_id=message.external_id, text=message.text
+            customer=customer,
+            channel=event.channel,
+            external_id=message.external_id,
+            text=message.text,
         )
         event.processed_at = timezone.now()
         event.last_error = ""
@@ -124,16 +126,24 @@ def process_inbound_event(*, event_id: int) -> Interaction | None:
     return interaction
 
 
-def receive_message(*, customer: Customer, channel: Channel, external_id: str, text: str) -> Interaction:
-    """Append an inbound message to the customer's open conversation on `channel`, or open one and route it."""
+def receive_message(
+    *,
+    customer: Customer,
+    channel: Channel,
+    external_id: str,
+    text: str,
+) -> Interaction:
+    """Append an inbound message to the customer's open conversation on `channel`, or open one and route it.
+
+    The caller holds the customer's row lock. A second message with the same external id on the channel violates a
+    unique constraint: callers deduplicate before (InboundEvent is unique per channel and external id).
+    """
     from routing.services import enqueue_conversation
 
-    existing = Interaction.objects.filter(channel=channel, external_id=external_id).first()
-    if existing is not None:
-        return existing
     now = timezone.now()
     conversation = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer", "channel", "assignee")
         .filter(customer=customer, channel=channel)
         .exclude(status=Conversation.Status.RESOLVED)
         .order_by("-created_at")
@@ -250,6 +260,7 @@ def resolve_conversation(*, conversation: Conversation, by: Any) -> Conversation
 
 
 def announce_message(*, interaction: Interaction) -> None:
+    """Tell the desk, and the customer's open widgets, about a new message. Internal notes stay on the desk."""
     conversation = interaction.conversation
     message = events.message_data(interaction)
     desk: events.MessageCreated = {
@@ -257,14 +268,15 @@ def announce_message(*, interaction: Interaction) -> None:
         "message": message,
         "conversation": events.conversation_summary(conversation, preview=interaction.text),
     }
-    realtime.publish_on_commit(type="message.created", data=desk, groups=access.audience_for_conversation(conversation))
-    if interaction.kind != Interaction.Kind.MESSAGE or interaction.channel.kind != Channel.Kind.CHAT:
-        return
-    visitors = Identity.objects.filter(customer_id=interaction.customer_id, kind=Identity.Kind.WIDGET)
-    groups = [realtime.visitor_group(address) for address in visitors.values_list("address", flat=True)]
-    if groups:
-        public: events.VisitorMessageCreated = {"conversation_id": conversation.pk, "message": message}
-        realtime.publish_on_commit(type="message.created", data=public, groups=groups)
+    announcements = [realtime.Announcement("message.created", desk, access.audience_for_conversation(conversation))]
+    if interaction.kind == Interaction.Kind.MESSAGE and interaction.channel.kind == Channel.Kind.CHAT:
+        visitors = Identity.objects.filter(customer_id=interaction.customer_id, kind=Identity.Kind.WIDGET)
+        visitor_ids = list(visitors.values_list("address", flat=True))
+        if visitor_ids:
+            public: events.VisitorMessageCreated = {"conversation_id": conversation.pk, "message": message}
+            groups = [realtime.visitor_group(visitor_id) for visitor_id in visitor_ids]
+            announcements.append(realtime.Announcement("message.created", public, groups))
+    realtime.publish_many_on_commit(announcements)
 
 
 def announce_conversation(*, conversation: Conversation, type: str, extra_groups: list[str] | None = None) -> None:

@@ -10,9 +10,10 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from interactions.consumers import DeskConsumer, WidgetConsumer
-from interactions.models import Channel
+from interactions.models import Channel, InboundEvent, Interaction
 from omnidesk import realtime
 from tests.factories import widget_message
+from tests.stack import Stack, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,7 +67,7 @@ async def test_it_closes_the_desk_to_anonymous_users(db: None) -> None:
     assert code == 4401
 
 
-async def test_it_never_sends_internal_conversation_data_to_the_widget(alice: Any, chat_channel: Channel) -> None:
+async def test_it_stores_a_widget_message_before_accepting_it(stack: Stack, alice: Any, chat_channel: Channel) -> None:
     widget = WebsocketCommunicator(
         WidgetConsumer.as_asgi(), "/ws/widget/", headers=[(b"origin", b"http://shop.example")]
     )
@@ -75,9 +76,10 @@ async def test_it_never_sends_internal_conversation_data_to_the_widget(alice: An
     await widget.send_json_to({"type": "hello", "channel": chat_channel.public_key, "token": None})
     welcome = await widget.receive_json_from()
     assert welcome["type"] == "welcome" and welcome["history"] == []
-    await widget.send_json_to({"type": "message.send", "uuid": "0d9f3c1e-aaaa-bbbb-cccc-000000000001", "text": "Salut"})
-    assert await widget.receive_json_from() == {
-        "type": "message.accepted",
-        "uuid": "0d9f3c1e-aaaa-bbbb-cccc-000000000001",
-    }
+    message_uuid = "0d9f3c1e-aaaa-bbbb-cccc-000000000001"
+    await widget.send_json_to({"type": "message.send", "uuid": message_uuid, "text": "Salut"})
+    assert await widget.receive_json_from() == {"type": "message.accepted", "uuid": message_uuid}
+    assert await database_sync_to_async(InboundEvent.objects.filter(external_id=message_uuid).exists)()
     await widget.disconnect()
+    # The live worker processes it; wait, so that the table flush after the test does not race its transaction.
+    wait_until(lambda: Interaction.objects.filter(external_id=message_uuid).exists(), timeout=15, message="processing")
