@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -74,14 +75,26 @@ def record_widget_message(*, channel: Channel, visitor_id: str, uuid: str, text:
 
 
 def record_inbound_event(*, channel: Channel, external_id: str, payload: dict[str, Any]) -> tuple[InboundEvent, bool]:
-    """Durably store a raw inbound event and enqueue it once committed. Idempotent on (channel, external id)."""
-    with transaction.atomic():
-        event, created = InboundEvent.objects.get_or_create(
-            channel=channel, external_id=external_id, defaults={"payload": payload}
+    """Durably store a raw inbound event and enqueue it once committed. Idempotent on (channel, external id).
+
+    One INSERT … ON CONFLICT DO NOTHING instead of get_or_create's transaction, SELECT and INSERT: this runs for
+    every inbound message, in the web process.
+    """
+    received_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {InboundEvent._meta.db_table} (channel_id, external_id, payload, received_at, attempts,"
+            " last_error) VALUES (%s, %s, %s, %s, 0, '') ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+            [channel.pk, external_id, json.dumps(payload), received_at],
         )
-        if created:
-            transaction.on_commit(lambda: enqueue_inbound_event(event_id=event.pk))
-    return event, created
+        row = cursor.fetchone()
+    if row is None:
+        return InboundEvent.objects.get(channel=channel, external_id=external_id), False
+    event = InboundEvent(
+        pk=row[0], channel=channel, external_id=external_id, payload=payload, received_at=received_at, attempts=0
+    )
+    transaction.on_commit(lambda: enqueue_inbound_event(event_id=event.pk))
+    return event, True
 
 
 def enqueue_inbound_event(*, event_id: int) -> None:
