@@ -22,6 +22,9 @@ Reading a line
       a backlog built up and the percentiles measure queueing (they grow with --messages), not service time.
     Warm-up, not counted: each run first sends one message per visitor (at least 50), which opens and routes the
     conversations, and waits for them; the measured messages are follow-ups in open, assigned chats.
+    Runs are independent: each uses new visitor and desk sockets, and when a run left a backlog (missing messages or
+    stored ones not processed yet) uvicorn and the worker are restarted with an empty broker before the next run, so a
+    saturated run does not spill over into the next one.
 
 Diagnostics on stderr, per run: the send→`message.accepted` latency (ingest only), how late the client sent
 compared with its schedule (should stay ~0; if not, the client itself is starved), CPU use per process group, and
@@ -44,27 +47,32 @@ import json
 import logging
 import math
 import os
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
-import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.stack import ROOT, Stack
+from bench.environment import (
+    BENCH_DATABASE,
+    WIDGET_ORIGIN,
+    Fixture,
+    bench_database_url,
+    create_fixture,
+    flush_redis,
+    migrate,
+    recreate_database,
+    setup_django,
+)
+from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
+from tests.stack import Stack
 
 logger = logging.getLogger("bench.chat_e2e")
 
-BENCH_DATABASE = "omnidesk_bench"
-# A third-party website embedding the widget; the channel allows exactly this origin.
-WIDGET_ORIGIN = "https://shop.bench.test"
 MIN_WARMUP = 50
 DRAIN_TIMEOUT = 10.0
 
@@ -77,8 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--visitors", type=int, default=50, help="concurrent visitor sockets (default 50)")
     group.add_argument(
         "--rates",
-        default="100,200",
-        help="comma-separated aggregate send rates in msg/s, one run each (default 100,200)",
+        default="50,100,200",
+        help="comma-separated aggregate send rates in msg/s, one run each (default 50,100,200)",
     )
     group.add_argument("--worker-concurrency", type=int, default=2, help="Celery worker processes (default 2)")
     group.add_argument(
@@ -94,170 +102,6 @@ def configure_logging() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-
-
-# --- environment: database, Redis, Django ----------------------------------------------------------------------------
-
-
-def bench_database_url(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit(f"chat_e2e needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
-
-
-def recreate_database(database_url: str) -> None:
-    admin_url = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
-    connection = psycopg2.connect(admin_url)
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    finally:
-        connection.close()
-
-
-def flush_redis(redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def migrate(database_url: str, redis_url: str) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DJANGO_SETTINGS_MODULE": "omnidesk.settings",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        sys.stderr.write(result.stdout)
-        raise RuntimeError(f"manage.py migrate failed with {result.returncode}")
-
-
-def setup_django(database_url: str, redis_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["REDIS_URL"] = redis_url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "omnidesk.settings"
-    import django
-
-    django.setup()
-
-
-@dataclass(frozen=True)
-class Fixture:
-    channel_key: str
-    cookie: str
-    agent_id: int
-
-
-def create_fixture() -> Fixture:
-    """A queue, a chat channel routed to it and an available agent, member of the queue, with room for every chat."""
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.db import connections
-    from django.test import Client
-
-    from interactions.models import Channel
-    from routing.models import AgentProfile, Queue
-
-    queue = Queue.objects.create(name="Bench")
-    channel = Channel.objects.create(
-        kind=Channel.Kind.CHAT, name="Bench chat", queue=queue, allowed_origins=[WIDGET_ORIGIN]
-    )
-    agent = get_user_model().objects.create_user(username="bench-agent", first_name="Bench")
-    AgentProfile.objects.update_or_create(
-        user=agent,
-        defaults={
-            "role": AgentProfile.Role.AGENT,
-            "presence": AgentProfile.Presence.AVAILABLE,
-            "chat_capacity": 30_000,
-        },
-    )
-    queue.members.add(agent)
-    client = Client()
-    client.force_login(agent)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    connections.close_all()
-    return Fixture(channel_key=channel.public_key, cookie=cookie, agent_id=agent.pk)
-
-
-# --- statistics ------------------------------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def summary_ms(values_s: Iterable[float]) -> str:
-    values = sorted(v * 1000 for v in values_s)
-    if not values:
-        return "n=0"
-    return (
-        f"p50 {percentile(values, 50):.1f} p90 {percentile(values, 90):.1f} p99 {percentile(values, 99):.1f} "
-        f"max {values[-1]:.1f} ms (n={len(values)})"
-    )
-
-
-def rounded(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 2)
-
-
-# --- CPU accounting from /proc ---------------------------------------------------------------------------------------
-
-
-def cpu_ticks(stack: Stack) -> dict[str, int]:
-    """utime+stime clock ticks so far, per role: uvicorn, Celery worker (all pool processes), PostgreSQL, Redis, us."""
-    server_group = stack.server.pid if stack.server else -1
-    worker_group = stack.worker.pid if stack.worker else -1
-    totals = {"server": 0, "worker": 0, "postgres": 0, "redis": 0, "bench": 0}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
-        rest = stat[stat.rfind(")") + 2 :].split()
-        group, ticks = int(rest[2]), int(rest[11]) + int(rest[12])
-        if group == server_group:
-            totals["server"] += ticks
-        elif group == worker_group:
-            totals["worker"] += ticks
-        elif int(entry) == os.getpid():
-            totals["bench"] += ticks
-        elif comm.startswith("postgres"):
-            totals["postgres"] += ticks
-        elif comm.startswith("redis-server"):
-            totals["redis"] += ticks
-    return totals
-
-
-def cpu_report(before: dict[str, int], after: dict[str, int], seconds: float) -> str:
-    hz = os.sysconf("SC_CLK_TCK")
-    parts = [f"{name} {100 * (after[name] - before[name]) / hz / seconds:.0f}%" for name in before]
-    return "cpu (100% = one core): " + ", ".join(parts)
-
-
-# --- the clients -----------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -280,7 +124,6 @@ class Desk:
         self.arrivals: dict[str, list[Clock]] = {}
         self.waiting: set[str] = set()
         self.all_in = asyncio.Event()
-        self.other_frames = 0
 
     @classmethod
     async def open(cls, stack: Stack, cookie: str) -> Desk:
@@ -290,6 +133,7 @@ class Desk:
             additional_headers={"Cookie": cookie},
             max_queue=None,
             compression=None,
+            close_timeout=2,
         )
         await connection.send(json.dumps({"type": "hello", "last_event_id": 0}))
         while True:
@@ -316,8 +160,7 @@ class Desk:
                 frame.get("data", {}).get("message", {}).get("uuid") if frame.get("type") == "message.created" else None
             )
             if not message_uuid:
-                self.other_frames += 1
-                continue
+                continue  # conversation.queued / conversation.assigned / …
             self.arrivals.setdefault(message_uuid, []).append(at)
             self.waiting.discard(message_uuid)
             if not self.waiting:
@@ -351,6 +194,7 @@ class Visitor:
             max_queue=None,
             compression=None,
             open_timeout=20,
+            close_timeout=2,
         )
         await connection.send(
             json.dumps({"type": "hello", "channel": channel_key, "token": None, "last_event_id": None})
@@ -454,10 +298,10 @@ async def measure(
         await asyncio.sleep(0.5)
 
         logger.info("rate %s/s: sending %d messages", rate, messages)
-        cpu_before, started = cpu_ticks(stack), time.perf_counter()
+        cpu_before, busy_before, started = cpu_ticks(stack), machine_busy_ticks(), time.perf_counter()
         uuids, lags = await paced_sends(visitors, desk, count=messages, rate=rate)
         send_seconds = time.perf_counter() - started
-        cpu_after = cpu_ticks(stack)
+        cpu_after, busy = cpu_ticks(stack), machine_busy_ticks() - busy_before
         if not await desk.wait_for_all(drain):
             logger.warning("%d messages not delivered %.0f s after the last send", len(desk.waiting), drain)
         desk.waiting.clear()
@@ -508,38 +352,69 @@ async def measure(
         send_seconds,
         messages / rate,
         len(hand_off),
-        cpu_report(cpu_before, cpu_after, send_seconds),
+        cpu_report(cpu_before, cpu_after, busy, send_seconds),
         await asyncio.to_thread(stage_breakdown, uuids, outcome.sent, desk.arrivals),
     )
     return result
 
 
-async def run_all(stack: Stack, fixture: Fixture, args: argparse.Namespace, rates: list[float], emit: Emit) -> None:
+def pipeline_backlog() -> int:
+    """Inbound events stored but not processed yet (runs in a thread: it uses the ORM)."""
+    from django.db import connections
+
+    from interactions.models import InboundEvent
+
+    try:
+        return InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).count()
+    finally:
+        connections.close_all()
+
+
+def restart_stack(stack: Stack, redis_url: str) -> None:
+    """Drop a saturated run's backlog (queued in uvicorn's executor as well as in the broker) so that the next run
+    starts from an idle pipeline: stop both processes, empty the broker, start them again."""
+    stack.stop()
+    flush_redis(redis_url)
+    stack.start(timeout=60)
+
+
+async def run_one(stack: Stack, fixture: Fixture, args: argparse.Namespace, rate: float) -> dict[str, Any]:
     desk = await Desk.open(stack, fixture.cookie)
     reader = asyncio.create_task(desk.read())
+    work = asyncio.create_task(
+        measure(
+            stack,
+            fixture,
+            desk,
+            messages=args.messages,
+            visitors_count=args.visitors,
+            rate=rate,
+            drain=args.drain_timeout,
+        )
+    )
     try:
-        for rate in rates:
-            work = asyncio.create_task(
-                measure(
-                    stack,
-                    fixture,
-                    desk,
-                    messages=args.messages,
-                    visitors_count=args.visitors,
-                    rate=rate,
-                    drain=args.drain_timeout,
-                )
-            )
-            done, _pending = await asyncio.wait({work, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                work.cancel()
-                reader.result()  # raises why the desk socket went away
-            emit(work.result())
+        done, _pending = await asyncio.wait({work, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if reader in done:
+            reader.result()  # raises why the desk socket went away
+        return work.result()
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reader
+        for task in (work, reader):
+            task.cancel()
+        await asyncio.gather(work, reader, return_exceptions=True)
         await desk.connection.close()
+
+
+async def run_all(
+    stack: Stack, fixture: Fixture, args: argparse.Namespace, rates: list[float], redis_url: str, emit: Emit
+) -> None:
+    clean = True
+    for rate in rates:
+        if not clean:
+            logger.warning("the previous run left a backlog: restarting uvicorn and the worker with an empty broker")
+            await asyncio.to_thread(restart_stack, stack, redis_url)
+        result = await run_one(stack, fixture, args, rate)
+        emit(result)
+        clean = result["missing"] == 0 and await asyncio.to_thread(pipeline_backlog) == 0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -573,6 +448,6 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
         logger.info("starting uvicorn on :%d and a Celery worker (concurrency %d)", stack.port, args.worker_concurrency)
         stack.start(timeout=60)
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
-            runner.run(run_all(stack, fixture, args, rates, emit))
+            runner.run(run_all(stack, fixture, args, rates, redis_url, emit))
     finally:
         stack.stop()

@@ -1,0 +1,115 @@
+"""The benchmark's environment: a scratch database, a clean Redis database, Django, and the people and channel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import redis
+
+from tests.stack import ROOT
+
+BENCH_DATABASE = "omnidesk_bench"
+# A third-party website embedding the widget; the channel allows exactly this origin.
+WIDGET_ORIGIN = "https://shop.bench.test"
+
+# --- environment: database, Redis, Django ----------------------------------------------------------------------------
+
+
+def bench_database_url(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    if not parts.scheme.startswith("postgres"):
+        raise SystemExit(f"chat_e2e needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
+    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+
+
+def recreate_database(database_url: str) -> None:
+    admin_url = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+    connection = psycopg2.connect(admin_url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        connection.close()
+
+
+def flush_redis(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def migrate(database_url: str, redis_url: str) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "omnidesk.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout)
+        raise RuntimeError(f"manage.py migrate failed with {result.returncode}")
+
+
+def setup_django(database_url: str, redis_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["REDIS_URL"] = redis_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "omnidesk.settings"
+    import django
+
+    django.setup()
+
+
+@dataclass(frozen=True)
+class Fixture:
+    channel_key: str
+    cookie: str
+    agent_id: int
+
+
+def create_fixture() -> Fixture:
+    """A queue, a chat channel routed to it and an available agent, member of the queue, with room for every chat."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+    from django.test import Client
+
+    from interactions.models import Channel
+    from routing.models import AgentProfile, Queue
+
+    queue = Queue.objects.create(name="Bench")
+    channel = Channel.objects.create(
+        kind=Channel.Kind.CHAT, name="Bench chat", queue=queue, allowed_origins=[WIDGET_ORIGIN]
+    )
+    agent = get_user_model().objects.create_user(username="bench-agent", first_name="Bench")
+    AgentProfile.objects.update_or_create(
+        user=agent,
+        defaults={
+            "role": AgentProfile.Role.AGENT,
+            "presence": AgentProfile.Presence.AVAILABLE,
+            "chat_capacity": 30_000,
+        },
+    )
+    queue.members.add(agent)
+    client = Client()
+    client.force_login(agent)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    connections.close_all()
+    return Fixture(channel_key=channel.public_key, cookie=cookie, agent_id=agent.pk)
