@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_stubs_ext import StrOrPromise
 
-from interactions import services
+from interactions import inbound
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 
 
@@ -78,7 +78,7 @@ class InboundEventAdmin(admin.ModelAdmin):
     def retry_events(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
         ids = list(queryset.filter(processed_at__isnull=True).values_list("pk", flat=True))
         for event_id in ids:
-            services.retry_inbound_event(event_id=event_id)
+            inbound.retry_inbound_event(event_id=event_id)
         self.message_user(
             request, ngettext("%d event retried.", "%d events retried.", len(ids)) % len(ids), messages.SUCCESS
         )

@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from interactions import access, selectors, services
+from interactions import access, inbound, selectors, services
 from interactions.models import Channel
 from omnidesk import realtime
 
@@ -180,7 +180,7 @@ class WidgetConsumer(RealtimeConsumer):
         client_uuid = frame.get("uuid")
         try:
             # Off the shared database thread: visitors' writes are independent of each other.
-            await database_sync_to_async(services.record_widget_message, thread_sensitive=False)(
+            await database_sync_to_async(inbound.record_widget_message, thread_sensitive=False)(
                 channel=self.channel, visitor_id=self.visitor_id, uuid=client_uuid, text=frame.get("text")
             )
         except ValidationError as error:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
-from customers.services import lock_customer_by_identity
 from interactions import access, events
-from interactions.adapters import InvalidPayload, widget
-from interactions.models import Channel, Conversation, InboundEvent, Interaction
+from interactions.adapters import widget
+from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 
 logger = logging.getLogger(__name__)
@@ -49,7 +44,7 @@ def visitor_from_token(*, channel: Channel, token: str | None) -> str | None:
     return str(claims["v"])
 
 
-# --- inbound ------------------------------------------------------------------------------------------------------
+# --- messages ------------------------------------------------------------------------------------------------------
 
 
 def validate_message_text(text: Any) -> str:
@@ -61,82 +56,6 @@ def validate_message_text(text: Any) -> str:
             _("A message can be at most %(limit)d characters long.") % {"limit": limit}, code="message_too_long"
         )
     return text
-
-
-def record_widget_message(*, channel: Channel, visitor_id: str, uuid: str, text: Any) -> InboundEvent:
-    """Store a visitor's message for processing; resending the same uuid returns the stored event."""
-    if not isinstance(uuid, str) or not 8 <= len(uuid) <= 64:
-        raise ValidationError(_("Each message needs a client uuid."), code="bad_uuid")
-    text = validate_message_text(text)
-    event, _created = record_inbound_event(
-        channel=channel, external_id=uuid, payload={"visitor": visitor_id, "uuid": uuid, "text": text}
-    )
-    return event
-
-
-def record_inbound_event(*, channel: Channel, external_id: str, payload: dict[str, Any]) -> tuple[InboundEvent, bool]:
-    """Durably store a raw inbound event and enqueue it once committed. Idempotent on (channel, external id).
-
-    One INSERT … ON CONFLICT DO NOTHING instead of get_or_create's transaction, SELECT and INSERT: this runs for
-    every inbound message, in the web process.
-    """
-    received_at = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {InboundEvent._meta.db_table} (channel_id, external_id, payload, received_at, attempts,"
-            " last_error) VALUES (%s, %s, %s, %s, 0, '') ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
-            [channel.pk, external_id, json.dumps(payload), received_at],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return InboundEvent.objects.get(channel=channel, external_id=external_id), False
-    event = InboundEvent(
-        pk=row[0], channel=channel, external_id=external_id, payload=payload, received_at=received_at, attempts=0
-    )
-    transaction.on_commit(lambda: enqueue_inbound_event(event_id=event.pk))
-    return event, True
-
-
-def enqueue_inbound_event(*, event_id: int) -> None:
-    from interactions.tasks import process_inbound_event_task
-
-    try:
-        process_inbound_event_task.delay(event_id)
-    except Exception:
-        # Stored already: the sweeper will enqueue it again once the broker is back.
-        logger.exception("could not enqueue inbound event %s", event_id)
-
-
-def process_inbound_event(*, event_id: int) -> Interaction | None:
-    """Turn a stored inbound event into a timeline entry, route it and announce it. Idempotent.
-
-    The attempt is counted in its own transaction first, so that a worker killed mid-way still counts it.
-    """
-    InboundEvent.objects.filter(pk=event_id, processed_at__isnull=True, dead_lettered_at__isnull=True).update(
-        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
-    )
-    with transaction.atomic():
-        # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
-        event = InboundEvent.objects.select_for_update(of=("self",)).select_related("channel").get(pk=event_id)
-        if event.processed_at or event.dead_lettered_at:
-            return None
-        adapter = ADAPTERS.get(event.channel.kind)  # type: ignore[call-overload]
-        if adapter is None:
-            raise InvalidPayload(f"no adapter for channel kind {event.channel.kind}")
-        message = adapter(event.payload)
-        customer = lock_customer_by_identity(
-            kind=message.identity_kind, address=message.address, display_name=message.display_name
-        )
-        interaction = receive_message(
-            customer=customer,
-            channel=event.channel,
-            external_id=message.external_id,
-            text=message.text,
-        )
-        event.processed_at = timezone.now()
-        event.last_error = ""
-        event.save(update_fields=["processed_at", "last_error"])
-    return interaction
 
 
 def receive_message(
@@ -182,46 +101,6 @@ def receive_message(
         conversation.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
     announce_message(interaction=interaction)
     return interaction
-
-
-def record_inbound_failure(*, event_id: int, error: str, permanent: bool = False) -> bool:
-    """Note why processing failed; dead-letter the event when retrying is pointless or exhausted. True if dead."""
-    with transaction.atomic():
-        event = InboundEvent.objects.select_for_update().get(pk=event_id)
-        event.last_error = error[:2000]
-        dead = permanent or event.attempts >= settings.OMNIDESK_INBOUND_MAX_ATTEMPTS
-        if dead and event.dead_lettered_at is None and event.processed_at is None:
-            event.dead_lettered_at = timezone.now()
-            logger.error("inbound event %s dead-lettered after %s attempts: %s", event_id, event.attempts, error)
-        event.save(update_fields=["last_error", "dead_lettered_at"])
-    return event.dead_lettered_at is not None
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    requeued: list[int]
-    dead_lettered: list[int]
-
-
-def sweep_inbound_events(*, now: Any = None) -> SweepResult:
-    """Re-enqueue events stuck unprocessed (lost broker message, killed worker); dead-letter exhausted ones."""
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.OMNIDESK_INBOUND_RETRY_AFTER)
-    pending = InboundEvent.objects.filter(
-        processed_at__isnull=True, dead_lettered_at__isnull=True, received_at__lt=stale
-    )
-    pending = pending.exclude(last_attempt_at__gte=stale)
-    exhausted = list(
-        pending.filter(attempts__gte=settings.OMNIDESK_INBOUND_MAX_ATTEMPTS).values_list("pk", flat=True)[:1000]
-    )
-    for event_id in exhausted:
-        record_inbound_failure(event_id=event_id, error=_("Gave up after repeated failed attempts."), permanent=True)
-    requeued = list(
-        pending.filter(attempts__lt=settings.OMNIDESK_INBOUND_MAX_ATTEMPTS).values_list("pk", flat=True)[:1000]
-    )
-    for event_id in requeued:
-        enqueue_inbound_event(event_id=event_id)
-    return SweepResult(requeued=requeued, dead_lettered=exhausted)
 
 
 # --- agents' actions ----------------------------------------------------------------------------------------------
@@ -296,9 +175,3 @@ def announce_conversation(*, conversation: Conversation, type: str, extra_groups
     data: events.ConversationChanged = {"conversation": events.conversation_summary(conversation)}
     groups = access.audience_for_conversation(conversation) + (extra_groups or [])
     realtime.publish_on_commit(type=type, data=data, groups=groups)
-
-
-def retry_inbound_event(*, event_id: int) -> None:
-    """An admin gives a dead-lettered event another round of attempts."""
-    InboundEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(dead_lettered_at=None, attempts=0)
-    transaction.on_commit(lambda: enqueue_inbound_event(event_id=event_id))

@@ -2,22 +2,22 @@
 
 from celery import Task, shared_task
 
-from interactions import services
+from interactions import inbound
 from interactions.adapters import InvalidPayload
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def process_inbound_event_task(self: Task, event_id: int) -> None:
     try:
-        services.process_inbound_event(event_id=event_id)
+        inbound.process_inbound_event(event_id=event_id)
     except InvalidPayload as error:
-        services.record_inbound_failure(event_id=event_id, error=str(error), permanent=True)
+        inbound.record_inbound_failure(event_id=event_id, error=str(error), permanent=True)
     except Exception as error:
-        if not services.record_inbound_failure(event_id=event_id, error=repr(error)):
+        if not inbound.record_inbound_failure(event_id=event_id, error=repr(error)):
             raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
 
 
 @shared_task(acks_late=True)
 def sweep_inbound_events() -> dict[str, int]:
-    result = services.sweep_inbound_events()
+    result = inbound.sweep_inbound_events()
     return {"requeued": len(result.requeued), "dead_lettered": len(result.dead_lettered)}

@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Literal, NamedTuple, TypedDict
 
@@ -79,22 +81,56 @@ def publish_on_commit(*, type: str, data: Mapping[str, Any], groups: Iterable[st
 
 
 def publish_many_on_commit(announcements: Sequence[Announcement]) -> list[Event]:
-    """`publish_on_commit` for several events at once: two INSERTs and one send, whatever their number."""
-    audiences = [sorted(set(a.groups)) for a in announcements]
-    events = Event.objects.bulk_create([Event(type=a.type, data=dict(a.data)) for a in announcements])
+    """`publish_on_commit` for several events at once: two INSERTs and one send, whatever their number.
+
+    Inside `batched()` the rows are written when the block ends; the returned events get their ids then.
+    """
+    pending = [(Event(type=a.type, data=dict(a.data)), sorted(set(a.groups))) for a in announcements]
+    buffer = _batch.get()
+    if buffer is None:
+        _write_and_send(pending)
+    else:
+        buffer.extend(pending)
+    return [event for event, _groups in pending]
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Gather the events announced inside the block and write and send them together as it ends without error.
+
+    For loops that announce many events in one transaction (the ingest worker under load). Nested blocks join the
+    outermost one.
+    """
+    if _batch.get() is not None:
+        yield
+        return
+    buffer: list[tuple[Event, list[str]]] = []
+    token = _batch.set(buffer)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if buffer:
+        _write_and_send(buffer)
+
+
+_batch: ContextVar[list[tuple[Event, list[str]]] | None] = ContextVar("realtime_batch", default=None)
+
+
+def _write_and_send(pending: Sequence[tuple[Event, list[str]]]) -> None:
+    events = Event.objects.bulk_create([event for event, _groups in pending])
     EventAudience.objects.bulk_create(
         [
             EventAudience(event=event, group=group)
-            for event, groups in zip(events, audiences, strict=True)
+            for event, (_same, groups) in zip(events, pending, strict=True)
             for group in groups
         ]
     )
     deliveries: list[tuple[list[str], LayerMessage]] = [
         (groups, {"type": "realtime.event", "id": event.id, "text": json.dumps(frame_for(event))})
-        for event, groups in zip(events, audiences, strict=True)
+        for event, (_same, groups) in zip(events, pending, strict=True)
     ]
     transaction.on_commit(lambda: send_to_groups(deliveries))
-    return events
 
 
 def send_to_groups(deliveries: Sequence[tuple[Sequence[str], Mapping[str, Any]]]) -> None:

@@ -5,18 +5,23 @@ from __future__ import annotations
 import uuid
 
 from customers.models import Customer
-from interactions import services
+from interactions import inbound
 from interactions.models import Channel, Interaction
+from tests.stack import wait_until
 
 
 def widget_message(channel: Channel, *, visitor: str | None = None, text: str = "Bonjour") -> Interaction:
     """A visitor's chat message, stored and processed the way the worker does it."""
     visitor = visitor or uuid.uuid4().hex
     message_uuid = str(uuid.uuid4())
-    event = services.record_widget_message(channel=channel, visitor_id=visitor, uuid=message_uuid, text=text)
-    # In transactional tests the live worker may have processed it first; then this call finds nothing to do.
-    interaction = services.process_inbound_event(event_id=event.pk)
-    return interaction or Interaction.objects.get(channel=channel, external_id=message_uuid)
+    event = inbound.record_widget_message(channel=channel, visitor_id=visitor, uuid=message_uuid, text=text)
+    interaction = inbound.process_inbound_event(event_id=event.pk)
+    if interaction is None:
+        # In transactional tests the live worker may have taken it first: wait for its commit.
+        stored = Interaction.objects.filter(channel=channel, external_id=message_uuid)
+        wait_until(stored.exists, timeout=15, message="the live worker to process the message")
+        interaction = stored.get()
+    return interaction
 
 
 def customer_named(name: str) -> Customer:

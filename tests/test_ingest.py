@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from interactions import services
+from interactions import inbound, services
+from interactions.adapters import InvalidPayload
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.tasks import process_inbound_event_task
 from tests.conftest import PASSWORD
@@ -19,19 +20,19 @@ from tests.conftest import PASSWORD
 
 def test_it_stores_a_resent_message_once(alice: Any, chat_channel: Channel) -> None:
     message_uuid = str(uuid.uuid4())
-    first = services.record_widget_message(channel=chat_channel, visitor_id="v1", uuid=message_uuid, text="Bonjour")
-    again = services.record_widget_message(channel=chat_channel, visitor_id="v1", uuid=message_uuid, text="Bonjour")
+    first = inbound.record_widget_message(channel=chat_channel, visitor_id="v1", uuid=message_uuid, text="Bonjour")
+    again = inbound.record_widget_message(channel=chat_channel, visitor_id="v1", uuid=message_uuid, text="Bonjour")
     assert first.pk == again.pk
-    services.process_inbound_event(event_id=first.pk)
-    services.process_inbound_event(event_id=first.pk)
+    inbound.process_inbound_event(event_id=first.pk)
+    inbound.process_inbound_event(event_id=first.pk)
     assert Interaction.objects.filter(external_id=message_uuid).count() == 1
     assert InboundEvent.objects.get(pk=first.pk).attempts == 1
 
 
 def test_it_threads_a_visitors_messages_into_one_open_conversation(alice: Any, chat_channel: Channel) -> None:
     for text in ("Bonjour", "ma facture est fausse"):
-        event = services.record_widget_message(channel=chat_channel, visitor_id="v2", uuid=str(uuid.uuid4()), text=text)
-        services.process_inbound_event(event_id=event.pk)
+        event = inbound.record_widget_message(channel=chat_channel, visitor_id="v2", uuid=str(uuid.uuid4()), text=text)
+        inbound.process_inbound_event(event_id=event.pk)
     conversation = Conversation.objects.get()
     assert list(conversation.interactions.order_by("id").values_list("text", flat=True)) == [
         "Bonjour",
@@ -41,12 +42,12 @@ def test_it_threads_a_visitors_messages_into_one_open_conversation(alice: Any, c
 
 
 def test_it_opens_a_new_conversation_after_the_last_was_resolved(alice: Any, chat_channel: Channel) -> None:
-    event = services.record_widget_message(channel=chat_channel, visitor_id="v3", uuid=str(uuid.uuid4()), text="A")
-    first = services.process_inbound_event(event_id=event.pk)
+    event = inbound.record_widget_message(channel=chat_channel, visitor_id="v3", uuid=str(uuid.uuid4()), text="A")
+    first = inbound.process_inbound_event(event_id=event.pk)
     assert first is not None
     services.resolve_conversation(conversation=first.conversation, by=alice)
-    event = services.record_widget_message(channel=chat_channel, visitor_id="v3", uuid=str(uuid.uuid4()), text="B")
-    second = services.process_inbound_event(event_id=event.pk)
+    event = inbound.record_widget_message(channel=chat_channel, visitor_id="v3", uuid=str(uuid.uuid4()), text="B")
+    second = inbound.process_inbound_event(event_id=event.pk)
     assert second is not None
     assert second.conversation_id != first.conversation_id
     assert second.customer_id == first.customer_id
@@ -58,16 +59,16 @@ def test_it_opens_a_new_conversation_after_the_last_was_resolved(alice: Any, cha
 )
 def test_it_refuses_unusable_messages_without_storing_them(chat_channel: Channel, text: Any, code: str) -> None:
     with pytest.raises(ValidationError) as error:
-        services.record_widget_message(channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()), text=text)
+        inbound.record_widget_message(channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()), text=text)
     assert error.value.code == code
     assert not InboundEvent.objects.exists()
 
 
 def test_it_accepts_a_message_of_exactly_the_maximum_length(alice: Any, chat_channel: Channel) -> None:
-    event = services.record_widget_message(
+    event = inbound.record_widget_message(
         channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()), text="x" * 10_000
     )
-    interaction = services.process_inbound_event(event_id=event.pk)
+    interaction = inbound.process_inbound_event(event_id=event.pk)
     assert interaction is not None and len(interaction.text) == 10_000
 
 
@@ -84,7 +85,7 @@ def test_it_dead_letters_after_the_maximum_number_of_attempts(chat_channel: Chan
     stale = timezone.now() - timedelta(minutes=5)
     event = InboundEvent.objects.create(channel=chat_channel, external_id="tired", payload={}, attempts=5)
     InboundEvent.objects.filter(pk=event.pk).update(received_at=stale, last_attempt_at=stale)
-    result = services.sweep_inbound_events()
+    result = inbound.sweep_inbound_events()
     assert result.dead_lettered == [event.pk]
     event.refresh_from_db()
     assert event.dead_lettered_at is not None
@@ -110,8 +111,40 @@ def test_it_lets_an_admin_retry_a_dead_lettered_event(alice: Any, chat_channel: 
         attempts=5,
         dead_lettered_at=timezone.now(),
     )
-    services.retry_inbound_event(event_id=event.pk)
-    services.process_inbound_event(event_id=event.pk)
+    inbound.retry_inbound_event(event_id=event.pk)
+    inbound.process_inbound_event(event_id=event.pk)
     event.refresh_from_db()
     assert event.processed_at is not None
     assert Interaction.objects.get(external_id="again").text == "Hello"
+
+
+def test_it_processes_events_waiting_behind_it_in_the_same_batch(alice: Any, chat_channel: Channel) -> None:
+    events = [
+        inbound.record_widget_message(channel=chat_channel, visitor_id=f"v{n}", uuid=str(uuid.uuid4()), text=f"T{n}")
+        for n in range(3)
+    ]
+    interaction = inbound.process_inbound_event(event_id=events[0].pk)
+    assert interaction is not None and interaction.text == "T0"
+    assert sorted(Interaction.objects.values_list("text", flat=True)) == ["T0", "T1", "T2"]
+    assert list(InboundEvent.objects.values_list("attempts", flat=True).distinct()) == [1]
+    assert not InboundEvent.objects.filter(processed_at__isnull=True).exists()
+    # Their own tasks come later and find nothing left to do.
+    assert inbound.process_inbound_event(event_id=events[2].pk) is None
+    assert InboundEvent.objects.get(pk=events[2].pk).attempts == 1
+
+
+def test_it_keeps_one_bad_event_from_holding_back_its_batch(alice: Any, chat_channel: Channel) -> None:
+    good = inbound.record_widget_message(channel=chat_channel, visitor_id="v1", uuid=str(uuid.uuid4()), text="Good")
+    bad, _created = inbound.record_inbound_event(channel=chat_channel, external_id="bad", payload={"nope": 1})
+    later = inbound.record_widget_message(channel=chat_channel, visitor_id="v2", uuid=str(uuid.uuid4()), text="Later")
+    interaction = inbound.process_inbound_event(event_id=good.pk)
+    assert interaction is not None and interaction.text == "Good"
+    assert Interaction.objects.filter(external_id=later.external_id).exists()
+    bad.refresh_from_db()
+    assert bad.dead_lettered_at is not None and "visitor" in bad.last_error
+
+
+def test_it_raises_for_its_own_bad_event_so_the_task_can_retry(chat_channel: Channel) -> None:
+    bad, _created = inbound.record_inbound_event(channel=chat_channel, external_id="bad", payload={"nope": 1})
+    with pytest.raises(InvalidPayload):
+        inbound.process_inbound_event(event_id=bad.pk)

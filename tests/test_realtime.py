@@ -64,3 +64,16 @@ def test_it_announces_a_new_message_with_the_conversations_current_assignee(alic
     widget_message(chat_channel, text="Bonjour")
     desk_message = Event.objects.filter(type="message.created", data__conversation__isnull=False).get()
     assert desk_message.data["conversation"]["assignee_id"] == alice.pk
+
+
+def test_it_writes_a_batch_of_events_together_and_only_when_the_block_succeeds(db: None) -> None:
+    with realtime.batched():
+        first = realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
+        second = realtime.publish_on_commit(type="b.happened", data={}, groups=["agent.1"])
+        assert not Event.objects.exists()
+    assert first.id is not None and second.id > first.id
+    assert Event.objects.count() == 2
+    with pytest.raises(RuntimeError), realtime.batched():
+        realtime.publish_on_commit(type="c.happened", data={}, groups=["agent.1"])
+        raise RuntimeError("the change failed")
+    assert Event.objects.count() == 2

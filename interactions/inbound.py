@@ -1,0 +1,193 @@
+"""Inbound events: stored before they are acknowledged, then processed at least once and idempotently.
+
+Every inbound message (widget frame, provider webhook, polled mail…) is first an InboundEvent row, unique per
+(channel, external id), so a redelivery never stores it twice. A Celery task per event processes it; under load one
+task also takes the events nobody has started yet, so that one transaction, one commit and one push serve many
+messages. A sweeper re-enqueues what a lost broker message or a killed worker left behind, and after too many failed
+attempts an event is dead-lettered, visible in the admin, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.services import lock_customer_by_identity
+from interactions.adapters import InvalidPayload, widget
+from interactions.models import Channel, InboundEvent, Interaction
+from interactions.services import receive_message, validate_message_text
+from omnidesk import realtime
+
+logger = logging.getLogger(__name__)
+
+ADAPTERS = {Channel.Kind.CHAT: widget.parse}
+# Events taken together by one task under load; small enough that a batch commits within tens of milliseconds.
+BATCH_SIZE = 20
+
+
+def record_widget_message(*, channel: Channel, visitor_id: str, uuid: Any, text: Any) -> InboundEvent:
+    """Store a visitor's message for processing; resending the same uuid returns the stored event."""
+    if not isinstance(uuid, str) or not 8 <= len(uuid) <= 64:
+        raise ValidationError(_("Each message needs a client uuid."), code="bad_uuid")
+    text = validate_message_text(text)
+    event, _created = record_inbound_event(
+        channel=channel, external_id=uuid, payload={"visitor": visitor_id, "uuid": uuid, "text": text}
+    )
+    return event
+
+
+def record_inbound_event(*, channel: Channel, external_id: str, payload: dict[str, Any]) -> tuple[InboundEvent, bool]:
+    """Durably store a raw inbound event and enqueue it once committed. Idempotent on (channel, external id).
+
+    One INSERT … ON CONFLICT DO NOTHING instead of get_or_create's transaction, SELECT and INSERT: this runs for
+    every inbound message, in the web process.
+    """
+    received_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {InboundEvent._meta.db_table} (channel_id, external_id, payload, received_at, attempts,"
+            " last_error) VALUES (%s, %s, %s, %s, 0, '') ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+            [channel.pk, external_id, json.dumps(payload), received_at],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return InboundEvent.objects.get(channel=channel, external_id=external_id), False
+    event = InboundEvent(
+        pk=row[0], channel=channel, external_id=external_id, payload=payload, received_at=received_at, attempts=0
+    )
+    transaction.on_commit(lambda: enqueue_inbound_event(event_id=event.pk))
+    return event, True
+
+
+def enqueue_inbound_event(*, event_id: int) -> None:
+    from interactions.tasks import process_inbound_event_task
+
+    try:
+        process_inbound_event_task.delay(event_id)
+    except Exception:
+        # Stored already: the sweeper will enqueue it again once the broker is back.
+        logger.exception("could not enqueue inbound event %s", event_id)
+
+
+def process_inbound_event(*, event_id: int) -> Interaction | None:
+    """Process `event_id`, and with it up to BATCH_SIZE other events nobody has started yet. Idempotent.
+
+    Returns the interaction made from `event_id`, or None when there was nothing to do (already processed, or being
+    processed by another worker right now). Raises when `event_id` itself cannot be processed; the others of a
+    failed batch are then processed one by one, so that one bad event never holds back the rest.
+    """
+    claimed = claim_inbound_events(event_id=event_id)
+    if not claimed:
+        return None
+    try:
+        return process_claimed_events(event_ids=claimed).get(event_id)
+    except Exception:
+        if claimed == [event_id]:
+            raise
+    for other_id in claimed:
+        if other_id == event_id:
+            continue
+        try:
+            process_claimed_events(event_ids=[other_id])
+        except Exception as error:
+            record_inbound_failure(event_id=other_id, error=repr(error), permanent=isinstance(error, InvalidPayload))
+            enqueue_inbound_event(event_id=other_id)
+    return process_claimed_events(event_ids=[event_id]).get(event_id) if event_id in claimed else None
+
+
+def claim_inbound_events(*, event_id: int) -> list[int]:
+    """Count an attempt on `event_id` and on up to BATCH_SIZE - 1 never-attempted pending events; their ids.
+
+    It commits on its own, before any processing, so that an attempt by a worker killed mid-way still counts.
+    Rows another worker holds are skipped: they are being processed.
+    """
+    table = InboundEvent._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN ("
+            f" SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL"
+            "  AND (id = %s OR attempts = 0) ORDER BY id = %s DESC, id LIMIT %s FOR UPDATE SKIP LOCKED"
+            ") RETURNING id",
+            [timezone.now(), event_id, event_id, BATCH_SIZE],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction]:
+    """Turn claimed events into timeline entries in one transaction; their announcements go out in one push."""
+    interactions: dict[int, Interaction] = {}
+    with transaction.atomic(), realtime.batched():
+        # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
+        pending = (
+            InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("channel__queue")
+            .filter(pk__in=event_ids, processed_at__isnull=True, dead_lettered_at__isnull=True)
+            .order_by("pk")
+        )
+        for event in pending:
+            interactions[event.pk] = process_one(event)
+        InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
+    return interactions
+
+
+def process_one(event: InboundEvent) -> Interaction:
+    adapter = ADAPTERS.get(event.channel.kind)  # type: ignore[call-overload]
+    if adapter is None:
+        raise InvalidPayload(f"no adapter for channel kind {event.channel.kind}")
+    message = adapter(event.payload)
+    customer = lock_customer_by_identity(
+        kind=message.identity_kind, address=message.address, display_name=message.display_name
+    )
+    return receive_message(customer=customer, channel=event.channel, external_id=message.external_id, text=message.text)
+
+
+def record_inbound_failure(*, event_id: int, error: str, permanent: bool = False) -> bool:
+    """Note why processing failed; dead-letter the event when retrying is pointless or exhausted. True if dead."""
+    with transaction.atomic():
+        event = InboundEvent.objects.select_for_update().get(pk=event_id)
+        event.last_error = error[:2000]
+        dead = permanent or event.attempts >= settings.OMNIDESK_INBOUND_MAX_ATTEMPTS
+        if dead and event.dead_lettered_at is None and event.processed_at is None:
+            event.dead_lettered_at = timezone.now()
+            logger.error("inbound event %s dead-lettered after %s attempts: %s", event_id, event.attempts, error)
+        event.save(update_fields=["last_error", "dead_lettered_at"])
+    return event.dead_lettered_at is not None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: list[int]
+    dead_lettered: list[int]
+
+
+def sweep_inbound_events(*, now: datetime | None = None) -> SweepResult:
+    """Re-enqueue events stuck unprocessed (lost broker message, killed worker); dead-letter exhausted ones."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.OMNIDESK_INBOUND_RETRY_AFTER)
+    pending = InboundEvent.objects.filter(
+        processed_at__isnull=True, dead_lettered_at__isnull=True, received_at__lt=stale
+    )
+    pending = pending.exclude(last_attempt_at__gte=stale)
+    limit = settings.OMNIDESK_INBOUND_MAX_ATTEMPTS
+    exhausted = list(pending.filter(attempts__gte=limit).values_list("pk", flat=True)[:1000])
+    for event_id in exhausted:
+        record_inbound_failure(event_id=event_id, error=_("Gave up after repeated failed attempts."), permanent=True)
+    requeued = list(pending.filter(attempts__lt=limit).values_list("pk", flat=True)[:1000])
+    for event_id in requeued:
+        enqueue_inbound_event(event_id=event_id)
+    return SweepResult(requeued=requeued, dead_lettered=exhausted)
+
+
+def retry_inbound_event(*, event_id: int) -> None:
+    """An admin gives a dead-lettered event another round of attempts."""
+    InboundEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(dead_lettered_at=None, attempts=0)
+    transaction.on_commit(lambda: enqueue_inbound_event(event_id=event_id))
