@@ -30,8 +30,6 @@ from omnidesk import realtime
 logger = logging.getLogger(__name__)
 
 ADAPTERS = {Channel.Kind.CHAT: widget.parse}
-# Events taken together by one task under load; small enough that a batch commits within tens of milliseconds.
-BATCH_SIZE = 20
 
 
 def record_widget_message(*, channel: Channel, visitor_id: str, uuid: Any, text: Any) -> InboundEvent:
@@ -79,7 +77,7 @@ def enqueue_inbound_event(*, event_id: int) -> None:
 
 
 def process_inbound_event(*, event_id: int) -> Interaction | None:
-    """Process `event_id`, and with it up to BATCH_SIZE other events nobody has started yet. Idempotent.
+    """Process `event_id`, and with it up to OMNIDESK_INGEST_BATCH_SIZE other events nobody has started yet. Idempotent.
 
     Returns the interaction made from `event_id`, or None when there was nothing to do (already processed, or being
     processed by another worker right now). Raises when `event_id` itself cannot be processed; the others of a
@@ -105,7 +103,7 @@ def process_inbound_event(*, event_id: int) -> Interaction | None:
 
 
 def claim_inbound_events(*, event_id: int) -> list[int]:
-    """Count an attempt on `event_id` and on up to BATCH_SIZE - 1 never-attempted pending events; their ids.
+    """Count an attempt on `event_id` and on up to OMNIDESK_INGEST_BATCH_SIZE - 1 never-attempted pending events; their ids.
 
     It commits on its own, before any processing, so that an attempt by a worker killed mid-way still counts.
     Rows another worker holds are skipped: they are being processed.
@@ -117,7 +115,7 @@ def claim_inbound_events(*, event_id: int) -> list[int]:
             f" SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL"
             "  AND (id = %s OR attempts = 0) ORDER BY id = %s DESC, id LIMIT %s FOR UPDATE SKIP LOCKED"
             ") RETURNING id",
-            [timezone.now(), event_id, event_id, BATCH_SIZE],
+            [timezone.now(), event_id, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
         )
         return sorted(row[0] for row in cursor.fetchall())
 
