@@ -77,7 +77,7 @@ def enqueue_inbound_event(*, event_id: int) -> None:
 
 
 def process_inbound_event(*, event_id: int) -> Interaction | None:
-    """Process `event_id`, and with it up to OMNIDESK_INGEST_BATCH_SIZE other events nobody has started yet. Idempotent.
+    """Process `event_id`, and with it other pending events nobody has started yet (a batch). Idempotent.
 
     Returns the interaction made from `event_id`, or None when there was nothing to do (already processed, or being
     processed by another worker right now). Raises when `event_id` itself cannot be processed; the others of a
@@ -103,7 +103,7 @@ def process_inbound_event(*, event_id: int) -> Interaction | None:
 
 
 def claim_inbound_events(*, event_id: int) -> list[int]:
-    """Count an attempt on `event_id` and on up to OMNIDESK_INGEST_BATCH_SIZE - 1 never-attempted pending events; their ids.
+    """Count an attempt on `event_id` and on never-attempted pending events (a batch in all); their ids.
 
     It commits on its own, before any processing, so that an attempt by a worker killed mid-way still counts.
     Rows another worker holds are skipped: they are being processed.
