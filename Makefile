@@ -29,7 +29,7 @@ run: venv
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@if [ -n "$$REDIS_URL" ] && [ -n "$$DATABASE_URL" ]; then \
 	  $(PY) manage.py collectstatic --noinput -v 0; \
-	  PATH=$(VENV)/bin:$$PATH $(VENV)/bin/honcho start; \
+	  PATH=$(VENV)/bin:$$PATH HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start; \
 	else \
 	  $(PY) -m uvicorn omnidesk.asgi:application --host $(HOST) --port $(PORT) --no-access-log; \
 	fi
