@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple, TypedDict
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from omnidesk.models import Event, EventAudience
@@ -117,7 +117,30 @@ def batched() -> Iterator[None]:
 _batch: ContextVar[list[tuple[Event, list[str]]] | None] = ContextVar("realtime_batch", default=None)
 
 
+# Any constant: the advisory lock below only needs to be the same key in every process.
+EVENT_ID_LOCK = 7_303_640_912
+
+
 def _write_and_send(pending: Sequence[tuple[Event, list[str]]]) -> None:
+    with transaction.atomic():
+        _lock_event_ids()
+        _write(pending)
+
+
+def _lock_event_ids() -> None:
+    """Make event ids follow commit order.
+
+    A reconnecting client asks for the events after the last id it saw. If a transaction that took id 100 could
+    commit after one that took id 101, a client that saw 101 would never get 100. Holding this lock from the first
+    event row to the commit serializes only that short tail of the transactions that announce something.
+    SQLite serializes all writes anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ID_LOCK])
+
+
+def _write(pending: Sequence[tuple[Event, list[str]]]) -> None:
     events = Event.objects.bulk_create([event for event, _groups in pending])
     EventAudience.objects.bulk_create(
         [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
 from interactions.models import Channel
@@ -77,3 +79,29 @@ def test_it_writes_a_batch_of_events_together_and_only_when_the_block_succeeds(d
         realtime.publish_on_commit(type="c.happened", data={}, groups=["agent.1"])
         raise RuntimeError("the change failed")
     assert Event.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_numbers_events_in_commit_order() -> None:
+    """An announcement waits for an earlier, still open one to commit, so ids never commit out of order."""
+    holding = threading.Event()
+    first_ids: list[int] = []
+
+    def slow_announcer() -> None:
+        try:
+            with transaction.atomic():
+                first_ids.append(realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"]).id)
+                holding.set()
+                time.sleep(0.5)  # keeps its transaction open: the second announcement must wait for the commit
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_announcer)
+    thread.start()
+    assert holding.wait(5)
+    started = time.monotonic()
+    second = realtime.publish_on_commit(type="b.happened", data={}, groups=["agent.1"])
+    waited = time.monotonic() - started
+    thread.join()
+    assert second.id > first_ids[0]
+    assert waited >= 0.3
