@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", lambda request: redirect("desk:home")),
     path("desk/", include(desk_patterns)),
+    path("customers/", include("customers.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("widget/demo/", desk_views.widget_demo, name="widget-demo"),
