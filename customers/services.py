@@ -1,11 +1,66 @@
-"""Identity resolution: which Customer an address belongs to.
+"""Identity resolution: which Customer an address belongs to, with one set of rules for every channel.
 
-The walking skeleton resolves website visitors; the CRM issue adds the normalization rules for email and phones.
+Rules (an Identity is unique per (kind, normalized address)):
+- email: Unicode NFKC, trimmed, lower-cased. Plus-addresses stay distinct (jean+shop@… is not jean@…): people use
+  them on purpose, and folding them would merge strangers on providers where "+" is not a sub-address.
+- phone and WhatsApp: E.164 via `phonenumbers`; national numbers are read in OMNIDESK_DEFAULT_REGION (FR by default),
+  so "06 12 34 56 78", "+33612345678" and "0033 6 12 34 56 78" are one person. WhatsApp ids are phone numbers.
+- Messenger, Instagram, Telegram, widget visitors and external ids: opaque, compared exactly after trimming.
 """
 
+from __future__ import annotations
+
+import unicodedata
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
+
+PHONE_KINDS = {Identity.Kind.PHONE, Identity.Kind.WHATSAPP}
+
+
+def normalize_email(value: str) -> str:
+    email = unicodedata.normalize("NFKC", value).strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        message = _("“%(value)s” is not a valid email address.") % {"value": value}
+        raise ValidationError(message, code="invalid_email") from None
+    return email
+
+
+def normalize_phone(value: str, *, region: str | None = None) -> str:
+    try:
+        number = phonenumbers.parse(value, region or settings.OMNIDESK_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("“%(value)s” is not a valid phone number.") % {"value": value}, code="invalid_phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_address(kind: str, address: str) -> str:
+    """The canonical form of `address` for an identity of `kind`; ValidationError when it cannot be one."""
+    if kind == Identity.Kind.EMAIL:
+        return normalize_email(address)
+    if kind in PHONE_KINDS:
+        return normalize_phone(address)
+    if kind not in Identity.Kind.values:
+        raise ValidationError(_("Unknown identity kind “%(kind)s”.") % {"kind": kind}, code="invalid_kind")
+    cleaned = address.strip()
+    if not cleaned:
+        raise ValidationError(_("An identity needs an address."), code="empty_address")
+    return cleaned
+
+
+def find_identity(*, kind: str, address: str) -> Identity | None:
+    normalized = normalize_address(kind, address)
+    return Identity.objects.select_related("customer").filter(kind=kind, address=normalized).first()
 
 
 def lock_customer_by_identity(*, kind: str, address: str, display_name: str = "") -> Customer:
@@ -14,28 +69,30 @@ def lock_customer_by_identity(*, kind: str, address: str, display_name: str = ""
     Holding the lock makes one customer's inbound messages process one at a time, so that two first messages
     arriving together open one conversation, not two.
     """
+    normalized = normalize_address(kind, address)
     customer = (
         Customer.objects.select_for_update(of=("self",))
-        .filter(identities__kind=kind, identities__address=address)
+        .filter(identities__kind=kind, identities__address=normalized)
         .first()
     )
     if customer is None:
-        identity = resolve_identity(kind=kind, address=address, display_name=display_name)
+        identity = resolve_identity(kind=kind, address=normalized, display_name=display_name)
         customer = Customer.objects.select_for_update().get(pk=identity.customer_id)
     return customer
 
 
-def resolve_identity(*, kind: str, address: str, display_name: str = "") -> Identity:
-    """The Identity for (kind, address), creating it and a new Customer the first time the address is seen.
+def resolve_identity(*, kind: str, address: str, display_name: str = "", verified: bool = False) -> Identity:
+    """The Identity for (kind, address) after normalization, creating it and a new Customer the first time.
 
     Safe under concurrency: two workers resolving the same new address end up with the same row.
     """
-    identity = Identity.objects.select_related("customer").filter(kind=kind, address=address).first()
+    normalized = normalize_address(kind, address)
+    identity = Identity.objects.select_related("customer").filter(kind=kind, address=normalized).first()
     if identity is not None:
         return identity
     try:
         with transaction.atomic():
             customer = Customer.objects.create(display_name=display_name)
-            return Identity.objects.create(customer=customer, kind=kind, address=address)
+            return Identity.objects.create(customer=customer, kind=kind, address=normalized, verified=verified)
     except IntegrityError:
-        return Identity.objects.select_related("customer").get(kind=kind, address=address)
+        return Identity.objects.select_related("customer").get(kind=kind, address=normalized)

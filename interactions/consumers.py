@@ -166,6 +166,15 @@ class WidgetConsumer(RealtimeConsumer):
         token = frame.get("token")
         visitor_id = services.visitor_from_token(channel=channel, token=token if isinstance(token, str) else None)
         self.visitor_id = visitor_id or uuid.uuid4().hex
+        identity = frame.get("identity")
+        if isinstance(identity, dict) and (identity.get("email") or identity.get("name")):
+            await database_sync_to_async(services.identify_visitor)(
+                channel=channel,
+                visitor_id=self.visitor_id,
+                email=identity.get("email"),
+                name=identity.get("name"),
+                identifier_hash=identity.get("identifier_hash"),
+            )
         history = await database_sync_to_async(selectors.visitor_history)(channel=channel, visitor_id=self.visitor_id)
         welcome = {
             "type": "welcome",

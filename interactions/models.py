@@ -9,6 +9,10 @@ def new_public_key() -> str:
     return secrets.token_urlsafe(18)
 
 
+def new_identity_secret() -> str:
+    return secrets.token_hex(32)
+
+
 class Channel(models.Model):
     """A configured endpoint through which customers reach us (a website widget, a mailbox, a number…)."""
 
@@ -33,6 +37,9 @@ class Channel(models.Model):
         blank=True,
         help_text=_('Website origins allowed to embed the widget, e.g. ["https://www.example.com"].'),
     )
+    # Shared with the website's server only: it signs the email of a logged-in user (HMAC-SHA256, hex) so that the
+    # widget may link the visitor to the existing customer with that email. Never sent to browsers.
+    identity_secret = models.CharField(_("identity secret"), max_length=64, default=new_identity_secret)
     queue = models.ForeignKey("routing.Queue", on_delete=models.PROTECT, related_name="channels")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)

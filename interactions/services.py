@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from typing import Any
 
@@ -13,14 +15,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
+from customers.services import normalize_email, resolve_identity
 from interactions import access, events
-from interactions.adapters import widget
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 
 logger = logging.getLogger(__name__)
 
-ADAPTERS = {Channel.Kind.CHAT: widget.parse}
 VISITOR_TOKEN_SALT = "omnidesk.widget.visitor"
 
 
@@ -42,6 +43,56 @@ def visitor_from_token(*, channel: Channel, token: str | None) -> str | None:
     if not isinstance(claims, dict) or claims.get("c") != channel.pk or not isinstance(claims.get("v"), str):
         return None
     return str(claims["v"])
+
+
+def sign_visitor_email(*, channel: Channel, email: str) -> str:
+    """What the website's server computes for a logged-in user: HMAC-SHA256(identity secret, email), in hex."""
+    return hmac.new(channel.identity_secret.encode(), email.encode(), hashlib.sha256).hexdigest()
+
+
+def identify_visitor(*, channel: Channel, visitor_id: str, email: Any, name: Any, identifier_hash: Any) -> Customer:
+    """Take what the website says about its visitor; link to an existing customer only when the website signed it.
+
+    With a valid `identifier_hash` the visitor becomes the customer who owns that email (created if new), so their
+    history follows them across devices. Without one, or with a wrong one, nothing links: typing someone else's email
+    must never open their history. The claim is then kept as an unverified attribute of the visitor's own customer.
+    A visitor who chatted anonymously before logging in keeps that earlier conversation on the anonymous record.
+    """
+    email = email.strip() if isinstance(email, str) else ""
+    name = name.strip()[:200] if isinstance(name, str) else ""
+    signed = (
+        bool(email)
+        and isinstance(identifier_hash, str)
+        and hmac.compare_digest(sign_visitor_email(channel=channel, email=email), identifier_hash.strip().lower())
+    )
+    normalized = ""
+    if signed:
+        try:
+            normalized = normalize_email(email)
+        except ValidationError:
+            signed = False
+    with transaction.atomic():
+        if signed:
+            identity = resolve_identity(kind=Identity.Kind.EMAIL, address=normalized, display_name=name, verified=True)
+            customer = identity.customer
+            if not identity.verified:
+                Identity.objects.filter(pk=identity.pk).update(verified=True)
+            visitor, _created = Identity.objects.get_or_create(
+                kind=Identity.Kind.WIDGET, address=visitor_id, defaults={"customer": customer, "verified": True}
+            )
+            if visitor.customer_id != customer.pk:
+                Identity.objects.filter(pk=visitor.pk).update(customer=customer, verified=True)
+            if name and not customer.display_name:
+                Customer.objects.filter(pk=customer.pk).update(display_name=name)
+            return customer
+        identity = resolve_identity(kind=Identity.Kind.WIDGET, address=visitor_id, display_name=name)
+        customer = Customer.objects.select_for_update().get(pk=identity.customer_id)
+        if email:
+            customer.attributes["unverified_email"] = email[:320]
+        if name:
+            customer.display_name = name
+        customer.save(update_fields=["attributes", "display_name", "updated_at"])
+        return customer
 
 
 # --- messages ------------------------------------------------------------------------------------------------------

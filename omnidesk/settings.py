@@ -141,6 +141,8 @@ CELERY_BEAT_SCHEDULE = {
 OMNIDESK_INBOUND_RETRY_AFTER = env_int("OMNIDESK_INBOUND_RETRY_AFTER", 30)  # seconds before the sweeper re-enqueues
 OMNIDESK_INBOUND_MAX_ATTEMPTS = env_int("OMNIDESK_INBOUND_MAX_ATTEMPTS", 5)  # then dead-lettered
 OMNIDESK_MESSAGE_MAX_LENGTH = 10_000
+# Where national phone numbers ("06 12 34 56 78") are read when they carry no country code.
+OMNIDESK_DEFAULT_REGION = os.environ.get("OMNIDESK_DEFAULT_REGION", "FR")
 # Events one ingest task takes together under load: one commit and one push for all of them.
 OMNIDESK_INGEST_BATCH_SIZE = env_int("OMNIDESK_INGEST_BATCH_SIZE", 20)
 OMNIDESK_REPLAY_LIMIT = env_int("OMNIDESK_REPLAY_LIMIT", 500)  # beyond this a reconnecting client must resync

@@ -3,64 +3,32 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from interactions.models import Channel, Interaction
+from tests.browser import launch_chromium, website, widget_page
 from tests.conftest import PASSWORD
-from tests.stack import Stack, free_port
+from tests.stack import Stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 
 
 @pytest.fixture
 def customer_site(stack: Stack, chat_channel: Channel) -> Iterator[str]:
     """A customer's own website, on its own origin, embedding the widget with the one-line snippet."""
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Acme shop</title></head>'
-        "<body><h1>Acme shop</h1>"
-        f'<script src="{stack.base_url}/static/widget/omnidesk-widget.js" data-channel="{chat_channel.public_key}"'
-        " async></script></body></html>"
-    ).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://localhost:{port}"
-    Channel.objects.filter(pk=chat_channel.pk).update(allowed_origins=[origin])
-    yield origin
-    server.shutdown()
+    with website({"/": widget_page(desk_url=stack.base_url, channel_key=chat_channel.public_key)}) as origin:
+        Channel.objects.filter(pk=chat_channel.pk).update(allowed_origins=[origin])
+        yield origin
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 

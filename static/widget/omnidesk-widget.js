@@ -16,6 +16,16 @@
     return;
   }
 
+  // Who the visitor is, as the host website knows it (a logged-in user). Only a server-side identifier_hash
+  // (HMAC-SHA256 of the email with the channel's identity secret) lets omnidesk link it to an existing customer.
+  const settings = window.omnideskSettings || {};
+  const identity = {
+    email: settings.email || script.dataset.email || null,
+    name: settings.name || script.dataset.name || null,
+    identifier_hash: settings.identifierHash || script.dataset.identifierHash || null,
+  };
+  const hasIdentity = Boolean(identity.email || identity.name);
+
   const base = new URL(script.src, location.href);
   const WS_URL = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/ws/widget/";
   const MAX_LEN = 10000;
@@ -217,8 +227,9 @@
     welcomed = false;
     sock.onopen = () => {
       // The token only ever travels inside this frame, never in the URL (logs, referrers, proxies).
-      sock.send(JSON.stringify({ type: "hello", channel, token: local.get(KEY.token) || null,
-        last_event_id: getLastEventId() }));
+      const hello = { type: "hello", channel, token: local.get(KEY.token) || null, last_event_id: getLastEventId() };
+      if (hasIdentity) hello.identity = identity;
+      sock.send(JSON.stringify(hello));
     };
     sock.onmessage = (ev) => {
       if (sock !== ws) return; // frames from a socket we already abandoned
