@@ -9,13 +9,18 @@ export DJANGO_SETTINGS_MODULE := omnidesk.settings
 
 .PHONY: run test bench lint typecheck venv chromium messages clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The marker carries a hash of the requirements, so any change to them reinstalls, whatever the file dates say.
+REQUIREMENTS_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+MARKER := $(VENV)/.installed-$(REQUIREMENTS_HASH)
+
+$(MARKER):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(MARKER)
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser here.
 chromium:
