@@ -1,6 +1,9 @@
-from django.contrib import admin
+from typing import Any
 
-from customers.models import Customer, Identity
+from django.contrib import admin
+from django.http import HttpRequest
+
+from customers.models import Customer, Identity, MergeRecord
 
 
 class IdentityInline(admin.TabularInline):
@@ -10,8 +13,11 @@ class IdentityInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["id", "display_name", "language", "created_at"]
+    list_display = ["id", "display_name", "language", "merged_into", "created_at"]
+    list_filter = [("merged_into", admin.EmptyFieldListFilter)]
     search_fields = ["display_name", "identities__address"]
+    # Merging and unmerging go through customers.merge, which keeps the MergeRecord needed to undo them.
+    readonly_fields = ["merged_into", "merged_at"]
     inlines = [IdentityInline]
 
 
@@ -21,3 +27,22 @@ class IdentityAdmin(admin.ModelAdmin):
     list_filter = ["kind", "verified"]
     search_fields = ["address"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(MergeRecord)
+class MergeRecordAdmin(admin.ModelAdmin):
+    """The audit trail: editing a record by hand would make its unmerge restore the wrong state."""
+
+    list_display = ["id", "source", "target", "merged_by", "merged_at", "unmerged_by", "unmerged_at"]
+    list_filter = [("unmerged_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["source", "target", "merged_by", "unmerged_by"]
+    search_fields = ["source__display_name", "target__display_name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,5 +1,16 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+class CustomerQuerySet(models.QuerySet["Customer"]):
+    def unmerged(self) -> CustomerQuerySet:
+        """Customers in normal use: a merged-away customer only stays as a row for unmerge and audit."""
+        return self.filter(merged_into__isnull=True)
 
 
 class Customer(models.Model):
@@ -8,8 +19,19 @@ class Customer(models.Model):
     display_name = models.CharField(_("display name"), max_length=200, blank=True)
     language = models.CharField(_("language"), max_length=16, blank=True)
     attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_customers",
+        verbose_name=_("merged into"),
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CustomerQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("customer")
@@ -45,3 +67,50 @@ class Identity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.address}"
+
+
+def empty_moved() -> dict[str, Any]:
+    return {"rows": {}, "target_before": {}, "copied": {}, "added_attributes": {}}
+
+
+class MergeRecord(models.Model):
+    """The audit trail of one merge, holding everything needed to undo it.
+
+    `moved` is {"rows": {model label: {customer FK field name: [pks moved]}}, "target_before": {field: the target's
+    value before}, "copied": {field: the value copied from the source}, "added_attributes": {key: value copied from
+    the source's attributes}}.
+    """
+
+    source = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="merges_as_source", verbose_name=_("merged customer")
+    )
+    target = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="merges_as_target", verbose_name=_("surviving customer")
+    )
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("merged by"),
+    )
+    merged_at = models.DateTimeField(_("merged at"))
+    unmerged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("unmerged by"),
+    )
+    unmerged_at = models.DateTimeField(_("unmerged at"), null=True, blank=True)
+    moved = models.JSONField(_("moved"), default=empty_moved, blank=True)
+
+    class Meta:
+        verbose_name = _("merge record")
+        verbose_name_plural = _("merge records")
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return _("Customer #%(source)s merged into #%(target)s") % {"source": self.source_id, "target": self.target_id}

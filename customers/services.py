@@ -78,6 +78,9 @@ def lock_customer_by_identity(*, kind: str, address: str, display_name: str = ""
     if customer is None:
         identity = resolve_identity(kind=kind, address=normalized, display_name=display_name)
         customer = Customer.objects.select_for_update().get(pk=identity.customer_id)
+    # A merge that committed while this waited for the lock moved the identity away: follow it to the survivor.
+    while customer.merged_into_id is not None:
+        customer = Customer.objects.select_for_update().get(pk=customer.merged_into_id)
     return customer
 
 

@@ -11,16 +11,12 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
-from django_htmx.middleware import HtmxDetails
 
 from interactions import access, selectors, services
 from interactions.models import Channel
 from omnidesk import realtime
+from omnidesk.http import HtmxHttpRequest
 from routing.models import AgentProfile
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def desk_context(request: HttpRequest) -> dict[str, object]:

@@ -51,11 +51,15 @@ async def test_it_delivers_live_messages_once_to_a_connected_agent(
     desk, _ = await open_desk(stack.ws_url, stack.base_url, user=alice)
     widget, _ = await open_widget(stack.ws_url, channel_key=chat_channel.public_key, origin=ORIGIN)
     sent = [await send_widget_message(widget, f"Live {n}") for n in range(3)]
-    frames = await desk.collect(duration=3)
+    uuids: list[str] = []
+    while len(uuids) < len(sent):
+        frame = await desk.receive_until("message.created", timeout=15)
+        uuids.append(frame["data"]["message"]["uuid"])
+    later = await desk.collect(duration=1)
     await desk.close()
     await widget.close()
-    uuids = [f["data"]["message"]["uuid"] for f in frames if f["type"] == "message.created"]
-    assert uuids == sent
+    assert sorted(uuids) == sorted(sent)
+    assert not [f for f in later if f["type"] == "message.created"], "a message was delivered twice"
 
 
 def blocked_backends(database: str) -> int:
