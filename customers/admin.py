@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from customers.models import Customer, Identity, MergeRecord
+from customers.models import Customer, CustomerImport, ErasureRecord, Identity, MergeRecord, Organization
 
 
 class IdentityInline(admin.TabularInline):
@@ -13,11 +13,12 @@ class IdentityInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["id", "display_name", "language", "merged_into", "created_at"]
-    list_filter = [("merged_into", admin.EmptyFieldListFilter)]
+    list_display = ["id", "display_name", "organization", "value_tier", "merged_into", "created_at"]
+    list_filter = ["value_tier", ("merged_into", admin.EmptyFieldListFilter)]
     search_fields = ["display_name", "identities__address"]
     # Merging and unmerging go through customers.merge, which keeps the MergeRecord needed to undo them.
-    readonly_fields = ["merged_into", "merged_at"]
+    readonly_fields = ["merged_into", "merged_at", "erased_at"]
+    raw_id_fields = ["organization"]
     inlines = [IdentityInline]
 
 
@@ -46,3 +47,22 @@ class MergeRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "domain", "created_at"]
+    search_fields = ["name", "domain"]
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(admin.ModelAdmin):
+    list_display = ["customer", "erased_by", "erased_at"]
+    readonly_fields = ["customer", "erased_by", "erased_at", "counts"]
+
+
+@admin.register(CustomerImport)
+class CustomerImportAdmin(admin.ModelAdmin):
+    list_display = ["id", "filename", "status", "processed_rows", "total_rows", "created_by", "created_at"]
+    list_filter = ["status"]
+    readonly_fields = ["errors"]
