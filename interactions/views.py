@@ -12,6 +12,7 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
+from customers import selectors as customer_selectors
 from interactions import access, selectors, services
 from interactions.models import Channel
 from omnidesk import realtime
@@ -42,8 +43,17 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = access.get_conversation_for_agent(request.user, pk)
-    timeline = selectors.customer_timeline(conversation.customer, limit=100)
-    context = {"conversation": conversation, "timeline": list(reversed(timeline))}
+    customer = conversation.customer
+    timeline = selectors.customer_timeline(customer, limit=100)
+    context = {
+        "conversation": conversation,
+        "timeline": list(reversed(timeline)),
+        # The 360° panel beside the conversation: who this is, on which channels, and what else is open.
+        "identities": customer_selectors.identities_of(customer),
+        "contacts": customer_selectors.contacts_per_channel(customer),
+        "summary_days": customer_selectors.SUMMARY_DAYS,
+        "open_cases": customer_selectors.open_cases(request.user, customer).select_related("channel"),
+    }
     if request.htmx:
         return render(request, "desk/desk.html#conversation", context)
     return render(request, "desk/desk.html", {**desk_context(request), **context})

@@ -88,3 +88,14 @@ def test_it_renders_the_desk_in_french(alice: Any) -> None:
     page = client.get("/desk/", headers={"Accept-Language": "fr"}).content.decode()
     assert "Disponible" in page
     assert "File d’attente" in page or "File d'attente" in page
+
+
+def test_it_shows_the_customer_panel_beside_the_conversation(alice: Any, chat_channel: Channel) -> None:
+    conversation = widget_message(chat_channel, text="Bonjour").conversation
+    body = logged_in("alice").get(f"/desk/conversations/{conversation.pk}/", headers={"HX-Request": "true"}).content
+    page = body.decode()
+    panel = page.split('aria-labelledby="customer-panel-heading"')[1]
+    assert "Website visitor" in panel
+    assert conversation.customer.identities.get().address in panel
+    assert "Website chat: 1" in panel
+    assert f"#{conversation.pk}" in panel
