@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -46,7 +47,33 @@ class ConversationPagination(CursorPagination):
     page_size = 50
 
 
+class MessageOutput(serializers.Serializer[Any]):
+    """The shape of events.MessageData, for the schema."""
+
+    id = serializers.IntegerField()
+    uuid = serializers.CharField(allow_null=True)
+    kind = serializers.CharField()
+    direction = serializers.CharField()
+    author = serializers.CharField()
+    text = serializers.CharField()
+    at = serializers.CharField()
+
+
 class ConversationListApi(APIView):
+    @extend_schema(
+        operation_id="conversations_list",
+        parameters=[
+            inline_serializer(name="ConversationFilter", fields={"status": serializers.CharField(required=False)})
+        ],
+        responses=inline_serializer(
+            name="ConversationPage",
+            fields={
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": ConversationOutput(many=True),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         conversations = access.conversations_visible_to(request.user).select_related("customer", "channel")
         if status_filter := request.query_params.get("status"):
@@ -57,6 +84,12 @@ class ConversationListApi(APIView):
 
 
 class ConversationDetailApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            name="ConversationDetail",
+            fields={"conversation": ConversationOutput(), "timeline": MessageOutput(many=True)},
+        )
+    )
     def get(self, request: Request, pk: int) -> Response:
         conversation = access.get_conversation_for_agent(request.user, pk)
         timeline = selectors.customer_timeline(conversation.customer, limit=100)
@@ -69,6 +102,7 @@ class ConversationDetailApi(APIView):
 
 
 class ConversationReplyApi(APIView):
+    @extend_schema(request=ReplyInput, responses={201: MessageOutput})
     def post(self, request: Request, pk: int) -> Response:
         conversation = access.get_conversation_for_agent(request.user, pk)
         data = ReplyInput(data=request.data)
@@ -83,6 +117,7 @@ class ConversationReplyApi(APIView):
 
 
 class ConversationResolveApi(APIView):
+    @extend_schema(request=None, responses=ConversationOutput)
     def post(self, request: Request, pk: int) -> Response:
         conversation = access.get_conversation_for_agent(request.user, pk)
         conversation = services.resolve_conversation(conversation=conversation, by=request.user)

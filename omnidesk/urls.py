@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from customers import api as customers_api
 from interactions import api
 from interactions import views as desk_views
 from omnidesk.health import healthz
@@ -25,6 +27,16 @@ api_patterns = (
         path("conversations/<int:pk>/", api.ConversationDetailApi.as_view(), name="conversation"),
         path("conversations/<int:pk>/reply/", api.ConversationReplyApi.as_view(), name="reply"),
         path("conversations/<int:pk>/resolve/", api.ConversationResolveApi.as_view(), name="resolve"),
+        path("customers/", customers_api.CustomerListApi.as_view(), name="customers"),
+        path("customers/<int:pk>/", customers_api.CustomerDetailApi.as_view(), name="customer"),
+        path("customers/<int:pk>/identities/", customers_api.CustomerIdentitiesApi.as_view(), name="identities"),
+        path("customers/<int:pk>/timeline/", customers_api.CustomerTimelineApi.as_view(), name="timeline"),
+        path("customers/<int:pk>/merge/", customers_api.CustomerMergeApi.as_view(), name="merge"),
+        path("customers/<int:pk>/unmerge/", customers_api.CustomerUnmergeApi.as_view(), name="unmerge"),
+        path("organizations/", customers_api.OrganizationListApi.as_view(), name="organizations"),
+        path("organizations/<int:pk>/", customers_api.OrganizationDetailApi.as_view(), name="organization"),
+        path("schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     ],
     "api",
 )
