@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import timedelta
 from typing import Any, TypedDict
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
@@ -104,32 +106,130 @@ def phone_suffix(query: str) -> str | None:
 
 
 def search_customers(user: Any, query: str, *, limit: int = SEARCH_LIMIT) -> list[Customer]:
-    """Visible customers whose name or an identity address contains `query` (phones matched in any format)."""
+    """Visible customers whose name or an identity address contains `query` (phones matched in any format).
+
+    On PostgreSQL `icontains`/`iendswith` compile to `UPPER(col::text) LIKE UPPER(%s)`, which the trigram indexes of
+    migration customers/0004 (on exactly those expressions) serve. The name and the identity matches are combined
+    with a UNION of customer ids rather than an OR across a join, so each side can use its own index.
+    """
     query = query.strip()
     if not query:
         return []
-    matches = Q(display_name__icontains=query) | Q(identities__address__icontains=query)
+    by_address = Q(address__icontains=query)
     suffix = phone_suffix(query)
     if suffix:
-        matches |= Q(identities__kind__in=PHONE_KINDS, identities__address__endswith=suffix)
-    customers = customers_visible_to(user).filter(matches).distinct().order_by("display_name", "id")
+        # iendswith, not endswith: the same UPPER(address::text) expression as the index (digits have no case).
+        by_address |= Q(kind__in=PHONE_KINDS, address__iendswith=suffix)
+    matching_ids = (
+        Customer.objects.filter(display_name__icontains=query)
+        .values("pk")
+        .union(Identity.objects.filter(by_address).values("customer_id"))
+    )
+    customers = customers_visible_to(user).filter(pk__in=matching_ids).order_by("display_name", "id")
     return list(customers[:limit])
+
+
+def _text_matches(query: str, *, use_index: bool) -> RawSQL:
+    """`text` matches the websearch-syntax `query` ("simple" configuration: no stemming, fits every language).
+
+    With `use_index`, the expression is exactly the one of the GIN index interaction_text_fts; without, it is made
+    unindexable (`text || ''`, same value) so that PostgreSQL cannot pick the GIN index and sort every match.
+    """
+    column = '"interactions_interaction"."text"' + ("" if use_index else " || ''")
+    return RawSQL(
+        f"to_tsvector('simple'::regconfig, {column}) @@ websearch_to_tsquery('simple'::regconfig, %s)",
+        (query,),
+        output_field=BooleanField(),
+    )
+
+
+def _estimated_matches(query: str) -> tuple[float, float, float]:
+    """The planner's estimate of the interactions matching `query` (from the statistics ANALYZE keeps on the indexed
+    tsvector expression: frequent words are known precisely, rare ones get a small default); the estimated number of
+    interactions and of customers."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM interactions_interaction"
+            " WHERE to_tsvector('simple'::regconfig, text) @@ websearch_to_tsquery('simple'::regconfig, %s)",
+            [query],
+        )
+        row = cursor.fetchone()
+        plan = (json.loads(row[0]) if isinstance(row[0], str) else row[0]) if row else [{}]
+        matches = float(plan[0].get("Plan", {}).get("Plan Rows", 0))
+        cursor.execute(
+            "SELECT (SELECT reltuples FROM pg_class WHERE oid = 'interactions_interaction'::regclass),"
+            " (SELECT reltuples FROM pg_class WHERE oid = 'customers_customer'::regclass)"
+        )
+        sizes = cursor.fetchone() or (1.0, 1.0)
+    # reltuples is -1 for a table never vacuumed nor analyzed (a fresh database): count at least one row.
+    return matches, max(float(sizes[0]), 1.0), max(float(sizes[1]), 1.0)
+
+
+# Testing one row's text costs about WALK_COST_RATIO times more than fetching and sorting one GIN match.
+WALK_COST_RATIO = 4
 
 
 def search_interactions(user: Any, query: str, *, limit: int = SEARCH_LIMIT) -> list[Interaction]:
     """Interactions of visible customers whose text matches `query`, newest first.
 
-    PostgreSQL: full-text search with the "simple" configuration (no stemming, so it works for every language),
-    computed at query time until an index exists. Elsewhere (the embedded SQLite mode): a plain `icontains`.
+    PostgreSQL: full-text search planned so that it stays fast whatever the term's frequency. Sorting every match of
+    a common word by recency is slow (hundreds of thousands of rows), and so is testing rows newest first until
+    enough match for a rare one; PostgreSQL's own choice between the two flips with its estimates, so we choose:
+    with M estimated matches among N interactions and a share v of the customers visible, testing rows newest first
+    costs about limit·N/(M·v) rows and the GIN index M rows.
+    - Rare: every match through the GIN index (ordered by `id + 0`, which no index provides, so the planner cannot
+      switch to walking the primary key), then a sort.
+    - Common: windows of ids, newest first, each row tested (the unindexable `text || ''` keeps the planner on the
+      primary key range), until `limit` visible matches; if two windows (≈10x the expected walk) were not enough,
+      the estimate was wrong (e.g. a word frequent only long ago) and the GIN index finishes the search below them.
+    Visibility (agents) is the set of visible customer ids, read once and applied in Python: as a semi-join in the
+    search query, it made PostgreSQL walk every visible customer's interactions. Then one query reads the results.
+    Elsewhere (the embedded SQLite mode): a plain `icontains`.
     """
     query = query.strip()
-    if not query:
+    if not query or not user.is_authenticated:
         return []
-    interactions = Interaction.objects.filter(customer_id__in=customers_visible_to(user).values("pk"))
-    if connection.vendor == "postgresql":
-        interactions = interactions.annotate(document=SearchVector("text", config="simple")).filter(
-            document=SearchQuery(query, config="simple", search_type="websearch")
-        )
+    results = Interaction.objects.select_related("customer", "channel")
+    if connection.vendor != "postgresql":
+        if not access.is_supervisor(user):
+            results = results.filter(customer_id__in=customers_visible_to(user).values("pk"))
+        return list(results.filter(text__icontains=query).order_by("-id")[:limit])
+    visible: set[int] | None = None
+    if not access.is_supervisor(user):
+        visible = set(customers_visible_to(user).values_list("pk", flat=True))
+        if not visible:
+            return []
+    matches, total, customers = _estimated_matches(query)
+    share = 1.0 if visible is None else min(1.0, len(visible) / customers)
+    walk_rows = limit * total / max(matches * share, 1.0)
+    found: list[int] = []
+
+    def keep(rows: QuerySet[Interaction]) -> None:
+        ids = rows.values_list("id", "customer_id")
+        found.extend(pk for pk, customer_id in ids if visible is None or customer_id in visible)
+
+    def through_index(below: int | None = None) -> None:
+        rows = Interaction.objects.filter(_text_matches(query, use_index=True))
+        if below is not None:
+            rows = rows.filter(id__lt=below)
+        rows = rows.order_by((F("id") + 0).desc())
+        keep(rows[: limit - len(found)] if visible is None else rows)
+
+    if walk_rows * WALK_COST_RATIO > matches:
+        through_index()
     else:
-        interactions = interactions.filter(text__icontains=query)
-    return list(interactions.select_related("customer", "channel").order_by("-id")[:limit])
+        newest = Interaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        window, upper = max(1_000, math.ceil(2 * walk_rows)), newest + 1
+        for _attempt in range(2):  # about 2x, then 10x the expected walk; past that the estimate was wrong
+            lower = max(0, upper - window)
+            in_window = Interaction.objects.filter(_text_matches(query, use_index=False), id__gte=lower, id__lt=upper)
+            keep(in_window.order_by("-id"))
+            upper, window = lower, window * 4
+            if upper == 0 or len(found) >= limit:
+                break
+        else:
+            through_index(below=upper)
+    newest_found = sorted(found, reverse=True)[:limit]
+    if not newest_found:
+        return []
+    return list(results.filter(pk__in=newest_found).order_by("-id"))

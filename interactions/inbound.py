@@ -109,11 +109,13 @@ def claim_inbound_events(*, event_id: int) -> list[int]:
     Rows another worker holds are skipped: they are being processed.
     """
     table = InboundEvent._meta.db_table
+    # SQLite (the embedded mode) has no row locks: it serializes writers, so there is nothing to skip.
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN ("
             f" SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL"
-            "  AND (id = %s OR attempts = 0) ORDER BY id = %s DESC, id LIMIT %s FOR UPDATE SKIP LOCKED"
+            f"  AND (id = %s OR attempts = 0) ORDER BY id = %s DESC, id LIMIT %s{skip_locked}"
             ") RETURNING id",
             [timezone.now(), event_id, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
         )

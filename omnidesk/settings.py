@@ -97,7 +97,17 @@ EMBEDDED = not (DATABASE_URL and REDIS_URL)
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
     if DATABASE_URL
-    else {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("SQLITE_PATH", BASE_DIR / "db.sqlite3")},
+    else {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SQLITE_PATH", BASE_DIR / "db.sqlite3"),
+        # The embedded mode writes from several threads: take the write lock at BEGIN and wait for it, rather than
+        # failing with "database is locked" when a reader upgrades; WAL lets readers go on meanwhile.
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

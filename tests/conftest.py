@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg2
 import pytest
 import redis
 from django.conf import settings
@@ -37,15 +38,21 @@ def clean_redis() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def drop_stray_connections(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+def drop_stray_connections(django_db_setup: None) -> Iterator[None]:
     """Connections left by consumer threads would keep the test database from being dropped at the end."""
-    yield
     from django.db import connection
 
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
+    db = dict(connection.settings_dict)
+    yield
+    with (
+        psycopg2.connect(
+            dbname="postgres", host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres"
+        ) as admin,
+        admin.cursor() as cursor,
+    ):
         cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [db["NAME"]],
         )
 
 

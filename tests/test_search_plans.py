@@ -1,0 +1,121 @@
+"""Search on PostgreSQL uses its indexes (trigram for names and addresses, GIN full text for messages), returns the
+same results whichever plan it picks for a term's frequency, and keeps the embedded (non-PostgreSQL) path working."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers import selectors
+from customers.models import Customer, Identity
+from interactions.models import Interaction
+from routing.models import Queue
+from tests.test_search import customer_with_case
+
+pytestmark = pytest.mark.django_db
+
+INDEXES = ("customer_name_trgm", "identity_address_trgm", "interaction_text_fts", "interaction_customer_id")
+
+
+def explain(sql: str) -> str:
+    """The plan of `sql` when sequential scans are (nearly) forbidden: proves an index can serve it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    return plan
+
+
+def captured(call: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return [query["sql"] for query in queries.captured_queries]
+
+
+@pytest.fixture
+def messages(support_queue: Queue, billing_queue: Queue) -> dict[str, Customer]:
+    """Support and Billing customers; "bonjour" is in every message, "zeppelin" in two, one of each queue."""
+    people = {
+        "dominique": customer_with_case("Dominique Martin", support_queue, text="bonjour ma facture zeppelin"),
+        "camille": customer_with_case("Camille Durand", billing_queue, text="bonjour le zeppelin est arrivé"),
+    }
+    for customer in people.values():
+        conversation = customer.conversations.get()
+        for n in range(30):
+            Interaction.objects.create(
+                conversation=conversation,
+                customer=customer,
+                channel=conversation.channel,
+                direction="in",
+                text=f"bonjour message {n}",
+            )
+    Identity.objects.create(customer=people["dominique"], kind=Identity.Kind.EMAIL, address="dominique@example.com")
+    Identity.objects.create(customer=people["dominique"], kind=Identity.Kind.PHONE, address="+33612345678")
+    with connection.cursor() as cursor:
+        for table in ("customers_customer", "customers_identity", "interactions_interaction"):
+            cursor.execute(f"ANALYZE {table}")
+    return people
+
+
+def test_the_migrations_create_the_search_indexes(db: None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)", [list(INDEXES)])
+        assert {row[0] for row in cursor.fetchall()} == set(INDEXES)
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        assert cursor.fetchone() is not None
+
+
+@pytest.mark.parametrize("query", ["martin", "dominique@EXAMPLE", "06 12 34 56 78"])
+def test_customer_search_can_use_the_trigram_indexes(sophie: Any, messages: dict[str, Customer], query: str) -> None:
+    queries = captured(lambda: selectors.search_customers(sophie, query))
+    plan = explain(queries[-1])
+    assert "customer_name_trgm" in plan
+    assert "identity_address_trgm" in plan
+    assert [c.pk for c in selectors.search_customers(sophie, query)] == [messages["dominique"].pk]
+
+
+def test_message_search_of_a_rare_term_uses_the_full_text_index(sophie: Any, messages: dict[str, Customer]) -> None:
+    with mock.patch.object(selectors, "_estimated_matches", return_value=(1.0, 1_000_000.0, 50_000.0)):
+        queries = captured(lambda: selectors.search_interactions(sophie, "zeppelin"))
+    search_sql = next(sql for sql in queries if "@@" in sql)
+    assert "interaction_text_fts" in explain(search_sql)
+
+
+@pytest.mark.parametrize("estimate", [1.0, 1e9], ids=["rare-plan", "common-plan"])
+@pytest.mark.parametrize("term", ["zeppelin", "bonjour", "facture zeppelin", "-bonjour"])
+def test_both_plans_return_the_newest_visible_matches(
+    sophie: Any, alice: Any, messages: dict[str, Customer], estimate: float, term: str
+) -> None:
+    words = {"zeppelin": ["zeppelin"], "bonjour": ["bonjour"], "facture zeppelin": ["facture", "zeppelin"]}
+
+    def newest_matches(customers: list[Customer]) -> list[int]:
+        rows = Interaction.objects.filter(customer__in=customers).order_by("-id")
+        hits = [i.pk for i in rows if term in words and all(word in i.text.split() for word in words[term])]
+        return hits[: selectors.SEARCH_LIMIT]
+
+    expected, support_only = newest_matches(list(messages.values())), newest_matches([messages["dominique"]])
+    assert term == "-bonjour" or support_only
+    with mock.patch.object(selectors, "_estimated_matches", return_value=(estimate, 62.0, 2.0)):
+        assert [i.pk for i in selectors.search_interactions(sophie, term)] == expected
+        assert [i.pk for i in selectors.search_interactions(alice, term)] == support_only
+
+
+def test_message_search_with_real_estimates(sophie: Any, oscar: Any, messages: dict[str, Customer]) -> None:
+    found = selectors.search_interactions(sophie, "zeppelin")
+    assert {i.customer_id for i in found} == {c.pk for c in messages.values()}
+    assert [i.customer_id for i in selectors.search_interactions(oscar, "zeppelin")] == [messages["camille"].pk]
+    assert len(selectors.search_interactions(sophie, "bonjour")) == selectors.SEARCH_LIMIT
+
+
+def test_the_embedded_path_still_works(sophie: Any, alice: Any, messages: dict[str, Customer]) -> None:
+    """The non-PostgreSQL branch (icontains), run here by making the connection look like another vendor."""
+    with mock.patch.object(connection, "vendor", "sqlite"):
+        found = selectors.search_interactions(alice, "ZEPPELIN")
+        customers = selectors.search_customers(alice, "martin")
+    assert [i.customer_id for i in found] == [messages["dominique"].pk]
+    assert [c.pk for c in customers] == [messages["dominique"].pk]
