@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern] = [
     path("<int:pk>/export.json", views.export_json, name="export-json"),
     path("<int:pk>/erase/", views.erase, name="erase"),
     path("<int:pk>/merge/", views.merge, name="merge"),
+    path("<int:pk>/duplicates/", views.duplicates, name="duplicates"),
     path("merge-records/<int:pk>/unmerge/", views.unmerge, name="unmerge"),
     path("import/", views.import_upload, name="import"),
     path("import/<int:pk>/", views.import_status, name="import-status"),

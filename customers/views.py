@@ -56,7 +56,7 @@ def supervisor_context(request: HttpRequest, customer: Customer) -> dict[str, An
         return {"supervisor": False}
     return {
         "supervisor": True,
-        "duplicates": duplicate_suggestions(customer) if customer.merged_into_id is None else [],
+        "duplicates": None,  # loaded by `duplicates` after the page
         "active_merges": customer.merges_as_target.filter(unmerged_at__isnull=True).select_related("source"),
     }
 
@@ -248,3 +248,14 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(csv_io.export_customers(user=request.user), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="customers.csv"'
     return response
+
+
+@require_GET
+@supervisor_required
+def duplicates(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    customer = selectors.get_customer_for_agent(request.user, pk)
+    found = duplicate_suggestions(customer) if customer.merged_into_id is None else []
+    context = {"customer": customer, "duplicates": found, "supervisor": True}
+    if request.htmx:
+        return render(request, "customers/detail.html#duplicates", context)
+    return render(request, "customers/detail.html", {**detail_context(request, customer), **context})

@@ -46,7 +46,7 @@ async def test_it_processes_a_chat_message_in_process(embedded: tuple[Stack, str
     widget, welcome = await open_widget(server.ws_url, channel_key=channel_key, origin=server.base_url)
     assert welcome["type"] == "welcome"
     sent = [await send_widget_message(widget, f"Bonjour {n}") for n in range(3)]
-    echoed = []
+    echoed: list[str] = []
     while len(echoed) < len(sent):
         frame = await widget.receive_until("message.created", timeout=15)
         echoed.append(frame["data"]["message"]["uuid"])
