@@ -62,7 +62,7 @@ def messages(support_queue: Queue, billing_queue: Queue) -> dict[str, Customer]:
     return people
 
 
-def test_the_migrations_create_the_search_indexes(db: None) -> None:
+def test_it_creates_the_search_indexes(db: None) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname = ANY(%s)", [list(INDEXES)])
         assert {row[0] for row in cursor.fetchall()} == set(INDEXES)
@@ -71,7 +71,9 @@ def test_the_migrations_create_the_search_indexes(db: None) -> None:
 
 
 @pytest.mark.parametrize("query", ["martin", "dominique@EXAMPLE", "06 12 34 56 78"])
-def test_customer_search_can_use_the_trigram_indexes(sophie: Any, messages: dict[str, Customer], query: str) -> None:
+def test_it_can_search_customers_through_the_trigram_indexes(
+    sophie: Any, messages: dict[str, Customer], query: str
+) -> None:
     queries = captured(lambda: selectors.search_customers(sophie, query))
     plan = explain(queries[-1])
     assert "customer_name_trgm" in plan
@@ -79,7 +81,7 @@ def test_customer_search_can_use_the_trigram_indexes(sophie: Any, messages: dict
     assert [c.pk for c in selectors.search_customers(sophie, query)] == [messages["dominique"].pk]
 
 
-def test_message_search_of_a_rare_term_uses_the_full_text_index(sophie: Any, messages: dict[str, Customer]) -> None:
+def test_it_searches_a_rare_term_through_the_full_text_index(sophie: Any, messages: dict[str, Customer]) -> None:
     with mock.patch.object(selectors, "_estimated_matches", return_value=(1.0, 1_000_000.0, 50_000.0)):
         queries = captured(lambda: selectors.search_interactions(sophie, "zeppelin"))
     search_sql = next(sql for sql in queries if "@@" in sql)
@@ -88,7 +90,7 @@ def test_message_search_of_a_rare_term_uses_the_full_text_index(sophie: Any, mes
 
 @pytest.mark.parametrize("estimate", [1.0, 1e9], ids=["rare-plan", "common-plan"])
 @pytest.mark.parametrize("term", ["zeppelin", "bonjour", "facture zeppelin", "-bonjour"])
-def test_both_plans_return_the_newest_visible_matches(
+def test_it_returns_the_same_newest_visible_matches_with_either_plan(
     sophie: Any, alice: Any, messages: dict[str, Customer], estimate: float, term: str
 ) -> None:
     words = {"zeppelin": ["zeppelin"], "bonjour": ["bonjour"], "facture zeppelin": ["facture", "zeppelin"]}
@@ -105,14 +107,16 @@ def test_both_plans_return_the_newest_visible_matches(
         assert [i.pk for i in selectors.search_interactions(alice, term)] == support_only
 
 
-def test_message_search_with_real_estimates(sophie: Any, oscar: Any, messages: dict[str, Customer]) -> None:
+def test_it_searches_messages_with_the_planners_real_estimates(
+    sophie: Any, oscar: Any, messages: dict[str, Customer]
+) -> None:
     found = selectors.search_interactions(sophie, "zeppelin")
     assert {i.customer_id for i in found} == {c.pk for c in messages.values()}
     assert [i.customer_id for i in selectors.search_interactions(oscar, "zeppelin")] == [messages["camille"].pk]
     assert len(selectors.search_interactions(sophie, "bonjour")) == selectors.SEARCH_LIMIT
 
 
-def test_the_embedded_path_still_works(sophie: Any, alice: Any, messages: dict[str, Customer]) -> None:
+def test_it_keeps_the_plain_search_of_the_embedded_mode(sophie: Any, alice: Any, messages: dict[str, Customer]) -> None:
     """The non-PostgreSQL branch (icontains), run here by making the connection look like another vendor."""
     with mock.patch.object(connection, "vendor", "sqlite"):
         found = selectors.search_interactions(alice, "ZEPPELIN")
