@@ -10,7 +10,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -24,8 +23,14 @@ from rest_framework.views import APIView
 
 from customers import records, serializers
 from customers.merge import merge_customers, unmerge_customers
-from customers.models import Customer, MergeRecord, Organization
-from customers.selectors import customers_visible_to, get_customer_for_agent, identities_of, search_customers
+from customers.models import Customer, Organization
+from customers.selectors import (
+    customers_visible_to,
+    get_active_merge_for_agent,
+    get_customer_for_agent,
+    identities_of,
+    search_customers,
+)
 from interactions.events import message_data
 from interactions.selectors import customer_timeline
 
@@ -56,26 +61,6 @@ def _identity_taken(error: records.IdentityTaken) -> Response:
         {"detail": _("This address already belongs to another customer."), "customer_id": error.customer_id},
         status=status.HTTP_409_CONFLICT,
     )
-
-
-def _merge_to_undo(user: Any, pk: int) -> MergeRecord:
-    """The latest merge of customer `pk` into another that was not undone yet.
-
-    A merged-away customer has nothing left that makes them visible to an agent, so seeing the surviving customer
-    is enough to find it; 404 when the user sees neither (never reveal that they exist).
-    """
-    record = (
-        MergeRecord.objects.filter(source_id=pk, unmerged_at__isnull=True)
-        .select_related("source", "target")
-        .order_by("-merged_at", "-id")
-        .first()
-    )
-    candidates = [pk] if record is None else [pk, record.target_id]
-    if not customers_visible_to(user).filter(pk__in=candidates).exists():
-        raise Http404("No such customer")
-    if record is None:
-        raise ValidationError({"non_field_errors": [_("This customer has no merge to undo.")]}, code="not_merged")
-    return record
 
 
 def _customer_output(customer: Customer) -> dict[str, Any]:
@@ -217,7 +202,9 @@ class CustomerUnmergeApi(APIView):
         description="Undo the latest merge of this customer into another (supervisors only).",
     )
     def post(self, request: Request, pk: int) -> Response:
-        record = _merge_to_undo(request.user, pk)
+        record = get_active_merge_for_agent(request.user, pk)
+        if record is None:
+            raise ValidationError({"non_field_errors": [_("This customer has no merge to undo.")]}, code="not_merged")
         try:
             unmerge_customers(record=record, by=request.user)
         except DjangoValidationError as error:

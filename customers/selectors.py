@@ -14,7 +14,7 @@ from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
-from customers.models import Customer, Identity
+from customers.models import Customer, Identity, MergeRecord
 from interactions import access
 from interactions.models import Channel, Conversation, Interaction
 
@@ -46,6 +46,24 @@ def get_customer_for_agent(user: Any, pk: int) -> Customer:
         return customers_visible_to(user).get(pk=pk)
     except Customer.DoesNotExist:
         raise Http404("No such customer") from None
+
+
+def get_active_merge_for_agent(user: Any, pk: int) -> MergeRecord | None:
+    """The latest merge of customer `pk` into another that was not undone yet, or None.
+
+    A merged-away customer has nothing left that makes them visible to an agent, so seeing the surviving customer
+    is enough; 404 when the user sees neither (never reveal that they exist).
+    """
+    record = (
+        MergeRecord.objects.filter(source_id=pk, unmerged_at__isnull=True)
+        .select_related("source", "target")
+        .order_by("-merged_at", "-id")
+        .first()
+    )
+    candidates = [pk] if record is None else [pk, record.target_id]
+    if not customers_visible_to(user).filter(pk__in=candidates).exists():
+        raise Http404("No such customer")
+    return record
 
 
 def open_cases(user: Any, customer: Customer) -> QuerySet[Conversation]:
