@@ -47,7 +47,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -62,6 +61,7 @@ from bench.environment import (
     WIDGET_ORIGIN,
     Fixture,
     bench_database_url,
+    configure_logging,
     create_fixture,
     flush_redis,
     migrate,
@@ -92,16 +92,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--drain-timeout", type=float, default=DRAIN_TIMEOUT, help="seconds to wait for stragglers after the last send"
     )
-
-
-def configure_logging() -> None:
-    if logger.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 @dataclass
@@ -426,7 +416,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def run(args: argparse.Namespace, *, emit: Emit) -> None:
-    configure_logging()
+    configure_logging(logger)
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url or not redis_url:
         raise SystemExit("chat_e2e needs DATABASE_URL (PostgreSQL) and REDIS_URL")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -113,3 +114,14 @@ def create_fixture() -> Fixture:
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     connections.close_all()
     return Fixture(channel_key=channel.public_key, cookie=cookie, agent_id=agent.pk)
+
+
+def configure_logging(logger: logging.Logger) -> None:
+    """Progress on stderr: stdout carries only the JSON result lines."""
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from bench.environment import migrate
+from bench.environment import configure_logging, migrate
 from bench.measures import percentile, rounded
 from tests.stack import ROOT
 
@@ -98,19 +98,9 @@ def _recreate(crm_url: str) -> None:
 _prepared: dict[str, int] = {}
 
 
-def _configure_logging() -> None:
-    if logger.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
 def prepare_crm(args: argparse.Namespace) -> int:
     """The seeded CRM database, Django pointed at it; returns the number of interactions it holds."""
-    _configure_logging()
+    configure_logging(logger)
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     crm_url = crm_database_url(database_url)
     wanted = args.crm_interactions

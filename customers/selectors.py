@@ -207,47 +207,72 @@ def search_interactions(user: Any, query: str, *, limit: int = SEARCH_LIMIT) -> 
     query = query.strip()
     if not query or not user.is_authenticated:
         return []
-    results = Interaction.objects.select_related("customer", "channel")
     if connection.vendor != "postgresql":
-        if not access.is_supervisor(user):
-            results = results.filter(customer_id__in=customers_visible_to(user).values("pk"))
-        return list(results.filter(text__icontains=query).order_by("-id")[:limit])
-    visible: set[int] | None = None
-    if not access.is_supervisor(user):
-        visible = set(customers_visible_to(user).values_list("pk", flat=True))
-        if not visible:
-            return []
+        return plain_search_interactions(user, query, limit=limit)
+    visible = visible_customer_ids(user)
+    if visible is not None and not visible:
+        return []
     matches, total, customers = _estimated_matches(query)
     share = 1.0 if visible is None else min(1.0, len(visible) / customers)
     walk_rows = limit * total / max(matches * share, 1.0)
-    found: list[int] = []
-
-    def keep(rows: QuerySet[Interaction]) -> None:
-        ids = rows.values_list("id", "customer_id")
-        found.extend(pk for pk, customer_id in ids if visible is None or customer_id in visible)
-
-    def through_index(below: int | None = None) -> None:
-        rows = Interaction.objects.filter(_text_matches(query, use_index=True))
-        if below is not None:
-            rows = rows.filter(id__lt=below)
-        rows = rows.order_by((F("id") + 0).desc())
-        keep(rows[: limit - len(found)] if visible is None else rows)
-
     if walk_rows * WALK_COST_RATIO > matches:
-        through_index()
+        found = matches_through_index(query, visible=visible, limit=limit)
     else:
-        newest = Interaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        window, upper = max(1_000, math.ceil(2 * walk_rows)), newest + 1
-        for _attempt in range(2):  # about 2x, then 10x the expected walk; past that the estimate was wrong
-            lower = max(0, upper - window)
-            in_window = Interaction.objects.filter(_text_matches(query, use_index=False), id__gte=lower, id__lt=upper)
-            keep(in_window.order_by("-id"))
-            upper, window = lower, window * 4
-            if upper == 0 or len(found) >= limit:
-                break
-        else:
-            through_index(below=upper)
-    newest_found = sorted(found, reverse=True)[:limit]
-    if not newest_found:
+        found = matches_newest_first(query, visible=visible, limit=limit, expected_walk=walk_rows)
+    return interactions_by_id(found, limit=limit)
+
+
+def plain_search_interactions(user: Any, query: str, *, limit: int = SEARCH_LIMIT) -> list[Interaction]:
+    """The embedded (SQLite) search: a plain `icontains`, newest first."""
+    results = Interaction.objects.select_related("customer", "channel")
+    if not access.is_supervisor(user):
+        results = results.filter(customer_id__in=customers_visible_to(user).values("pk"))
+    return list(results.filter(text__icontains=query).order_by("-id")[:limit])
+
+
+def visible_customer_ids(user: Any) -> set[int] | None:
+    """None for supervisors (everything is visible), else the ids of the customers `user` may see."""
+    if access.is_supervisor(user):
+        return None
+    return set(customers_visible_to(user).values_list("pk", flat=True))
+
+
+def _keep(rows: QuerySet[Interaction], visible: set[int] | None, found: list[int]) -> None:
+    ids = rows.values_list("id", "customer_id")
+    found.extend(pk for pk, customer_id in ids if visible is None or customer_id in visible)
+
+
+def matches_through_index(
+    query: str, *, visible: set[int] | None, limit: int, below: int | None = None, found: list[int] | None = None
+) -> list[int]:
+    """Ids of matching interactions read through the GIN index (the plan for rare terms)."""
+    found = [] if found is None else found
+    rows = Interaction.objects.filter(_text_matches(query, use_index=True))
+    if below is not None:
+        rows = rows.filter(id__lt=below)
+    rows = rows.order_by((F("id") + 0).desc())
+    _keep(rows[: limit - len(found)] if visible is None else rows, visible, found)
+    return found
+
+
+def matches_newest_first(query: str, *, visible: set[int] | None, limit: int, expected_walk: float) -> list[int]:
+    """Ids of matching interactions found by testing windows of rows newest first (the plan for common terms)."""
+    found: list[int] = []
+    newest = Interaction.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    window, upper = max(1_000, math.ceil(2 * expected_walk)), newest + 1
+    for _attempt in range(2):  # about 2x, then 10x the expected walk; past that the estimate was wrong
+        lower = max(0, upper - window)
+        in_window = Interaction.objects.filter(_text_matches(query, use_index=False), id__gte=lower, id__lt=upper)
+        _keep(in_window.order_by("-id"), visible, found)
+        upper, window = lower, window * 4
+        if upper == 0 or len(found) >= limit:
+            return found
+    return matches_through_index(query, visible=visible, limit=limit, below=upper, found=found)
+
+
+def interactions_by_id(ids: list[int], *, limit: int = SEARCH_LIMIT) -> list[Interaction]:
+    newest = sorted(ids, reverse=True)[:limit]
+    if not newest:
         return []
-    return list(results.filter(pk__in=newest_found).order_by("-id"))
+    results = Interaction.objects.select_related("customer", "channel")
+    return list(results.filter(pk__in=newest).order_by("-id"))

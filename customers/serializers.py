@@ -13,6 +13,7 @@ from rest_framework import serializers
 from customers.models import Customer, Identity, MergeRecord, Organization
 from customers.selectors import customers_visible_to
 from customers.services import normalize_address
+from interactions.api import MessageOutput
 
 
 def attributes_field() -> serializers.DictField:
@@ -98,16 +99,9 @@ class IdentityTakenOutput(serializers.Serializer[Any]):
     customer_id = serializers.IntegerField(help_text="The customer the address already belongs to.")
 
 
-class TimelineEntryOutput(serializers.Serializer[Any]):
+class TimelineEntryOutput(MessageOutput):
     """interactions.events.MessageData, plus the kind of channel it came through."""
 
-    id = serializers.IntegerField()
-    uuid = serializers.CharField(allow_null=True)
-    kind = serializers.CharField()
-    direction = serializers.CharField()
-    author = serializers.CharField()
-    text = serializers.CharField()
-    at = serializers.CharField(help_text="ISO 8601 date and time.")
     channel = serializers.CharField(help_text="The channel kind: chat, email, sms…")
 
 

@@ -62,6 +62,15 @@ async def send_widget_message(socket: Socket, text: str, message_uuid: str | Non
     return message_uuid
 
 
+def logged_in(username: str) -> Client:
+    """A test client logged in as one of the conftest people."""
+    from tests.conftest import PASSWORD
+
+    client = Client()
+    assert client.login(username=username, password=PASSWORD)
+    return client
+
+
 def session_cookie(user: Any) -> str:
     client = Client()
     client.force_login(user)

@@ -14,10 +14,12 @@ import psycopg2
 import pytest
 import redis
 from django.conf import settings
+from playwright.sync_api import Browser, sync_playwright
 
 from customers.models import Customer, Identity
 from interactions.models import Channel
 from routing.models import AgentProfile, Queue
+from tests.browser import launch_chromium
 from tests.stack import Stack
 
 # Playwright's sync API and the websocket helpers run an event loop in the test's thread; the ORM calls the tests
@@ -74,6 +76,15 @@ def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, one per test module."""
+    with sync_playwright() as playwright:
+        launched = launch_chromium(playwright)
+        yield launched
+        launched.close()
 
 
 def make_user(username: str, *, role: str = AgentProfile.Role.AGENT, queues: list[Queue] = (), **extra: Any) -> Any:  # type: ignore[assignment]

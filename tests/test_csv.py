@@ -8,23 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
-from django.test import Client
 
 from customers import csv_io
 from customers.models import Customer, CustomerImport, Identity, Organization
 from customers.tasks import run_customer_import
-from tests.conftest import PASSWORD
+from tests.clients import logged_in
 
 CRM_FILE = """display_name,email,phone,language,segment,value_tier,organization,attr:plan
 Dominique Martin,Dominique@Example.com,06 12 34 56 78,fr,retail,gold,Acme,premium
 Jean Dupont,jean@example.com,,en,,,,
 """
-
-
-def logged_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=PASSWORD)
-    return client
 
 
 def test_it_creates_customers_with_their_identities_and_attributes(db: None) -> None:

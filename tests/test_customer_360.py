@@ -15,14 +15,8 @@ from customers import selectors
 from customers.models import Customer, Identity
 from interactions.models import Channel, Conversation, Interaction
 from routing.models import Queue
-from tests.conftest import PASSWORD
+from tests.clients import logged_in
 from tests.factories import widget_message
-
-
-def logged_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=PASSWORD)
-    return client
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from customers.models import Customer, CustomerImport, Identity, MergeRecord
 from customers.tasks import run_customer_import
 from interactions.models import Channel, Conversation, Interaction
 from routing.models import Queue
-from tests.conftest import PASSWORD
+from tests.clients import logged_in
 
 SUPERVISOR_CONTROLS = [
     "Export data (JSON)",
@@ -22,12 +21,6 @@ SUPERVISOR_CONTROLS = [
     "Merge into this customer",
     "Undo merge",
 ]
-
-
-def logged_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=PASSWORD)
-    return client
 
 
 @pytest.fixture

@@ -8,14 +8,8 @@ from django.test import Client
 
 from interactions.models import Channel, Conversation, Interaction
 from routing.models import AgentProfile
-from tests.conftest import PASSWORD
+from tests.clients import logged_in
 from tests.factories import widget_message
-
-
-def logged_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=PASSWORD)
-    return client
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(db: None) -> None:

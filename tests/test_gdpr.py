@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.test import Client
 
 from customers import csv_io, gdpr
 from customers.merge import merge_customers
@@ -16,18 +15,12 @@ from customers.models import Customer, CustomerImport, ErasureRecord, Identity, 
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from omnidesk.models import Event
 from routing.models import Queue
-from tests.conftest import PASSWORD
+from tests.clients import logged_in
 from tests.factories import widget_message
 
 NAME = "Zoé Lambertini"
 EMAIL = "zoe.lambertini@example.com"
 PHONE = "+33612345678"
-
-
-def logged_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=PASSWORD)
-    return client
 
 
 @pytest.fixture

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from customers.models import Customer, Identity
 from customers.services import normalize_address, resolve_identity
 from interactions import services
 from interactions.models import Channel, Conversation, Interaction
-from tests.browser import launch_chromium, website, widget_page
+from tests.browser import website, widget_page
 from tests.stack import Stack
 
 
@@ -100,14 +99,6 @@ def test_it_does_not_accept_another_channels_signature(jeanne: Customer, chat_ch
         channel=chat_channel, visitor_id="v", email="jeanne@example.com", name="", identifier_hash=signature
     )
     assert customer != jeanne
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright)
-        yield launched
-        launched.close()
 
 
 @pytest.mark.stack

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from interactions.models import Channel, Interaction
-from tests.browser import launch_chromium, website, widget_page
+from tests.browser import website, widget_page
 from tests.conftest import PASSWORD
 from tests.stack import Stack
 
@@ -23,14 +23,6 @@ def customer_site(stack: Stack, chat_channel: Channel) -> Iterator[str]:
     with website({"/": widget_page(desk_url=stack.base_url, channel_key=chat_channel.public_key)}) as origin:
         Channel.objects.filter(pk=chat_channel.pk).update(allowed_origins=[origin])
         yield origin
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright)
-        yield launched
-        launched.close()
 
 
 def log_in(page: Page, base_url: str, username: str) -> None:
