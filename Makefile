@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := omnidesk.settings
 
-.PHONY: run test bench lint typecheck venv chromium messages clean
+.PHONY: run test bench lint typecheck venv chromium system-packages messages clean
 
 # The marker carries a hash of the requirements, so any change to them reinstalls, whatever the file dates say.
 REQUIREMENTS_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
@@ -22,12 +22,19 @@ $(MARKER):
 
 venv: $(MARKER)
 
-# Debian's Chromium for the browser tests; Playwright never downloads a browser here.
-chromium:
-	@command -v /usr/bin/chromium >/dev/null || { \
-	  echo "Installing Debian's chromium…"; \
+# Debian packages the tests start for real: Chromium (Playwright never downloads a browser here) and Dovecot (a real
+# IMAP server on loopback for the mailbox-polling tests). Installed only when missing.
+SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/sbin/dovecot:dovecot-imapd
+system-packages:
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+	  [ -x "$${entry%%:*}" ] || missing="$$missing $${entry#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+chromium: system-packages
 
 run: venv
 	$(PY) manage.py migrate --noinput -v 0
@@ -42,7 +49,7 @@ run: venv
 # The whole suite against PostgreSQL and Redis on localhost.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/omnidesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
-test: venv chromium
+test: venv system-packages
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv
@@ -60,4 +67,4 @@ messages: venv
 	$(PY) manage.py compilemessages --ignore '.venv/*'
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3
+	rm -rf $(VENV) staticfiles db.sqlite3 media

@@ -1,46 +1,66 @@
-"""`python -m bench`: run the benchmarks; results as JSON lines on stdout, everything else on stderr."""
+"""`python -m bench`: run the benchmarks; results as JSON lines on stdout, everything else on stderr.
+
+Each benchmark is a module of this package with `add_arguments(parser)` (options prefixed with its name, so they never
+clash) and `run(args, *, emit)`. A module listed here that is not present is skipped.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+from types import ModuleType
 from typing import Any
 
-from bench import chat_e2e, timeline
-from bench import search as search_bench
-
-BENCHMARKS = ("chat_e2e", "timeline", "search")
+# In the order they run.
+BENCHMARKS = {
+    "chat_e2e": "bench.chat_e2e",
+    "routing": "bench.routing",
+    "webhook_ingest": "bench.webhook_ingest",
+    "email_ingest": "bench.email_ingest",
+    "screen_pop": "bench.screen_pop",
+    "timeline": "bench.timeline",
+    "search": "bench.search",
+}
 
 
 def emit(result: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
 
+def available() -> dict[str, ModuleType]:
+    modules = {}
+    for name, path in BENCHMARKS.items():
+        try:
+            modules[name] = importlib.import_module(path)
+        except ModuleNotFoundError as error:
+            if error.name != path:
+                raise
+    return modules
+
+
 def main(argv: list[str] | None = None) -> int:
+    modules = available()
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="End-to-end benchmarks on the real stack. Needs DATABASE_URL (PostgreSQL) and REDIS_URL.",
     )
     parser.add_argument(
         "--only",
-        default=",".join(BENCHMARKS),
-        help=f"comma-separated benchmarks to run (default: all; they run in this order): {','.join(BENCHMARKS)}",
+        default=",".join(modules),
+        help=f"comma-separated benchmarks to run (default: all; they run in this order): {','.join(modules)}",
     )
-    chat_e2e.add_arguments(parser)
-    timeline.add_arguments(parser)
-    search_bench.add_arguments(parser)
+    for module in modules.values():
+        module.add_arguments(parser)
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    unknown = sorted(set(chosen) - set(modules))
     if unknown:
         parser.error(f"unknown benchmark(s) for --only: {', '.join(unknown)}")
-    if "chat_e2e" in chosen:
-        chat_e2e.run(args, emit=emit)
-    if "timeline" in chosen:
-        timeline.run(args, emit=emit)
-    if "search" in chosen:
-        search_bench.run(args, emit=emit)
+    for name, module in modules.items():
+        if name in chosen:
+            module.run(args, emit=emit)
     return 0
 
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interactions import access, events, selectors, services
-from interactions.models import Conversation
+from interactions.models import Channel, Conversation
 
 
 class ConversationOutput(serializers.ModelSerializer[Conversation]):
@@ -40,6 +40,9 @@ class ConversationOutput(serializers.ModelSerializer[Conversation]):
 
 class ReplyInput(serializers.Serializer[Any]):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    channel = serializers.IntegerField(
+        required=False, allow_null=True, help_text="A reply channel of the conversation; default: its own channel."
+    )
 
 
 class ConversationPagination(CursorPagination):
@@ -108,8 +111,12 @@ class ConversationReplyApi(APIView):
         data = ReplyInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
+            channel = selectors.get_reply_channel(conversation, data.validated_data.get("channel"))
+        except Channel.DoesNotExist:
+            raise ValidationError({"channel": ["Not a reply channel of this conversation."]}) from None
+        try:
             reply = services.reply_to_conversation(
-                conversation=conversation, author=request.user, text=data.validated_data["text"]
+                conversation=conversation, author=request.user, text=data.validated_data["text"], channel=channel
             )
         except DjangoValidationError as error:
             raise ValidationError({"text": error.messages}, code=error.code) from error

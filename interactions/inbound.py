@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +30,15 @@ from omnidesk import realtime
 
 logger = logging.getLogger(__name__)
 
-ADAPTERS = {Channel.Kind.CHAT: widget.parse}
+# How each kind of stored event becomes timeline entries, keyed by the event's provider, else its channel's kind.
+# Channel apps register theirs in AppConfig.ready(). A processor runs inside the batch's transaction, must be
+# idempotent, and returns the interaction it made (None for events that make none, e.g. delivery receipts).
+Processor = Callable[[InboundEvent], Interaction | None]
+PROCESSORS: dict[str, Processor] = {}
+
+
+def register_processor(key: str, processor: Processor) -> None:
+    PROCESSORS[key] = processor
 
 
 def record_widget_message(*, channel: Channel, visitor_id: str, uuid: Any, text: Any) -> InboundEvent:
@@ -43,7 +52,9 @@ def record_widget_message(*, channel: Channel, visitor_id: str, uuid: Any, text:
     return event
 
 
-def record_inbound_event(*, channel: Channel, external_id: str, payload: dict[str, Any]) -> tuple[InboundEvent, bool]:
+def record_inbound_event(
+    *, channel: Channel, external_id: str, payload: dict[str, Any], provider: str = ""
+) -> tuple[InboundEvent, bool]:
     """Durably store a raw inbound event and enqueue it once committed. Idempotent on (channel, external id).
 
     One INSERT … ON CONFLICT DO NOTHING instead of get_or_create's transaction, SELECT and INSERT: this runs for
@@ -52,15 +63,22 @@ def record_inbound_event(*, channel: Channel, external_id: str, payload: dict[st
     received_at = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {InboundEvent._meta.db_table} (channel_id, external_id, payload, received_at, attempts,"
-            " last_error) VALUES (%s, %s, %s, %s, 0, '') ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
-            [channel.pk, external_id, json.dumps(payload), received_at],
+            f"INSERT INTO {InboundEvent._meta.db_table} (channel_id, provider, external_id, payload, received_at,"
+            " attempts, last_error) VALUES (%s, %s, %s, %s, %s, 0, '')"
+            " ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+            [channel.pk, provider, external_id, json.dumps(payload), received_at],
         )
         row = cursor.fetchone()
     if row is None:
         return InboundEvent.objects.get(channel=channel, external_id=external_id), False
     event = InboundEvent(
-        pk=row[0], channel=channel, external_id=external_id, payload=payload, received_at=received_at, attempts=0
+        pk=row[0],
+        channel=channel,
+        provider=provider,
+        external_id=external_id,
+        payload=payload,
+        received_at=received_at,
+        attempts=0,
     )
     transaction.on_commit(lambda: enqueue_inbound_event(event_id=event.pk))
     return event, True
@@ -122,9 +140,9 @@ def claim_inbound_events(*, event_id: int) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction]:
+def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | None]:
     """Turn claimed events into timeline entries in one transaction; their announcements go out in one push."""
-    interactions: dict[int, Interaction] = {}
+    interactions: dict[int, Interaction | None] = {}
     with transaction.atomic(), realtime.batched():
         # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
         pending = (
@@ -139,11 +157,16 @@ def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction]:
     return interactions
 
 
-def process_one(event: InboundEvent) -> Interaction:
-    adapter = ADAPTERS.get(event.channel.kind)  # type: ignore[call-overload]
-    if adapter is None:
-        raise InvalidPayload(f"no adapter for channel kind {event.channel.kind}")
-    message = adapter(event.payload)
+def process_one(event: InboundEvent) -> Interaction | None:
+    key = event.provider or event.channel.kind
+    processor = PROCESSORS.get(key)
+    if processor is None:
+        raise InvalidPayload(f"no processor for {key!r} events")
+    return processor(event)
+
+
+def process_widget_event(event: InboundEvent) -> Interaction:
+    message = widget.parse(event.payload)
     customer = lock_customer_by_identity(
         kind=message.identity_kind, address=message.address, display_name=message.display_name
     )
@@ -161,6 +184,9 @@ def record_inbound_failure(*, event_id: int, error: str, permanent: bool = False
             logger.error("inbound event %s dead-lettered after %s attempts: %s", event_id, event.attempts, error)
         event.save(update_fields=["last_error", "dead_lettered_at"])
     return event.dead_lettered_at is not None
+
+
+register_processor(Channel.Kind.CHAT, process_widget_event)
 
 
 @dataclass(frozen=True)

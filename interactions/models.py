@@ -1,4 +1,5 @@
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -41,6 +42,12 @@ class Channel(models.Model):
     # widget may link the visitor to the existing customer with that email. Never sent to browsers.
     identity_secret = models.CharField(_("identity secret"), max_length=64, default=new_identity_secret)
     queue = models.ForeignKey("routing.Queue", on_delete=models.PROTECT, related_name="channels")
+    # Names the channel in its webhook URL (/hooks/<provider>/<uuid>/): unguessable, but not a secret.
+    uuid = models.UUIDField(_("webhook id"), default=uuid.uuid4, unique=True, editable=False)
+    # Non-secret, provider-specific configuration (provider name, account ids, addresses, polling interval…).
+    config = models.JSONField(_("configuration"), default=dict, blank=True)
+    # Write-only credentials (API tokens, app secrets, signing keys): never rendered back, never logged.
+    secrets = models.JSONField(_("secrets"), default=dict, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -62,6 +69,7 @@ class Conversation(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         PENDING = "pending", _("Pending")
+        SNOOZED = "snoozed", _("Snoozed")
         RESOLVED = "resolved", _("Resolved")
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
@@ -73,6 +81,8 @@ class Conversation(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
     )
+    priority = models.SmallIntegerField(_("priority"), default=0)
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
@@ -80,6 +90,15 @@ class Conversation(models.Model):
     assigned_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # SLA clocks (business time of the queue's calendar). Pending and snoozed pause them: `sla_paused_at` is when the
+    # pause began, and resuming pushes every due time back by the business time spent paused.
+    first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
+    next_response_due_at = models.DateTimeField(_("next response due"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversation")
@@ -99,12 +118,23 @@ class Interaction(models.Model):
 
     class Kind(models.TextChoices):
         MESSAGE = "message", _("Message")
+        CALL = "call", _("Call")
         NOTE = "note", _("Internal note")
         SYSTEM = "system", _("System")
 
     class Direction(models.TextChoices):
         INBOUND = "in", _("Inbound")
         OUTBOUND = "out", _("Outbound")
+
+    class Status(models.TextChoices):
+        """Delivery of an outbound entry; inbound entries stay at RECEIVED. Only ever moves forward (see RANK)."""
+
+        RECEIVED = "received", _("Received")
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="interactions")
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="interactions")
@@ -115,6 +145,16 @@ class Interaction(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="interactions"
     )
     text = models.TextField(_("text"), blank=True)
+    # Sanitized (nh3) HTML of rich messages such as email; `text` always holds the plain-text version.
+    html = models.TextField(_("HTML"), blank=True)
+    # Channel-specific facts (email headers and Message-IDs, media metadata, call timings, reply-to ids…).
+    meta = models.JSONField(_("details"), default=dict, blank=True)
+    status = models.CharField(_("delivery status"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    status_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    # Why delivery or parsing went wrong, shown on the interaction.
+    error = models.TextField(_("error"), blank=True)
+    # Set once per outbound send: a retried task finds the provider's answer instead of sending twice.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, null=True, blank=True, unique=True)
     # The provider's id (the widget's client uuid for chat): a redelivered message can never be stored twice.
     # NULL, not "", for entries without one (agent replies, notes): NULLs never collide in the unique constraint.
     external_id = models.CharField(_("external id"), max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -132,10 +172,49 @@ class Interaction(models.Model):
         return f"{self.get_direction_display()} {self.get_kind_display()} #{self.pk}"
 
 
+STATUS_RANK = {
+    Interaction.Status.RECEIVED: 0,
+    Interaction.Status.QUEUED: 1,
+    Interaction.Status.SENT: 2,
+    Interaction.Status.DELIVERED: 3,
+    Interaction.Status.READ: 4,
+    Interaction.Status.FAILED: 5,
+}
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    return f"attachments/{instance.interaction_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class Attachment(models.Model):
+    """A file that came with (or went out with) an interaction; metadata always, the file when within limits."""
+
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    file = models.FileField(_("file"), upload_to=attachment_path, blank=True)
+    # For inline images (email cid:, provider media ids) and for files fetched later from a provider.
+    content_id = models.CharField(_("content id"), max_length=255, blank=True)
+    source_url = models.URLField(_("source URL"), max_length=2000, blank=True)
+    # Why the file is not stored (too large, fetch failed…); the metadata stays.
+    omitted_reason = models.CharField(_("omitted because"), max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.filename
+
+
 class InboundEvent(models.Model):
     """A raw inbound payload, stored before it is acknowledged and processed at least once, idempotently."""
 
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="inbound_events")
+    # Which adapter reads the payload when a channel kind has several providers (WhatsApp via Twilio or Meta…).
+    provider = models.CharField(_("provider"), max_length=32, blank=True)
     external_id = models.CharField(_("external id"), max_length=200)
     payload = models.JSONField(_("payload"))
     received_at = models.DateTimeField(auto_now_add=True)

@@ -46,3 +46,35 @@ def desk_lists(user: Any) -> dict[str, QuerySet[Conversation]]:
         "mine": open_.filter(assignee=user).order_by("-last_message_at", "-id"),
         "queue": open_.filter(assignee__isnull=True).order_by("queued_at", "id"),
     }
+
+
+# Which customer identity a channel kind writes to; chat reaches the widget's visitors.
+REPLY_IDENTITY_KINDS: dict[str, str] = {
+    Channel.Kind.CHAT: Identity.Kind.WIDGET,
+    Channel.Kind.EMAIL: Identity.Kind.EMAIL,
+    Channel.Kind.SMS: Identity.Kind.PHONE,
+    Channel.Kind.WHATSAPP: Identity.Kind.WHATSAPP,
+    Channel.Kind.MESSENGER: Identity.Kind.MESSENGER,
+    Channel.Kind.INSTAGRAM: Identity.Kind.INSTAGRAM,
+    Channel.Kind.TELEGRAM: Identity.Kind.TELEGRAM,
+    Channel.Kind.API: Identity.Kind.EXTERNAL,
+}
+
+
+def reply_channels(conversation: Conversation) -> list[Channel]:
+    """The channels an agent may answer this conversation on: its own first, then any active channel whose kind
+    reaches one of the customer's identities (an email case can be answered by SMS if we know the number)."""
+    kinds = set(Identity.objects.filter(customer_id=conversation.customer_id).values_list("kind", flat=True))
+    reachable = [channel_kind for channel_kind, identity_kind in REPLY_IDENTITY_KINDS.items() if identity_kind in kinds]
+    others = Channel.objects.filter(is_active=True, kind__in=reachable).exclude(pk=conversation.channel_id)
+    return [conversation.channel, *others.order_by("kind", "name")]
+
+
+def get_reply_channel(conversation: Conversation, channel_id: Any) -> Channel | None:
+    """The reply channel the agent picked, if it is one they may use for this conversation; None for the default."""
+    if channel_id in (None, ""):
+        return None
+    for channel in reply_channels(conversation):
+        if str(channel.pk) == str(channel_id):
+            return channel
+    raise Channel.DoesNotExist("not a reply channel of this conversation")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -115,23 +116,37 @@ def receive_message(
     channel: Channel,
     external_id: str,
     text: str,
+    html: str = "",
+    meta: dict[str, Any] | None = None,
+    kind: str = Interaction.Kind.MESSAGE,
+    conversation: Conversation | None = None,
 ) -> Interaction:
     """Append an inbound message to the customer's open conversation on `channel`, or open one and route it.
 
+    `conversation` is the case the channel's threading found (an email reply, say); it is used unless resolved.
     The caller holds the customer's row lock. A second message with the same external id on the channel violates a
     unique constraint: callers deduplicate before (InboundEvent is unique per channel and external id).
     """
     from routing.services import enqueue_conversation
 
     now = timezone.now()
-    conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("customer", "channel", "assignee")
-        .filter(customer=customer, channel=channel)
-        .exclude(status=Conversation.Status.RESOLVED)
-        .order_by("-created_at")
-        .first()
-    )
+    if conversation is not None:
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("customer", "channel", "assignee")
+            .exclude(status=Conversation.Status.RESOLVED)
+            .filter(pk=conversation.pk)
+            .first()
+        )
+    if conversation is None:
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("customer", "channel", "assignee")
+            .filter(customer=customer, channel=channel)
+            .exclude(status=Conversation.Status.RESOLVED)
+            .order_by("-created_at")
+            .first()
+        )
     is_new = conversation is None
     if conversation is None:
         conversation = Conversation.objects.create(customer=customer, channel=channel, last_message_at=now)
@@ -142,9 +157,12 @@ def receive_message(
         conversation=conversation,
         customer=customer,
         channel=channel,
+        kind=kind,
         direction=Interaction.Direction.INBOUND,
         external_id=external_id,
         text=text,
+        html=html,
+        meta=meta or {},
     )
     if is_new:
         enqueue_conversation(conversation=conversation, queue=channel.queue)
@@ -157,21 +175,36 @@ def receive_message(
 # --- agents' actions ----------------------------------------------------------------------------------------------
 
 
-def reply_to_conversation(*, conversation: Conversation, author: Any, text: Any) -> Interaction:
-    """Send an agent's reply on the conversation's channel and announce it to the desk and the customer."""
+def reply_to_conversation(
+    *, conversation: Conversation, author: Any, text: Any, channel: Channel | None = None
+) -> Interaction:
+    """Send an agent's reply and announce it to the desk (and to the customer's widget for chat).
+
+    `channel` is the one the agent chose for this reply (default: the conversation's). On a provider channel the
+    reply is queued with an idempotency key and a task delivers it after commit; its delivery status follows.
+    """
+    from interactions import outbound
+
     text = validate_message_text(text)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
+        channel = channel or conversation.channel
+        if not channel.is_active:
+            raise ValidationError(_("This channel is not active."), code="channel_inactive")
+        sender = outbound.sender_for(channel)
         now = timezone.now()
         interaction = Interaction.objects.create(
             conversation=conversation,
             customer_id=conversation.customer_id,
-            channel_id=conversation.channel_id,
+            channel=channel,
             direction=Interaction.Direction.OUTBOUND,
             author=author,
             text=text,
+            status=Interaction.Status.QUEUED if sender else Interaction.Status.SENT,
+            status_at=now,
+            idempotency_key=uuid.uuid4().hex if sender else None,
         )
         conversation.last_message_at = now
         fields = ["last_message_at", "updated_at"]
@@ -180,6 +213,8 @@ def reply_to_conversation(*, conversation: Conversation, author: Any, text: Any)
             fields.append("first_response_at")
         conversation.save(update_fields=fields)
         announce_message(interaction=interaction)
+        if sender:
+            outbound.enqueue_delivery(interaction=interaction)
     return interaction
 
 
@@ -213,6 +248,7 @@ def announce_message(*, interaction: Interaction) -> None:
     }
     announcements = [realtime.Announcement("message.created", desk, access.audience_for_conversation(conversation))]
     if interaction.kind == Interaction.Kind.MESSAGE and interaction.channel.kind == Channel.Kind.CHAT:
+        # Only chat entries go to the widget: the visitor did not write (nor receive) the email or SMS ones.
         visitors = Identity.objects.filter(customer_id=interaction.customer_id, kind=Identity.Kind.WIDGET)
         visitor_ids = list(visitors.values_list("address", flat=True))
         if visitor_ids:

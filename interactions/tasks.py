@@ -2,8 +2,9 @@
 
 from celery import Task, shared_task
 
-from interactions import inbound
+from interactions import inbound, outbound
 from interactions.adapters import InvalidPayload
+from interactions.models import Interaction
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
@@ -21,3 +22,18 @@ def process_inbound_event_task(self: Task, event_id: int) -> None:
 def sweep_inbound_events() -> dict[str, int]:
     result = inbound.sweep_inbound_events()
     return {"requeued": len(result.requeued), "dead_lettered": len(result.dead_lettered)}
+
+
+DELIVERY_ATTEMPTS = 8
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=DELIVERY_ATTEMPTS)
+def deliver_interaction_task(self: Task, interaction_id: int) -> None:
+    try:
+        outbound.deliver_interaction(interaction_id=interaction_id)
+    except outbound.TransientDeliveryError as error:
+        if self.request.retries >= DELIVERY_ATTEMPTS:
+            interaction = Interaction.objects.get(pk=interaction_id)
+            outbound.record_delivery_failure(interaction=interaction, error=str(error))
+            return
+        raise self.retry(exc=error, countdown=min(2 ** (self.request.retries + 1), 300)) from error

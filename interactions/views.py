@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
@@ -53,6 +54,7 @@ def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "contacts": customer_selectors.contacts_per_channel(customer),
         "summary_days": customer_selectors.SUMMARY_DAYS,
         "open_cases": customer_selectors.open_cases(request.user, customer).select_related("channel"),
+        "reply_channels": selectors.reply_channels(conversation),
     }
     if request.htmx:
         return render(request, "desk/desk.html#conversation", context)
@@ -64,13 +66,18 @@ def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = access.get_conversation_for_agent(request.user, pk)
     try:
+        channel = selectors.get_reply_channel(conversation, request.POST.get("channel"))
         interaction = services.reply_to_conversation(
-            conversation=conversation, author=request.user, text=request.POST.get("text", "")
+            conversation=conversation, author=request.user, text=request.POST.get("text", ""), channel=channel
         )
-    except ValidationError as error:
-        response = render(
-            request, "desk/desk.html#composer", {"conversation": conversation, "errors": error.messages}, status=422
-        )
+    except (ValidationError, Channel.DoesNotExist) as error:
+        messages = error.messages if isinstance(error, ValidationError) else [_("Pick one of the offered channels.")]
+        context = {
+            "conversation": conversation,
+            "errors": messages,
+            "reply_channels": selectors.reply_channels(conversation),
+        }
+        response = render(request, "desk/desk.html#composer", context, status=422)
         return reswap(retarget(response, "#composer"), "outerHTML")
     if not request.htmx:
         return redirect("desk:conversation", pk=pk)

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "omnidesk",
     "customers",
     "interactions",
+    "interactions.mail",
+    "interactions.messaging",
+    "interactions.phone",
     "routing",
 ]
 
@@ -148,6 +151,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("OMNIDESK_SWEEP_INTERVAL", 10)),
     },
 }
+# Each area adds its periodic tasks in a `schedule.py` holding a BEAT dict (merged by omnidesk/celery.py).
+OMNIDESK_BEAT_MODULES = [
+    "routing.schedule",
+    "interactions.mail.schedule",
+    "interactions.messaging.schedule",
+    "interactions.phone.schedule",
+]
 
 # Ingest robustness
 OMNIDESK_INBOUND_RETRY_AFTER = env_int("OMNIDESK_INBOUND_RETRY_AFTER", 30)  # seconds before the sweeper re-enqueues
@@ -192,6 +202,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Attachments (email files, provider media); served to agents through a permission-checked view, never publicly.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_URL = "/media/"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

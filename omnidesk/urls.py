@@ -50,6 +50,10 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("widget/demo/", desk_views.widget_demo, name="widget-demo"),
     path("healthz", healthz, name="healthz"),
+    # Channel areas own their full paths (webhooks under /hooks/<provider>/<channel uuid>/, their desk pages…).
+    path("", include("interactions.mail.urls")),
+    path("", include("interactions.messaging.urls")),
+    path("", include("interactions.phone.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

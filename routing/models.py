@@ -8,6 +8,17 @@ class Queue(models.Model):
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="queues", blank=True)
+    # Business hours: SLA clocks count only open time. `business_hours` maps weekday numbers ("0" = Monday … "6")
+    # to lists of ["HH:MM", "HH:MM"] intervals in `timezone`; empty means open around the clock.
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Paris")
+    business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
+    holidays = models.JSONField(_("holidays"), default=list, blank=True, help_text=_('Dates, e.g. ["2026-12-25"].'))
+    # SLA targets in business minutes; empty means no target of that kind.
+    sla_first_response_minutes = models.PositiveIntegerField(_("first response target (min)"), null=True, blank=True)
+    sla_next_response_minutes = models.PositiveIntegerField(_("next response target (min)"), null=True, blank=True)
+    sla_resolution_minutes = models.PositiveIntegerField(_("resolution target (min)"), null=True, blank=True)
+    # A warning goes out when this share of a target's time is used.
+    sla_warning_percent = models.PositiveSmallIntegerField(_("warn at (% of target)"), default=80)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from interactions.models import Conversation
+from omnidesk import realtime
 from routing.models import AgentProfile, Queue
 
 
@@ -70,6 +71,23 @@ def assign_next(*, queue: Queue) -> Conversation | None:
         agent.save(update_fields=["last_assigned_at"])
         announce_conversation(conversation=waiting, type="conversation.assigned")
     return waiting
+
+
+def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = None, note: str = "") -> Conversation:
+    """Give `conversation` to `agent` now, whatever the queue order (an answered call, a supervisor's reassignment)."""
+    from interactions.services import announce_conversation
+
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        previous = locked.assignee
+        now = timezone.now()
+        locked.assignee = agent
+        locked.assigned_at = now
+        locked.save(update_fields=["assignee", "assigned_at", "updated_at"])
+        AgentProfile.objects.filter(user=agent).update(last_assigned_at=now)
+        extra = [] if previous is None or previous == agent else [realtime.agent_group(previous.pk)]
+        announce_conversation(conversation=locked, type="conversation.assigned", extra_groups=extra)
+    return locked
 
 
 def assign_waiting(*, queue: Queue, limit: int = 100) -> list[Conversation]:

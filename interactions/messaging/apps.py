@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MessagingConfig(AppConfig):
+    name = "interactions.messaging"
+    label = "messaging"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,144 @@
+"""Outbound delivery: the mirror of inbound.
+
+An agent's reply on a provider channel (email, SMS, WhatsApp…) is first an outbound Interaction in status QUEUED with
+an idempotency key, written in the reply's transaction; after commit a task hands it to the sender registered for
+the channel's kind. Senders live with their channel app (SMTP, provider HTTP APIs) and register in
+AppConfig.ready(). Delivery receipts (sent, delivered, read, failed) come back through `record_delivery_status`,
+which only moves a status forward, so duplicated or out-of-order receipts end in the right state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from interactions import access
+from interactions.models import STATUS_RANK, Channel, Interaction
+from omnidesk import realtime
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """The provider refused the message for good (bad number, outside a messaging window…): do not retry."""
+
+
+class TransientDeliveryError(Exception):
+    """The provider or the network failed this time (timeout, 5xx, SMTP 4xx): retry with backoff."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the provider answered: its id for the message (receipts refer to it) and anything worth keeping."""
+
+    external_id: str
+    status: str = Interaction.Status.SENT
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+Sender = Callable[[Interaction], SendResult]
+SENDERS: dict[str, Sender] = {}
+
+FINAL_OK = {Interaction.Status.SENT, Interaction.Status.DELIVERED, Interaction.Status.READ}
+
+
+def register_sender(kind: str, sender: Sender) -> None:
+    SENDERS[kind] = sender
+
+
+def sender_for(channel: Channel) -> Sender | None:
+    return SENDERS.get(channel.kind)
+
+
+def enqueue_delivery(*, interaction: Interaction) -> None:
+    """After commit, hand the interaction to the delivery task (the sweeper-free path: the task retries itself)."""
+    from interactions.tasks import deliver_interaction_task
+
+    transaction.on_commit(lambda: deliver_interaction_task.delay(interaction.pk))
+
+
+def deliver_interaction(*, interaction_id: int) -> Interaction:
+    """Send a queued outbound interaction through its channel's sender, once.
+
+    Idempotent: an interaction already sent (a retried or duplicated task) is returned untouched. The sender gets the
+    interaction's idempotency key and must pass it to the provider where the provider supports one. Raises
+    TransientDeliveryError for the task to retry; a DeliveryError marks the interaction failed.
+    """
+    interaction = Interaction.objects.select_related("channel", "conversation", "customer", "author").get(
+        pk=interaction_id
+    )
+    if interaction.status in FINAL_OK or interaction.status == Interaction.Status.FAILED:
+        return interaction
+    sender = sender_for(interaction.channel)
+    if sender is None:
+        record_delivery_failure(interaction=interaction, error=f"no sender for {interaction.channel.kind} channels")
+        return interaction
+    try:
+        result = sender(interaction)
+    except DeliveryError as error:
+        record_delivery_failure(interaction=interaction, error=str(error))
+        return interaction
+    except TransientDeliveryError as error:
+        note_delivery_problem(interaction=interaction, error=str(error))
+        raise
+    with transaction.atomic():
+        locked = Interaction.objects.select_for_update().get(pk=interaction.pk)
+        if result.external_id and not locked.external_id:
+            locked.external_id = result.external_id
+        locked.meta = {**locked.meta, **dict(result.meta)}
+        locked.error = ""
+        locked.save(update_fields=["external_id", "meta", "error"])
+        record_delivery_status(interaction=locked, status=result.status)
+    return locked
+
+
+def record_delivery_status(
+    *, interaction: Interaction, status: str, at: datetime | None = None, error: str = ""
+) -> bool:
+    """Move `interaction` to `status` unless it is already further along; True if it changed.
+
+    Receipts arrive duplicated and out of order (delivered before sent): ranking them keeps the furthest one.
+    """
+    with transaction.atomic():
+        locked = Interaction.objects.select_for_update().get(pk=interaction.pk)
+        if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(locked.status, -1):  # type: ignore[call-overload]
+            return False
+        locked.status = status
+        locked.status_at = at or timezone.now()
+        fields = ["status", "status_at"]
+        if error:
+            locked.error = error[:2000]
+            fields.append("error")
+        locked.save(update_fields=fields)
+        announce_delivery_status(interaction=locked)
+    interaction.status, interaction.status_at, interaction.error = locked.status, locked.status_at, locked.error
+    return True
+
+
+def record_delivery_failure(*, interaction: Interaction, error: str) -> None:
+    logger.warning("delivery of interaction %s failed: %s", interaction.pk, error)
+    record_delivery_status(interaction=interaction, status=Interaction.Status.FAILED, error=error)
+
+
+def note_delivery_problem(*, interaction: Interaction, error: str) -> None:
+    """A retryable failure: shown on the interaction while the task retries."""
+    Interaction.objects.filter(pk=interaction.pk).update(error=error[:2000])
+
+
+def announce_delivery_status(*, interaction: Interaction) -> None:
+    conversation = interaction.conversation
+    data = {
+        "conversation_id": conversation.pk,
+        "message_id": interaction.pk,
+        "status": interaction.status,
+        "error": interaction.error,
+    }
+    realtime.publish_on_commit(
+        type="message.status_changed", data=data, groups=access.audience_for_conversation(conversation)
+    )
