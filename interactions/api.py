@@ -34,6 +34,15 @@ class ConversationOutput(serializers.ModelSerializer[Conversation]):
             "last_message_at",
             "first_response_at",
             "resolved_at",
+            "priority",
+            "snoozed_until",
+            "first_response_due_at",
+            "next_response_due_at",
+            "resolution_due_at",
+            "sla_paused_at",
+            "sla_warned_at",
+            "sla_breached_at",
+            "escalated_at",
         ]
         read_only_fields = fields
 
@@ -128,4 +137,29 @@ class ConversationResolveApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         conversation = access.get_conversation_for_agent(request.user, pk)
         conversation = services.resolve_conversation(conversation=conversation, by=request.user)
+        return Response(ConversationOutput(conversation).data)
+
+
+class StatusInput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=Conversation.Status.choices)
+    snoozed_until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Required for `snoozed`: when the conversation reopens."
+    )
+
+
+class ConversationStatusApi(APIView):
+    @extend_schema(request=StatusInput, responses=ConversationOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = access.get_conversation_for_agent(request.user, pk)
+        data = StatusInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            conversation = services.set_conversation_status(
+                conversation=conversation,
+                status=data.validated_data["status"],
+                by=request.user,
+                snoozed_until=data.validated_data.get("snoozed_until"),
+            )
+        except DjangoValidationError as error:
+            raise ValidationError({"status": error.messages}, code=error.code) from error
         return Response(ConversationOutput(conversation).data)

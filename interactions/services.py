@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from customers.services import normalize_email, resolve_identity
 from interactions import access, events
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
+from routing import sla
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +170,13 @@ def receive_message(
         enqueue_conversation(conversation=conversation, queue=channel.queue)
         # Routing may have assigned it through another instance of the row; announce the state as it now is.
         conversation.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
+        sla.start_sla_clocks(conversation=conversation)
+    else:
+        if conversation.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
+            # The customer answered: the case is theirs no longer, its clocks run again.
+            set_conversation_status(conversation=conversation, status=Conversation.Status.OPEN, by=None)
+            conversation.refresh_from_db(fields=["status", "snoozed_until", *SLA_FIELDS])
+        sla.note_customer_message(conversation=conversation)
     announce_message(interaction=interaction)
     return interaction
 
@@ -212,6 +221,7 @@ def reply_to_conversation(
             conversation.first_response_at = now
             fields.append("first_response_at")
         conversation.save(update_fields=fields)
+        sla.note_agent_reply(conversation=conversation, now=now)
         announce_message(interaction=interaction)
         if sender:
             outbound.enqueue_delivery(interaction=interaction)
@@ -229,8 +239,59 @@ def resolve_conversation(*, conversation: Conversation, by: Any) -> Conversation
         conversation.status = Conversation.Status.RESOLVED
         conversation.resolved_at = timezone.now()
         conversation.save(update_fields=["status", "resolved_at", "updated_at"])
+        sla.stop_sla_clocks(conversation=conversation)
         announce_conversation(conversation=conversation, type="conversation.resolved")
         release_capacity(agent=conversation.assignee, queue=conversation.queue)
+    return conversation
+
+
+HOLD_STATUSES = (Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+SLA_FIELDS = ("first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_paused_at", "sla_warned_at")
+
+
+def set_conversation_status(
+    *, conversation: Conversation, status: str, by: Any, snoozed_until: datetime | None = None
+) -> Conversation:
+    """Put the case on hold (pending: waiting for the customer; snoozed: until `snoozed_until`) or reopen it.
+
+    On hold, the SLA clocks pause and the agent's capacity is freed; reopening resumes them (a resolved case reopened
+    starts fresh clocks). Resolving goes through `resolve_conversation`. `by` is None for the system (a snooze that
+    ends, a customer who writes back).
+    """
+    from routing.services import release_capacity
+
+    if status == Conversation.Status.RESOLVED:
+        return resolve_conversation(conversation=conversation, by=by)
+    if status not in Conversation.Status.values:
+        raise ValidationError(_("Unknown status %(status)r.") % {"status": status}, code="unknown_status")
+    if status == Conversation.Status.SNOOZED and (snoozed_until is None or snoozed_until <= timezone.now()):
+        raise ValidationError(_("Snooze until a moment in the future."), code="snooze_not_in_future")
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("customer", "channel", "assignee", "queue")
+            .get(pk=conversation.pk)
+        )
+        previous = conversation.status
+        until = snoozed_until if status == Conversation.Status.SNOOZED else None
+        if previous == status and conversation.snoozed_until == until:
+            return conversation
+        conversation.status = status
+        conversation.snoozed_until = until
+        fields = ["status", "snoozed_until", "updated_at"]
+        if previous == Conversation.Status.RESOLVED:
+            conversation.resolved_at = None
+            fields.append("resolved_at")
+        conversation.save(update_fields=fields)
+        if status in HOLD_STATUSES:
+            sla.pause_sla(conversation=conversation)
+        elif previous == Conversation.Status.RESOLVED:
+            sla.start_sla_clocks(conversation=conversation)
+        else:
+            sla.resume_sla(conversation=conversation)
+        announce_conversation(conversation=conversation, type="conversation.status_changed")
+        if previous == Conversation.Status.OPEN:
+            release_capacity(agent=conversation.assignee, queue=conversation.queue)
     return conversation
 
 

@@ -9,15 +9,19 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from customers import selectors as customer_selectors
 from interactions import access, selectors, services
-from interactions.models import Channel
+from interactions.models import Channel, Conversation
 from omnidesk import realtime
 from omnidesk.http import HtmxHttpRequest
+from routing import sla
 from routing.models import AgentProfile
 
 
@@ -55,6 +59,8 @@ def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "summary_days": customer_selectors.SUMMARY_DAYS,
         "open_cases": customer_selectors.open_cases(request.user, customer).select_related("channel"),
         "reply_channels": selectors.reply_channels(conversation),
+        "sla": sla.sla_state(conversation),
+        "status_choices": STATUS_CHOICES,
     }
     if request.htmx:
         return render(request, "desk/desk.html#conversation", context)
@@ -92,6 +98,35 @@ def resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect("/desk/")
     return redirect("desk:home")
+
+
+STATUS_CHOICES = [
+    (value, label) for value, label in Conversation.Status.choices if value != Conversation.Status.RESOLVED
+]
+
+
+@require_POST
+@login_required
+def set_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Pending, snoozed until a time (read in the desk's time zone when no offset is given) or open again."""
+    conversation = access.get_conversation_for_agent(request.user, pk)
+    raw_until = request.POST.get("snoozed_until", "").strip()
+    until = parse_datetime(raw_until) if raw_until else None
+    try:
+        if raw_until and until is None:
+            raise ValidationError(_("Give the snooze time as a date and time."), code="bad_snooze_time")
+        if until is not None and timezone.is_naive(until):
+            until = timezone.make_aware(until)
+        services.set_conversation_status(
+            conversation=conversation, status=request.POST.get("status", ""), by=request.user, snoozed_until=until
+        )
+    except ValidationError as error:
+        context = {"conversation": conversation, "status_errors": error.messages, "status_choices": STATUS_CHOICES}
+        response = render(request, "desk/desk.html#status-form", context, status=422)
+        return reswap(retarget(response, "#status-form"), "outerHTML")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("desk:conversation", args=[pk]))
+    return redirect("desk:conversation", pk=pk)
 
 
 @require_GET
