@@ -17,6 +17,7 @@ from typing import Any
 BENCHMARKS = {
     "chat_e2e": "bench.chat_e2e",
     "routing": "bench.routing",
+    "sla": "bench.sla",
     "webhook_ingest": "bench.webhook_ingest",
     "email_ingest": "bench.email_ingest",
     "screen_pop": "bench.screen_pop",
