@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -474,3 +474,15 @@ def recompute_ranks(*, queue: Queue, item_ids: Collection[int] | None = None) ->
     for item in items:
         item.rank = engine.rank_for(queue=queue, boost=item.boost, queued_at=item.queued_at)
         item.save(update_fields=["rank"])
+
+
+def socket_connected(*, user: Any) -> None:
+    """A desk socket of the agent opened (the 60 s offline rule counts sockets)."""
+    AgentProfile.objects.get_or_create(user=user)
+    AgentProfile.objects.filter(user=user).update(socket_count=F("socket_count") + 1, last_seen_at=timezone.now())
+
+
+def socket_disconnected(*, user: Any) -> None:
+    """A desk socket closed; with none left for the timeout, the sweep sets the agent offline."""
+    AgentProfile.objects.filter(user=user, socket_count__gt=0).update(socket_count=F("socket_count") - 1)
+    AgentProfile.objects.filter(user=user).update(last_seen_at=timezone.now())
