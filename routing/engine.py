@@ -29,7 +29,7 @@ from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem, Skill
+from routing.models import AgentProfile, AgentSkill, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
 SCAN_BATCH = 50
@@ -126,6 +126,15 @@ def waiting_items(*, queue: Queue) -> QuerySet[RoutingItem]:
     )
 
 
+def after_in_order(item: RoutingItem) -> Q:
+    """Keyset condition: the items that come after `item` in routing order (rank desc, queued_at, id)."""
+    return (
+        Q(rank__lt=item.rank)
+        | Q(rank=item.rank, queued_at__gt=item.queued_at)
+        | Q(rank=item.rank, queued_at=item.queued_at, id__gt=item.pk)
+    )
+
+
 def free_classes(*, queue: Queue) -> set[str]:
     """The capacity classes in which some available member of `queue` has room (a cheap pre-check)."""
     members = AgentProfile.objects.filter(
@@ -136,6 +145,25 @@ def free_classes(*, queue: Queue) -> set[str]:
         if members.filter(**{f"{capacity_class}_load__lt": F(f"{capacity_class}_capacity")}).exists():
             found.add(capacity_class)
     return found
+
+
+def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str]) -> None:
+    """Items of a class in which nobody has room are not examined one by one: they get the reason in one update.
+
+    Only items without a reason yet: one examined before keeps its more specific reason (a missing skill, say).
+    """
+    full = [c for c in CapacityClass.values if c not in classes_with_room]
+    if not full:
+        return
+    available = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
+    ).exists()
+    for capacity_class in full:
+        if available:
+            reason = _("all capable agents are full for %(kind)s") % {"kind": CapacityClass(capacity_class).label}
+        else:
+            reason = _("no agent of the queue is available")
+        waiting_items(queue=queue).filter(capacity_class=capacity_class, reason="").update(reason=reason)
 
 
 def items_for_agent(*, profile: AgentProfile, classes: Collection[str]) -> QuerySet[RoutingItem]:

@@ -133,20 +133,26 @@ def route_item(*, item: RoutingItem) -> AgentProfile | None:
 
 def route_next(*, queue: Queue) -> RoutingItem | None:
     """One decision for `queue`: the highest-priority waiting item that some agent can take now gets one."""
-    with transaction.atomic():
-        classes = engine.free_classes(queue=queue)
-        if not classes:
-            return None
-        batch = (
-            engine.waiting_items(queue=queue)
-            .filter(capacity_class__in=classes)
-            .select_related("queue")
-            .select_for_update(skip_locked=True, of=("self",))[: engine.SCAN_BATCH]
-        )
-        for item in batch:
-            if route_item(item=item) is not None:
-                return item
-    return None
+    after: RoutingItem | None = None
+    while True:
+        with transaction.atomic():
+            classes = engine.free_classes(queue=queue)
+            if after is None:
+                engine.explain_full_classes(queue=queue, classes_with_room=classes)
+            if not classes:
+                return None
+            items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes)
+            if after is not None:
+                items = items.filter(engine.after_in_order(after))
+            batch = list(
+                items.select_related("queue").select_for_update(skip_locked=True, of=("self",))[: engine.SCAN_BATCH]
+            )
+            if not batch:
+                return None
+            for item in batch:
+                if route_item(item=item) is not None:
+                    return item
+            after = batch[-1]
 
 
 def route_queue(*, queue: Queue, limit: int = 1000) -> int:
