@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from interactions import access, inbound, selectors, services
 from interactions.models import Channel
 from omnidesk import realtime
+from routing import services as routing_services
 
 # Close codes in the 4400–4499 range tell the widget not to reconnect.
 CLOSE_BAD_REQUEST = 4400
@@ -118,6 +119,14 @@ class DeskConsumer(RealtimeConsumer):
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         await super().connect()
+        # Presence: an agent with no desk socket for a minute becomes offline (routing's sweep).
+        await database_sync_to_async(routing_services.socket_connected)(user=user)
+        self.counted = True
+
+    async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
+        if getattr(self, "counted", False):
+            await database_sync_to_async(routing_services.socket_disconnected)(user=self.scope["user"])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame = self.parse_frame(text_data)

@@ -154,6 +154,7 @@ CELERY_BEAT_SCHEDULE = {
 # Each area adds its periodic tasks in a `schedule.py` holding a BEAT dict (merged by omnidesk/celery.py).
 OMNIDESK_BEAT_MODULES = [
     "routing.schedule",
+    "routing.schedule_engine",
     "interactions.mail.schedule",
     "interactions.messaging.schedule",
     "interactions.phone.schedule",

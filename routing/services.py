@@ -1,127 +1,494 @@
-"""Minimal routing (the routing issue replaces it): least-loaded available agent with free chat capacity.
+"""Routing's business verbs: enqueue, assign, release, presence and capacity. Every interface calls these.
 
-Race-free with several workers: the waiting conversation and the chosen agent's profile are locked with
-SELECT … FOR UPDATE SKIP LOCKED in one transaction, and the agent's load is recounted under that lock.
+Offers, transfers, intents and the periodic sweeps live beside this module (routing/offers.py, transfers.py,
+intents.py, sweeps.py); the contract names other apps call are all here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from interactions.models import Conversation
+from interactions.models import Conversation, Interaction
 from omnidesk import realtime
-from routing.models import AgentProfile, Queue
+from routing import engine, stats
+from routing.models import (
+    MAX_CAPACITY,
+    AgentProfile,
+    Assignment,
+    CapacityClass,
+    Offer,
+    Queue,
+    RoutingItem,
+    Skill,
+    capacity_class_for,
+)
+
+DEFAULT_TIER_BOOST = {"standard": 0, "silver": 5, "gold": 10, "vip": 20}
 
 
-def open_load(user_id: Any) -> Subquery:
-    return Subquery(
-        Conversation.objects.filter(assignee_id=user_id, status=Conversation.Status.OPEN)
-        .order_by()
-        .values("assignee_id")
-        .annotate(n=Count("pk"))
-        .values("n"),
-        output_field=IntegerField(),
-    )
+def tier_boost(value_tier: str) -> int:
+    boosts = getattr(settings, "OMNIDESK_VALUE_TIER_BOOST", DEFAULT_TIER_BOOST)
+    return int(boosts.get(value_tier, 0))
 
 
-def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> None:
-    """Put a new conversation in `queue` and hand it to an agent at once if one is free."""
+def _announce(conversation: Conversation, type: str, extra_groups: list[str] | None = None) -> None:
     from interactions.services import announce_conversation
 
-    conversation.queue = queue
-    conversation.queued_at = timezone.now()
-    conversation.save(update_fields=["queue", "queued_at", "updated_at"])
-    if assign_next(queue=queue) != conversation:
-        announce_conversation(conversation=conversation, type="conversation.queued")
+    announce_conversation(conversation=conversation, type=type, extra_groups=extra_groups)
+    stats.publish_stats_on_commit()
 
 
-def assign_next(*, queue: Queue) -> Conversation | None:
-    """Assign the longest-waiting conversation of `queue` to the least-loaded free agent, if both exist."""
-    from interactions.services import announce_conversation
+# --- enqueue ------------------------------------------------------------------------------------------------------
+
+
+def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> RoutingItem:
+    """Put a new conversation in routing and hand it to an agent at once if one fits.
+
+    The intent detected on its first inbound text may send it to the intent's queue, add skills and raise its
+    priority; the customer's value tier raises it too.
+    """
+    from routing import intents
+
+    now = timezone.now()
+    detected = intents.detect_for_conversation(conversation=conversation)
+    intent = detected.intent if detected else None
+    channel_kind = conversation.channel.kind
+    if intent is not None and intent.queue is not None and serves(intent.queue, channel_kind):
+        queue = intent.queue
+    boost = tier_boost(conversation.customer.value_tier) + (intent.priority_boost if intent else 0)
+    with transaction.atomic():
+        item = RoutingItem.objects.create(
+            conversation=conversation,
+            queue=queue,
+            capacity_class=capacity_class_for(channel_kind),
+            boost=boost,
+            rank=engine.rank_for(queue=queue, boost=boost, queued_at=now),
+            queued_at=now,
+        )
+        required = set(queue.required_skills.values_list("pk", flat=True))
+        if intent is not None:
+            required |= set(intent.required_skills.values_list("pk", flat=True))
+        item.required_skills.set(required)
+        item.optional_skills.set(set(queue.optional_skills.values_list("pk", flat=True)) - required)
+        conversation.queue = queue
+        conversation.queued_at = now
+        conversation.save(update_fields=["queue", "queued_at", "updated_at"])
+        if route_item(item=item) is None:
+            conversation.refresh_from_db(fields=["assignee", "assigned_at"])
+            _announce(conversation, "conversation.queued")
+        sla_hook(conversation=conversation, queue=queue)
+    return item
+
+
+def sla_hook(*, conversation: Conversation, queue: Queue) -> None:
+    """Start the SLA clocks when the SLA engine is present (routing/sla.py, another area's module)."""
+    try:
+        from routing import sla  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    start = getattr(sla, "start_clocks", None)
+    if callable(start):
+        start(conversation=conversation, queue=queue)
+
+
+def serves(queue: Queue, channel_kind: str) -> bool:
+    return not queue.channel_kinds or channel_kind in queue.channel_kinds
+
+
+# --- the decisions ------------------------------------------------------------------------------------------------
+
+
+def route_item(*, item: RoutingItem) -> AgentProfile | None:
+    """Give one waiting item to the best agent now (push) or offer it (offer mode); else store why it waits.
+
+    The caller holds the item's lock (or just created it).
+    """
+    from routing import offers
 
     with transaction.atomic():
-        waiting = (
-            Conversation.objects.select_for_update(skip_locked=True)
-            .filter(queue=queue, assignee__isnull=True, status=Conversation.Status.OPEN)
-            .order_by("queued_at", "pk")
-            .first()
-        )
-        if waiting is None:
+        skill_ids = engine.wanted_skill_ids(item)
+        refused = offers.refused_by(item)
+        profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
+        if profile is None:
+            reason = engine.waiting_reason(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
+            if reason != item.reason:
+                item.reason = reason
+                item.save(update_fields=["reason", "updated_at"])
             return None
-        candidates = (
-            AgentProfile.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(presence=AgentProfile.Presence.AVAILABLE, user__queues=queue, user__is_active=True)
-            .annotate(load=Coalesce(open_load(OuterRef("user_id")), 0))
-            .filter(load__lt=F("chat_capacity"))
-            .order_by("load", F("last_assigned_at").asc(nulls_first=True), "pk")
-        )
-        agent = candidates.first()
-        if agent is None:
-            return None
-        now = timezone.now()
-        waiting.assignee_id = agent.user_id
-        waiting.assigned_at = now
-        waiting.save(update_fields=["assignee", "assigned_at", "updated_at"])
-        agent.last_assigned_at = now
-        agent.save(update_fields=["last_assigned_at"])
-        announce_conversation(conversation=waiting, type="conversation.assigned")
-    return waiting
+        if item.queue.mode == Queue.Mode.OFFER:
+            offers.make_offer(item=item, profile=profile)
+        else:
+            give(item=item, profile=profile, source=Assignment.Source.ROUTED)
+        return profile
+
+
+def route_next(*, queue: Queue) -> RoutingItem | None:
+    """One decision for `queue`: the highest-priority waiting item that some agent can take now gets one."""
+    after: RoutingItem | None = None
+    while True:
+        with transaction.atomic():
+            classes = engine.free_classes(queue=queue)
+            if after is None:
+                engine.explain_full_classes(queue=queue, classes_with_room=classes)
+            if not classes:
+                return None
+            items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes)
+            if after is not None:
+                items = items.filter(engine.after_in_order(after))
+            batch = list(
+                items.select_related("queue").select_for_update(skip_locked=True, of=("self",))[: engine.SCAN_BATCH]
+            )
+            if not batch:
+                return None
+            for item in batch:
+                if route_item(item=item) is not None:
+                    return item
+            after = batch[-1]
+
+
+def route_queue(*, queue: Queue, limit: int = 1000) -> int:
+    """Assign as much of `queue` as free capacity allows (the periodic sweep and presence changes)."""
+    routed = 0
+    while routed < limit and route_next(queue=queue) is not None:
+        routed += 1
+    return routed
+
+
+def route_for_agent(*, user: Any, limit: int = 100) -> int:
+    """Capacity was freed or the agent came back: give them the best waiting items they can take."""
+    routed = 0
+    while routed < limit:
+        with transaction.atomic():
+            profile = AgentProfile.objects.select_for_update().filter(user=user).first()
+            if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
+                return routed
+            classes = engine.classes_with_room(profile)
+            if not classes:
+                return routed
+            item = (
+                engine.items_for_agent(profile=profile, classes=classes)
+                .select_related("queue")
+                .select_for_update(skip_locked=True, of=("self",))
+                .first()
+            )
+            if item is None:
+                return routed
+            if item.queue.mode == Queue.Mode.OFFER:
+                from routing import offers
+
+                offers.make_offer(item=item, profile=profile)
+            else:
+                give(item=item, profile=profile, source=Assignment.Source.ROUTED)
+        routed += 1
+    return routed
+
+
+def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversation:
+    """Assign `item` to the agent whose row the caller has locked; the caller checked the capacity."""
+    now = timezone.now()
+    conversation = Conversation.objects.select_related("customer", "channel").get(pk=item.conversation_id)
+    Assignment.objects.create(
+        conversation=conversation,
+        agent_id=profile.user_id,
+        queue_id=item.queue_id,
+        capacity_class=item.capacity_class,
+        source=source,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(assignee_id=profile.user_id, assigned_at=now)
+    conversation.assignee_id = profile.user_id
+    conversation.assigned_at = now
+    item.state = RoutingItem.State.ASSIGNED
+    item.agent_id = profile.user_id
+    item.reason = ""
+    item.save(update_fields=["state", "agent", "reason", "updated_at"])
+    load = f"{item.capacity_class}_load"
+    setattr(profile, load, profile.load(item.capacity_class) + 1)
+    profile.last_assigned_at = now
+    profile.save(update_fields=[load, "last_assigned_at"])
+    conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=conversation.pk)
+    _announce(conversation, "conversation.assigned")
+    return conversation
+
+
+# Kept for the callers of the minimal routing: one decision for a queue.
+def assign_next(*, queue: Queue) -> Conversation | None:
+    item = route_next(queue=queue)
+    return item.conversation if item else None
+
+
+def assign_waiting(*, queue: Queue, limit: int = 100) -> int:
+    return route_queue(queue=queue, limit=limit)
+
+
+# --- direct assignment and release --------------------------------------------------------------------------------
+
+
+def end_live_assignment(*, conversation: Conversation, reason: str) -> Assignment | None:
+    """Close the conversation's live assignment, if any, and give the agent's capacity back (recounted)."""
+    live = Assignment.objects.filter(conversation=conversation, ended_at__isnull=True).first()
+    if live is None:
+        return None
+    live.ended_at = timezone.now()
+    live.end_reason = reason
+    live.save(update_fields=["ended_at", "end_reason"])
+    refresh_load(user=live.agent)
+    return live
 
 
 def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = None, note: str = "") -> Conversation:
-    """Give `conversation` to `agent` now, whatever the queue order (an answered call, a supervisor's reassignment)."""
-    from interactions.services import announce_conversation
+    """Give `conversation` to `agent` now, whatever the queue order (an answered call, a supervisor's reassignment).
 
+    Capacity is not checked: the agent already has the call, or a supervisor decided. The history keeps it.
+    """
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        previous = locked.assignee
+        locked = Conversation.objects.select_for_update().select_related("channel").get(pk=conversation.pk)
+        previous_id = locked.assignee_id
+        if previous_id == agent.pk:
+            return locked
+        end_live_assignment(conversation=locked, reason="reassigned")
+        item = _item_for(locked)
         now = timezone.now()
+        Assignment.objects.create(
+            conversation=locked,
+            agent=agent,
+            queue_id=item.queue_id,
+            capacity_class=item.capacity_class,
+            source=Assignment.Source.TRANSFER if note else Assignment.Source.DIRECT,
+        )
+        Offer.objects.filter(item=item, state=Offer.State.PENDING).update(state=Offer.State.DECLINED, decided_at=now)
+        item.state = RoutingItem.State.ASSIGNED
+        item.agent = agent
+        item.reason = ""
+        item.save(update_fields=["state", "agent", "reason", "updated_at"])
         locked.assignee = agent
         locked.assigned_at = now
         locked.save(update_fields=["assignee", "assigned_at", "updated_at"])
         AgentProfile.objects.filter(user=agent).update(last_assigned_at=now)
-        extra = [] if previous is None or previous == agent else [realtime.agent_group(previous.pk)]
-        announce_conversation(conversation=locked, type="conversation.assigned", extra_groups=extra)
+        refresh_load(user=agent)
+        locked = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=locked.pk)
+        extra = [] if previous_id is None else [realtime.agent_group(previous_id)]
+        _announce(locked, "conversation.assigned", extra_groups=extra)
+    if previous_id is not None:
+        transaction.on_commit(lambda: _route_for_user_id(previous_id))
     return locked
 
 
-def assign_waiting(*, queue: Queue, limit: int = 100) -> list[Conversation]:
-    """Assign as many waiting conversations of `queue` as free capacity allows."""
-    assigned = []
-    for _ in range(limit):
-        conversation = assign_next(queue=queue)
-        if conversation is None:
-            break
-        assigned.append(conversation)
-    return assigned
+def _route_for_user_id(user_id: int) -> None:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is not None:
+        route_for_agent(user=user)
+
+
+def _item_for(conversation: Conversation) -> RoutingItem:
+    """The conversation's routing item, created for conversations that never went through a queue."""
+    item = RoutingItem.objects.select_for_update().filter(conversation=conversation).first()
+    if item is not None:
+        return item
+    queue = conversation.queue or conversation.channel.queue
+    now = conversation.queued_at or timezone.now()
+    return RoutingItem.objects.create(
+        conversation=conversation,
+        queue=queue,
+        capacity_class=capacity_class_for(conversation.channel.kind),
+        rank=engine.rank_for(queue=queue, boost=0, queued_at=now),
+        queued_at=now,
+    )
+
+
+def refresh_load(*, user: Any) -> AgentProfile | None:
+    """Recount the agent's load per class from live assignments and pending offers, under the agent's lock."""
+    profile = AgentProfile.objects.select_for_update().filter(user=user).first()
+    if profile is None:
+        return None
+    counts = {c: 0 for c in CapacityClass.values}
+    live = Assignment.objects.filter(agent=user, ended_at__isnull=True).values("capacity_class").annotate(n=Count("pk"))
+    for row in live:
+        counts[row["capacity_class"]] += row["n"]
+    offered = (
+        Offer.objects.filter(agent=user, state=Offer.State.PENDING)
+        .values("item__capacity_class")
+        .annotate(n=Count("pk"))
+    )
+    for row in offered:
+        counts[row["item__capacity_class"]] += row["n"]
+    for capacity_class, n in counts.items():
+        setattr(profile, f"{capacity_class}_load", n)
+    profile.save(update_fields=[f"{c}_load" for c in counts])
+    return profile
 
 
 def release_capacity(*, agent: Any, queue: Queue | None) -> None:
-    """Capacity was freed (or an agent came back): offer it to what waits, the freeing queue first."""
+    """A conversation of `agent` was resolved: close its routing, give the capacity back and pull waiting work."""
     if agent is None:
         return
-    queues = list(Queue.objects.filter(members=agent).order_by("pk"))
-    if queue is not None:
-        queues.sort(key=lambda q: q.pk != queue.pk)
-    for each in queues:
-        assign_waiting(queue=each)
+    with transaction.atomic():
+        finished = Assignment.objects.filter(
+            agent=agent, ended_at__isnull=True, conversation__status=Conversation.Status.RESOLVED
+        )
+        conversation_ids = list(finished.values_list("conversation_id", flat=True))
+        finished.update(ended_at=timezone.now(), end_reason="resolved")
+        RoutingItem.objects.filter(conversation_id__in=conversation_ids).update(state=RoutingItem.State.CLOSED)
+        refresh_load(user=agent)
+        stats.publish_stats_on_commit()
+    route_for_agent(user=agent)
 
 
-def set_presence(*, user: Any, presence: str) -> AgentProfile:
-    """Change an agent's presence; becoming available pulls waiting work."""
+# --- presence and capacity ----------------------------------------------------------------------------------------
+
+
+def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentProfile:
+    """Change an agent's presence; available pulls waiting work, offline gives back unanswered items.
+
+    An agent's own changes are limited to OMNIDESK_PRESENCE_CHANGES_PER_MINUTE (flapping would churn routing).
+    """
     if presence not in AgentProfile.Presence.values:
-        raise ValueError(f"unknown presence {presence!r}")
+        raise ValidationError(_("Unknown presence %(value)s.") % {"value": presence}, code="unknown_presence")
+    limit = getattr(settings, "OMNIDESK_PRESENCE_CHANGES_PER_MINUTE", 10)
     with transaction.atomic():
         profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
-        if profile.presence != presence:
-            profile.presence = presence
-            profile.presence_changed_at = timezone.now()
-            profile.save(update_fields=["presence", "presence_changed_at"])
-        if presence == AgentProfile.Presence.AVAILABLE:
-            release_capacity(agent=user, queue=None)
+        if profile.presence == presence:
+            return profile
+        now = timezone.now()
+        if not by_system:
+            window = profile.presence_window_started_at
+            if window is None or now - window >= timedelta(minutes=1):
+                profile.presence_window_started_at = now
+                profile.presence_window_changes = 0
+            if profile.presence_window_changes >= limit:
+                raise ValidationError(
+                    _("Too many presence changes: at most %(limit)d a minute. Try again shortly.") % {"limit": limit},
+                    code="presence_rate_limited",
+                )
+            profile.presence_window_changes += 1
+        profile.presence = presence
+        profile.presence_changed_at = now
+        profile.save(
+            update_fields=["presence", "presence_changed_at", "presence_window_started_at", "presence_window_changes"]
+        )
+        if presence == AgentProfile.Presence.OFFLINE:
+            returned = return_unanswered(user=user)
+        else:
+            returned = []
+        stats.publish_stats_on_commit()
+    for item in returned:
+        with transaction.atomic():
+            locked = RoutingItem.objects.select_for_update(skip_locked=True).filter(pk=item.pk, state="waiting").first()
+            if locked is not None:
+                route_item(item=locked)
+    if presence == AgentProfile.Presence.AVAILABLE:
+        route_for_agent(user=user)
     return profile
+
+
+def return_unanswered(*, user: Any) -> list[RoutingItem]:
+    """Put back in their queue, with their original waiting time, the agent's items no reply has gone out on yet."""
+    from routing import offers
+
+    offers.withdraw_offers(user=user)
+    returned = []
+    live = Assignment.objects.filter(agent=user, ended_at__isnull=True).select_related("conversation")
+    for assignment in live:
+        conversation = assignment.conversation
+        answered = Interaction.objects.filter(
+            conversation=conversation,
+            direction=Interaction.Direction.OUTBOUND,
+            kind=Interaction.Kind.MESSAGE,
+            created_at__gte=assignment.started_at,
+        ).exists()
+        if answered or conversation.status == Conversation.Status.RESOLVED:
+            continue
+        assignment.ended_at = timezone.now()
+        assignment.end_reason = "agent_offline"
+        assignment.save(update_fields=["ended_at", "end_reason"])
+        item = RoutingItem.objects.select_for_update().get(conversation=conversation)
+        item.state = RoutingItem.State.WAITING
+        item.agent = None
+        item.save(update_fields=["state", "agent", "updated_at"])
+        Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
+        conversation = Conversation.objects.select_related("customer", "channel").get(pk=conversation.pk)
+        _announce(conversation, "conversation.queued", extra_groups=[realtime.agent_group(user.pk)])
+        returned.append(item)
+    refresh_load(user=user)
+    return returned
+
+
+def set_capacity(
+    *, user: Any, chat: int | None = None, voice: int | None = None, email: int | None = None
+) -> AgentProfile:
+    """Change an agent's capacity per class (0 … MAX_CAPACITY); a raise pulls waiting work."""
+    wanted = {"chat": chat, "voice": voice, "email": email}
+    for name, value in wanted.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CAPACITY:
+            raise ValidationError(
+                _("%(kind)s capacity must be a whole number from 0 to %(max)d.") % {"kind": name, "max": MAX_CAPACITY},
+                code="invalid_capacity",
+            )
+    with transaction.atomic():
+        profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
+        fields = []
+        for name, value in wanted.items():
+            if value is not None:
+                setattr(profile, f"{name}_capacity", value)
+                fields.append(f"{name}_capacity")
+        profile.save(update_fields=fields)
+        stats.publish_stats_on_commit()
+    route_for_agent(user=user)
+    return profile
+
+
+def set_skills(*, user: Any, proficiencies: dict[str, int]) -> AgentProfile:
+    """Replace an agent's skills: names → proficiency 1–5. Unknown skills are refused, nothing changes."""
+    from routing.models import AgentSkill
+
+    known = dict(Skill.objects.filter(name__in=list(proficiencies)).values_list("name", "pk"))
+    unknown = sorted(set(proficiencies) - set(known))
+    if unknown:
+        raise ValidationError(_("Unknown skill: %(names)s.") % {"names": ", ".join(unknown)}, code="unknown_skill")
+    for name, level in proficiencies.items():
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+            raise ValidationError(
+                _("Proficiency for %(name)s must be from 1 to 5.") % {"name": name}, code="invalid_proficiency"
+            )
+    with transaction.atomic():
+        profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
+        AgentSkill.objects.filter(agent=profile).delete()
+        AgentSkill.objects.bulk_create(
+            [AgentSkill(agent=profile, skill_id=known[name], proficiency=level) for name, level in proficiencies.items()]
+        )
+    route_for_agent(user=user)
+    return profile
+
+
+def recompute_ranks(*, queue: Queue, item_ids: Collection[int] | None = None) -> None:
+    """After a queue's base priority or acceleration changed: re-rank what waits in it."""
+    items = RoutingItem.objects.filter(queue=queue).exclude(state=RoutingItem.State.CLOSED)
+    if item_ids is not None:
+        items = items.filter(pk__in=list(item_ids))
+    for item in items:
+        item.rank = engine.rank_for(queue=queue, boost=item.boost, queued_at=item.queued_at)
+        item.save(update_fields=["rank"])
+
+
+def socket_connected(*, user: Any) -> None:
+    """A desk socket of the agent opened (the 60 s offline rule counts sockets)."""
+    AgentProfile.objects.get_or_create(user=user)
+    AgentProfile.objects.filter(user=user).update(socket_count=F("socket_count") + 1, last_seen_at=timezone.now())
+
+
+def socket_disconnected(*, user: Any) -> None:
+    """A desk socket closed; with none left for the timeout, the sweep sets the agent offline."""
+    AgentProfile.objects.filter(user=user, socket_count__gt=0).update(socket_count=F("socket_count") - 1)
+    AgentProfile.objects.filter(user=user).update(last_seen_at=timezone.now())

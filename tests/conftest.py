@@ -7,7 +7,8 @@ customer who chats from the website.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg2
@@ -17,7 +18,7 @@ from django.conf import settings
 from playwright.sync_api import Browser, sync_playwright
 
 from customers.models import Customer, Identity
-from interactions.models import Channel
+from interactions.models import Channel, Conversation
 from routing.models import AgentProfile, Queue
 from tests.browser import launch_chromium
 from tests.stack import Stack
@@ -87,13 +88,22 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def make_user(username: str, *, role: str = AgentProfile.Role.AGENT, queues: list[Queue] = (), **extra: Any) -> Any:  # type: ignore[assignment]
+def make_user(
+    username: str,
+    *,
+    role: str = AgentProfile.Role.AGENT,
+    queues: list[Queue] = (),  # type: ignore[assignment]
+    capacity: dict[str, int] | None = None,
+    **extra: Any,
+) -> Any:
+    """A user with an available agent profile; `capacity` overrides the defaults per class (chat 3, voice 1, email 5)."""
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user(
         username=username, password=PASSWORD, first_name=username.capitalize(), **extra
     )
-    AgentProfile.objects.create(user=user, role=role, presence=AgentProfile.Presence.AVAILABLE, chat_capacity=3)
+    capacities = {f"{kind}_capacity": value for kind, value in (capacity or {}).items()}
+    AgentProfile.objects.create(user=user, role=role, presence=AgentProfile.Presence.AVAILABLE, **capacities)
     for queue in queues:
         queue.members.add(user)
     return user
@@ -132,6 +142,28 @@ def chat_channel(support_queue: Queue) -> Channel:
     return Channel.objects.create(
         kind=Channel.Kind.CHAT, name="Website", queue=support_queue, allowed_origins=["http://shop.example"]
     )
+
+
+@pytest.fixture
+def email_channel(support_queue: Queue) -> Channel:
+    return Channel.objects.create(kind=Channel.Kind.EMAIL, name="Support mailbox", queue=support_queue)
+
+
+@pytest.fixture
+def arrive(db: None) -> Callable[..., Conversation]:
+    """A customer's first message on `channel`, ingested as the worker does it: a new conversation, routed."""
+
+    def arrive(channel: Channel, *, text: str = "Bonjour", tier: str = Customer.ValueTier.STANDARD) -> Conversation:
+        from django.db import transaction
+
+        from interactions.services import receive_message
+
+        customer = Customer.objects.create(display_name=f"Customer {uuid.uuid4().hex[:6]}", value_tier=tier)
+        with transaction.atomic():
+            interaction = receive_message(customer=customer, channel=channel, external_id=uuid.uuid4().hex, text=text)
+        return Conversation.objects.select_related("assignee", "queue").get(pk=interaction.conversation_id)
+
+    return arrive
 
 
 @pytest.fixture

@@ -1,16 +1,19 @@
-"""Minimal routing: least-loaded available agent with free chat capacity, or the queue."""
+"""Routing: skills, proficiency, load per channel kind, priority with value tier and aging, and the history."""
 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from interactions import services
 from interactions.models import Channel, Conversation
-from routing.models import AgentProfile, Queue
-from routing.services import assign_next, set_presence
+from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem, Skill
+from routing.services import assign_next, recompute_ranks, set_capacity, set_presence, set_skills
 from tests.conftest import make_user
 from tests.factories import widget_message
 
@@ -96,3 +99,121 @@ def test_it_never_double_assigns_under_concurrent_workers(support_queue: Queue, 
     for thread in threads:
         thread.join()
     assert Conversation.objects.filter(assignee=agent).count() == 1
+
+
+# --- skills, proficiency, load, priority ---------------------------------------------------------------------------
+
+
+def skilled(name: str, queue: Queue, skills: dict[str, int], **capacity: int) -> Any:
+    from routing.services import set_skills
+
+    for skill in skills:
+        Skill.objects.get_or_create(name=skill)
+    user = make_user(name, queues=[queue], capacity=capacity or None)
+    set_skills(user=user, proficiencies=skills)
+    return user
+
+
+def test_it_gives_the_item_to_the_most_proficient_agent_with_every_required_skill(
+    alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
+) -> None:
+    french = Skill.objects.create(name="French")
+    support_queue.required_skills.add(french)
+    skilled("bruno", support_queue, {"French": 2})
+    chloe = skilled("chloe", support_queue, {"French": 5})
+    assert arrive(chat_channel).assignee == chloe
+
+
+def test_it_keeps_an_item_waiting_with_the_reason_when_nobody_has_the_skill(
+    alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
+) -> None:
+    support_queue.required_skills.add(Skill.objects.create(name="Japanese"))
+    conversation = arrive(chat_channel)
+    assert conversation.assignee is None
+    assert RoutingItem.objects.get(conversation=conversation).reason == "no available agent with skill Japanese"
+
+
+def test_it_says_all_capable_agents_are_full_when_they_are(alice: Any, chat_channel: Channel, arrive: Any) -> None:
+    for _ in range(3):
+        arrive(chat_channel)
+    waiting = arrive(chat_channel)
+    assert waiting.assignee is None
+    assert RoutingItem.objects.get(conversation=waiting).reason == "all capable agents are full for Chat"
+
+
+def test_it_prefers_the_agent_with_the_lowest_load_ratio(
+    alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
+) -> None:
+    AgentProfile.objects.filter(user=alice).update(chat_load=1, chat_capacity=2)
+    bruno = make_user("bruno", queues=[support_queue], capacity={"chat": 4})
+    AgentProfile.objects.filter(user=bruno).update(chat_load=1)
+    assert arrive(chat_channel).assignee == bruno
+
+
+def test_it_counts_capacity_per_channel_kind(
+    alice: Any, chat_channel: Channel, email_channel: Channel, arrive: Any
+) -> None:
+    for _ in range(3):
+        assert arrive(chat_channel).assignee == alice
+    assert arrive(chat_channel).assignee is None
+    assert arrive(email_channel).assignee == alice
+    profile = AgentProfile.objects.get(user=alice)
+    assert (profile.chat_load, profile.email_load) == (3, 1)
+
+
+def test_it_serves_priority_with_value_tier_and_aging_then_the_oldest(
+    alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
+) -> None:
+    set_presence(user=alice, presence=AgentProfile.Presence.AWAY)
+    old_standard = arrive(chat_channel, tier="standard")
+    older_standard = arrive(chat_channel, tier="standard")
+    vip = arrive(chat_channel, tier="vip")
+    fresh_standard = arrive(chat_channel, tier="standard")
+    # 30 minutes at 1 point a minute beats the VIP's 20 points; the VIP beats fresh standard contacts.
+    RoutingItem.objects.filter(conversation=old_standard).update(queued_at=timezone.now() - timedelta(minutes=30))
+    RoutingItem.objects.filter(conversation=older_standard).update(queued_at=timezone.now() - timedelta(minutes=31))
+    recompute_ranks(queue=support_queue)
+    AgentProfile.objects.filter(user=alice).update(chat_capacity=1)
+    set_presence(user=alice, presence=AgentProfile.Presence.AVAILABLE)
+    order = []
+    for _ in range(4):
+        current = Conversation.objects.get(assignee=alice, status=Conversation.Status.OPEN)
+        order.append(current.pk)
+        services.resolve_conversation(conversation=current, by=alice)
+    assert order == [older_standard.pk, old_standard.pk, vip.pk, fresh_standard.pk]
+
+
+def test_it_records_every_assignment_in_the_history(alice: Any, chat_channel: Channel, arrive: Any) -> None:
+    conversation = arrive(chat_channel)
+    services.resolve_conversation(conversation=conversation, by=alice)
+    assignment = Assignment.objects.get(conversation=conversation)
+    assert (assignment.agent, assignment.capacity_class, assignment.end_reason) == (alice, "chat", "resolved")
+    assert AgentProfile.objects.get(user=alice).chat_load == 0
+
+
+# --- bad input ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [-1, 51, 1000, "3", 2.5, True])
+def test_it_refuses_a_negative_or_absurd_capacity_and_keeps_the_old_one(alice: Any, value: Any) -> None:
+    with pytest.raises(ValidationError) as error:
+        set_capacity(user=alice, chat=value)
+    assert error.value.code == "invalid_capacity"
+    assert AgentProfile.objects.get(user=alice).chat_capacity == 3
+
+
+def test_it_refuses_an_unknown_skill_and_keeps_the_agents_skills(alice: Any) -> None:
+    Skill.objects.create(name="French")
+    set_skills(user=alice, proficiencies={"French": 4})
+    with pytest.raises(ValidationError, match="Unknown skill: Klingon"):
+        set_skills(user=alice, proficiencies={"French": 5, "Klingon": 3})
+    assert list(AgentSkill.objects.filter(agent__user=alice).values_list("skill__name", "proficiency")) == [
+        ("French", 4)
+    ]
+
+
+def test_it_refuses_a_proficiency_outside_one_to_five(alice: Any) -> None:
+    Skill.objects.create(name="French")
+    with pytest.raises(ValidationError, match="from 1 to 5"):
+        set_skills(user=alice, proficiencies={"French": 9})
+    assert not AgentSkill.objects.filter(agent__user=alice).exists()

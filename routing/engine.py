@@ -1,0 +1,201 @@
+"""The assignment decision: which agent gets a waiting item, or which item a freed agent gets, race-free.
+
+Locking order, which keeps concurrent workers from deadlocking: an item-driven decision locks the item, then tries
+agents with SKIP LOCKED; an agent-driven decision locks the agent, then tries items with SKIP LOCKED. Neither waits
+for a row the other holds. The free-capacity test runs in the WHERE of the locking query, and PostgreSQL re-checks it
+on the newest row version before granting the lock, so a load counter changed by a committed rival is seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import NullIf
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from routing.models import AgentProfile, AgentSkill, CapacityClass, Queue, RoutingItem, Skill
+
+# Items examined per locking batch when a queue is swept.
+SCAN_BATCH = 50
+
+
+def minutes_since_epoch(moment: datetime) -> float:
+    return moment.timestamp() / 60.0
+
+
+def rank_for(*, queue: Queue, boost: int, queued_at: datetime) -> float:
+    """See RoutingItem: base + boost − acceleration × queued minutes orders like the effective priority."""
+    return float(queue.base_priority + boost) - queue.aging_acceleration * minutes_since_epoch(queued_at)
+
+
+def effective_priority(item: RoutingItem, *, now: datetime | None = None) -> float:
+    now = now or timezone.now()
+    return item.rank + item.queue.aging_acceleration * minutes_since_epoch(now)
+
+
+def wanted_skill_ids(item: RoutingItem) -> list[int]:
+    """The skills an agent must have for `item`: required ones, plus optional ones until it overflows."""
+    ids = set(item.required_skills.values_list("pk", flat=True))
+    if item.overflowed_at is None:
+        ids |= set(item.optional_skills.values_list("pk", flat=True))
+    return sorted(ids)
+
+
+def candidate_agents(
+    *, queue_id: int, capacity_class: str, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()
+) -> QuerySet[AgentProfile]:
+    """Available members of the queue with every skill and room in the class: best first.
+
+    Highest mean proficiency over the wanted skills, then lowest load ratio, then longest idle.
+    """
+    load, capacity = f"{capacity_class}_load", f"{capacity_class}_capacity"
+    agents = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.AVAILABLE,
+        user__is_active=True,
+        user__queues=queue_id,
+        **{f"{load}__lt": F(capacity)},
+    )
+    if exclude_user_ids:
+        agents = agents.exclude(user_id__in=list(exclude_user_ids))
+    if skill_ids:
+        matched = (
+            AgentSkill.objects.filter(agent=OuterRef("pk"), skill_id__in=list(skill_ids))
+            .order_by()
+            .values("agent")
+        )
+        agents = agents.annotate(
+            matched=Subquery(matched.annotate(n=Count("pk")).values("n")),
+            proficiency=Subquery(matched.annotate(p=Avg("proficiency")).values("p"), output_field=FloatField()),
+        ).filter(matched=len(skill_ids))
+    else:
+        agents = agents.annotate(proficiency=Value(0.0, output_field=FloatField()))
+    ratio = ExpressionWrapper(F(load) * 1.0 / NullIf(F(capacity), 0), output_field=FloatField())
+    return agents.annotate(ratio=ratio).order_by(
+        F("proficiency").desc(), "ratio", F("last_assigned_at").asc(nulls_first=True), "pk"
+    )
+
+
+def lock_best_agent(
+    *, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()
+) -> AgentProfile | None:
+    agents = candidate_agents(
+        queue_id=item.queue_id,
+        capacity_class=item.capacity_class,
+        skill_ids=skill_ids,
+        exclude_user_ids=exclude_user_ids,
+    )
+    return agents.select_for_update(skip_locked=True, of=("self",)).first()
+
+
+def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()) -> str:
+    """Why no agent could take `item` now, in words a supervisor understands."""
+    members = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=item.queue_id
+    )
+    if exclude_user_ids:
+        members = members.exclude(user_id__in=list(exclude_user_ids))
+    if not members.exists():
+        return _("no agent of the queue is available")
+    for skill_id in skill_ids:
+        if not members.filter(skills__skill_id=skill_id).exists():
+            name = Skill.objects.filter(pk=skill_id).values_list("name", flat=True).first()
+            return _("no available agent with skill %(skill)s") % {"skill": name}
+    return _("all capable agents are full for %(kind)s") % {"kind": item.get_capacity_class_display()}
+
+
+def waiting_items(*, queue: Queue) -> QuerySet[RoutingItem]:
+    """A queue's waiting items in routing order (effective priority, then oldest first)."""
+    return RoutingItem.objects.filter(queue=queue, state=RoutingItem.State.WAITING).order_by(
+        F("rank").desc(), "queued_at", "id"
+    )
+
+
+def after_in_order(item: RoutingItem) -> Q:
+    """Keyset condition: the items that come after `item` in routing order (rank desc, queued_at, id)."""
+    return (
+        Q(rank__lt=item.rank)
+        | Q(rank=item.rank, queued_at__gt=item.queued_at)
+        | Q(rank=item.rank, queued_at=item.queued_at, id__gt=item.pk)
+    )
+
+
+def free_classes(*, queue: Queue) -> set[str]:
+    """The capacity classes in which some available member of `queue` has room (a cheap pre-check)."""
+    members = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
+    )
+    found = set()
+    for capacity_class in ("chat", "voice", "email"):
+        if members.filter(**{f"{capacity_class}_load__lt": F(f"{capacity_class}_capacity")}).exists():
+            found.add(capacity_class)
+    return found
+
+
+def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str]) -> None:
+    """Items of a class in which nobody has room are not examined one by one: they get the reason in one update.
+
+    Only items without a reason yet: one examined before keeps its more specific reason (a missing skill, say).
+    """
+    full = [c for c in CapacityClass.values if c not in classes_with_room]
+    if not full:
+        return
+    available = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
+    ).exists()
+    for capacity_class in full:
+        if available:
+            reason = _("all capable agents are full for %(kind)s") % {"kind": CapacityClass(capacity_class).label}
+        else:
+            reason = _("no agent of the queue is available")
+        waiting_items(queue=queue).filter(capacity_class=capacity_class, reason="").update(reason=reason)
+
+
+def items_for_agent(*, profile: AgentProfile, classes: Collection[str]) -> QuerySet[RoutingItem]:
+    """Waiting items of the agent's queues it could take (every wanted skill, a class with room), best first."""
+    now_minutes = minutes_since_epoch(timezone.now())
+    agent_skills = AgentSkill.objects.filter(agent=profile).values("skill_id")
+    required = RoutingItem.required_skills.through.objects.filter(routingitem_id=OuterRef("pk")).exclude(
+        skill_id__in=agent_skills
+    )
+    optional = RoutingItem.optional_skills.through.objects.filter(routingitem_id=OuterRef("pk")).exclude(
+        skill_id__in=agent_skills
+    )
+    priority = ExpressionWrapper(
+        F("rank") + F("queue__aging_acceleration") * Value(now_minutes), output_field=FloatField()
+    )
+    return (
+        RoutingItem.objects.filter(
+            state=RoutingItem.State.WAITING,
+            queue__members=profile.user_id,
+            capacity_class__in=list(classes),
+        )
+        .filter(~Exists(required))
+        .filter(Q(overflowed_at__isnull=False) | ~Exists(optional))
+        .exclude(offers__agent_id=profile.user_id)
+        .annotate(priority=priority)
+        .order_by(F("priority").desc(), "queued_at", "id")
+    )
+
+
+def classes_with_room(profile: AgentProfile) -> list[str]:
+    return [c for c in ("chat", "voice", "email") if profile.load(c) < profile.capacity(c)]
+
+
+def describe(item: RoutingItem) -> dict[str, Any]:
+    return {"id": item.pk, "queue": item.queue_id, "class": item.capacity_class, "reason": item.reason}

@@ -1,0 +1,132 @@
+"""Reads about routing shared by the supervisor view, the API and the stats events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, TypedDict
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from interactions.models import Conversation
+from routing.models import AgentProfile, Queue, RoutingItem, capacity_class_for
+
+AHT_SAMPLE_DAYS = 7
+
+
+class WaitEstimate(TypedDict):
+    queue_id: int
+    channel_kind: str
+    position: int
+    agents: int
+    free_slots: int
+    aht_seconds: float
+    ewt_seconds: float | None
+
+
+def handle_time_seconds(queue: Queue, channel_kind: str) -> float:
+    """Average handle time (assigned → resolved) over the last week's resolved conversations, else the default."""
+    since = timezone.now() - timedelta(days=AHT_SAMPLE_DAYS)
+    handled = Conversation.objects.filter(
+        queue=queue,
+        channel__kind=channel_kind,
+        resolved_at__gte=since,
+        assigned_at__isnull=False,
+    ).aggregate(aht=Avg(ExpressionWrapper(F("resolved_at") - F("assigned_at"), output_field=DurationField())))
+    aht = handled["aht"]
+    return aht.total_seconds() if aht else float(queue.default_aht_seconds)
+
+
+def _estimate(*, position: int, agents: int, aht_seconds: float, free_slots: int) -> float | None:
+    try:
+        from routing import ewt  # type: ignore[attr-defined]
+    except ImportError:
+        # Until the EWT module lands: the plain position × AHT / agents estimate of DESIGN.md.
+        if free_slots >= position:
+            return 0.0
+        if agents == 0:
+            return None
+        return (position - free_slots) * aht_seconds / agents
+    result = ewt.estimate_wait_seconds(position=position, agents=agents, aht_seconds=aht_seconds, free_slots=free_slots)
+    return None if result is None else float(result)
+
+
+def estimated_wait(queue: Queue, channel_kind: str) -> WaitEstimate:
+    """How long a new contact of `channel_kind` arriving now in `queue` would wait, in seconds (None: nobody to take it).
+
+    The contact would be one behind everything of its capacity class that waits; the agents are the available
+    members who have capacity in that class.
+    """
+    capacity_class = capacity_class_for(channel_kind)
+    position = (
+        RoutingItem.objects.filter(queue=queue, capacity_class=capacity_class, state=RoutingItem.State.WAITING).count()
+        + 1
+    )
+    agents = AgentProfile.objects.filter(
+        presence=AgentProfile.Presence.AVAILABLE,
+        user__is_active=True,
+        user__queues=queue,
+        **{f"{capacity_class}_capacity__gt": 0},
+    ).aggregate(n=Count("pk"), capacity=Sum(f"{capacity_class}_capacity"), load=Sum(f"{capacity_class}_load"))
+    free_slots = max(0, (agents["capacity"] or 0) - (agents["load"] or 0))
+    aht = handle_time_seconds(queue, channel_kind)
+    return {
+        "queue_id": queue.pk,
+        "channel_kind": channel_kind,
+        "position": position,
+        "agents": agents["n"],
+        "free_slots": free_slots,
+        "aht_seconds": round(aht, 1),
+        "ewt_seconds": _estimate(position=position, agents=agents["n"], aht_seconds=aht, free_slots=free_slots),
+    }
+
+
+def queues_visible_to(user: Any) -> QuerySet[Queue]:
+    from interactions import access
+
+    if access.is_supervisor(user):
+        return Queue.objects.all()
+    return Queue.objects.filter(members=user)
+
+
+def at_risk_count(queue: Queue, *, now: Any = None) -> int:
+    """Open conversations of the queue whose next SLA due time is within the warning window or past."""
+    now = now or timezone.now()
+    open_ = Conversation.objects.filter(queue=queue).exclude(status=Conversation.Status.RESOLVED)
+    warned = open_.filter(Q(sla_warned_at__isnull=False) | Q(sla_breached_at__isnull=False))
+    target = queue.sla_first_response_minutes
+    horizon = now
+    if target:
+        horizon = now + timedelta(minutes=target * (100 - queue.sla_warning_percent) / 100)
+    due = open_.filter(
+        Q(first_response_at__isnull=True, first_response_due_at__lte=horizon)
+        | Q(next_response_due_at__lte=horizon)
+        | Q(resolution_due_at__lte=horizon)
+    )
+    return (warned | due).distinct().count()
+
+
+def supervisor_overview() -> dict[str, Any]:
+    """Per queue: waiting, longest wait, EWT per served kind, SLA risk; per agent: presence and load per class."""
+    now = timezone.now()
+    queues = []
+    for queue in Queue.objects.order_by("name"):
+        waiting = RoutingItem.objects.filter(queue=queue, state=RoutingItem.State.WAITING).aggregate(
+            n=Count("pk"), oldest=Min("queued_at")
+        )
+        kinds = queue.channel_kinds or ["chat"]
+        queues.append(
+            {
+                "queue": queue,
+                "waiting": waiting["n"],
+                "longest_wait_seconds": int((now - waiting["oldest"]).total_seconds()) if waiting["oldest"] else 0,
+                "ewt": [estimated_wait(queue, kind) for kind in kinds],
+                "at_risk": at_risk_count(queue, now=now),
+            }
+        )
+    agents = list(
+        AgentProfile.objects.select_related("user")
+        .filter(user__is_active=True, role=AgentProfile.Role.AGENT)
+        .order_by("presence", "user__username")
+    )
+    return {"queues": queues, "agents": agents}

@@ -1,0 +1,74 @@
+"""The supervisors' live queue view: a coalesced `queue.stats_changed` event carrying the rendered figures.
+
+Enqueue and assignment can happen hundreds of times a second; supervisors need about one update a second. A process
+publishes at most once per OMNIDESK_STATS_INTERVAL; what it skipped is published by the next change or by the
+periodic sweep, which compares with the last published figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from omnidesk import realtime
+from omnidesk.models import Event
+
+STATS_EVENT = "queue.stats_changed"
+
+_lock = threading.Lock()
+_last_published = 0.0
+_skipped = False
+
+
+def interval() -> float:
+    return float(getattr(settings, "OMNIDESK_STATS_INTERVAL", 1.0))
+
+
+def render_stats() -> str:
+    from routing.selectors import supervisor_overview
+
+    return render_to_string("routing/supervisor.html#stats", supervisor_overview())
+
+
+def publish_stats(*, force: bool = False) -> bool:
+    """Publish the figures now (in a transaction of its own) unless they are the ones last published."""
+    html = render_stats()
+    digest = hashlib.sha1(html.encode()).hexdigest()
+    if not force:
+        last = Event.objects.filter(type=STATS_EVENT).order_by("-id").values_list("data", flat=True).first()
+        if last is not None and last.get("digest") == digest:
+            return False
+    with transaction.atomic():
+        realtime.publish_on_commit(
+            type=STATS_EVENT, data={"html": html, "digest": digest}, groups=[realtime.supervisors_group()]
+        )
+    return True
+
+
+def publish_stats_on_commit() -> None:
+    """Ask for a stats update after the current transaction commits, coalesced per process."""
+    if not getattr(settings, "OMNIDESK_STATS_LIVE", True):
+        return
+    transaction.on_commit(_maybe_publish)
+
+
+def _maybe_publish() -> None:
+    global _last_published, _skipped
+    now = time.monotonic()
+    with _lock:
+        if now - _last_published < interval():
+            _skipped = True
+            return
+        _last_published = now
+        _skipped = False
+    publish_stats()
+
+
+def flush_skipped() -> bool:
+    """The sweep's part: publish what was coalesced away, if the figures changed since."""
+    return publish_stats()

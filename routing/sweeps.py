@@ -1,0 +1,97 @@
+"""The periodic part of routing: offer timeouts, overflow, presence timeout, and a re-route of every queue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from interactions.models import Conversation
+from routing import engine, offers, stats
+from routing.models import AgentProfile, Queue, RoutingItem
+
+OFFLINE_AFTER = timedelta(seconds=60)
+
+
+def offline_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "OMNIDESK_PRESENCE_TIMEOUT_SECONDS", 60))
+
+
+def sweep_presence(*, now: Any = None) -> int:
+    """Agents whose desk sockets have all been gone for the timeout become offline (their items go back)."""
+    from routing.services import set_presence
+
+    now = now or timezone.now()
+    gone = AgentProfile.objects.filter(
+        socket_count=0, last_seen_at__lt=now - offline_after(), last_seen_at__isnull=False
+    ).exclude(presence=AgentProfile.Presence.OFFLINE)
+    count = 0
+    for profile in gone.select_related("user"):
+        set_presence(user=profile.user, presence=AgentProfile.Presence.OFFLINE, by_system=True)
+        count += 1
+    return count
+
+
+def sweep_overflow(*, now: Any = None) -> int:
+    """Items waiting longer than their queue's overflow timeout move to the overflow queue or drop optional skills."""
+    from interactions.services import announce_conversation
+    from routing.services import route_item
+
+    now = now or timezone.now()
+    moved = 0
+    for queue in Queue.objects.filter(overflow_timeout_seconds__isnull=False).select_related("overflow_queue"):
+        cutoff = now - timedelta(seconds=queue.overflow_timeout_seconds or 0)
+        ids = list(
+            RoutingItem.objects.filter(
+                queue=queue, state=RoutingItem.State.WAITING, overflowed_at__isnull=True, queued_at__lte=cutoff
+            ).values_list("pk", flat=True)
+        )
+        for pk in ids:
+            with transaction.atomic():
+                item = (
+                    RoutingItem.objects.select_for_update(skip_locked=True)
+                    .filter(pk=pk, state=RoutingItem.State.WAITING, overflowed_at__isnull=True)
+                    .first()
+                )
+                if item is None:
+                    continue
+                item.overflowed_at = now
+                target = queue.overflow_queue
+                if target is not None and target.pk != queue.pk:
+                    item.queue = target
+                    item.rank = engine.rank_for(queue=target, boost=item.boost, queued_at=item.queued_at)
+                    Conversation.objects.filter(pk=item.conversation_id).update(queue=target)
+                item.save(update_fields=["overflowed_at", "queue", "rank", "updated_at"])
+                item = RoutingItem.objects.select_related("queue").get(pk=item.pk)
+                if route_item(item=item) is None and target is not None:
+                    conversation = Conversation.objects.select_related("customer", "channel").get(
+                        pk=item.conversation_id
+                    )
+                    announce_conversation(conversation=conversation, type="conversation.queued")
+                moved += 1
+    return moved
+
+
+def sweep_queues() -> int:
+    """The catch-all trigger: whatever could be assigned now is (after a missed trigger or a crash)."""
+    from routing.services import route_queue
+
+    routed = 0
+    queue_ids = RoutingItem.objects.filter(state=RoutingItem.State.WAITING).values_list("queue_id", flat=True)
+    for queue in Queue.objects.filter(pk__in=queue_ids.distinct()):
+        routed += route_queue(queue=queue)
+    return routed
+
+
+def sweep_routing() -> dict[str, int]:
+    result = {
+        "offers_expired": offers.expire_offers(),
+        "agents_offline": sweep_presence(),
+        "overflowed": sweep_overflow(),
+        "routed": sweep_queues(),
+    }
+    stats.flush_skipped()
+    return result

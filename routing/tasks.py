@@ -1,0 +1,12 @@
+"""Celery adapters of the routing sweeps."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from routing.sweeps import sweep_routing
+
+
+@shared_task(name="routing.tasks.sweep_routing", ignore_result=True)
+def sweep_routing_task() -> dict[str, int]:
+    return sweep_routing()

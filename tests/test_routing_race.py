@@ -1,0 +1,170 @@
+"""Race-free routing: 4 OS processes, each with its own PostgreSQL connection, route 2,000 items to 100 agents."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+
+from customers.models import Customer
+from interactions.models import Channel, Conversation
+from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem, Skill, capacity_class_for
+from routing.services import recompute_ranks
+from tests.stack import ROOT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROCESSES = 4
+ITEMS = 2_000
+AGENTS = 100
+
+# Each process routes every race queue until a full round assigns nothing.
+WORKER = """
+import os, sys
+import django
+django.setup()
+from django.conf import settings
+settings.OMNIDESK_STATS_LIVE = False
+from routing.models import Queue
+from routing.services import route_next
+queues = list(Queue.objects.filter(name__startswith="Race").order_by("pk"))
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+sys.stdin.readline()
+quiet = 0
+while quiet < 2:
+    progress = False
+    for queue in queues:
+        if route_next(queue=queue) is not None:
+            progress = True
+    quiet = 0 if progress else quiet + 1
+"""
+
+
+def build_population() -> None:
+    rng = random.Random(4)
+    skills = [Skill.objects.create(name=name) for name in ("French", "German", "Billing", "Tech", "Rare")]
+    common = skills[:4]
+    queues = [Queue.objects.create(name="Race A"), Queue.objects.create(name="Race B", base_priority=5)]
+    channels = [
+        Channel.objects.create(kind=kind, name=f"Race {kind}", queue=queues[0]) for kind in ("chat", "email", "voice")
+    ]
+    users = get_user_model().objects.bulk_create(
+        [get_user_model()(username=f"race-agent-{n}", first_name=f"Agent {n}") for n in range(AGENTS)]
+    )
+    profiles = AgentProfile.objects.bulk_create(
+        [
+            AgentProfile(
+                user=user,
+                presence=AgentProfile.Presence.AVAILABLE,
+                chat_capacity=rng.randint(0, 4),
+                voice_capacity=rng.randint(0, 1),
+                email_capacity=rng.randint(0, 5),
+            )
+            for user in users
+        ]
+    )
+    AgentSkill.objects.bulk_create(
+        [
+            AgentSkill(agent=profile, skill=skill, proficiency=rng.randint(1, 5))
+            for profile in profiles
+            for skill in rng.sample(common, rng.randint(0, 3))
+        ]
+    )
+    membership = Queue.members.through
+    membership.objects.bulk_create(
+        [
+            membership(queue_id=queue.pk, user_id=user.pk)
+            for user in users
+            for queue in rng.sample(queues, rng.randint(1, 2))
+        ]
+    )
+    customers = Customer.objects.bulk_create([Customer(display_name=f"Race customer {n}") for n in range(ITEMS)])
+    picks = [rng.choice(channels) for _ in range(ITEMS)]
+    conversations = Conversation.objects.bulk_create(
+        [Conversation(customer=c, channel=ch) for c, ch in zip(customers, picks, strict=True)]
+    )
+    from django.utils import timezone
+
+    now = timezone.now()
+    items = RoutingItem.objects.bulk_create(
+        [
+            RoutingItem(
+                conversation=conversation,
+                queue=rng.choice(queues),
+                capacity_class=capacity_class_for(channel.kind),
+                boost=rng.choice([0, 0, 5, 20]),
+                queued_at=now,
+            )
+            for conversation, channel in zip(conversations, picks, strict=True)
+        ]
+    )
+    through = RoutingItem.required_skills.through
+    through.objects.bulk_create(
+        [
+            through(routingitem_id=item.pk, skill_id=skill.pk)
+            for item in items
+            for skill in rng.sample(skills if rng.random() < 0.05 else common, rng.choice([0, 0, 1, 1, 2]))
+        ]
+    )
+    for queue in queues:
+        recompute_ranks(queue=queue)
+        Conversation.objects.filter(routing_item__queue=queue).update(queue=queue, queued_at=now)
+
+
+def test_it_never_overfills_an_agent_nor_assigns_an_item_twice_across_four_processes() -> None:
+    build_population()
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "omnidesk.settings",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(PROCESSES)
+    ]
+    try:
+        for worker in workers:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        for worker in workers:  # all start together
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        for worker in workers:
+            assert worker.wait(timeout=600) == 0
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+
+    live = Assignment.objects.filter(ended_at__isnull=True)
+    assert live.count() > 300
+    # No item assigned twice: one assignment row per conversation, matching the conversation's assignee.
+    assert not Assignment.objects.values("conversation").annotate(n=Count("pk")).filter(n__gt=1).exists()
+    for assignment in live.select_related("conversation"):
+        assert assignment.conversation.assignee_id == assignment.agent_id
+    # No agent above capacity in any class, and the load counters agree with the history.
+    loads: dict[tuple[int, str], int] = {}
+    for row in live.values("agent", "capacity_class").annotate(n=Count("pk")):
+        loads[(row["agent"], row["capacity_class"])] = row["n"]
+    for profile in AgentProfile.objects.filter(user__username__startswith="race-agent-"):
+        for capacity_class in ("chat", "voice", "email"):
+            held = loads.get((profile.user_id, capacity_class), 0)
+            assert held <= profile.capacity(capacity_class), (profile.user_id, capacity_class)
+            assert held == profile.load(capacity_class)
+    # Every item is assigned, or waits with the reason stored.
+    states = dict(RoutingItem.objects.values_list("state").annotate(n=Count("pk")))
+    assert states.get("assigned", 0) + states.get("waiting", 0) == ITEMS
+    assert states["assigned"] == live.count()
+    assert not RoutingItem.objects.filter(state="waiting", reason="").exists()
+    reasons = set(RoutingItem.objects.filter(state="waiting").values_list("reason", flat=True))
+    assert "no available agent with skill Rare" in reasons
+    assert any(reason.startswith("all capable agents are full") for reason in reasons)
