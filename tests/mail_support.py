@@ -1,6 +1,6 @@
 """Real mail servers on loopback for the email tests: aiosmtpd (outbound SMTP) and a throwaway Dovecot (IMAP).
 
-Use them from a test module with `pytest_plugins = ["tests.mail_support"]`.
+A test module uses a fixture by naming it at module level: `smtp_server = mail_support.smtp_server`.
 """
 
 from __future__ import annotations
