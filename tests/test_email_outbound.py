@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,12 @@ def mailbox(support_queue: Queue, smtp_server: SmtpServer) -> Channel:
     return email_channel(
         support_queue, smtp_host=smtp_server.host, smtp_port=smtp_server.port, acknowledgement="Thanks, we got it."
     )
+
+
+def body_of(message: EmailMessage, subtype: str) -> str:
+    part = message.get_body((subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    return str(part.get_content())
 
 
 def carla_writes(channel: Channel, name: str = "new_request.eml") -> Interaction:
@@ -71,8 +78,8 @@ def test_it_sends_the_reply_in_the_customers_thread_and_threads_her_answer(
     assert message["Reply-To"] == f"support+{threads.reply_token(conversation_id)}@example.com"
     assert message["Subject"] == f"Re: Order 1042 [#{conversation_id}]"
     assert message["Auto-Submitted"] is None
-    assert message.get_body(("plain",)).get_content().strip() == "Your parcel left our warehouse today."
-    assert "<p>Your parcel left our warehouse today.</p>" in message.get_body(("html",)).get_content()
+    assert body_of(message, "plain").strip() == "Your parcel left our warehouse today."
+    assert "<p>Your parcel left our warehouse today.</p>" in body_of(message, "html")
     assert sent.status == Interaction.Status.SENT and sent.external_id == f"{reply.idempotency_key}@example.com"
     assert MessageReference.objects.filter(interaction=reply, direction=MessageReference.Direction.OUTBOUND).exists()
 
@@ -99,7 +106,7 @@ def test_it_marks_the_acknowledgement_as_automatic(mailbox: Channel, smtp_server
     (message,) = smtp_server.messages
     assert message["Auto-Submitted"] == "auto-replied"
     assert message["To"] == "carla@example.com"
-    assert message.get_body(("plain",)).get_content().strip() == "Thanks, we got it."
+    assert body_of(message, "plain").strip() == "Thanks, we got it."
 
 
 @pytest.mark.django_db
