@@ -12,6 +12,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,14 +86,17 @@ def smtp_server() -> Iterator[SmtpServer]:
         controller.stop()
 
 
-def email_channel(queue: Queue, **config: Any) -> Channel:
+WEBHOOK_SIGNING_KEY = "mailgun-test-signing-key"
+
+
+def email_channel(queue: Queue, *, secrets: dict[str, str] | None = None, **config: Any) -> Channel:
     """An email channel for support@example.com, routed to `queue`."""
     return Channel.objects.create(
         kind=Channel.Kind.EMAIL,
         name="Support mailbox",
         queue=queue,
         config={"address": "support@example.com", **config},
-        secrets={"webhook_signing_key": "mailgun-test-signing-key"},
+        secrets={"webhook_signing_key": WEBHOOK_SIGNING_KEY, **(secrets or {})},
     )
 
 
@@ -175,17 +179,20 @@ class Dovecot:
         finally:
             client.logout()
 
-    def channel_config(self, **extra: Any) -> dict[str, Any]:
-        return {"imap_host": self.host, "imap_port": self.port, "imap_user": self.user, "poll_interval": 1, **extra}
+    def channel(self, queue: Queue, **extra: Any) -> Channel:
+        """An email channel polling this mailbox."""
+        config = {"imap_host": self.host, "imap_port": self.port, "imap_user": self.user, "poll_interval": 1, **extra}
+        return email_channel(queue, secrets={"imap_password": self.password}, **config)
 
 
 @pytest.fixture
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def dovecot() -> Iterator[Dovecot]:
     """Debian's Dovecot with a throwaway config, in the foreground, on a free loopback port; one mailbox."""
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(binary):
         pytest.fail("dovecot is not installed: `apt-get install dovecot-imapd` (make test installs it)")
-    root = tmp_path_factory.mktemp("dovecot")
+    # Not under pytest's tmp dirs: those are 0700, and Dovecot's unprivileged processes must traverse the path.
+    root = Path(tempfile.mkdtemp(prefix="omnidesk-dovecot-"))
     mail_owner = pwd.getpwnam("dovecot") if os.getuid() == 0 else pwd.getpwuid(os.getuid())
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir()
@@ -224,3 +231,4 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
