@@ -122,10 +122,13 @@ def receive_message(
     meta: dict[str, Any] | None = None,
     kind: str = Interaction.Kind.MESSAGE,
     conversation: Conversation | None = None,
+    new_conversation: bool = False,
 ) -> Interaction:
     """Append an inbound message to the customer's open conversation on `channel`, or open one and route it.
 
     `conversation` is the case the channel's threading found (an email reply, say); it is used unless resolved.
+    `new_conversation=True` opens a new case when `conversation` is None or resolved, for channels whose threading
+    is explicit (an email with no thread markers is a new request, even from a customer with an open case).
     The caller holds the customer's row lock. A second message with the same external id on the channel violates a
     unique constraint: callers deduplicate before (InboundEvent is unique per channel and external id).
     """
@@ -140,7 +143,7 @@ def receive_message(
             .filter(pk=conversation.pk)
             .first()
         )
-    if conversation is None:
+    if conversation is None and not new_conversation:
         conversation = (
             Conversation.objects.select_for_update(of=("self",))
             .select_related("customer", "channel", "assignee")

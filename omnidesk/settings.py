@@ -170,6 +170,26 @@ OMNIDESK_DEFAULT_REGION = os.environ.get("OMNIDESK_DEFAULT_REGION", "FR")
 OMNIDESK_INGEST_BATCH_SIZE = env_int("OMNIDESK_INGEST_BATCH_SIZE", 20)
 OMNIDESK_REPLAY_LIMIT = env_int("OMNIDESK_REPLAY_LIMIT", 500)  # beyond this a reconnecting client must resync
 
+# Email channel (interactions/mail, docs/email.md). Per-channel SMTP/IMAP settings live in Channel.config/secrets;
+# these are the defaults. The channel sends through OMNIDESK_EMAIL_BACKEND (SMTP), independently of EMAIL_BACKEND.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+OMNIDESK_EMAIL_BACKEND = os.environ.get("OMNIDESK_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "support@omnidesk.invalid")
+OMNIDESK_EMAIL_ATTACHMENT_MAX_BYTES = env_int("OMNIDESK_EMAIL_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+OMNIDESK_EMAIL_ACK_WINDOW = env_int("OMNIDESK_EMAIL_ACK_WINDOW", 3600)  # seconds; acknowledgements per sender …
+OMNIDESK_EMAIL_ACK_LIMIT = env_int("OMNIDESK_EMAIL_ACK_LIMIT", 1)  # … at most this many in that window
+OMNIDESK_EMAIL_POLL_TICK = env_int("OMNIDESK_EMAIL_POLL_TICK", 10)  # beat checks which mailboxes are due this often
+OMNIDESK_EMAIL_IMAP_TIMEOUT = env_int("OMNIDESK_EMAIL_IMAP_TIMEOUT", 30)
+# Webhook credentials are per channel (Channel.secrets["webhook_signing_key"]); anymail needs no global ones.
+ANYMAIL: dict[str, str] = {}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

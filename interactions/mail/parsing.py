@@ -1,0 +1,323 @@
+"""RFC 822 bytes → a ParsedMail, with the standard library only (`email.policy.default`).
+
+Contract: `parse_mail` never raises on bad input. Wrong or unknown charsets fall back (declared → UTF-8 → Windows-1252,
+which decodes any byte), malformed MIME keeps whatever could be read, and every such problem is listed in
+`ParsedMail.problems` so that the agent sees it on the interaction. The raw bytes are kept elsewhere (the InboundEvent).
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import html as html_lib
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+
+from mailparser_reply import EmailReplyParser
+
+from interactions.mail import sanitize
+
+# Latin-1 and ASCII labels are in practice Windows-1252 (what Outlook sends): the superset decodes € and “quotes”.
+CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252"}
+REPLY_LANGUAGES = ["en", "fr", "de", "es", "it", "nl"]
+reply_parser = EmailReplyParser(languages=REPLY_LANGUAGES)
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str = ""
+    inline: bool = False
+
+
+@dataclass
+class ParsedMail:
+    message_id: str
+    subject: str
+    from_address: str
+    from_name: str
+    to: list[str]
+    cc: list[str]
+    in_reply_to: list[str]
+    references: list[str]
+    text: str
+    html: str  # sanitized
+    latest_reply: str
+    attachments: list[ParsedAttachment]
+    headers: dict[str, str]
+    problems: list[str] = field(default_factory=list)
+    is_bounce: bool = False
+    bounced_message_ids: list[str] = field(default_factory=list)
+    bounce_diagnostic: str = ""
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+# Headers kept on the interaction (lower-cased names): threading, loop detection and what an agent may want to see.
+KEPT_HEADERS = (
+    "message-id",
+    "date",
+    "from",
+    "to",
+    "cc",
+    "reply-to",
+    "subject",
+    "in-reply-to",
+    "references",
+    "auto-submitted",
+    "precedence",
+    "x-loop",
+    "return-path",
+    "list-id",
+    "list-unsubscribe",
+    "list-post",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "x-mailer",
+    "user-agent",
+)
+
+MESSAGE_ID_RE = re.compile(r"<([^<>\s]+)>")
+
+
+def normalize_message_id(value: str) -> str:
+    """`<ABC@Host>` → `abc@host`: Message-IDs compared case-insensitively, without brackets or spaces."""
+    match = MESSAGE_ID_RE.search(value or "")
+    cleaned = match.group(1) if match else (value or "").strip().strip("<>")
+    return cleaned.strip().lower()[:255]
+
+
+def message_ids_in(value: str) -> list[str]:
+    found = [m.lower()[:255] for m in MESSAGE_ID_RE.findall(value or "")]
+    if not found and value and value.strip():
+        found = [normalize_message_id(value)]
+    return [m for m in found if m]
+
+
+def external_id_for(raw: bytes) -> str:
+    """The id an inbound mail is deduplicated on: its Message-ID, else a hash of its bytes."""
+    message = email.message_from_bytes(raw, policy=policy.compat32)
+    message_id = normalize_message_id(str(message.get("Message-ID", "") or ""))
+    return message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def safe_header(message: Message, name: str, problems: list[str]) -> str:
+    try:
+        value = message.get(name)
+    except Exception as error:  # a header the policy cannot parse: fall back to its raw form
+        problems.append(f"unreadable {name} header ({error.__class__.__name__})")
+        raw = message.get_all(name, failobj=[]) if hasattr(message, "get_all") else []
+        value = raw[0] if raw else ""
+    return " ".join(str(value or "").replace("\x00", "").split())
+
+
+def decode_part(part: Message, problems: list[str]) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return str(part.get_payload() or "")
+    declared = (part.get_content_charset() or "").lower()
+    candidates = list(dict.fromkeys([CHARSET_ALIASES.get(declared, declared) if declared else "utf-8", "utf-8"]))
+    for charset in candidates:
+        try:
+            return payload.decode(charset).replace("\r\n", "\n")
+        except LookupError:
+            problems.append(f"unknown charset {declared!r}; read as UTF-8 or Windows-1252")
+            declared = ""
+        except UnicodeDecodeError:
+            continue
+    if declared:
+        problems.append(f"charset {declared!r} did not decode this part; read as Windows-1252")
+    # Windows-1252 maps nearly every byte; the few it does not become U+FFFD instead of failing.
+    return payload.decode("cp1252", errors="replace").replace("\r\n", "\n")
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML body, for mail without a text part: block ends become line breaks."""
+    html = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>", "\n", html)
+    html = re.sub(r"(?i)</(p|div|tr|li|h[1-6]|blockquote|table)>", "\n", html)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def attachment_name(part: Message, index: int) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if not name:
+        extension = "eml" if part.get_content_type() == "message/rfc822" else part.get_content_subtype() or "bin"
+        name = f"attachment-{index}.{extension}"
+    return name.replace("/", "_").replace("\\", "_")[:200]
+
+
+BOUNDARY_LINE_RE = re.compile(rb"^--([^\s]{1,200}?)(--)?\s*$", re.MULTILINE)
+
+
+def recover_multipart(message: Message, problems: list[str]) -> Message | None:
+    """A multipart whose declared boundary never occurs: re-read it with the boundary its body actually uses."""
+    body = message.get_payload(decode=False)
+    if not isinstance(body, str):
+        return None
+    found = BOUNDARY_LINE_RE.search(body.encode("utf-8", errors="surrogateescape"))
+    if not found:
+        return None
+    boundary = found.group(1).decode("ascii", errors="replace")
+    rebuilt = f'Content-Type: {message.get_content_type()}; boundary="{boundary}"\n\n'.encode() + body.encode(
+        "utf-8", errors="surrogateescape"
+    )
+    recovered = email.message_from_bytes(rebuilt, policy=policy.default)
+    if not recovered.is_multipart():
+        return None
+    problems.append(f"MIME boundary mismatch: parts recovered with the boundary {boundary!r}")
+    return recovered
+
+
+def leaves(message: Message, problems: list[str] | None = None) -> list[Message]:
+    """The leaf parts, an attached message (message/rfc822) counting as one leaf: its body is not ours."""
+    if message.get_content_maintype() == "multipart" and not message.is_multipart():
+        recovered = recover_multipart(message, problems if problems is not None else [])
+        if recovered is not None:
+            return leaves(recovered, problems)
+        return [message]
+    if message.get_content_maintype() == "message" or not message.is_multipart():
+        return [message]
+    found: list[Message] = []
+    payload = message.get_payload()
+    for part in payload if isinstance(payload, list) else []:
+        if isinstance(part, Message):
+            found += leaves(part, problems)
+    return found
+
+
+def walk_body(message: Message, problems: list[str]) -> tuple[str, str, list[ParsedAttachment]]:
+    """The first text/plain and text/html bodies, and every other leaf as an attachment."""
+    text_parts: list[str] = []
+    html_parts: list[str] = []
+    attachments: list[ParsedAttachment] = []
+    for index, part in enumerate(leaves(message, problems)):
+        content_type = part.get_content_type()
+        disposition = (part.get_content_disposition() or "").lower()
+        content_id = normalize_message_id(str(part.get("Content-ID", "") or ""))
+        is_body = disposition != "attachment" and content_type in ("text/plain", "text/html") and not content_id
+        if is_body and content_type == "text/plain" and not (part.get_filename() and disposition):
+            text_parts.append(decode_part(part, problems))
+            continue
+        if is_body and content_type == "text/html":
+            html_parts.append(decode_part(part, problems))
+            continue
+        if content_type in ("message/delivery-status", "text/rfc822-headers"):
+            continue
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            # message/rfc822 and friends: keep the embedded message as bytes.
+            inner = part.get_payload()
+            first = inner[0] if isinstance(inner, list) and inner else None
+            data = first.as_bytes() if isinstance(first, Message) else str(inner or "").encode()
+        attachments.append(
+            ParsedAttachment(
+                filename=attachment_name(part, index),
+                content_type=content_type,
+                data=data,
+                content_id=content_id,
+                inline=bool(content_id) and disposition != "attachment",
+            )
+        )
+    return "\n\n".join(t.strip("\n") for t in text_parts), "\n".join(html_parts), attachments
+
+
+def read_bounce(message: Message, parsed: ParsedMail) -> None:
+    """A DSN (multipart/report; report-type=delivery-status): which of our messages bounced, and why."""
+    if message.get_content_type() != "multipart/report":
+        return
+    if str(message.get_param("report-type", "") or "").lower() != "delivery-status":
+        return
+    parsed.is_bounce = True
+    for part in message.walk():
+        content_type = part.get_content_type()
+        if content_type == "message/delivery-status":
+            for block in part.get_payload() or []:
+                if not isinstance(block, Message):
+                    continue
+                diagnostic = block.get("Diagnostic-Code") or block.get("Status")
+                if diagnostic and not parsed.bounce_diagnostic:
+                    parsed.bounce_diagnostic = " ".join(str(diagnostic).split())[:500]
+        elif content_type in ("message/rfc822", "text/rfc822-headers"):
+            original: Message
+            if content_type == "message/rfc822":
+                payload = part.get_payload()
+                if not (isinstance(payload, list) and payload and isinstance(payload[0], Message)):
+                    continue
+                original = payload[0]
+            else:
+                original = email.message_from_string(decode_part(part, parsed.problems), policy=policy.compat32)
+            original_id = normalize_message_id(str(original.get("Message-ID", "") or ""))
+            if original_id:
+                parsed.bounced_message_ids.append(original_id)
+
+
+def latest_reply_of(text: str) -> str:
+    try:
+        reply = reply_parser.parse_reply(text)
+    except Exception:  # a heuristic; never worth failing ingestion for
+        return text
+    return (reply or text).strip()
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    problems: list[str] = []
+    try:
+        message: Message = email.message_from_bytes(raw, policy=policy.default)
+    except Exception as error:
+        problems.append(f"unreadable message ({error.__class__.__name__}); shown as raw text")
+        message = EmailMessage()
+        message.set_payload(raw.decode("cp1252", errors="replace"))
+    for defect in getattr(message, "defects", []) or []:
+        problems.append(f"malformed MIME: {defect.__class__.__name__}")
+    headers = {name: safe_header(message, name, problems) for name in KEPT_HEADERS}
+    headers = {name: value for name, value in headers.items() if value}
+    from_name, from_address = parseaddr(headers.get("from", ""))
+    try:
+        text, raw_html, attachments = walk_body(message, problems)
+    except Exception as error:
+        problems.append(f"could not read the MIME structure ({error.__class__.__name__}); shown as raw text")
+        text, raw_html, attachments = raw.decode("cp1252", errors="replace"), "", []
+    for part in message.walk():
+        for defect in getattr(part, "defects", []) or []:
+            note = f"malformed MIME: {defect.__class__.__name__}"
+            if part is not message and note not in problems:
+                problems.append(note)
+    if not text.strip() and raw_html.strip():
+        text = html_to_text(raw_html)
+    parsed = ParsedMail(
+        message_id=normalize_message_id(headers.get("message-id", "")),
+        subject=headers.get("subject", "")[:500],
+        from_address=from_address.strip(),
+        from_name=from_name.strip()[:200],
+        to=[address for _name, address in getaddresses([headers.get("to", "")]) if address],
+        cc=[address for _name, address in getaddresses([headers.get("cc", "")]) if address],
+        in_reply_to=message_ids_in(headers.get("in-reply-to", "")),
+        references=message_ids_in(headers.get("references", "")),
+        text=text.strip(),
+        html=sanitize.clean_html(raw_html) if raw_html.strip() else "",
+        latest_reply="",
+        attachments=attachments,
+        headers=headers,
+        problems=problems,
+    )
+    # PostgreSQL text cannot hold NUL; binary junk in a body must not make the message unstorable.
+    parsed.text, parsed.html = parsed.text.replace("\x00", "\ufffd"), parsed.html.replace("\x00", "")
+    parsed.latest_reply = latest_reply_of(parsed.text)
+    try:
+        read_bounce(message, parsed)
+    except Exception as error:
+        problems.append(f"unreadable delivery report ({error.__class__.__name__})")
+    return parsed
