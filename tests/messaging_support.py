@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from interactions.models import Channel
+from interactions import inbound
+from interactions.models import Channel, Interaction
 from routing.models import Queue
 
 
@@ -314,3 +315,16 @@ def telegram_update(update_id: int, *, text: str = "Bonjour", user_id: int = 777
             **message,
         },
     }
+
+
+def ingest(channel: Channel, provider: str, events: list[tuple[str, dict[str, Any]]]) -> list[Interaction]:
+    """Store the events as the webhook does, then process them as the worker does."""
+    made = []
+    for external_id, payload in events:
+        event, _created = inbound.record_inbound_event(
+            channel=channel, external_id=external_id, payload=payload, provider=provider
+        )
+        interaction = inbound.process_inbound_event(event_id=event.pk)
+        if interaction is not None:
+            made.append(interaction)
+    return made
