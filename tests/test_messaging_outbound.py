@@ -17,7 +17,8 @@ from django.test import Client
 from django.utils import timezone
 
 from interactions import outbound, services
-from interactions.messaging import meta, services as messaging, telegram, twilio
+from interactions.messaging import meta, telegram, twilio
+from interactions.messaging import services as messaging
 from interactions.models import Channel, Interaction
 from routing.models import Queue
 from tests.messaging_support import (
