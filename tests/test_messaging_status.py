@@ -56,7 +56,7 @@ def test_it_ends_twilio_callbacks_in_the_furthest_state_whatever_their_order(
     message = sent_reply(channel, first, alice)
     url = f"/hooks/twilio/{channel.uuid}/"
     for status in ("delivered", "sent", "delivered", "queued", "sent", "delivered"):
-        params = twilio_status(message.external_id, status)
+        params = twilio_status(str(message.external_id), status)
         answer = Client().post(
             url, params, headers={"X-Twilio-Signature": twilio_signature(f"http://testserver{url}", params)}
         )

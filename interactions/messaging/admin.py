@@ -41,8 +41,25 @@ def webhook_path(channel: Channel) -> str:
     return reverse(WEBHOOK_URL_NAMES[webhook_provider(channel)], kwargs={"channel": channel.uuid})
 
 
+def secret_field(name: str) -> forms.CharField:
+    return forms.CharField(
+        label=SECRET_FIELDS[name],
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
 class MessagingChannelForm(forms.ModelForm):
     """Secrets are write-only: an empty field keeps the stored value, and no stored value is ever put in the page."""
+
+    secret_auth_token = secret_field("auth_token")
+    secret_app_secret = secret_field("app_secret")
+    secret_verify_token = secret_field("verify_token")
+    secret_access_token = secret_field("access_token")
+    secret_bot_token = secret_field("bot_token")
+    secret_secret_token = secret_field("secret_token")
+    secret_signing_secret = secret_field("signing_secret")
 
     class Meta:
         model = MessagingChannel
@@ -53,14 +70,9 @@ class MessagingChannelForm(forms.ModelForm):
         kinds = [c for c in Channel.Kind.choices if c[0] in MESSAGING_KINDS]
         self.fields["kind"].choices = kinds  # type: ignore[attr-defined]
         stored = self.instance.secrets if self.instance.pk else {}
-        for name, label in SECRET_FIELDS.items():
-            help_text = _("Stored. Leave empty to keep it.") if stored.get(name) else _("Not set.")
-            self.fields[f"secret_{name}"] = forms.CharField(
-                label=label,
-                required=False,
-                strip=True,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                help_text=help_text,
+        for name in SECRET_FIELDS:
+            self.fields[f"secret_{name}"].help_text = (
+                _("Stored. Leave empty to keep it.") if stored.get(name) else _("Not set.")
             )
 
     def save(self, commit: bool = True) -> Any:
