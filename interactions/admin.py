@@ -14,6 +14,8 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "public_key", "queue", "is_active"]
     list_filter = ["kind", "is_active"]
     readonly_fields = ["public_key"]
+    # Write-only credentials: edited (never shown) on the messaging channels' admin page.
+    exclude = ["secrets"]
 
 
 class InteractionInline(admin.TabularInline):

@@ -52,6 +52,22 @@ def register_sender(kind: str, sender: Sender) -> None:
     SENDERS[kind] = sender
 
 
+# Channel rules a reply must meet before it is queued (WhatsApp's 24-hour window…): raise ValidationError to refuse.
+ReplyCheck = Callable[..., None]
+REPLY_CHECKS: dict[str, ReplyCheck] = {}
+
+
+def register_reply_check(kind: str, check: ReplyCheck) -> None:
+    """`check(conversation=, channel=)` runs before a free-text reply on a `kind` channel is queued."""
+    REPLY_CHECKS[kind] = check
+
+
+def check_reply(*, conversation: Any, channel: Channel) -> None:
+    check = REPLY_CHECKS.get(channel.kind)
+    if check is not None:
+        check(conversation=conversation, channel=channel)
+
+
 def sender_for(channel: Channel) -> Sender | None:
     return SENDERS.get(channel.kind)
 

@@ -205,6 +205,7 @@ def reply_to_conversation(
         channel = channel or conversation.channel
         if not channel.is_active:
             raise ValidationError(_("This channel is not active."), code="channel_inactive")
+        outbound.check_reply(conversation=conversation, channel=channel)
         sender = outbound.sender_for(channel)
         now = timezone.now()
         interaction = Interaction.objects.create(

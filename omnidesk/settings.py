@@ -190,6 +190,22 @@ OMNIDESK_EMAIL_IMAP_TIMEOUT = env_int("OMNIDESK_EMAIL_IMAP_TIMEOUT", 30)
 # Webhook credentials are per channel (Channel.secrets["webhook_signing_key"]); anymail needs no global ones.
 ANYMAIL: dict[str, str] = {}
 
+# Messaging providers (interactions/messaging): API base URLs, overridable so that tests and staging can point them at
+# a local stand-in; a channel's config may also carry its own "api_base".
+OMNIDESK_TWILIO_API_BASE = os.environ.get("OMNIDESK_TWILIO_API_BASE", "https://api.twilio.com")
+OMNIDESK_META_GRAPH_BASE = os.environ.get("OMNIDESK_META_GRAPH_BASE", "https://graph.facebook.com/v21.0")
+OMNIDESK_TELEGRAM_API_BASE = os.environ.get("OMNIDESK_TELEGRAM_API_BASE", "https://api.telegram.org")
+OMNIDESK_PROVIDER_TIMEOUT = float(os.environ.get("OMNIDESK_PROVIDER_TIMEOUT", "10"))
+# Media files are fetched only from these hosts ("*." matches subdomains), up to this size: no SSRF, no huge files.
+OMNIDESK_MEDIA_ALLOWED_HOSTS = env_list(
+    "OMNIDESK_MEDIA_ALLOWED_HOSTS",
+    "api.twilio.com *.twiliocdn.com *.twilio.com graph.facebook.com lookaside.fbsbx.com *.fbsbx.com *.fbcdn.net"
+    " *.cdninstagram.com api.telegram.org",
+)
+OMNIDESK_MEDIA_MAX_BYTES = env_int("OMNIDESK_MEDIA_MAX_BYTES", 16 * 1024 * 1024)
+# The API channel's signed requests are refused when their timestamp is further than this from now (replays).
+OMNIDESK_API_CHANNEL_REPLAY_WINDOW = env_int("OMNIDESK_API_CHANNEL_REPLAY_WINDOW", 300)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,0 +1,409 @@
+"""webhook_ingest: signed Twilio SMS webhooks → InboundEvent → Celery worker → timeline + the agent's desk, on the real
+stack (uvicorn, a Celery worker, PostgreSQL, Redis).
+
+What is measured
+    burst      N signed webhooks (10 % re-deliveries of an earlier one, 2 % swapped out of order) posted as fast as C
+               keep-alive connections allow (closed loop). accepted_per_s = 200 answers / burst seconds; ack_p99_ms is
+               the HTTP answer time (store + commit, before any processing).
+    drain      the worker's backlog left at the end of the burst, processed: drain_per_s = events processed after the
+               burst ended / seconds until none is left.
+    sustained  an open-loop phase at R msg/s for S seconds (same 10 % duplicates), each send scheduled on an absolute
+               clock. e2e = the agent's desk socket receiving the message's `message.created` frame − the scheduled
+               send time; sustained_per_s = frames received / (last frame − first send).
+    ledger     every id answered 200 must be exactly one InboundEvent and one Interaction: lost / duplicated.
+The load generator is a small HTTP/1.1 client on asyncio streams with pre-signed requests (httpx would cost several
+times more CPU per request on the same 2 cores); its CPU is reported on stderr with every other process's.
+
+Reading the line
+    {"bench": "webhook_ingest", "sent": N, "accepted_per_s", "ack_p99_ms", "drain_per_s", "sustained_per_s",
+     "e2e_p99_ms", "lost", "duplicated", …}
+
+Options (prefixed): --webhook-ingest-burst (20000), --webhook-ingest-sustained-seconds (300),
+--webhook-ingest-sustained-rate (250), --webhook-ingest-connections (32), --webhook-ingest-web-workers (1),
+--webhook-ingest-worker-concurrency (2), --webhook-ingest-batch-size (worker batch, default the setting's 20).
+Uses its own database (omnidesk_bench_webhook, dropped and re-created) and flushes the Redis db of REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import psycopg2
+
+from bench.chat_e2e import Desk, new_event_loop
+from bench.environment import configure_logging, flush_redis, migrate, setup_django
+from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
+from tests.stack import ROOT, Stack
+
+logger = logging.getLogger("bench.webhook_ingest")
+Emit = Callable[[dict[str, Any]], None]
+DATABASE = "omnidesk_bench_webhook"
+AUTH_TOKEN = "bench-twilio-auth-token"
+CUSTOMERS = 1000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("webhook_ingest")
+    group.add_argument("--webhook-ingest-burst", type=int, default=20_000, help="webhooks in the burst (20000)")
+    group.add_argument("--webhook-ingest-sustained-seconds", type=float, default=300, help="sustained phase (300 s)")
+    group.add_argument("--webhook-ingest-sustained-rate", type=float, default=250, help="sustained rate (250/s)")
+    group.add_argument("--webhook-ingest-connections", type=int, default=32, help="client connections (32)")
+    group.add_argument("--webhook-ingest-web-workers", type=int, default=1, help="uvicorn processes (1)")
+    group.add_argument("--webhook-ingest-worker-concurrency", type=int, default=2, help="Celery processes (2)")
+    group.add_argument("--webhook-ingest-batch-size", type=int, default=0, help="worker ingest batch (setting)")
+
+
+# --- the stack ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WebhookStack(Stack):
+    """The test stack, with as many uvicorn processes as asked for (they share the port)."""
+
+    web_workers: int = 1
+
+    def start_server(self) -> None:
+        command = [
+            sys.executable, "-m", "uvicorn", "omnidesk.asgi:application", "--host", "127.0.0.1",
+            "--port", str(self.port), "--no-access-log", "--ws-per-message-deflate", "false", "--lifespan", "off",
+            "--workers", str(self.web_workers),
+        ]  # fmt: skip
+        self.server = subprocess.Popen(
+            command, cwd=ROOT, env=self.env(), stdout=self._log("server"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
+def database_url_for(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    if not parts.scheme.startswith("postgres"):
+        raise SystemExit("webhook_ingest needs PostgreSQL")
+    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
+
+
+def recreate_database(database_url: str) -> None:
+    admin = psycopg2.connect(urlunsplit(urlsplit(database_url)._replace(path="/postgres")))
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        admin.close()
+
+
+@dataclass(frozen=True)
+class Fixture:
+    channel_id: int
+    channel_uuid: str
+    cookie: str
+
+
+def create_fixture() -> Fixture:
+    """A queue, a Twilio SMS channel routed to it and an available agent with room for every conversation."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+    from django.test import Client
+
+    from interactions.models import Channel
+    from routing.models import AgentProfile, Queue
+
+    queue = Queue.objects.create(name="Bench SMS")
+    channel = Channel.objects.create(
+        kind=Channel.Kind.SMS,
+        name="Bench SMS",
+        queue=queue,
+        config={"account_sid": "ACbench", "from_number": "+33700000001"},
+        secrets={"auth_token": AUTH_TOKEN},
+    )
+    agent = get_user_model().objects.create_user(username="bench-sms-agent", first_name="Bench")
+    AgentProfile.objects.update_or_create(
+        user=agent,
+        defaults={
+            "role": AgentProfile.Role.AGENT,
+            "presence": AgentProfile.Presence.AVAILABLE,
+            "chat_capacity": 50_000,
+        },
+    )
+    queue.members.add(agent)
+    client = Client()
+    client.force_login(agent)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    connections.close_all()
+    return Fixture(channel_id=channel.pk, channel_uuid=str(channel.uuid), cookie=cookie)
+
+
+# --- signed requests and a lean HTTP/1.1 client --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Webhook:
+    sid: str
+    raw: bytes  # the whole HTTP request, signed
+
+
+def signed_request(stack: Stack, fixture: Fixture, sid: str, sender: str) -> Webhook:
+    path = f"/hooks/twilio/{fixture.channel_uuid}/"
+    host = f"127.0.0.1:{stack.port}"
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": "ACbench",
+        "From": sender,
+        "To": "+33700000001",
+        "Body": f"bench message {sid}",
+        "NumMedia": "0",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
+    data = f"http://{host}{path}" + "".join(k + params[k] for k in sorted(params))
+    signature = base64.b64encode(hmac.new(AUTH_TOKEN.encode(), data.encode(), hashlib.sha1).digest()).decode()
+    body = urlencode(params).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return Webhook(sid=sid, raw=head.encode() + body)
+
+
+def sequence(stack: Stack, fixture: Fixture, count: int, prefix: str, rng: random.Random) -> list[Webhook]:
+    """`count` deliveries: ~10 % re-deliveries of earlier ones, ~2 % swapped with their neighbour (out of order)."""
+    unique: list[Webhook] = []
+    plan: list[Webhook] = []
+    while len(plan) < count:
+        if unique and rng.random() < 0.10:
+            plan.append(rng.choice(unique[-200:]))
+            continue
+        sender = f"+336{10_000_000 + rng.randrange(CUSTOMERS):08d}"
+        webhook = signed_request(stack, fixture, f"SM{prefix}{len(unique):010d}", sender)
+        unique.append(webhook)
+        plan.append(webhook)
+    for index in range(0, len(plan) - 1):
+        if rng.random() < 0.02:
+            plan[index], plan[index + 1] = plan[index + 1], plan[index]
+    return plan
+
+
+@dataclass
+class Results:
+    answers: dict[str, list[int]] = field(default_factory=dict)  # sid → statuses
+    ack: list[float] = field(default_factory=list)
+    sent_at: dict[str, float] = field(default_factory=dict)  # first send (scheduled time), perf_counter
+    errors: int = 0
+
+
+async def connection_loop(port: int, jobs: asyncio.Queue[tuple[Webhook, float] | None], results: Results) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while (job := await jobs.get()) is not None:
+            webhook, scheduled = job
+            started = time.perf_counter()
+            results.sent_at.setdefault(webhook.sid, scheduled or started)
+            try:
+                writer.write(webhook.raw)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                status = int(status_line.split()[1])
+            except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
+                results.errors += 1
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            results.ack.append(time.perf_counter() - started)
+            results.answers.setdefault(webhook.sid, []).append(status)
+    finally:
+        writer.close()
+
+
+async def post_all(port: int, plan: list[Webhook], connections: int, *, rate: float | None) -> tuple[Results, float]:
+    """Post the plan: as fast as possible (rate None) or on an absolute schedule. Returns results and seconds."""
+    results = Results()
+    jobs: asyncio.Queue[tuple[Webhook, float] | None] = asyncio.Queue()
+    loops = [asyncio.create_task(connection_loop(port, jobs, results)) for _ in range(connections)]
+    started = time.perf_counter()
+    if rate is None:
+        for webhook in plan:
+            jobs.put_nowait((webhook, 0.0))
+    else:
+        for index, webhook in enumerate(plan):
+            scheduled = started + index / rate
+            if (delay := scheduled - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            jobs.put_nowait((webhook, scheduled))
+    for _ in loops:
+        jobs.put_nowait(None)
+    await asyncio.gather(*loops)
+    return results, time.perf_counter() - started
+
+
+# --- database probes (psycopg2, cheap) --------------------------------------------------------------------------------
+
+
+def backlog(database_url: str, channel_id: int) -> int:
+    with psycopg2.connect(database_url) as probe, probe.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM interactions_inboundevent WHERE channel_id = %s AND processed_at IS NULL"
+            " AND dead_lettered_at IS NULL",
+            [channel_id],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def ledger(database_url: str, channel_id: int, accepted: set[str]) -> tuple[int, int]:
+    """(lost, duplicated) over every id answered 200."""
+    with psycopg2.connect(database_url) as probe, probe.cursor() as cursor:
+        cursor.execute(
+            "SELECT external_id, count(*) FROM interactions_inboundevent WHERE channel_id = %s GROUP BY 1", [channel_id]
+        )
+        events = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT external_id, count(*) FROM interactions_interaction WHERE channel_id = %s AND direction = 'in'"
+            " GROUP BY 1",
+            [channel_id],
+        )
+        stored = dict(cursor.fetchall())
+    lost = sum(1 for sid in accepted if events.get(sid, 0) == 0 or stored.get(sid, 0) == 0)
+    duplicated = sum(max(events.get(sid, 0) - 1, 0) + max(stored.get(sid, 0) - 1, 0) for sid in accepted)
+    return lost, duplicated
+
+
+async def wait_drained(database_url: str, channel_id: int, timeout: float) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if await asyncio.to_thread(backlog, database_url, channel_id) == 0:
+            return time.perf_counter() - started
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"backlog not drained after {timeout:.0f} s")
+
+
+# --- the run ---------------------------------------------------------------------------------------------------------
+
+
+async def measure(stack: Stack, fixture: Fixture, args: argparse.Namespace, database_url: str) -> dict[str, Any]:
+    rng = random.Random(6)
+    connections = args.webhook_ingest_connections
+    burst_plan = sequence(stack, fixture, args.webhook_ingest_burst, "B", rng)
+    sustained_count = int(args.webhook_ingest_sustained_seconds * args.webhook_ingest_sustained_rate)
+    sustained_plan = sequence(stack, fixture, sustained_count, "S", rng)
+
+    logger.info("warm-up: 200 webhooks")
+    await post_all(stack.port, sequence(stack, fixture, 200, "W", rng), 8, rate=None)
+    await wait_drained(database_url, fixture.channel_id, 60)
+
+    logger.info("burst: %d webhooks over %d connections", len(burst_plan), connections)
+    cpu_before, busy_before = cpu_ticks(stack), machine_busy_ticks()
+    burst, burst_seconds = await post_all(stack.port, burst_plan, connections, rate=None)
+    cpu_after, busy = cpu_ticks(stack), machine_busy_ticks() - busy_before
+    logger.info("burst cpu: %s", cpu_report(cpu_before, cpu_after, busy, burst_seconds))
+    oks = sum(status == 200 for statuses in burst.answers.values() for status in statuses)
+    left = await asyncio.to_thread(backlog, database_url, fixture.channel_id)
+    cpu_before, busy_before = cpu_ticks(stack), machine_busy_ticks()
+    drain_seconds = await wait_drained(database_url, fixture.channel_id, 900)
+    logger.info(
+        "drain cpu: %s",
+        cpu_report(cpu_before, cpu_ticks(stack), machine_busy_ticks() - busy_before, max(drain_seconds, 0.001)),
+    )
+    ack_ms = sorted(v * 1000 for v in burst.ack)
+    logger.info(
+        "burst: %d answers 200 of %d in %.1f s (client errors %d), ack %s; backlog %d drained in %.1f s",
+        oks,
+        len(burst_plan),
+        burst_seconds,
+        burst.errors,
+        summary_ms(burst.ack),
+        left,
+        drain_seconds,
+    )
+
+    desk = await Desk.open(stack, fixture.cookie)
+    reader = asyncio.create_task(desk.read())
+    for webhook in {w.sid: w for w in sustained_plan}.values():
+        desk.expect(webhook.sid)
+    logger.info("sustained: %d webhooks at %s/s", len(sustained_plan), args.webhook_ingest_sustained_rate)
+    cpu_before, busy_before = cpu_ticks(stack), machine_busy_ticks()
+    sustained, sustained_seconds = await post_all(
+        stack.port, sustained_plan, connections, rate=args.webhook_ingest_sustained_rate
+    )
+    cpu_after, busy = cpu_ticks(stack), machine_busy_ticks() - busy_before
+    logger.info("sustained cpu: %s", cpu_report(cpu_before, cpu_after, busy, sustained_seconds))
+    if not await desk.wait_for_all(30):
+        logger.warning("%d sustained messages never reached the desk", len(desk.waiting))
+    reader.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
+    await desk.connection.close()
+    await wait_drained(database_url, fixture.channel_id, 120)
+
+    e2e = sorted(
+        (desk.arrivals[sid][0].perf - sent) * 1000 for sid, sent in sustained.sent_at.items() if sid in desk.arrivals
+    )
+    last = max((desk.arrivals[sid][0].perf for sid in sustained.sent_at if sid in desk.arrivals), default=0.0)
+    first = min(sustained.sent_at.values(), default=0.0)
+    logger.info("sustained: e2e %s; ack %s", summary_ms([v / 1000 for v in e2e]), summary_ms(sustained.ack))
+
+    accepted = {sid for results in (burst, sustained) for sid, statuses in results.answers.items() if 200 in statuses}
+    lost, duplicated = await asyncio.to_thread(ledger, database_url, fixture.channel_id, accepted)
+    return {
+        "bench": "webhook_ingest",
+        "sent": len(burst_plan),
+        "accepted_per_s": round(oks / burst_seconds, 1),
+        "ack_p50_ms": rounded(percentile(ack_ms, 50)),
+        "ack_p99_ms": rounded(percentile(ack_ms, 99)),
+        "drain_per_s": round(left / drain_seconds, 1) if drain_seconds > 0 else None,
+        "sustained_rate_per_s": args.webhook_ingest_sustained_rate,
+        "sustained_seconds": args.webhook_ingest_sustained_seconds,
+        "sustained_per_s": round(len(e2e) / (last - first), 1) if e2e and last > first else 0.0,
+        "e2e_p50_ms": rounded(percentile(e2e, 50)),
+        "e2e_p99_ms": rounded(percentile(e2e, 99)),
+        "lost": lost,
+        "duplicated": duplicated,
+    }
+
+
+def run(args: argparse.Namespace, *, emit: Emit) -> None:
+    configure_logging(logger)
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not database_url or not redis_url:
+        raise SystemExit("webhook_ingest needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+    bench_url = database_url_for(database_url)
+    logger.info("preparing database %s and flushing %s", DATABASE, redis_url)
+    recreate_database(bench_url)
+    flush_redis(redis_url)
+    migrate(bench_url, redis_url)
+    setup_django(bench_url, redis_url)
+    fixture = create_fixture()
+    extra_env = {"LOG_LEVEL": "WARNING"}
+    if args.webhook_ingest_batch_size:
+        extra_env["OMNIDESK_INGEST_BATCH_SIZE"] = str(args.webhook_ingest_batch_size)
+    stack = WebhookStack(
+        database_url=bench_url,
+        redis_url=redis_url,
+        worker_concurrency=args.webhook_ingest_worker_concurrency,
+        web_workers=args.webhook_ingest_web_workers,
+        extra_env=extra_env,
+    )
+    try:
+        stack.start(timeout=60)
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            emit(runner.run(measure(stack, fixture, args, bench_url)))
+    finally:
+        stack.stop()
+        sys.stderr.flush()

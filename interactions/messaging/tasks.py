@@ -1,0 +1,20 @@
+"""Celery adapters of the messaging app."""
+
+from celery import Task, shared_task
+
+from interactions.messaging import media
+from interactions.models import Attachment
+from interactions.outbound import TransientDeliveryError
+
+MEDIA_ATTEMPTS = 4
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MEDIA_ATTEMPTS)
+def fetch_attachment_task(self: Task, attachment_id: int) -> None:
+    try:
+        media.fetch_attachment(attachment_id=attachment_id)
+    except TransientDeliveryError as error:
+        if self.request.retries >= MEDIA_ATTEMPTS:
+            media.record_omission(attachment=Attachment.objects.get(pk=attachment_id), reason=f"Not fetched: {error}")
+            return
+        raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error

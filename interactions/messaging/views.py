@@ -1,0 +1,158 @@
+"""HTTP adapters: the providers' webhooks, and the desk's messaging actions (templates, retry, attachments)."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from interactions import access
+from interactions.messaging import meta, services, signatures, telegram, twilio
+from interactions.messaging.webhooks import (
+    DATABASE_DOWN,
+    count_rejection,
+    forbidden,
+    get_webhook_channel,
+    parse_or_keep,
+    store_events,
+    unavailable,
+)
+from interactions.models import Attachment, Interaction
+from omnidesk.http import HtmxHttpRequest
+
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@csrf_exempt
+@require_POST
+def twilio_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
+    try:
+        found = get_webhook_channel(provider="twilio", uuid=channel)
+        raw = request.body  # read first: request.POST would consume the stream
+        params = [(name, value) for name in request.POST for value in request.POST.getlist(name)]
+        reason = signatures.check_twilio(
+            auth_token=str(found.secrets.get("auth_token", "")),
+            url=request.build_absolute_uri(),
+            params=params,
+            signature=request.headers.get("X-Twilio-Signature"),
+        )
+        if reason:
+            count_rejection(channel=found, provider="twilio", reason=reason)
+            return forbidden(reason)
+        events = parse_or_keep(lambda: twilio.events_from_params(dict(params)), raw)
+        store_events(channel=found, provider="twilio", events=events)
+    except DATABASE_DOWN:
+        return unavailable()
+    return HttpResponse(TWIML_EMPTY, content_type="text/xml")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def meta_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
+    try:
+        found = get_webhook_channel(provider="meta", uuid=channel)
+        if request.method == "GET":
+            # The subscription handshake: echo hub.challenge only to whoever knows the verify token.
+            reason = signatures.check_shared_token(
+                secret_token=str(found.secrets.get("verify_token", "")), header=request.GET.get("hub.verify_token")
+            )
+            if request.GET.get("hub.mode") != "subscribe" or reason:
+                count_rejection(channel=found, provider="meta", reason=reason or "bad hub.mode")
+                return forbidden(reason or "bad hub.mode")
+            return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+        body = request.body
+        reason = signatures.check_meta(
+            app_secret=str(found.secrets.get("app_secret", "")),
+            body=body,
+            signature=request.headers.get("X-Hub-Signature-256"),
+        )
+        if reason:
+            count_rejection(channel=found, provider="meta", reason=reason)
+            return forbidden(reason)
+        events = parse_or_keep(lambda: meta.events_from_body(json.loads(body)), body)
+        store_events(channel=found, provider="meta", events=events)
+    except DATABASE_DOWN:
+        return unavailable()
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def telegram_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
+    try:
+        found = get_webhook_channel(provider="telegram", uuid=channel)
+        reason = signatures.check_shared_token(
+            secret_token=str(found.secrets.get("secret_token", "")),
+            header=request.headers.get("X-Telegram-Bot-Api-Secret-Token"),
+        )
+        if reason:
+            count_rejection(channel=found, provider="telegram", reason=reason)
+            return forbidden(reason)
+        body = request.body
+        events = parse_or_keep(lambda: telegram.events_from_update(json.loads(body)), body)
+        store_events(channel=found, provider="telegram", events=events)
+    except DATABASE_DOWN:
+        return unavailable()
+    return HttpResponse("ok", content_type="text/plain")
+
+
+# --- the desk's messaging actions ------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def send_template(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    conversation = access.get_conversation_for_agent(request.user, pk)
+    try:
+        interaction = services.send_template(
+            conversation=conversation, author=request.user, template_name=request.POST.get("template", "")
+        )
+    except ValidationError as error:
+        context = {"conversation": conversation, "template_errors": error.messages}
+        response = render(request, "messaging/composer_notice.html", context, status=422)
+        return reswap(retarget(response, "#whatsapp-window"), "outerHTML")
+    if not request.htmx:
+        return redirect("desk:conversation", pk=pk)
+    return render(request, "desk/desk.html#sent", {"conversation": conversation, "item": interaction})
+
+
+def get_interaction_for_agent(user: object, pk: int) -> Interaction:
+    interaction = get_object_or_404(Interaction.objects.select_related("conversation"), pk=pk)
+    access.get_conversation_for_agent(user, interaction.conversation_id)  # 404 unless the agent may see it
+    return interaction
+
+
+@require_POST
+@login_required
+def retry_delivery(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    interaction = get_interaction_for_agent(request.user, pk)
+    try:
+        interaction = services.retry_delivery(interaction=interaction)
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=409, content_type="text/plain")
+    if not request.htmx:
+        return redirect("desk:conversation", pk=interaction.conversation_id)
+    item = Interaction.objects.select_related("author", "customer", "channel").get(pk=interaction.pk)
+    return render(request, "desk/desk.html#sent", {"conversation": interaction.conversation, "item": item})
+
+
+@login_required
+def attachment_file(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_object_or_404(Attachment.objects.select_related("interaction"), pk=pk)
+    access.get_conversation_for_agent(request.user, attachment.interaction.conversation_id)
+    if not attachment.file:
+        raise Http404("This file was not stored")
+    # Served as a download: a provider's "image" could be HTML or SVG with scripts.
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type or "application/octet-stream",
+    )

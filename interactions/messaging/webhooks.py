@@ -1,0 +1,83 @@
+"""Storing webhook requests: authentic ones become InboundEvents (answered after commit), forged ones are counted.
+
+Shared by every provider's view: find the channel, count a refusal, store the events of one request in one
+transaction, and answer 503 when the database is down so that the provider retries later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+
+from interactions.adapters import InvalidPayload
+from interactions.inbound import record_inbound_event
+from interactions.messaging.models import PROVIDERS_BY_KIND, SignatureRejection
+from interactions.models import Channel
+
+logger = logging.getLogger(__name__)
+DATABASE_DOWN = (OperationalError, InterfaceError)
+Events = list[tuple[str, dict[str, Any]]]
+
+
+def get_webhook_channel(*, provider: str, uuid: UUID) -> Channel:
+    """The active channel this URL names, if it takes webhooks from `provider`; 404 otherwise."""
+    kinds = [kind for kind, providers in PROVIDERS_BY_KIND.items() if provider in providers]
+    channel = Channel.objects.filter(uuid=uuid, kind__in=kinds, is_active=True).first()
+    if channel is None:
+        raise Http404("No such channel")
+    configured = channel.config.get("provider") or PROVIDERS_BY_KIND[channel.kind][0]
+    if configured != provider:
+        raise Http404("No such channel")
+    return channel
+
+
+def count_rejection(*, channel: Channel, provider: str, reason: str) -> None:
+    """One upsert per refused request: the day's count for this channel and provider goes up by one."""
+    now = timezone.now()
+    table = SignatureRejection._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (channel_id, provider, day, count, last_reason, last_at)"
+            " VALUES (%s, %s, %s, 1, %s, %s)"
+            f" ON CONFLICT (channel_id, provider, day) DO UPDATE SET count = {table}.count + 1,"
+            " last_reason = EXCLUDED.last_reason, last_at = EXCLUDED.last_at",
+            [channel.pk, provider, now.date(), reason[:200], now],
+        )
+    logger.warning("refused a %s webhook for channel %s: %s", provider, channel.pk, reason)
+
+
+def parse_or_keep(parse: Callable[[], Events], raw: bytes) -> Events:
+    """The request's events, or — for an authentic request we cannot read — the raw body as one event, kept for an
+    admin to see (it is dead-lettered when processed) instead of being lost."""
+    try:
+        return parse()
+    except (InvalidPayload, ValueError, KeyError, TypeError, AttributeError) as error:
+        digest = hashlib.sha256(raw).hexdigest()
+        text = raw.decode("utf-8", errors="replace")[:100_000]
+        return [(f"unparseable:{digest}", {"unparseable": text, "error": f"{type(error).__name__}: {error}"[:500]})]
+
+
+def store_events(*, channel: Channel, provider: str, events: Events) -> int:
+    """Store every event of one request in one transaction; the number new (0: a redelivery)."""
+    with transaction.atomic():
+        return sum(
+            record_inbound_event(channel=channel, external_id=external_id[:200], payload=payload, provider=provider)[1]
+            for external_id, payload in events
+        )
+
+
+def unavailable() -> HttpResponse:
+    response = HttpResponse("database unavailable, retry later\n", status=503, content_type="text/plain")
+    response["Retry-After"] = "5"
+    return response
+
+
+def forbidden(reason: str) -> HttpResponse:
+    return HttpResponse(f"{reason}\n", status=403, content_type="text/plain")
