@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 from django.test import Client
-from django.utils import timezone
 
 from customers.models import Customer, Identity
 from interactions import inbound
@@ -44,8 +43,13 @@ def signed_headers(body: bytes, *, secret: str = CTI_SECRET, timestamp: int | No
     return {cti.TIMESTAMP_HEADER: stamp, cti.SIGNATURE_HEADER: cti.sign(secret, stamp, body)}
 
 
-def cti_body(event: str, call_id: str, at: datetime | None = None, **fields: Any) -> dict[str, Any]:
+def cti_body(
+    event: str, call_id: str, at: datetime | None = None, *, caller: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A CTI event's body; `caller` is its "from" number."""
     body: dict[str, Any] = {"event": event, "call_id": call_id, **fields}
+    if caller is not None:
+        body["from"] = caller
     if at is not None:
         body["at"] = at.isoformat()
     return body
@@ -53,13 +57,16 @@ def cti_body(event: str, call_id: str, at: datetime | None = None, **fields: Any
 
 def post_cti(client: Client, channel: Channel, body: dict[str, Any], **sign: Any) -> Any:
     raw = json.dumps(body).encode()
-    headers = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed_headers(raw, **sign).items()}
-    return client.post(f"/hooks/cti/{channel.uuid}/", data=raw, content_type="application/json", **headers)
+    return client.post(
+        f"/hooks/cti/{channel.uuid}/", data=raw, content_type="application/json", headers=signed_headers(raw, **sign)
+    )
 
 
-def send_event(channel: Channel, event: str, call_id: str, at: datetime | None = None, **fields: Any) -> Call:
+def send_event(
+    channel: Channel, event: str, call_id: str, at: datetime | None = None, *, caller: str | None = None, **fields: Any
+) -> Call:
     """Post one signed CTI event to the webhook and process it the way the worker does."""
-    response = post_cti(Client(), channel, cti_body(event, call_id, at, **fields))
+    response = post_cti(Client(), channel, cti_body(event, call_id, at, caller=caller, **fields))
     assert response.status_code == 202, response.content
     key = response.json()["event"]
     stored = InboundEvent.objects.get(channel=channel, external_id=key)

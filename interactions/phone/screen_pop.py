@@ -123,7 +123,13 @@ def pop_for(call: Call, *, agent: Any, history: list[PopInteraction]) -> CallRin
             for identity in (customer_selectors.identities_of(customer) if customer else [])
         ],
     }
-    cases = [_case(c) for c in customer_selectors.open_cases(agent, customer)] if customer else []
+    cases = []
+    if customer is not None:
+        # The call's own case is the call: "open cases" are where the customer's journey already stands.
+        others = customer_selectors.open_cases(agent, customer)
+        if call.conversation_id is not None:
+            others = others.exclude(pk=call.conversation_id)
+        cases = [_case(c) for c in others]
     linked = call.linked_conversation
     return {
         "call": call.pk,
