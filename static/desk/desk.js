@@ -99,6 +99,7 @@
       if (typeof frame.id === "number" && frame.id > lastEventId) lastEventId = frame.id;
       const handler = handlers[frame.type];
       if (handler) handler(frame);
+      else if (window.OmnideskPhone && window.OmnideskPhone.handles(frame.type)) window.OmnideskPhone.handle(frame);
     });
     socket.addEventListener("close", function (event) {
       status(body.dataset.textReconnecting);

@@ -1,0 +1,344 @@
+"""The phone channel's HTTP interfaces: the provider webhooks and the REST API. Thin adapters over the services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers import selectors as customer_selectors
+from interactions import access
+from interactions.inbound import record_inbound_event
+from interactions.models import Channel
+from interactions.phone import callbacks, cti, dialer, selectors, services
+from interactions.phone.models import Call, Callback
+
+CTI_HEADERS = [
+    OpenApiParameter(cti.TIMESTAMP_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
+    OpenApiParameter(
+        cti.SIGNATURE_HEADER,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=True,
+        description='"sha256=" + hex HMAC-SHA256(channel CTI secret, "<timestamp>." + raw body)',
+    ),
+]
+
+
+def voice_channel(uuid: UUID) -> Channel:
+    return get_object_or_404(Channel, uuid=uuid, kind=Channel.Kind.VOICE, is_active=True)
+
+
+def as_drf(error: DjangoValidationError) -> ValidationError:
+    return ValidationError({"code": error.code or "invalid", "detail": " ".join(error.messages)})
+
+
+class CtiEventInput(serializers.Serializer[Any]):
+    event = serializers.ChoiceField(choices=cti.EVENTS)
+    call_id = serializers.CharField(max_length=150)
+    at = serializers.DateTimeField(required=False, help_text="When it happened (default: when we received it).")
+    event_id = serializers.CharField(
+        max_length=40, required=False, help_text="The provider's id of this event (tells repeated holds apart)."
+    )
+    direction = serializers.ChoiceField(choices=["inbound", "outbound", "in", "out"], default="inbound")
+    from_ = serializers.CharField(max_length=64, required=False, allow_blank=True, help_text="Caller number.")
+    to = serializers.CharField(max_length=64, required=False, allow_blank=True, help_text="Called number.")
+    agent = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, help_text="Target agent: username or user id."
+    )
+    extension = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, help_text='Target extension (channel config "extensions").'
+    )
+    queue = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="Queue name.")
+    cause = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="Hang-up cause: voicemail, abandoned, no_answer…"
+    )
+    intent = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="IVR choice.")
+    recording_url = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # "from" is a Python keyword
+        return fields
+
+
+class StoredOutput(serializers.Serializer[Any]):
+    stored = serializers.BooleanField(help_text="False when this event had been received already (a retry).")
+    event = serializers.CharField()
+
+
+class CtiWebhookApi(APIView):
+    """Generic CTI: any PBX or telephony provider posts its call events here."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="cti_event",
+        request=CtiEventInput,
+        responses={202: StoredOutput},
+        parameters=CTI_HEADERS,
+        description="Call events (ringing, answered, hold, resumed, transferred, hangup). Stored once per call id "
+        "and event, then processed in order-independent fashion.",
+    )
+    def post(self, request: Request, channel: UUID) -> Response:
+        voice = voice_channel(channel)
+        body = request.body
+        problem = cti.signature_problem(
+            secret=(voice.secrets or {}).get("cti_secret", ""),
+            timestamp=request.headers.get(cti.TIMESTAMP_HEADER),
+            signature=request.headers.get(cti.SIGNATURE_HEADER),
+            body=body,
+        )
+        if problem:
+            raise PermissionDenied(problem)
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            raise ParseError("the body must be a JSON object") from None
+        serializer = CtiEventInput(data=raw)
+        serializer.is_valid(raise_exception=True)
+        payload = {**raw, "received_at": timezone.now().isoformat()}
+        data = serializer.validated_data
+        key = cti.store_key(
+            call_id=data["call_id"], event=data["event"], event_id=data.get("event_id", ""), at=str(raw.get("at", ""))
+        )
+        _event, created = record_inbound_event(channel=voice, external_id=key, payload=payload, provider="cti")
+        return Response({"stored": created, "event": key}, status=status.HTTP_202_ACCEPTED)
+
+
+class TwilioVoiceWebhookApi(APIView):
+    """Twilio Voice status callbacks (StatusCallback URL of the number or of the API call)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser]
+
+    @extend_schema(
+        operation_id="twilio_voice_status",
+        request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+        responses={204: None},
+        parameters=[OpenApiParameter(cti.TWILIO_SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request, channel: UUID) -> Response:
+        voice = voice_channel(channel)
+        params = {key: str(value) for key, value in request.data.items()}
+        # Behind a proxy the URL Twilio signed is the public one: the channel may name it.
+        url = (voice.config or {}).get("twilio_status_url") or request.build_absolute_uri()
+        if not cti.twilio_signature_valid(
+            auth_token=(voice.secrets or {}).get("twilio_auth_token", ""),
+            url=url,
+            params=params,
+            signature=request.headers.get(cti.TWILIO_SIGNATURE_HEADER),
+        ):
+            raise PermissionDenied("bad X-Twilio-Signature")
+        event = cti.twilio_event_name(params)
+        if event is None or not params.get("CallSid"):
+            raise ValidationError({"detail": "a CallSid and a known CallStatus are required"})
+        key = cti.store_key(call_id=params["CallSid"], event=event, event_id=params.get("SequenceNumber", ""))
+        payload = {**params, "received_at": timezone.now().isoformat()}
+        record_inbound_event(channel=voice, external_id=key, payload=payload, provider="twilio_voice")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- agents ----------------------------------------------------------------------------------------------------------
+
+
+class CallOutput(serializers.ModelSerializer[Call]):
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "call_id",
+            "direction",
+            "number",
+            "customer",
+            "conversation",
+            "agent",
+            "state",
+            "result",
+            "ringing_at",
+            "answered_at",
+            "ended_at",
+            "wrap_up_ended_at",
+            "notes",
+            "linked_conversation",
+            "link_status",
+        ]
+        read_only_fields = fields
+
+
+class WrapUpInput(serializers.Serializer[Any]):
+    disposition = serializers.CharField(allow_blank=True, help_text="A disposition code.")
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class CallWrapUpApi(APIView):
+    @extend_schema(operation_id="call_wrap_up", request=WrapUpInput, responses=CallOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        call = selectors.get_call_for_agent(request.user, pk)
+        data = validated(WrapUpInput, request)
+        try:
+            call = services.end_after_call_work(
+                call=call, by=request.user, disposition=data["disposition"], notes=data.get("notes")
+            )
+        except DjangoValidationError as error:
+            raise as_drf(error) from None
+        return Response(CallOutput(call).data)
+
+
+class NotesInput(serializers.Serializer[Any]):
+    notes = serializers.CharField(allow_blank=True)
+
+
+class CallNotesApi(APIView):
+    @extend_schema(operation_id="call_notes", request=NotesInput, responses=CallOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        call = selectors.get_call_for_agent(request.user, pk)
+        call = services.save_call_notes(call=call, by=request.user, notes=validated(NotesInput, request)["notes"])
+        return Response(CallOutput(call).data)
+
+
+class LinkInput(serializers.Serializer[Any]):
+    confirm = serializers.BooleanField(help_text="True: the call is about the linked case. False: unlink it.")
+
+
+class CallLinkApi(APIView):
+    @extend_schema(operation_id="call_case_link", request=LinkInput, responses=CallOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        call = selectors.get_call_for_agent(request.user, pk)
+        try:
+            call = services.decide_case_link(
+                call=call, by=request.user, confirm=validated(LinkInput, request)["confirm"]
+            )
+        except DjangoValidationError as error:
+            raise as_drf(error) from None
+        return Response(CallOutput(call).data)
+
+
+class ClickToCallInput(serializers.Serializer[Any]):
+    customer = serializers.IntegerField()
+    number = serializers.CharField(required=False, allow_blank=True, help_text="Default: the customer's phone.")
+    channel = serializers.IntegerField(
+        required=False, help_text="A phone channel; default: the first with an endpoint."
+    )
+
+
+class ClickToCallApi(APIView):
+    @extend_schema(operation_id="click_to_call", request=ClickToCallInput, responses={202: CallOutput})
+    def post(self, request: Request) -> Response:
+        data = validated(ClickToCallInput, request)
+        customer = customer_selectors.get_customer_for_agent(request.user, data["customer"])
+        channel = Channel.objects.filter(pk=data["channel"]).first() if data.get("channel") else None
+        try:
+            call = dialer.place_call(agent=request.user, customer=customer, number=data.get("number"), channel=channel)
+        except DjangoValidationError as error:
+            raise as_drf(error) from None
+        return Response(CallOutput(call).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CallbackOutput(serializers.ModelSerializer[Callback]):
+    class Meta:
+        model = Callback
+        fields = [
+            "id",
+            "customer",
+            "number",
+            "reason",
+            "window_start",
+            "window_end",
+            "next_attempt_at",
+            "attempts",
+            "max_attempts",
+            "status",
+            "outcome",
+            "conversation",
+        ]
+        read_only_fields = fields
+
+
+class CallbackInput(serializers.Serializer[Any]):
+    number = serializers.CharField(max_length=64, help_text="Any format; national numbers read in the default region.")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    window_start = serializers.DateTimeField(required=False)
+    window_end = serializers.DateTimeField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    channel = serializers.IntegerField(required=False, help_text="A phone channel; default: the first active one.")
+
+
+class CallbackCreateApi(APIView):
+    @extend_schema(operation_id="callback_create", request=CallbackInput, responses={201: CallbackOutput})
+    def post(self, request: Request) -> Response:
+        data = validated(CallbackInput, request)
+        channels = Channel.objects.filter(kind=Channel.Kind.VOICE, is_active=True).order_by("pk")
+        channel = channels.filter(pk=data["channel"]).first() if data.get("channel") else channels.first()
+        if channel is None:
+            raise ValidationError({"code": "no_channel", "detail": "no active phone channel"})
+        try:
+            callback = callbacks.request_callback(
+                channel=channel,
+                number=data["number"],
+                name=data.get("name", ""),
+                window_start=data.get("window_start"),
+                window_end=data.get("window_end"),
+                note=data.get("note", ""),
+                by=request.user,
+            )
+        except DjangoValidationError as error:
+            raise as_drf(error) from None
+        return Response(CallbackOutput(callback).data, status=status.HTTP_201_CREATED)
+
+
+class OutcomeInput(serializers.Serializer[Any]):
+    outcome = serializers.ChoiceField(choices=Callback.Outcome.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class CallbackOutcomeApi(APIView):
+    @extend_schema(operation_id="callback_outcome", request=OutcomeInput, responses=CallbackOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        callback = selectors.get_callback_for_agent(request.user, pk)
+        data = validated(OutcomeInput, request)
+        try:
+            callback = callbacks.record_callback_outcome(
+                callback=callback, outcome=data["outcome"], by=request.user, note=data.get("note", "")
+            )
+        except DjangoValidationError as error:
+            raise as_drf(error) from None
+        return Response(CallbackOutput(callback).data)
+
+
+class AgentCallStatesApi(APIView):
+    @extend_schema(
+        operation_id="agent_call_states",
+        responses=inline_serializer(
+            name="AgentCallStates", fields={"states": serializers.DictField(child=serializers.CharField())}
+        ),
+        description="Supervisors: each agent's telephone state (ringing, on_call, wrap_up), keyed by user id.",
+    )
+    def get(self, request: Request) -> Response:
+        if not request.user.is_authenticated:
+            raise NotAuthenticated()
+        if not access.is_supervisor(request.user):
+            raise PermissionDenied("supervisors only")
+        return Response({"states": {str(k): v for k, v in selectors.agent_call_states().items()}})
+
+
+def validated(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

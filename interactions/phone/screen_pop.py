@@ -1,0 +1,148 @@
+"""The screen pop: who is calling, where their journey stands, and which agents' screens show it."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from django.contrib.auth import get_user_model
+from django.db.models import Max
+
+from customers import selectors as customer_selectors
+from customers.models import Customer
+from interactions.models import Channel, Interaction
+from interactions.phone.models import Call
+from routing.models import AgentProfile
+
+LAST_INTERACTIONS_PER_CHANNEL = 1
+
+
+class PopCustomer(TypedDict):
+    id: int | None
+    name: str
+    known: bool
+    number: str
+    value_tier: str
+    organization: str
+    identities: list[dict[str, str]]
+
+
+class PopCase(TypedDict):
+    id: int
+    channel: str
+    status: str
+    last_message_at: str | None
+
+
+class PopInteraction(TypedDict):
+    id: int
+    channel: str
+    kind: str
+    direction: str
+    text: str
+    at: str
+
+
+class CallRinging(TypedDict):
+    """`call.ringing`: the 360° view of the caller, sent to the agents whose screen should pop."""
+
+    call: int
+    call_id: str
+    direction: str
+    number: str
+    conversation_id: int | None
+    interaction_id: int | None
+    queue: str
+    intent: str
+    customer: PopCustomer
+    open_cases: list[PopCase]
+    last_interactions: list[PopInteraction]
+    linked_case: PopCase | None
+    # Unknown caller: what the new-customer form starts with.
+    new_customer: dict[str, str] | None
+
+
+def recipients(call: Call) -> list[Any]:
+    """The agents whose screen pops: the agent the provider rings, else the available members of the call's queue
+    who are not on a call already."""
+    User = get_user_model()
+    if call.target_agent_id is not None:
+        return list(User.objects.filter(pk=call.target_agent_id, is_active=True))
+    queue_id = call.queue_id or call.channel.queue_id
+    busy = Call.objects.filter(
+        state__in=[Call.State.ON_CALL, Call.State.ON_HOLD, Call.State.WRAP_UP], agent__isnull=False
+    ).values("agent_id")
+    return list(
+        User.objects.filter(
+            queues=queue_id, is_active=True, agent_profile__presence=AgentProfile.Presence.AVAILABLE
+        ).exclude(pk__in=busy)
+    )
+
+
+def _case(conversation: Any) -> PopCase:
+    return {
+        "id": conversation.pk,
+        "channel": conversation.channel.get_kind_display(),
+        "status": conversation.status,
+        "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
+    }
+
+
+def last_interactions(customer: Customer, *, exclude: int | None = None) -> list[PopInteraction]:
+    """The newest interaction on every channel kind the customer used, newest first (two queries)."""
+    interactions = Interaction.objects.filter(customer=customer)
+    if exclude is not None:
+        interactions = interactions.exclude(pk=exclude)
+    newest = interactions.values("channel__kind").annotate(last=Max("id")).values_list("last", flat=True)
+    rows = Interaction.objects.filter(pk__in=list(newest)).select_related("channel").order_by("-id")
+    labels = dict(Channel.Kind.choices)
+    return [
+        {
+            "id": row.pk,
+            "channel": str(labels.get(row.channel.kind, row.channel.kind)),
+            "kind": row.kind,
+            "direction": row.direction,
+            "text": row.text[:140],
+            "at": row.created_at.isoformat(),
+        }
+        for row in rows
+    ]
+
+
+def pop_for(call: Call, *, agent: Any, history: list[PopInteraction]) -> CallRinging:
+    """The pop as `agent` may see it: the open cases are those the agent may see."""
+    customer = call.customer
+    pop_customer: PopCustomer = {
+        "id": customer.pk if customer else None,
+        "name": str(customer) if customer and customer.display_name else "",
+        "known": bool(customer) and not call.caller_was_unknown,
+        "number": call.number or call.raw_number,
+        "value_tier": customer.get_value_tier_display() if customer else "",
+        "organization": str(customer.organization) if customer and customer.organization_id else "",
+        "identities": [
+            {"kind": identity.get_kind_display(), "address": identity.address}
+            for identity in (customer_selectors.identities_of(customer) if customer else [])
+        ],
+    }
+    cases = []
+    if customer is not None:
+        # The call's own case is the call: "open cases" are where the customer's journey already stands.
+        others = customer_selectors.open_cases(agent, customer)
+        if call.conversation_id is not None:
+            others = others.exclude(pk=call.conversation_id)
+        cases = [_case(c) for c in others]
+    linked = call.linked_conversation
+    return {
+        "call": call.pk,
+        "call_id": call.call_id,
+        "direction": call.direction,
+        "number": call.number or call.raw_number,
+        "conversation_id": call.conversation_id,
+        "interaction_id": call.interaction_id,
+        "queue": call.queue.name if call.queue else "",
+        "intent": call.intent,
+        "customer": pop_customer,
+        "open_cases": cases,
+        "last_interactions": history,
+        "linked_case": _case(linked) if linked is not None and call.link_status != Call.LinkStatus.UNLINKED else None,
+        "new_customer": {"phone": call.number or call.raw_number} if not pop_customer["known"] else None,
+    }

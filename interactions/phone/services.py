@@ -1,0 +1,478 @@
+"""Calls: the provider's events applied to one Call record, the timeline entry, routing and the screen pop.
+
+Every CTI event goes through `record_call_event`, inside the ingest batch's transaction. The event only adds the
+moment it reports; `state`, `result` and the timings are then derived from every moment known, and each side effect
+(screen pop, assignment, closing the pop, callback) happens once, when the derived state first calls for it. That is
+what makes duplicated and out-of-order events converge: a hang-up before its `answered` ends the call, and the late
+`answered` then fills in the talk time without reopening anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Customer, Identity
+from customers.services import find_identity, lock_customer_by_identity, normalize_phone
+from interactions import access
+from interactions.models import Channel, Conversation, InboundEvent, Interaction
+from interactions.phone import screen_pop
+from interactions.phone.cti import CtiEvent, parse_cti, parse_twilio
+from interactions.phone.models import Call, Disposition
+from interactions.services import announce_message, receive_message, resolve_conversation
+from omnidesk import realtime
+from routing.models import Queue
+
+logger = logging.getLogger(__name__)
+
+ABANDON_CAUSES = {"abandoned", "caller_hangup", "caller", "canceled", "cancelled"}
+ACTIVE_STATES = {Call.State.RINGING, Call.State.ON_CALL, Call.State.ON_HOLD, Call.State.WRAP_UP}
+
+
+# --- processors (registered in PhoneConfig.ready) -----------------------------------------------------------------
+
+
+def process_cti_event(event: InboundEvent) -> Interaction | None:
+    return record_call_event(channel=event.channel, cti=parse_cti(event.payload))
+
+
+def process_twilio_event(event: InboundEvent) -> Interaction | None:
+    return record_call_event(channel=event.channel, cti=parse_twilio(event.payload))
+
+
+# --- the state machine ---------------------------------------------------------------------------------------------
+
+
+def find_agent(*, channel: Channel, agent: str = "", extension: str = "") -> Any:
+    """The user an event names: a username or user id, or an extension mapped in the channel's config."""
+    User = get_user_model()
+    name = agent
+    if not name and extension:
+        name = str((channel.config.get("extensions") or {}).get(extension, ""))
+    if not name:
+        return None
+    found = User.objects.filter(username=name, is_active=True).first()
+    if found is None and name.isdigit():
+        found = User.objects.filter(pk=int(name), is_active=True).first()
+    return found
+
+
+def _earliest(current: datetime | None, at: datetime) -> datetime:
+    return at if current is None or at < current else current
+
+
+def lock_call(*, channel: Channel, call_id: str, **defaults: Any) -> Call:
+    """The Call for (channel, call id), created on the first event whatever its kind, row-locked."""
+    Call.objects.bulk_create([Call(channel=channel, call_id=call_id, **defaults)], ignore_conflicts=True)
+    return (
+        Call.objects.select_for_update(of=("self",))
+        .select_related("channel__queue")
+        .get(channel=channel, call_id=call_id)
+    )
+
+
+def record_call_event(*, channel: Channel, cti: CtiEvent) -> Interaction | None:
+    """Apply one provider event to its call (idempotent, order-independent); the call's timeline entry, if any."""
+    with transaction.atomic():
+        call = lock_call(channel=channel, call_id=cti.call_id, direction=cti.direction)
+        note_event(call, cti)
+        if call.interaction_id is None and (call.number or call.raw_number):
+            derive(call)
+            open_call_entry(call)
+        settle(call)
+        call.save()
+        return call.interaction
+
+
+def note_event(call: Call, cti: CtiEvent) -> None:
+    """Record what the event reports, without deciding anything yet."""
+    channel = call.channel
+    if not call.raw_number and cti.customer_number:
+        call.direction = cti.direction
+        call.raw_number = cti.customer_number
+        try:
+            call.number = normalize_phone(cti.customer_number)
+        except ValidationError:
+            call.number = ""  # withheld or malformed: an unknown caller, the raw form is kept
+    if cti.queue and call.queue_id is None:
+        call.queue = Queue.objects.filter(name=cti.queue).first()
+    if cti.intent and not call.intent:
+        call.intent = cti.intent
+    if cti.recording_url:
+        call.recording_url = cti.recording_url
+    agent = find_agent(channel=channel, agent=cti.agent, extension=cti.extension)
+    at = cti.at.isoformat()
+    if cti.event == "ringing":
+        call.ringing_at = _earliest(call.ringing_at, cti.at)
+        if agent is not None and call.target_agent_id is None:
+            call.target_agent = agent
+    elif cti.event == "answered":
+        call.answered_at = _earliest(call.answered_at, cti.at)
+        if agent is not None:
+            call.answered_by = agent
+    elif cti.event in ("hold", "resumed"):
+        mark = {"event": cti.event, "at": at}
+        if mark not in call.holds:
+            call.holds = [*call.holds, mark]
+    elif cti.event == "transferred":
+        transfer = {"to": agent.pk if agent else None, "at": at}
+        if transfer not in call.transfers:
+            call.transfers = [*call.transfers, transfer]
+    elif cti.event == "hangup":
+        call.ended_at = _earliest(call.ended_at, cti.at)
+        if cti.cause and not call.cause:
+            call.cause = cti.cause
+
+
+def open_call_entry(call: Call) -> None:
+    """The call's entry in the customer's timeline, in a conversation routed like any other work."""
+    known = find_identity(kind=Identity.Kind.PHONE, address=call.number) if call.number else None
+    call.caller_was_unknown = known is None and call.customer_id is None
+    if call.customer_id is not None:  # click-to-call: the customer the agent called from their panel
+        customer = Customer.objects.select_for_update().get(pk=call.customer_id)
+    elif call.number:
+        customer = lock_customer_by_identity(kind=Identity.Kind.PHONE, address=call.number)
+    else:
+        customer = Customer.objects.create()
+    call.customer = customer
+    if call.direction == "out":
+        open_outbound_entry(call, customer)
+    else:
+        queue = call.queue or call.channel.queue
+        conversation = None
+        if queue.pk != call.channel.queue_id:
+            conversation = open_voice_conversation(customer=customer, channel=call.channel)
+            if conversation is None:
+                from routing.services import enqueue_conversation
+
+                conversation = Conversation.objects.create(
+                    customer=customer, channel=call.channel, last_message_at=timezone.now()
+                )
+                enqueue_conversation(conversation=conversation, queue=queue)
+        interaction = receive_message(
+            customer=customer,
+            channel=call.channel,
+            external_id=f"call:{call.call_id}",
+            text=call_summary(call),
+            meta=call_meta(call),
+            kind=Interaction.Kind.CALL,
+            conversation=conversation,
+        )
+        call.interaction = interaction
+        call.conversation = interaction.conversation
+    if call.queue is None and call.conversation is not None:
+        call.queue = call.conversation.queue
+    link_to_open_case(call)
+
+
+def open_voice_conversation(*, customer: Customer, channel: Channel) -> Conversation | None:
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(customer=customer, channel=channel)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def open_outbound_entry(call: Call, customer: Customer) -> None:
+    """An agent's outgoing call (click-to-call): their own case from the start, no queue."""
+    from routing.services import assign_conversation
+
+    conversation = open_voice_conversation(customer=customer, channel=call.channel)
+    if conversation is None:
+        now = timezone.now()
+        conversation = Conversation.objects.create(
+            customer=customer, channel=call.channel, queue=call.queue or call.channel.queue, last_message_at=now
+        )
+    agent = call.target_agent or call.agent
+    interaction = Interaction.objects.create(
+        conversation=conversation,
+        customer=customer,
+        channel=call.channel,
+        kind=Interaction.Kind.CALL,
+        direction=Interaction.Direction.OUTBOUND,
+        author=agent,
+        external_id=f"call:{call.call_id}",
+        text=call_summary(call),
+        meta=call_meta(call),
+    )
+    call.interaction = interaction
+    call.conversation = conversation
+    if agent is not None and conversation.assignee_id != agent.pk:
+        assign_conversation(conversation=conversation, agent=agent)
+    announce_message(interaction=interaction)
+
+
+def link_to_open_case(call: Call) -> None:
+    """Channel attrition: the caller already has an open case on another channel; the agent confirms or unlinks."""
+    if call.customer is None or call.linked_conversation_id is not None:
+        return
+    other = (
+        Conversation.objects.filter(customer=call.customer)
+        .exclude(channel__kind=Channel.Kind.VOICE)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .order_by("-last_message_at", "-id")
+        .first()
+    )
+    if other is not None:
+        call.linked_conversation = other
+        call.link_status = Call.LinkStatus.SUGGESTED
+
+
+def current_agent_id(call: Call) -> int | None:
+    """Who has the call: the last transfer's target, else who answered, else whom it rings."""
+    transfers = sorted((t for t in call.transfers if t.get("to")), key=lambda t: t["at"])
+    if transfers:
+        return int(transfers[-1]["to"])
+    if call.answered_by_id is not None:
+        return call.answered_by_id
+    return call.target_agent_id
+
+
+def hold_seconds(call: Call) -> float:
+    held, since = 0.0, None
+    for mark in sorted(call.holds, key=lambda m: m["at"]):
+        at = datetime.fromisoformat(mark["at"])
+        if mark["event"] == "hold" and since is None:
+            since = at
+        elif mark["event"] == "resumed" and since is not None:
+            held += (at - since).total_seconds()
+            since = None
+    if since is not None and call.ended_at is not None:
+        held += max(0.0, (call.ended_at - since).total_seconds())
+    return held
+
+
+def on_hold(call: Call) -> bool:
+    marks = sorted(call.holds, key=lambda m: m["at"])
+    return bool(marks) and marks[-1]["event"] == "hold"
+
+
+def derive(call: Call) -> None:
+    """State and result from the moments known so far."""
+    if call.ended_at is not None:
+        if call.answered_at is not None:
+            call.result = Call.Result.ANSWERED
+        elif call.cause == "voicemail":
+            call.result = Call.Result.VOICEMAIL
+        elif call.cause in ABANDON_CAUSES:
+            call.result = Call.Result.ABANDONED
+        else:
+            call.result = Call.Result.MISSED
+        answered = call.result == Call.Result.ANSWERED
+        call.state = Call.State.WRAP_UP if answered and call.wrap_up_ended_at is None else Call.State.ENDED
+    elif call.answered_at is not None:
+        call.state = Call.State.ON_HOLD if on_hold(call) else Call.State.ON_CALL
+    elif call.ringing_at is not None:
+        call.state = Call.State.RINGING
+    call.agent_id = current_agent_id(call)
+
+
+def seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return max(0, round((end - start).total_seconds()))
+
+
+def call_meta(call: Call) -> dict[str, Any]:
+    hold = round(hold_seconds(call))
+    talk = seconds(call.answered_at, call.ended_at)
+    agent = call.agent
+    return {
+        "call_id": call.call_id,
+        "direction": call.direction,
+        "state": call.state,
+        "result": call.result,
+        "number": call.number or call.raw_number,
+        "wait_seconds": seconds(call.ringing_at, call.answered_at or call.ended_at),
+        "talk_seconds": None if talk is None else max(0, talk - hold),
+        "hold_seconds": hold,
+        "after_call_work_seconds": seconds(call.ended_at, call.wrap_up_ended_at),
+        "recording_url": call.recording_url,
+        "cause": call.cause,
+        "agent": (agent.first_name or agent.get_username()) if agent else "",
+        "disposition": call.disposition.code if call.disposition else "",
+        "disposition_label": call.disposition.label if call.disposition else "",
+        "notes": call.notes,
+    }
+
+
+def call_summary(call: Call) -> str:
+    """The entry's text: what a reader of the timeline needs at a glance."""
+    direction = _("Outbound call") if call.direction == "out" else _("Inbound call")
+    parts = [direction, call.get_result_display() if call.result else call.get_state_display()]
+    meta = call_meta(call)
+    if meta["wait_seconds"] is not None:
+        parts.append(_("waited %(s)s s") % {"s": meta["wait_seconds"]})
+    if meta["talk_seconds"] is not None and call.result == Call.Result.ANSWERED:
+        parts.append(_("talked %(s)s s") % {"s": meta["talk_seconds"]})
+    if call.disposition:
+        parts.append(call.disposition.label)
+    return " · ".join(str(p) for p in parts)
+
+
+def settle(call: Call) -> None:
+    """Derive the new state, bring the timeline entry up to date and make each once-only side effect happen."""
+    from interactions.phone import callbacks
+    from routing.services import assign_conversation
+
+    derive(call)
+    conversation = call.conversation
+    if call.interaction is not None:
+        update_entry(call)
+    if call.state == Call.State.RINGING and call.direction == "in":
+        if not call.popped_to:
+            pop_screens(call, agents=screen_pop.recipients(call))
+        elif call.agent is not None and call.agent.pk not in call.popped_to:
+            pop_screens(call, agents=[call.agent])  # transferred before anyone answered
+    answered_agent = call.agent if call.answered_at is not None else None
+    if (
+        answered_agent is not None
+        and conversation is not None
+        and conversation.status != Conversation.Status.RESOLVED
+        and conversation.assignee_id != answered_agent.pk
+        and call.state != Call.State.ENDED
+    ):
+        conversation = assign_conversation(conversation=conversation, agent=answered_agent)
+        call.conversation = conversation
+    if call.answered_at is not None and not call.answer_announced:
+        call.answer_announced = True
+        announce_call(call, "call.answered")
+    # An end reported before the call's first event with a number waits for it: the missed call's callback needs
+    # the caller.
+    if call.ended_at is not None and not call.end_announced and (call.interaction is not None or call.popped_to):
+        call.end_announced = True
+        announce_call(call, "call.ended")
+        if call.direction == "in" and call.result in (Call.Result.MISSED, Call.Result.ABANDONED):
+            callbacks.schedule_callback_for_missed_call(call=call)
+            if conversation is not None:
+                resolve_conversation(conversation=conversation, by=None)
+
+
+def update_entry(call: Call) -> None:
+    interaction = call.interaction
+    assert interaction is not None
+    meta, text = call_meta(call), call_summary(call)
+    if interaction.meta == meta and interaction.text == text:
+        return
+    interaction.meta, interaction.text = meta, text
+    Interaction.objects.filter(pk=interaction.pk).update(meta=meta, text=text)
+    conversation = call.conversation or interaction.conversation
+    data = {
+        "call": call.pk,
+        "interaction_id": interaction.pk,
+        "conversation_id": interaction.conversation_id,
+        "state": call.state,
+        "text": text,
+        "meta": meta,
+    }
+    realtime.publish_on_commit(type="call.updated", data=data, groups=access.audience_for_conversation(conversation))
+
+
+def pop_screens(call: Call, *, agents: list[Any]) -> None:
+    """`call.ringing` to each of `agents`, with the open cases that agent may see."""
+    if not agents:
+        return
+    history = screen_pop.last_interactions(call.customer, exclude=call.interaction_id) if call.customer else []
+    realtime.publish_many_on_commit(
+        [
+            realtime.Announcement(
+                "call.ringing",
+                screen_pop.pop_for(call, agent=agent, history=history),
+                [realtime.agent_group(agent.pk)],
+            )
+            for agent in agents
+        ]
+    )
+    call.popped_to = [*call.popped_to, *(agent.pk for agent in agents)]
+
+
+def announce_call(call: Call, type: str) -> None:
+    """`call.answered` / `call.ended` to the screens that popped (the others close it) and the supervisors."""
+    agent = call.agent
+    data = {
+        "call": call.pk,
+        "call_id": call.call_id,
+        "conversation_id": call.conversation_id,
+        "agent_id": agent.pk if agent else None,
+        "agent": (agent.first_name or agent.get_username()) if agent else "",
+        "state": call.state,
+        "result": call.result,
+    }
+    groups = [realtime.agent_group(pk) for pk in call.popped_to] + [realtime.supervisors_group()]
+    if agent is not None:
+        groups.append(realtime.agent_group(agent.pk))
+    realtime.publish_on_commit(type=type, data=data, groups=groups)
+
+
+# --- agents' actions -----------------------------------------------------------------------------------------------
+
+
+def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | None = None) -> Call:
+    """The agent's wrap-up: the disposition code (and notes) ends after-call work and frees their voice capacity."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update(of=("self",)).select_related("channel__queue").get(pk=call.pk)
+        if call.state != Call.State.WRAP_UP:
+            raise ValidationError(_("This call is not in wrap-up."), code="not_in_wrap_up")
+        codes = Disposition.objects.filter(is_active=True)
+        chosen = codes.filter(code=disposition).first()
+        if chosen is None and (disposition or codes.exists()):
+            raise ValidationError(_("Pick one of the disposition codes."), code="bad_disposition")
+        call.disposition = chosen
+        if notes is not None:
+            call.notes = notes[:10_000]
+        call.wrap_up_ended_at = timezone.now()
+        settle(call)
+        call.save()
+        if call.conversation is not None and not has_other_active_call(call):
+            resolve_conversation(conversation=call.conversation, by=by)
+    return call
+
+
+def save_call_notes(*, call: Call, by: Any, notes: str) -> Call:
+    with transaction.atomic():
+        call = Call.objects.select_for_update(of=("self",)).select_related("channel__queue").get(pk=call.pk)
+        call.notes = notes[:10_000]
+        settle(call)
+        call.save()
+    return call
+
+
+def has_other_active_call(call: Call) -> bool:
+    return Call.objects.filter(conversation=call.conversation, state__in=ACTIVE_STATES).exclude(pk=call.pk).exists()
+
+
+def decide_case_link(*, call: Call, by: Any, confirm: bool) -> Call:
+    """The agent confirms that the call is about the linked open case (the customer had to use a second channel),
+    or unlinks it."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update(of=("self",)).get(pk=call.pk)
+        if call.linked_conversation_id is None:
+            raise ValidationError(_("This call is not linked to a case."), code="no_link")
+        call.link_status = Call.LinkStatus.CONFIRMED if confirm else Call.LinkStatus.UNLINKED
+        call.link_decided_by = by
+        call.link_decided_at = timezone.now()
+        call.save(update_fields=["link_status", "link_decided_by", "link_decided_at", "updated_at"])
+    return call
+
+
+def name_caller(*, call: Call, by: Any, name: str) -> Customer:
+    """The new-customer form of an unknown caller's pop: the caller's customer record gets its name."""
+    name = name.strip()[:200]
+    if not name:
+        raise ValidationError(_("Enter the caller's name."), code="empty_name")
+    if call.customer_id is None:
+        raise ValidationError(_("This call has no caller yet."), code="no_caller")
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=call.customer_id)
+        customer.display_name = name
+        customer.save(update_fields=["display_name", "updated_at"])
+    return customer

@@ -1,0 +1,58 @@
+"""Template tags that put the phone channel into the desk: call details in the timeline, click-to-call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from customers.models import Customer, Identity
+from interactions import access
+from interactions.models import Channel, Interaction
+from interactions.phone import selectors
+from interactions.phone.models import Call, Callback
+
+register = template.Library()
+
+
+def call_context(user: Any, call: Call) -> dict[str, Any]:
+    may_act = call.agent_id == user.pk or access.is_supervisor(user)
+    return {
+        "call": call,
+        "meta": call.interaction.meta if call.interaction_id and call.interaction else {},
+        "dispositions": selectors.active_dispositions() if call.state == Call.State.WRAP_UP else [],
+        "may_act": may_act,
+    }
+
+
+def callback_context(user: Any, callback: Callback, conversation_id: int | None) -> dict[str, Any]:
+    return {
+        "callback": callback,
+        "awaiting_outcome": callback.status == Callback.Status.ROUTED and callback.conversation_id == conversation_id,
+        "outcomes": Callback.Outcome.choices,
+    }
+
+
+@register.inclusion_tag("phone/timeline_extra.html", takes_context=True)
+def phone_details(context: template.Context, item: Interaction) -> dict[str, Any]:
+    """Below a call: its timings, result, notes and the wrap-up form; below a callback step: the outcome form."""
+    user = context["request"].user
+    extra: dict[str, Any] = {"request": context["request"], "csrf_token": context.get("csrf_token")}
+    if item.kind == Interaction.Kind.CALL:
+        call = Call.objects.select_related("disposition", "agent").filter(interaction=item).first()
+        if call is not None:
+            call.interaction = item
+            extra.update(call_context(user, call))
+    elif item.kind == Interaction.Kind.SYSTEM and item.meta.get("callback_event") == "due":
+        callback = Callback.objects.filter(pk=item.meta.get("callback")).first()
+        if callback is not None:
+            extra.update(callback_context(user, callback, item.conversation_id))
+    return extra
+
+
+@register.inclusion_tag("phone/click_to_call.html", takes_context=True)
+def click_to_call(context: template.Context, customer: Customer) -> dict[str, Any]:
+    """The customer panel's "Call" button, when the customer has a number and a phone channel can dial."""
+    channels = Channel.objects.filter(kind=Channel.Kind.VOICE, is_active=True, config__has_key="click_to_call_url")
+    can_dial = channels.exists() and customer.identities.filter(kind=Identity.Kind.PHONE).exists()
+    return {"customer": customer, "can_dial": can_dial, "csrf_token": context.get("csrf_token")}
