@@ -27,7 +27,7 @@ from typing import Any, Literal, TypedDict
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -311,11 +311,21 @@ def _alerts_due(
     return warnings, breaches
 
 
-MARK_FIELDS = ["sla_warned_at", "sla_breached_at", "escalated_at", "priority", "updated_at"]
+def _write_marks(now: datetime, marked: SweepResult) -> None:
+    """Three UPDATEs for a whole chunk (the rows are locked): the marks are the same `now` for all of them."""
+    warned, breached, escalated = marked.warned, marked.breached, marked.escalated
+    if warned:
+        Conversation.objects.filter(pk__in=warned).update(sla_warned_at=now, updated_at=now)
+    if breached:
+        Conversation.objects.filter(pk__in=breached).update(sla_breached_at=now, updated_at=now)
+    if escalated:
+        Conversation.objects.filter(pk__in=escalated).update(
+            escalated_at=now, priority=F("priority") + escalation_step()
+        )
 
 
 def _check(conversation: Conversation, now: datetime, result: SweepResult) -> list[realtime.Announcement]:
-    """Set the marks (and escalate) on the locked `conversation`; the caller saves them. Returns what to announce."""
+    """Set the marks (and escalate) on the locked `conversation` in memory; `_write_marks` saves them."""
     queue = conversation.queue
     assert queue is not None
     warnings, breaches = _alerts_due(conversation, queue, calendar_for(queue), now)
@@ -332,7 +342,6 @@ def _check(conversation: Conversation, now: datetime, result: SweepResult) -> li
         conversation.escalated_at = now
         conversation.priority += escalation_step()
         result.escalated.append(conversation.pk)
-    conversation.updated_at = now
     summary = events.conversation_summary(conversation)
     audience = access.audience_for_conversation(conversation)
     announcements = []
@@ -397,16 +406,16 @@ def sweep_sla(*, now: datetime | None = None) -> SweepResult:
                 .select_related("queue", "customer", "channel", "assignee")
                 .order_by("pk")
             )
+            marked = SweepResult()
             announcements = []
-            changed = []
             for conversation in chunk:
-                found = _check(conversation, now, result)
-                if found:
-                    announcements += found
-                    changed.append(conversation)
-            if changed:
-                Conversation.objects.bulk_update(changed, MARK_FIELDS)
+                announcements += _check(conversation, now, marked)
+            if announcements:
+                _write_marks(now, marked)
                 realtime.publish_many_on_commit(announcements)
+        result.warned += marked.warned
+        result.breached += marked.breached
+        result.escalated += marked.escalated
     return result
 
 
