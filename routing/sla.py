@@ -27,7 +27,7 @@ from typing import Any, Literal, TypedDict
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -100,9 +100,9 @@ def _minutes(value: int | None) -> timedelta | None:
     return timedelta(minutes=value) if value else None
 
 
-def running_clocks(conversation: Conversation) -> list[Clock]:
-    """The clocks that run now (paused ones included), earliest due first."""
-    queue = conversation.queue
+def running_clocks(conversation: Conversation, *, queue: Queue | None = None) -> list[Clock]:
+    """The clocks that run now (paused ones included), earliest due first. `queue`: the conversation's, if loaded."""
+    queue = queue or conversation.queue
     if queue is None or conversation.status == Conversation.Status.RESOLVED:
         return []
     clocks = []
@@ -127,7 +127,10 @@ def _warning_window(queue: Queue, clock: Clock) -> timedelta | None:
 
 def _in_window(calendar: BusinessCalendar, queue: Queue, clock: Clock, at: datetime) -> bool:
     window = _warning_window(queue, clock)
-    return window is not None and at < clock.due and business_time_between(calendar, at, clock.due) <= window
+    if window is None or at >= clock.due:
+        return False
+    # Business time left never exceeds wall-clock time left: a clock this close is in its window, no need to count.
+    return clock.due - at <= window or business_time_between(calendar, at, clock.due) <= window
 
 
 @dataclass(frozen=True)
@@ -284,19 +287,19 @@ class SweepResult:
     escalated: list[int] = field(default_factory=list)
 
 
-def _alert(conversation: Conversation, clocks: list[Clock]) -> SlaAlert:
+def _alert(conversation: Conversation, summary: events.ConversationSummary, clocks: list[Clock]) -> SlaAlert:
     return {
-        "conversation": events.conversation_summary(conversation),
+        "conversation": summary,
         "clocks": [{"clock": clock.name, "due_at": clock.due.isoformat()} for clock in clocks],
         "priority": conversation.priority,
     }
 
 
-def _check(conversation: Conversation, now: datetime, result: SweepResult) -> list[realtime.Announcement]:
-    queue = conversation.queue
-    assert queue is not None
-    clocks = running_clocks(conversation)
-    calendar = calendar_for(queue)
+def _alerts_due(
+    conversation: Conversation, queue: Queue, calendar: BusinessCalendar, now: datetime
+) -> tuple[list[Clock], list[Clock]]:
+    """The clocks of `conversation` whose warning, and those whose breach, is due and not yet announced."""
+    clocks = running_clocks(conversation, queue=queue)
     breached_at, warned_at = conversation.sla_breached_at, conversation.sla_warned_at
     breaches = [c for c in clocks if c.due <= now and (breached_at is None or breached_at < c.due)]
     warnings = [
@@ -305,38 +308,51 @@ def _check(conversation: Conversation, now: datetime, result: SweepResult) -> li
         if _in_window(calendar, queue, c, now)
         and not (warned_at is not None and _in_window(calendar, queue, c, warned_at))
     ]
-    announcements = []
-    fields = []
-    audience = access.audience_for_conversation(conversation)
+    return warnings, breaches
+
+
+def _write_marks(now: datetime, marked: SweepResult) -> None:
+    """Three UPDATEs for a whole chunk (the rows are locked): the marks are the same `now` for all of them."""
+    warned, breached, escalated = marked.warned, marked.breached, marked.escalated
+    if warned:
+        Conversation.objects.filter(pk__in=warned).update(sla_warned_at=now, updated_at=now)
+    if breached:
+        Conversation.objects.filter(pk__in=breached).update(sla_breached_at=now, updated_at=now)
+    if escalated:
+        Conversation.objects.filter(pk__in=escalated).update(
+            escalated_at=now, priority=F("priority") + escalation_step()
+        )
+
+
+def _check(conversation: Conversation, now: datetime, result: SweepResult) -> list[realtime.Announcement]:
+    """Set the marks (and escalate) on the locked `conversation` in memory; `_write_marks` saves them."""
+    queue = conversation.queue
+    assert queue is not None
+    warnings, breaches = _alerts_due(conversation, queue, calendar_for(queue), now)
+    if not (warnings or breaches):
+        return []
+    escalating = bool(breaches) and conversation.escalated_at is None
     if warnings:
         conversation.sla_warned_at = now
-        fields.append("sla_warned_at")
         result.warned.append(conversation.pk)
     if breaches:
         conversation.sla_breached_at = now
-        fields.append("sla_breached_at")
         result.breached.append(conversation.pk)
-        if conversation.escalated_at is None:
-            conversation.escalated_at = now
-            conversation.priority += escalation_step()
-            fields += ["escalated_at", "priority"]
-            result.escalated.append(conversation.pk)
-    if fields:
-        _save(conversation, fields)
+    if escalating:
+        conversation.escalated_at = now
+        conversation.priority += escalation_step()
+        result.escalated.append(conversation.pk)
+    summary = events.conversation_summary(conversation)
+    audience = access.audience_for_conversation(conversation)
+    announcements = []
     if warnings:
-        announcements.append(
-            realtime.Announcement("conversation.sla_warning", _alert(conversation, warnings), audience)
-        )
+        alert = _alert(conversation, summary, warnings)
+        announcements.append(realtime.Announcement("conversation.sla_warning", alert, audience))
     if breaches:
-        announcements.append(
-            realtime.Announcement("conversation.sla_breached", _alert(conversation, breaches), audience)
-        )
-        if "escalated_at" in fields:
-            announcements.append(
-                realtime.Announcement(
-                    "conversation.escalated", _alert(conversation, breaches), [realtime.supervisors_group()]
-                )
-            )
+        alert = _alert(conversation, summary, breaches)
+        announcements.append(realtime.Announcement("conversation.sla_breached", alert, audience))
+        if escalating:
+            announcements.append(realtime.Announcement("conversation.escalated", alert, [realtime.supervisors_group()]))
     return announcements
 
 
@@ -351,32 +367,56 @@ def _candidates() -> Any:
     )
 
 
+SNAPSHOT_FIELDS = (
+    "id",
+    "queue_id",
+    "status",
+    "first_response_at",
+    *DUE_FIELDS,
+    "sla_paused_at",
+    "sla_warned_at",
+    "sla_breached_at",
+)
+
+
 def sweep_sla(*, now: datetime | None = None) -> SweepResult:
     """Announce the warnings and breaches due by `now` (once each) and escalate breached conversations (once).
 
-    Run by beat; safe to run twice or in two processes at once: each chunk locks its rows (SKIP LOCKED, so a
-    concurrent sweep takes other rows) and the announced marks are written in the same transaction as the events.
+    Run by beat; safe to run twice or in two processes at once. A first pass reads only the clock fields, without
+    locks, to find the conversations with something to announce; each chunk of those is then locked (SKIP LOCKED: a
+    concurrent sweep or a busy conversation is left for the next round), checked again under the lock, and its marks
+    are written in the same transaction as the events.
     """
     now = now or timezone.now()
     result = SweepResult()
-    last_pk = 0
-    while True:
+    queues = Queue.objects.in_bulk()
+    calendars = {pk: calendar_for(queue) for pk, queue in queues.items()}
+    due = [
+        conversation.pk
+        for conversation in _candidates().only(*SNAPSHOT_FIELDS).order_by("pk").iterator(chunk_size=2000)
+        if conversation.queue_id in queues
+        and any(_alerts_due(conversation, queues[conversation.queue_id], calendars[conversation.queue_id], now))
+    ]
+    for start in range(0, len(due), SWEEP_CHUNK):
         with transaction.atomic():
-            chunk = list(
+            chunk = (
                 _candidates()
-                .filter(pk__gt=last_pk)
+                .filter(pk__in=due[start : start + SWEEP_CHUNK])
                 .select_for_update(skip_locked=True, of=("self",))
                 .select_related("queue", "customer", "channel", "assignee")
-                .order_by("pk")[:SWEEP_CHUNK]
+                .order_by("pk")
             )
-            if not chunk:
-                return result
+            marked = SweepResult()
             announcements = []
             for conversation in chunk:
-                announcements += _check(conversation, now, result)
+                announcements += _check(conversation, now, marked)
             if announcements:
+                _write_marks(now, marked)
                 realtime.publish_many_on_commit(announcements)
-        last_pk = chunk[-1].pk
+        result.warned += marked.warned
+        result.breached += marked.breached
+        result.escalated += marked.escalated
+    return result
 
 
 def wake_snoozed_conversations(*, now: datetime | None = None) -> list[int]:

@@ -371,9 +371,10 @@ async def test_it_pushes_a_breach_to_the_assignee_and_supervisors_but_not_anothe
     await database_sync_to_async(sla.sweep_sla)()
 
     for name in ("alice", "sophie"):
-        frame = await desks[name].receive_json_from(timeout=5)
+        # Other frames about the conversation may come first; the machine may be busy (2 shared cores).
+        frame = await desks[name].receive_json_from(timeout=15)
         while frame["type"] != "conversation.sla_breached":
-            frame = await desks[name].receive_json_from(timeout=5)
+            frame = await desks[name].receive_json_from(timeout=15)
         assert frame["data"]["conversation"]["id"] == conversation.pk
         assert frame["data"]["clocks"][0]["clock"] == "first_response"
     assert await desks["oscar"].receive_nothing(timeout=0.5)
