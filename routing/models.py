@@ -277,6 +277,9 @@ class RoutingItem(models.Model):
     queued_at = models.DateTimeField(_("queued at"))
     required_skills = models.ManyToManyField(Skill, related_name="+", blank=True)
     optional_skills = models.ManyToManyField(Skill, related_name="+", blank=True)
+    # The same ids, read by every decision without a query (the M2M rows serve the agent-driven EXISTS filter).
+    required_skill_ids = models.JSONField(default=list, blank=True)
+    optional_skill_ids = models.JSONField(default=list, blank=True)
     # Why it is not assigned yet ("no agent with skill X", "all capable agents are full"…).
     reason = models.CharField(_("waiting because"), max_length=255, blank=True)
     overflowed_at = models.DateTimeField(null=True, blank=True)
@@ -300,6 +303,14 @@ class RoutingItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} in {self.queue_id} ({self.state})"
+
+    def set_skills(self, *, required: set[int], optional: set[int]) -> None:
+        """Replace the item's skills (both representations); the item must be saved."""
+        self.required_skill_ids = sorted(required)
+        self.optional_skill_ids = sorted(optional - required)
+        self.save(update_fields=["required_skill_ids", "optional_skill_ids"])
+        self.required_skills.set(self.required_skill_ids)
+        self.optional_skills.set(self.optional_skill_ids)
 
 
 class Assignment(models.Model):

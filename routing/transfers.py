@@ -85,8 +85,10 @@ def transfer_conversation(
             item.overflowed_at = None
             item.rank = engine.rank_for(queue=to_queue, boost=item.boost, queued_at=item.queued_at)
             item.save()
-            item.required_skills.set(to_queue.required_skills.all())
-            item.optional_skills.set(to_queue.optional_skills.all())
+            item.set_skills(
+                required=set(to_queue.required_skills.values_list("pk", flat=True)),
+                optional=set(to_queue.optional_skills.values_list("pk", flat=True)),
+            )
             Conversation.objects.filter(pk=locked.pk).update(queue=to_queue, assignee=None, assigned_at=None)
             fresh = Conversation.objects.select_related("customer", "channel").get(pk=locked.pk)
             extra = [realtime.agent_group(previous_id)] if previous_id else []

@@ -99,17 +99,16 @@ def build_population() -> None:
                 capacity_class=capacity_class_for(channel.kind),
                 boost=rng.choice([0, 0, 5, 20]),
                 queued_at=now,
+                required_skill_ids=sorted(
+                    s.pk for s in rng.sample(skills if rng.random() < 0.05 else common, rng.choice([0, 0, 1, 1, 2]))
+                ),
             )
             for conversation, channel in zip(conversations, picks, strict=True)
         ]
     )
     through = RoutingItem.required_skills.through
     through.objects.bulk_create(
-        [
-            through(routingitem_id=item.pk, skill_id=skill.pk)
-            for item in items
-            for skill in rng.sample(skills if rng.random() < 0.05 else common, rng.choice([0, 0, 1, 1, 2]))
-        ]
+        [through(routingitem_id=item.pk, skill_id=skill_id) for item in items for skill_id in item.required_skill_ids]
     )
     for queue in queues:
         recompute_ranks(queue=queue)
