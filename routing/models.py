@@ -150,10 +150,17 @@ class AgentProfile(models.Model):
         return int(getattr(self, f"{capacity_class}_load"))
 
     @property
+    def full_classes(self) -> list[str]:
+        """The classes (with some capacity) in which the agent has no room left."""
+        return [c for c in CapacityClass.values if 0 < self.capacity(c) <= self.load(c)]
+
+    @property
     def is_busy(self) -> bool:
-        """Available but with no room left in any class it has capacity for: shown as "busy"."""
-        classes = [c for c in CapacityClass.values if self.capacity(c) > 0]
-        return self.presence == self.Presence.AVAILABLE and all(self.load(c) >= self.capacity(c) for c in classes)
+        """Available, but full in some class: shown as "busy" (for that class) on the desk and the queue view."""
+        return self.presence == self.Presence.AVAILABLE and bool(self.full_classes)
+
+    def full_class_labels(self) -> str:
+        return ", ".join(str(CapacityClass(c).label) for c in self.full_classes)
 
 
 class AgentSkill(models.Model):
