@@ -101,6 +101,7 @@ def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
             for c, ch in zip(customers, picks, strict=True)
         ]
     )
+
     def wanted() -> list[int]:
         roll = rng.random()
         if roll < 0.01:

@@ -32,8 +32,12 @@ def require_supervisor(request: Request) -> None:
 
 
 class QueueOutput(serializers.ModelSerializer[Queue]):
-    required_skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
-    optional_skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    required_skills: serializers.SlugRelatedField[Skill] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
+    optional_skills: serializers.SlugRelatedField[Skill] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta:
         model = Queue
@@ -91,7 +95,9 @@ class AgentOutput(serializers.ModelSerializer[AgentProfile]):
 
 
 class IntentOutput(serializers.ModelSerializer[Intent]):
-    required_skills = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    required_skills: serializers.SlugRelatedField[Skill] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta:
         model = Intent
@@ -135,7 +141,7 @@ class CapacityInput(serializers.Serializer[Any]):
 
 
 class SkillsInput(serializers.Serializer[Any]):
-    skills = serializers.DictField(child=serializers.IntegerField(), help_text='Names → proficiency 1–5.')
+    skills = serializers.DictField(child=serializers.IntegerField(), help_text="Names → proficiency 1–5.")
 
 
 class TransferInput(serializers.Serializer[Any]):

@@ -241,6 +241,9 @@ class ConversationIntent(models.Model):
         verbose_name = _("conversation intent")
         verbose_name_plural = _("conversation intents")
 
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.intent_id} ({self.confidence:.2f})"
+
 
 class IntentCorrection(models.Model):
     """An agent's correction of a conversation's intent: kept to train and audit detection."""
@@ -255,6 +258,9 @@ class IntentCorrection(models.Model):
     class Meta:
         verbose_name = _("intent correction")
         verbose_name_plural = _("intent corrections")
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.previous_id} → {self.corrected_id}"
 
 
 class RoutingItem(models.Model):
@@ -351,6 +357,9 @@ class Assignment(models.Model):
             models.Index(fields=["agent", "capacity_class"], name="assignment_live", condition=models.Q(ended_at=None))
         ]
 
+    def __str__(self) -> str:
+        return f"{self.conversation_id} → {self.agent_id} ({self.source})"
+
 
 class Offer(models.Model):
     class State(models.TextChoices):
@@ -374,6 +383,9 @@ class Offer(models.Model):
         ]
         indexes = [models.Index(fields=["expires_at"], name="offer_pending", condition=models.Q(state="pending"))]
 
+    def __str__(self) -> str:
+        return f"{self.item_id} → {self.agent_id} ({self.state})"
+
 
 class Transfer(models.Model):
     conversation = models.ForeignKey("interactions.Conversation", on_delete=models.CASCADE, related_name="transfers")
@@ -388,3 +400,6 @@ class Transfer(models.Model):
     class Meta:
         verbose_name = _("transfer")
         verbose_name_plural = _("transfers")
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} → {self.to_agent_id or self.to_queue_id}"

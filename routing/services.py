@@ -330,8 +330,8 @@ def refresh_load(*, user: Any) -> AgentProfile | None:
         .values("item__capacity_class")
         .annotate(n=Count("pk"))
     )
-    for row in offered:
-        counts[row["item__capacity_class"]] += row["n"]
+    for offered_row in offered:
+        counts[offered_row["item__capacity_class"]] += offered_row["n"]
     for capacity_class, n in counts.items():
         setattr(profile, f"{capacity_class}_load", n)
     profile.save(update_fields=[f"{c}_load" for c in counts])
@@ -386,10 +386,7 @@ def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentP
         profile.save(
             update_fields=["presence", "presence_changed_at", "presence_window_started_at", "presence_window_changes"]
         )
-        if presence == AgentProfile.Presence.OFFLINE:
-            returned = return_unanswered(user=user)
-        else:
-            returned = []
+        returned = return_unanswered(user=user) if presence == AgentProfile.Presence.OFFLINE else []
         stats.publish_stats_on_commit()
     for item in returned:
         with transaction.atomic():
@@ -476,7 +473,10 @@ def set_skills(*, user: Any, proficiencies: dict[str, int]) -> AgentProfile:
         profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
         AgentSkill.objects.filter(agent=profile).delete()
         AgentSkill.objects.bulk_create(
-            [AgentSkill(agent=profile, skill_id=known[name], proficiency=level) for name, level in proficiencies.items()]
+            [
+                AgentSkill(agent=profile, skill_id=known[name], proficiency=level)
+                for name, level in proficiencies.items()
+            ]
         )
     route_for_agent(user=user)
     return profile

@@ -51,7 +51,10 @@ def transfer_conversation(
             if profile.load(item.capacity_class) >= profile.capacity(item.capacity_class):
                 raise ValidationError(
                     _("%(name)s has no room for another %(kind)s conversation.")
-                    % {"name": to_agent.first_name or to_agent.get_username(), "kind": item.get_capacity_class_display()},
+                    % {
+                        "name": to_agent.first_name or to_agent.get_username(),
+                        "kind": item.get_capacity_class_display(),
+                    },
                     code="agent_full",
                 )
         record = Transfer.objects.create(

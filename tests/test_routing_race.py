@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -120,7 +121,9 @@ def test_it_never_overfills_an_agent_nor_assigns_an_item_twice_across_four_proce
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SETTINGS_MODULE": "omnidesk.settings",
     }

@@ -31,10 +31,10 @@ def test_it_shows_supervisors_the_queues_and_the_agents(
     waiting = Conversation.objects.filter(assignee__isnull=True).get()
     Conversation.objects.filter(pk=waiting.pk).update(first_response_due_at=timezone.now() - timedelta(minutes=1))
     page = logged_in(sophie).get("/desk/supervisor/").content.decode()
-    row = page.split('data-queue="%d"' % support_queue.pk)[1].split("</tr>")[0]
+    row = page.split(f'data-queue="{support_queue.pk}"')[1].split("</tr>")[0]
     assert '<td data-label="waiting">1</td>' in row
     assert "<td>1</td>" in row  # one conversation at SLA risk (breached)
-    agent_row = page.split('data-agent="%d"' % alice.pk)[1].split("</tr>")[0]
+    agent_row = page.split(f'data-agent="{alice.pk}"')[1].split("</tr>")[0]
     assert "Busy" in agent_row and "3/3" in agent_row
 
 
