@@ -8,6 +8,7 @@ from customers import api as customers_api
 from interactions import api
 from interactions import views as desk_views
 from omnidesk.health import healthz
+from routing import api as routing_api
 from routing import views as routing_views
 
 desk_patterns = (
@@ -18,6 +19,9 @@ desk_patterns = (
         path("conversations/<int:pk>/resolve/", desk_views.resolve, name="resolve"),
         path("conversations/<int:pk>/status/", desk_views.set_status, name="status"),
         path("presence/", routing_views.presence, name="presence"),
+        path("supervisor/", routing_views.supervisor, name="supervisor"),
+        path("conversations/<int:pk>/transfer/", routing_views.transfer, name="transfer"),
+        path("offers/<int:pk>/<str:decision>/", routing_views.decide_offer, name="offer"),
     ],
     "desk",
 )
@@ -37,6 +41,18 @@ api_patterns = (
         path("customers/<int:pk>/unmerge/", customers_api.CustomerUnmergeApi.as_view(), name="unmerge"),
         path("organizations/", customers_api.OrganizationListApi.as_view(), name="organizations"),
         path("organizations/<int:pk>/", customers_api.OrganizationDetailApi.as_view(), name="organization"),
+        path("conversations/<int:pk>/transfer/", routing_api.ConversationTransferApi.as_view(), name="transfer"),
+        path("conversations/<int:pk>/intent/", routing_api.ConversationIntentApi.as_view(), name="intent"),
+        path("queues/", routing_api.QueueListApi.as_view(), name="queues"),
+        path("queues/<int:pk>/ewt/", routing_api.QueueEwtApi.as_view(), name="queue-ewt"),
+        path("skills/", routing_api.SkillListApi.as_view(), name="skills"),
+        path("agents/", routing_api.AgentListApi.as_view(), name="agents"),
+        path("agents/me/presence/", routing_api.MyPresenceApi.as_view(), name="my-presence"),
+        path("agents/<int:pk>/capacity/", routing_api.AgentCapacityApi.as_view(), name="agent-capacity"),
+        path("agents/<int:pk>/skills/", routing_api.AgentSkillsApi.as_view(), name="agent-skills"),
+        path("intents/", routing_api.IntentListApi.as_view(), name="intents"),
+        path("offers/<int:pk>/accept/", routing_api.OfferAcceptApi.as_view(), name="offer-accept"),
+        path("offers/<int:pk>/decline/", routing_api.OfferDeclineApi.as_view(), name="offer-decline"),
         path("schema/", SpectacularAPIView.as_view(), name="schema"),
         path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     ],

@@ -51,9 +51,9 @@ def effective_priority(item: RoutingItem, *, now: datetime | None = None) -> flo
 
 def wanted_skill_ids(item: RoutingItem) -> list[int]:
     """The skills an agent must have for `item`: required ones, plus optional ones until it overflows."""
-    ids = set(item.required_skills.values_list("pk", flat=True))
+    ids = set(item.required_skill_ids)
     if item.overflowed_at is None:
-        ids |= set(item.optional_skills.values_list("pk", flat=True))
+        ids |= set(item.optional_skill_ids)
     return sorted(ids)
 
 
@@ -62,27 +62,30 @@ def candidate_agents(
 ) -> QuerySet[AgentProfile]:
     """Available members of the queue with every skill and room in the class: best first.
 
-    Highest mean proficiency over the wanted skills, then lowest load ratio, then longest idle.
+    Highest mean proficiency over the wanted skills, then lowest load ratio, then longest idle. Membership and each
+    skill are EXISTS probes of unique indexes, so the plan stays a scan of the (few hundred) available profiles.
     """
     load, capacity = f"{capacity_class}_load", f"{capacity_class}_capacity"
+    membership = Queue.members.through.objects.filter(queue_id=queue_id, user_id=OuterRef("user_id"))
     agents = AgentProfile.objects.filter(
+        Exists(membership),
         presence=AgentProfile.Presence.AVAILABLE,
         user__is_active=True,
-        user__queues=queue_id,
         **{f"{load}__lt": F(capacity)},
     )
     if exclude_user_ids:
         agents = agents.exclude(user_id__in=list(exclude_user_ids))
+    for skill_id in skill_ids:
+        agents = agents.filter(Exists(AgentSkill.objects.filter(agent=OuterRef("pk"), skill_id=skill_id)))
     if skill_ids:
-        matched = (
+        proficiency = (
             AgentSkill.objects.filter(agent=OuterRef("pk"), skill_id__in=list(skill_ids))
             .order_by()
             .values("agent")
+            .annotate(p=Avg("proficiency"))
+            .values("p")
         )
-        agents = agents.annotate(
-            matched=Subquery(matched.annotate(n=Count("pk")).values("n")),
-            proficiency=Subquery(matched.annotate(p=Avg("proficiency")).values("p"), output_field=FloatField()),
-        ).filter(matched=len(skill_ids))
+        agents = agents.annotate(proficiency=Subquery(proficiency, output_field=FloatField()))
     else:
         agents = agents.annotate(proficiency=Value(0.0, output_field=FloatField()))
     ratio = ExpressionWrapper(F(load) * 1.0 / NullIf(F(capacity), 0), output_field=FloatField())
@@ -100,7 +103,7 @@ def lock_best_agent(
         skill_ids=skill_ids,
         exclude_user_ids=exclude_user_ids,
     )
-    return agents.select_for_update(skip_locked=True, of=("self",)).first()
+    return agents.select_related("user").select_for_update(skip_locked=True, of=("self",)).first()
 
 
 def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()) -> str:
@@ -137,14 +140,16 @@ def after_in_order(item: RoutingItem) -> Q:
 
 def free_classes(*, queue: Queue) -> set[str]:
     """The capacity classes in which some available member of `queue` has room (a cheap pre-check)."""
-    members = AgentProfile.objects.filter(
-        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
+    membership = Queue.members.through.objects.filter(queue_id=queue.pk, user_id=OuterRef("user_id"))
+    counts = AgentProfile.objects.filter(
+        Exists(membership), presence=AgentProfile.Presence.AVAILABLE, user__is_active=True
+    ).aggregate(
+        **{
+            capacity_class: Count("pk", filter=Q(**{f"{capacity_class}_load__lt": F(f"{capacity_class}_capacity")}))
+            for capacity_class in CapacityClass.values
+        }
     )
-    found = set()
-    for capacity_class in ("chat", "voice", "email"):
-        if members.filter(**{f"{capacity_class}_load__lt": F(f"{capacity_class}_capacity")}).exists():
-            found.add(capacity_class)
-    return found
+    return {capacity_class for capacity_class, n in counts.items() if n}
 
 
 def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str]) -> None:

@@ -150,10 +150,17 @@ class AgentProfile(models.Model):
         return int(getattr(self, f"{capacity_class}_load"))
 
     @property
+    def full_classes(self) -> list[str]:
+        """The classes (with some capacity) in which the agent has no room left."""
+        return [c for c in CapacityClass.values if 0 < self.capacity(c) <= self.load(c)]
+
+    @property
     def is_busy(self) -> bool:
-        """Available but with no room left in any class it has capacity for: shown as "busy"."""
-        classes = [c for c in CapacityClass.values if self.capacity(c) > 0]
-        return self.presence == self.Presence.AVAILABLE and all(self.load(c) >= self.capacity(c) for c in classes)
+        """Available, but full in some class: shown as "busy" (for that class) on the desk and the queue view."""
+        return self.presence == self.Presence.AVAILABLE and bool(self.full_classes)
+
+    def full_class_labels(self) -> str:
+        return ", ".join(str(CapacityClass(c).label) for c in self.full_classes)
 
 
 class AgentSkill(models.Model):
@@ -234,6 +241,9 @@ class ConversationIntent(models.Model):
         verbose_name = _("conversation intent")
         verbose_name_plural = _("conversation intents")
 
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.intent_id} ({self.confidence:.2f})"
+
 
 class IntentCorrection(models.Model):
     """An agent's correction of a conversation's intent: kept to train and audit detection."""
@@ -248,6 +258,9 @@ class IntentCorrection(models.Model):
     class Meta:
         verbose_name = _("intent correction")
         verbose_name_plural = _("intent corrections")
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.previous_id} → {self.corrected_id}"
 
 
 class RoutingItem(models.Model):
@@ -277,6 +290,9 @@ class RoutingItem(models.Model):
     queued_at = models.DateTimeField(_("queued at"))
     required_skills = models.ManyToManyField(Skill, related_name="+", blank=True)
     optional_skills = models.ManyToManyField(Skill, related_name="+", blank=True)
+    # The same ids, read by every decision without a query (the M2M rows serve the agent-driven EXISTS filter).
+    required_skill_ids = models.JSONField(default=list, blank=True)
+    optional_skill_ids = models.JSONField(default=list, blank=True)
     # Why it is not assigned yet ("no agent with skill X", "all capable agents are full"…).
     reason = models.CharField(_("waiting because"), max_length=255, blank=True)
     overflowed_at = models.DateTimeField(null=True, blank=True)
@@ -300,6 +316,14 @@ class RoutingItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} in {self.queue_id} ({self.state})"
+
+    def set_skills(self, *, required: set[int], optional: set[int]) -> None:
+        """Replace the item's skills (both representations); the item must be saved."""
+        self.required_skill_ids = sorted(required)
+        self.optional_skill_ids = sorted(optional - required)
+        self.save(update_fields=["required_skill_ids", "optional_skill_ids"])
+        self.required_skills.set(self.required_skill_ids)
+        self.optional_skills.set(self.optional_skill_ids)
 
 
 class Assignment(models.Model):
@@ -333,6 +357,9 @@ class Assignment(models.Model):
             models.Index(fields=["agent", "capacity_class"], name="assignment_live", condition=models.Q(ended_at=None))
         ]
 
+    def __str__(self) -> str:
+        return f"{self.conversation_id} → {self.agent_id} ({self.source})"
+
 
 class Offer(models.Model):
     class State(models.TextChoices):
@@ -356,6 +383,9 @@ class Offer(models.Model):
         ]
         indexes = [models.Index(fields=["expires_at"], name="offer_pending", condition=models.Q(state="pending"))]
 
+    def __str__(self) -> str:
+        return f"{self.item_id} → {self.agent_id} ({self.state})"
+
 
 class Transfer(models.Model):
     conversation = models.ForeignKey("interactions.Conversation", on_delete=models.CASCADE, related_name="transfers")
@@ -370,3 +400,6 @@ class Transfer(models.Model):
     class Meta:
         verbose_name = _("transfer")
         verbose_name_plural = _("transfers")
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} → {self.to_agent_id or self.to_queue_id}"

@@ -52,7 +52,7 @@ def _estimate(*, position: int, agents: int, aht_seconds: float, free_slots: int
 
 
 def estimated_wait(queue: Queue, channel_kind: str) -> WaitEstimate:
-    """How long a new contact of `channel_kind` arriving now in `queue` would wait, in seconds (None: nobody to take it).
+    """How long a new contact of `channel_kind` arriving now in `queue` would wait, in seconds (None: nobody can).
 
     The contact would be one behind everything of its capacity class that waits; the agents are the available
     members who have capacity in that class.

@@ -77,8 +77,7 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         required = set(queue.required_skills.values_list("pk", flat=True))
         if intent is not None:
             required |= set(intent.required_skills.values_list("pk", flat=True))
-        item.required_skills.set(required)
-        item.optional_skills.set(set(queue.optional_skills.values_list("pk", flat=True)) - required)
+        item.set_skills(required=required, optional=set(queue.optional_skills.values_list("pk", flat=True)))
         conversation.queue = queue
         conversation.queued_at = now
         conversation.save(update_fields=["queue", "queued_at", "updated_at"])
@@ -107,19 +106,29 @@ def serves(queue: Queue, channel_kind: str) -> bool:
 # --- the decisions ------------------------------------------------------------------------------------------------
 
 
-def route_item(*, item: RoutingItem) -> AgentProfile | None:
+def route_item(*, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None) -> AgentProfile | None:
     """Give one waiting item to the best agent now (push) or offer it (offer mode); else store why it waits.
 
-    The caller holds the item's lock (or just created it).
+    The caller holds the item's lock (or just created it). `failed` remembers, within one decision, the needs
+    (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again.
     """
     from routing import offers
 
-    with transaction.atomic():
+    # No savepoint: the caller's transaction holds the item's lock, and nothing here needs a partial rollback.
+    with transaction.atomic(savepoint=False):
         skill_ids = engine.wanted_skill_ids(item)
         refused = offers.refused_by(item)
-        profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
+        needs = (item.queue_id, item.capacity_class, tuple(skill_ids), tuple(sorted(refused)))
+        profile = None
+        if failed is None or needs not in failed:
+            profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
         if profile is None:
-            reason = engine.waiting_reason(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
+            if failed is not None and needs in failed:
+                reason = failed[needs]
+            else:
+                reason = engine.waiting_reason(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
+            if failed is not None:
+                failed[needs] = reason
             if reason != item.reason:
                 item.reason = reason
                 item.save(update_fields=["reason", "updated_at"])
@@ -134,6 +143,7 @@ def route_item(*, item: RoutingItem) -> AgentProfile | None:
 def route_next(*, queue: Queue) -> RoutingItem | None:
     """One decision for `queue`: the highest-priority waiting item that some agent can take now gets one."""
     after: RoutingItem | None = None
+    failed: dict[tuple[Any, ...], str] = {}
     while True:
         with transaction.atomic():
             classes = engine.free_classes(queue=queue)
@@ -150,7 +160,7 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
             if not batch:
                 return None
             for item in batch:
-                if route_item(item=item) is not None:
+                if route_item(item=item, failed=failed) is not None:
                     return item
             after = batch[-1]
 
@@ -171,6 +181,7 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
             profile = AgentProfile.objects.select_for_update().filter(user=user).first()
             if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
                 return routed
+            profile.user = user
             classes = engine.classes_with_room(profile)
             if not classes:
                 return routed
@@ -204,7 +215,7 @@ def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversati
         source=source,
     )
     Conversation.objects.filter(pk=conversation.pk).update(assignee_id=profile.user_id, assigned_at=now)
-    conversation.assignee_id = profile.user_id
+    conversation.assignee = profile.user
     conversation.assigned_at = now
     item.state = RoutingItem.State.ASSIGNED
     item.agent_id = profile.user_id
@@ -214,7 +225,6 @@ def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversati
     setattr(profile, load, profile.load(item.capacity_class) + 1)
     profile.last_assigned_at = now
     profile.save(update_fields=[load, "last_assigned_at"])
-    conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=conversation.pk)
     _announce(conversation, "conversation.assigned")
     return conversation
 
@@ -320,8 +330,8 @@ def refresh_load(*, user: Any) -> AgentProfile | None:
         .values("item__capacity_class")
         .annotate(n=Count("pk"))
     )
-    for row in offered:
-        counts[row["item__capacity_class"]] += row["n"]
+    for offered_row in offered:
+        counts[offered_row["item__capacity_class"]] += offered_row["n"]
     for capacity_class, n in counts.items():
         setattr(profile, f"{capacity_class}_load", n)
     profile.save(update_fields=[f"{c}_load" for c in counts])
@@ -376,10 +386,7 @@ def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentP
         profile.save(
             update_fields=["presence", "presence_changed_at", "presence_window_started_at", "presence_window_changes"]
         )
-        if presence == AgentProfile.Presence.OFFLINE:
-            returned = return_unanswered(user=user)
-        else:
-            returned = []
+        returned = return_unanswered(user=user) if presence == AgentProfile.Presence.OFFLINE else []
         stats.publish_stats_on_commit()
     for item in returned:
         with transaction.atomic():
@@ -466,7 +473,10 @@ def set_skills(*, user: Any, proficiencies: dict[str, int]) -> AgentProfile:
         profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
         AgentSkill.objects.filter(agent=profile).delete()
         AgentSkill.objects.bulk_create(
-            [AgentSkill(agent=profile, skill_id=known[name], proficiency=level) for name, level in proficiencies.items()]
+            [
+                AgentSkill(agent=profile, skill_id=known[name], proficiency=level)
+                for name, level in proficiencies.items()
+            ]
         )
     route_for_agent(user=user)
     return profile

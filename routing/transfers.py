@@ -51,7 +51,10 @@ def transfer_conversation(
             if profile.load(item.capacity_class) >= profile.capacity(item.capacity_class):
                 raise ValidationError(
                     _("%(name)s has no room for another %(kind)s conversation.")
-                    % {"name": to_agent.first_name or to_agent.get_username(), "kind": item.get_capacity_class_display()},
+                    % {
+                        "name": to_agent.first_name or to_agent.get_username(),
+                        "kind": item.get_capacity_class_display(),
+                    },
                     code="agent_full",
                 )
         record = Transfer.objects.create(
@@ -85,8 +88,10 @@ def transfer_conversation(
             item.overflowed_at = None
             item.rank = engine.rank_for(queue=to_queue, boost=item.boost, queued_at=item.queued_at)
             item.save()
-            item.required_skills.set(to_queue.required_skills.all())
-            item.optional_skills.set(to_queue.optional_skills.all())
+            item.set_skills(
+                required=set(to_queue.required_skills.values_list("pk", flat=True)),
+                optional=set(to_queue.optional_skills.values_list("pk", flat=True)),
+            )
             Conversation.objects.filter(pk=locked.pk).update(queue=to_queue, assignee=None, assigned_at=None)
             fresh = Conversation.objects.select_related("customer", "channel").get(pk=locked.pk)
             extra = [realtime.agent_group(previous_id)] if previous_id else []

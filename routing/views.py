@@ -1,9 +1,23 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+"""Routing's desk pages (htmx adapters): presence, the supervisors' queue view, transfer, offer decisions."""
 
-from routing.models import AgentProfile
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from interactions import access
+from interactions.models import Conversation
+from omnidesk import realtime
+from routing import offers, selectors, transfers
+from routing.models import AgentProfile, Offer, Queue
 from routing.services import set_presence
 
 
@@ -13,8 +27,98 @@ def presence(request: HttpRequest) -> HttpResponse:
     value = request.POST.get("presence", "")
     if value not in (AgentProfile.Presence.AVAILABLE, AgentProfile.Presence.AWAY):
         return HttpResponseBadRequest("unknown presence")
-    profile = set_presence(user=request.user, presence=value)
+    try:
+        profile = set_presence(user=request.user, presence=value)
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=429, content_type="text/plain")
     if getattr(request, "htmx", False):
         choices = [c for c in AgentProfile.Presence.choices if c[0] != AgentProfile.Presence.OFFLINE]
         return render(request, "desk/desk.html#presence", {"profile": profile, "presence_choices": choices})
+    return redirect("desk:home")
+
+
+def transfer_targets(user: Any) -> dict[str, Any]:
+    queues = selectors.queues_visible_to(user).order_by("name")
+    agents = (
+        get_user_model()
+        .objects.filter(is_active=True, agent_profile__role=AgentProfile.Role.AGENT)
+        .filter(queues__in=queues)
+        .distinct()
+        .order_by("username")
+    )
+    return {"transfer_queues": queues, "transfer_agents": agents}
+
+
+@require_GET
+@login_required
+def supervisor(request: HttpRequest) -> HttpResponse:
+    if not access.is_supervisor(request.user):
+        raise PermissionDenied(_("The queue view is for supervisors."))
+    open_ = (
+        Conversation.objects.filter(status=Conversation.Status.OPEN, queue__isnull=False)
+        .select_related("customer", "channel", "queue", "assignee")
+        .order_by("queued_at", "pk")[:50]
+    )
+    context = {
+        **selectors.supervisor_overview(),
+        **transfer_targets(request.user),
+        "conversations": open_,
+        "last_event_id": realtime.latest_event_id(),
+    }
+    return render(request, "routing/supervisor.html", context)
+
+
+def safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+@require_POST
+@login_required
+def transfer(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = access.get_conversation_for_agent(request.user, pk)
+    target = request.POST.get("target", "")
+    to_agent = to_queue = None
+    kind, _sep, ident = target.partition(":")
+    if kind == "agent" and ident.isdigit():
+        to_agent = get_user_model().objects.filter(pk=int(ident), is_active=True).first()
+    elif kind == "queue" and ident.isdigit():
+        to_queue = Queue.objects.filter(pk=int(ident)).first()
+    if to_agent is None and to_queue is None:
+        return HttpResponse(_("Pick an agent or a queue to transfer to."), status=422, content_type="text/plain")
+    try:
+        transfers.transfer_conversation(
+            conversation=conversation,
+            by=request.user,
+            to_agent=to_agent,
+            to_queue=to_queue,
+            note=request.POST.get("note", ""),
+        )
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=422, content_type="text/plain")
+    except PermissionDenied as error:
+        return HttpResponse(str(error), status=403, content_type="text/plain")
+    return redirect(safe_next(request, "/desk/"))
+
+
+@require_POST
+@login_required
+def decide_offer(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    try:
+        offer = offers.get_offer_for_agent(request.user, pk)
+    except Offer.DoesNotExist:
+        raise Http404("No such offer") from None
+    try:
+        if decision == "accept":
+            offers.accept_offer(offer=offer, by=request.user)
+        elif decision == "decline":
+            offers.decline_offer(offer=offer, by=request.user)
+        else:
+            raise Http404("No such decision")
+    except ValidationError as error:
+        return HttpResponse(" ".join(error.messages), status=409, content_type="text/plain")
+    if decision == "accept":
+        return redirect("desk:conversation", pk=offer.item.conversation_id)
     return redirect("desk:home")

@@ -96,7 +96,7 @@ def make_user(
     capacity: dict[str, int] | None = None,
     **extra: Any,
 ) -> Any:
-    """A user with an available agent profile; `capacity` overrides the defaults per class (chat 3, voice 1, email 5)."""
+    """A user with an available agent profile; `capacity` overrides the defaults (chat 3, voice 1, email 5)."""
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user(

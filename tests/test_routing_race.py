@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -99,17 +100,16 @@ def build_population() -> None:
                 capacity_class=capacity_class_for(channel.kind),
                 boost=rng.choice([0, 0, 5, 20]),
                 queued_at=now,
+                required_skill_ids=sorted(
+                    s.pk for s in rng.sample(skills if rng.random() < 0.05 else common, rng.choice([0, 0, 1, 1, 2]))
+                ),
             )
             for conversation, channel in zip(conversations, picks, strict=True)
         ]
     )
     through = RoutingItem.required_skills.through
     through.objects.bulk_create(
-        [
-            through(routingitem_id=item.pk, skill_id=skill.pk)
-            for item in items
-            for skill in rng.sample(skills if rng.random() < 0.05 else common, rng.choice([0, 0, 1, 1, 2]))
-        ]
+        [through(routingitem_id=item.pk, skill_id=skill_id) for item in items for skill_id in item.required_skill_ids]
     )
     for queue in queues:
         recompute_ranks(queue=queue)
@@ -121,7 +121,9 @@ def test_it_never_overfills_an_agent_nor_assigns_an_item_twice_across_four_proce
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": (
+            f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        ),
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SETTINGS_MODULE": "omnidesk.settings",
     }

@@ -26,7 +26,9 @@ def test_it_transfers_to_another_agent_with_a_note_in_the_conversation(
     assert note.text == "Alice transferred this conversation to Bruno. Il parle de sa facture."
     record = Transfer.objects.get(conversation=conversation)
     assert (record.from_agent, record.to_agent, record.by) == (alice, bruno, alice)
-    history = list(Assignment.objects.filter(conversation=conversation).order_by("pk").values_list("agent", "end_reason"))
+    history = list(
+        Assignment.objects.filter(conversation=conversation).order_by("pk").values_list("agent", "end_reason")
+    )
     assert history == [(alice.pk, "reassigned"), (bruno.pk, "")]
     assert [AgentProfile.objects.get(user=u).chat_load for u in (alice, bruno)] == [0, 1]
 

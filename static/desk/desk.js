@@ -86,7 +86,36 @@
     "conversation.queued": function (frame) { upsertConversation(frame.data.conversation); },
     "conversation.assigned": function (frame) { upsertConversation(frame.data.conversation); },
     "conversation.resolved": function (frame) { upsertConversation(frame.data.conversation); },
+    "offer.created": function (frame) { addOffer(frame.data); },
+    "offer.withdrawn": function (frame) { removeOffer(frame.data.offer_id); },
   };
+
+  // Offers (queues in offer mode): the server sends the offer's data; the agent accepts or declines with a form.
+  function offerForm(offerId, decision, label, customer) {
+    const form = el("form");
+    form.method = "post";
+    form.action = "/desk/offers/" + offerId + "/" + decision + "/";
+    const token = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (token) form.append(token.cloneNode());
+    const button = el("button", "", label);
+    button.type = "submit";
+    button.setAttribute("aria-label", label + " " + customer);
+    form.append(button);
+    return form;
+  }
+  function addOffer(data) {
+    const list = document.getElementById("offers");
+    if (!list || list.querySelector('[data-offer-id="' + data.offer_id + '"]')) return;
+    const li = el("li", "", data.customer + " · " + data.channel + " ");
+    li.dataset.offerId = data.offer_id;
+    li.append(offerForm(data.offer_id, "accept", list.dataset.textAccept, data.customer));
+    li.append(offerForm(data.offer_id, "decline", list.dataset.textDecline, data.customer));
+    list.append(li);
+  }
+  function removeOffer(offerId) {
+    const li = document.querySelector('#offers [data-offer-id="' + offerId + '"]');
+    if (li) li.remove();
+  }
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";

@@ -1,0 +1,218 @@
+"""routing: the assignment decision with 500 agents and 10,000 waiting items, on real PostgreSQL.
+
+What is measured
+    A: agents (default 500, mixed skills, capacity chat 3 · voice 1 · email 5) are members of one queue where W items
+    (default 10,000: chat, email and voice; a third need one skill, a few a skill nobody has) wait, with mixed
+    value-tier boosts. One decision = `routing.services.route_next(queue=…)`: lock the best waiting items
+    (SKIP LOCKED), find the best agent for them (skills, proficiency, load ratio, idle time; SKIP LOCKED), record the
+    assignment and announce it (Event rows, channel layer). Every decision is timed with perf_counter until the
+    agents are full. Then `--routing-releases` conversations are resolved one at a time and the agent-driven
+    decision (`route_for_agent`, the "capacity freed" trigger) that refills the agent is timed too.
+
+Reading a line
+    {"bench": "routing", "agents": 500, "waiting": 10000, "decisions": N, "assign_p50_ms": …, "assign_p99_ms": …,
+     "assignments_per_s": …, "release_p50_ms": …, "release_p99_ms": …, "double_assignments": 0, "over_capacity": 0}
+    - assignments_per_s = decisions / total wall time of the item-driven phase (one process).
+    - double_assignments: conversations with more than one assignment row; over_capacity: agent/class pairs above
+      capacity. Both must be 0.
+    The candidate queries' EXPLAIN ANALYZE goes to stderr with --routing-explain.
+
+Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench_routing`, dropped and re-created).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+from bench.environment import configure_logging, migrate, setup_django
+from bench.measures import percentile
+
+logger = logging.getLogger("bench.routing")
+DATABASE = "omnidesk_bench_routing"
+Emit = Callable[[dict[str, Any]], None]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("routing")
+    group.add_argument("--routing-agents", type=int, default=500, help="agents (default 500)")
+    group.add_argument("--routing-waiting", type=int, default=10_000, help="waiting items (default 10,000)")
+    group.add_argument("--routing-releases", type=int, default=300, help="resolve-and-refill decisions timed")
+    group.add_argument("--routing-explain", action="store_true", help="print EXPLAIN ANALYZE of the queries")
+
+
+def recreate(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    if not parts.scheme.startswith("postgres"):
+        raise SystemExit("the routing benchmark needs PostgreSQL")
+    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        connection.close()
+    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
+
+
+def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from customers.models import Customer
+    from interactions.models import Channel, Conversation
+    from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem, Skill, capacity_class_for
+    from routing.services import recompute_ranks
+
+    rng = random.Random(seed)
+    skills = [Skill.objects.create(name=f"skill-{n}") for n in range(8)]
+    rare = Skill.objects.create(name="rare")
+    queue = Queue.objects.create(name="Bench routing", aging_acceleration=1.0)
+    channels = [Channel.objects.create(kind=k, name=f"bench {k}", queue=queue) for k in ("chat", "email", "voice")]
+    User = get_user_model()
+    users = User.objects.bulk_create([User(username=f"bench-agent-{n}") for n in range(agents)])
+    profiles = AgentProfile.objects.bulk_create(
+        [AgentProfile(user=u, presence=AgentProfile.Presence.AVAILABLE) for u in users]
+    )
+    AgentSkill.objects.bulk_create(
+        [
+            AgentSkill(agent=p, skill=s, proficiency=rng.randint(1, 5))
+            for p in profiles
+            for s in rng.sample(skills, rng.randint(1, 4))
+        ]
+    )
+    Queue.members.through.objects.bulk_create([Queue.members.through(queue_id=queue.pk, user_id=u.pk) for u in users])
+    customers = Customer.objects.bulk_create([Customer(display_name=f"c{n}") for n in range(waiting)])
+    picks = [rng.choices(channels, weights=[6, 3, 1])[0] for _ in range(waiting)]
+    now = timezone.now()
+    conversations = Conversation.objects.bulk_create(
+        [
+            Conversation(customer=c, channel=ch, queue=queue, queued_at=now)
+            for c, ch in zip(customers, picks, strict=True)
+        ]
+    )
+
+    def wanted() -> list[int]:
+        roll = rng.random()
+        if roll < 0.01:
+            return [rare.pk]
+        return [rng.choice(skills).pk] if roll < 0.35 else []
+
+    items = RoutingItem.objects.bulk_create(
+        [
+            RoutingItem(
+                conversation=c,
+                queue=queue,
+                capacity_class=capacity_class_for(ch.kind),
+                boost=rng.choice([0, 0, 0, 5, 10, 20]),
+                queued_at=now - timezone.timedelta(seconds=rng.randint(0, 3600)),
+                required_skill_ids=wanted(),
+            )
+            for c, ch in zip(conversations, picks, strict=True)
+        ]
+    )
+    through = RoutingItem.required_skills.through
+    through.objects.bulk_create(
+        [through(routingitem_id=item.pk, skill_id=skill_id) for item in items for skill_id in item.required_skill_ids]
+    )
+    recompute_ranks(queue=queue)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return queue
+
+
+def explain(queue: Any) -> None:
+    from django.db import connection
+
+    from routing import engine
+
+    item = engine.waiting_items(queue=queue).first()
+    assert item is not None
+    for name, qs in [
+        ("waiting items", engine.waiting_items(queue=queue)[:50]),
+        ("candidate agents", engine.candidate_agents(queue_id=queue.pk, capacity_class="chat", skill_ids=[1])[:1]),
+    ]:
+        sql, params = qs.query.sql_with_params()
+        if not sql:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN ANALYZE " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        logger.info("EXPLAIN ANALYZE %s:\n%s", name, plan)
+
+
+def run(args: argparse.Namespace, *, emit: Emit) -> None:
+    configure_logging(logger)
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not database_url:
+        raise SystemExit("the routing benchmark needs DATABASE_URL (PostgreSQL)")
+    url = recreate(database_url)
+    migrate(url, redis_url)
+    setup_django(url, redis_url)
+    from django.conf import settings
+    from django.db.models import Count, F
+
+    from interactions.models import Conversation
+    from interactions.services import resolve_conversation
+    from routing.models import AgentProfile, Assignment
+    from routing.services import route_next
+
+    # The supervisors' figures are coalesced to one a second in production; here they would only add noise.
+    settings.OMNIDESK_STATS_LIVE = False
+    logger.info("populating %s agents and %s waiting items", args.routing_agents, args.routing_waiting)
+    queue = populate(agents=args.routing_agents, waiting=args.routing_waiting)
+    if args.routing_explain:
+        explain(queue)
+    timings: list[float] = []
+    started = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        item = route_next(queue=queue)
+        elapsed = time.perf_counter() - t0
+        if item is None:
+            break
+        timings.append(elapsed)
+    wall = time.perf_counter() - started
+    logger.info("item-driven phase: %d decisions in %.1f s", len(timings), wall)
+
+    releases: list[float] = []
+    assigned = list(
+        Conversation.objects.filter(assignee__isnull=False).select_related("assignee")[: args.routing_releases]
+    )
+    for conversation in assigned:
+        t0 = time.perf_counter()
+        resolve_conversation(conversation=conversation, by=conversation.assignee)
+        releases.append(time.perf_counter() - t0)
+
+    doubles = Assignment.objects.values("conversation").annotate(n=Count("pk")).filter(n__gt=1).count()
+    over = 0
+    for capacity_class in ("chat", "voice", "email"):
+        over += AgentProfile.objects.filter(**{f"{capacity_class}_load__gt": F(f"{capacity_class}_capacity")}).count()
+    ms = sorted(t * 1000 for t in timings)
+    rel = sorted(t * 1000 for t in releases)
+    emit(
+        {
+            "bench": "routing",
+            "agents": args.routing_agents,
+            "waiting": args.routing_waiting,
+            "decisions": len(timings),
+            "assign_p50_ms": round(percentile(ms, 50), 2),
+            "assign_p99_ms": round(percentile(ms, 99), 2),
+            "assign_max_ms": round(ms[-1], 2) if ms else None,
+            "assignments_per_s": round(len(timings) / wall, 1) if wall else None,
+            "release_p50_ms": round(percentile(rel, 50), 2),
+            "release_p99_ms": round(percentile(rel, 99), 2),
+            "double_assignments": doubles,
+            "over_capacity": over,
+        }
+    )

@@ -1,0 +1,37 @@
+"""Routing's pieces of the desk page: the transfer form, offers, and the supervisor link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from interactions import access
+from routing.models import Offer
+
+register = template.Library()
+
+
+@register.inclusion_tag("routing/transfer_form.html", takes_context=True)
+def transfer_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
+    from routing.views import transfer_targets
+
+    request = context["request"]
+    return {
+        "conversation": conversation,
+        "next": request.path,
+        "csrf_token": context.get("csrf_token"),
+        **transfer_targets(request.user),
+    }
+
+
+@register.inclusion_tag("routing/offers.html", takes_context=True)
+def pending_offers(context: dict[str, Any]) -> dict[str, Any]:
+    user = context["request"].user
+    offers = Offer.objects.filter(agent=user, state=Offer.State.PENDING).select_related("item__conversation__customer")
+    return {"offers": offers, "csrf_token": context.get("csrf_token")}
+
+
+@register.simple_tag(takes_context=True)
+def is_supervisor(context: dict[str, Any]) -> bool:
+    return access.is_supervisor(context["request"].user)
