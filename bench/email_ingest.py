@@ -107,7 +107,9 @@ def generate_maildir(path: Path, *, messages: int, customers: int, seed: int = 5
         charset = "windows-1252" if n % 10 == 3 else "utf-8"
         message.set_content(body + "\nRegards,\n" + name, charset=charset)
         if n % 5 == 0:
-            html = "".join(f"<p>{line}</p>" for line in body.splitlines() if line) + '<img src="https://t.example/p.gif">'
+            html = (
+                "".join(f"<p>{line}</p>" for line in body.splitlines() if line) + '<img src="https://t.example/p.gif">'
+            )
             message.add_alternative(f"<html><body>{html}<script>x()</script></body></html>", subtype="html")
         box.add(message.as_bytes())
         last_id[who] = message["Message-ID"]
@@ -128,7 +130,11 @@ def create_channel() -> Any:
     agent = get_user_model().objects.create_user(username="bench-email-agent", first_name="Bench")
     AgentProfile.objects.update_or_create(
         user=agent,
-        defaults={"role": AgentProfile.Role.AGENT, "presence": AgentProfile.Presence.AVAILABLE, "chat_capacity": 30_000},
+        defaults={
+            "role": AgentProfile.Role.AGENT,
+            "presence": AgentProfile.Presence.AVAILABLE,
+            "chat_capacity": 30_000,
+        },
     )
     queue.members.add(agent)
     connections.close_all()

@@ -52,10 +52,9 @@ def attachment_limit(channel: Channel) -> int:
 
 def process_mail_event(event: InboundEvent) -> Interaction | None:
     """The worker's processor for stored mail: parse, resolve the sender, thread, append, route, acknowledge."""
+    # Idempotent by construction: the worker runs a processor only on an unprocessed event it holds locked, and
+    # marks it processed in the same transaction; the interaction's unique (channel, external id) backs that up.
     channel = event.channel
-    existing = Interaction.objects.filter(channel=channel, external_id=event.external_id).first()
-    if existing is not None:
-        return existing
     parsed = parse_mail(raw_of(event))
     if parsed.is_bounce and record_bounce(parsed):
         return None
