@@ -257,7 +257,8 @@ def test_it_flags_an_unknown_sender_without_linking_their_address_to_the_custome
     assert interaction is not None
     assert interaction.meta["unknown_sender"]["address"] == "bob@example.com"
     assert interaction.customer_id == carla_case.conversation.customer_id
-    assert not Identity.objects.filter(address="bob@example.com").exists()
+    bob = Identity.objects.get(kind=Identity.Kind.EMAIL, address="bob@example.com")
+    assert bob.customer_id != carla_case.conversation.customer_id, "Bob is a person of his own"
 
 
 def test_it_threads_a_reply_to_a_resolved_case_into_a_new_conversation(mailbox: Channel, carla_case: Case) -> None:

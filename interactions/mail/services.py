@@ -52,30 +52,26 @@ def attachment_limit(channel: Channel) -> int:
 
 def process_mail_event(event: InboundEvent) -> Interaction | None:
     """The worker's processor for stored mail: parse, resolve the sender, thread, append, route, acknowledge."""
+    # Idempotent by construction: the worker runs a processor only on an unprocessed event it holds locked, and
+    # marks it processed in the same transaction; the interaction's unique (channel, external id) backs that up.
     channel = event.channel
-    existing = Interaction.objects.filter(channel=channel, external_id=event.external_id).first()
-    if existing is not None:
-        return existing
     parsed = parse_mail(raw_of(event))
     if parsed.is_bounce and record_bounce(parsed):
         return None
     automatic = loops.automatic_reason(parsed, channel)
-    address = sender_address(parsed)
+    kind, address = sender_address(parsed)
+    # The sender's lock first: a reply processed by another worker while its parent's batch is still uncommitted
+    # waits here, and then sees the parent's Message-ID.
+    sender = lock_customer_by_identity(kind=kind, address=address, display_name=parsed.from_name)
     thread = threads.find_thread(parsed)
     meta = mail_meta(parsed, automatic=automatic, thread=thread)
     target = thread.conversation if thread else None
-    if (
-        target is not None
-        and target.status != Conversation.Status.RESOLVED
-        and not is_customer_address(target.customer_id, address)
-    ):
+    customer = sender
+    if target is not None and target.status != Conversation.Status.RESOLVED and target.customer_id != sender.pk:
         # Someone else wrote into the case (a colleague in Cc, a forwarded thread, a guessed subject tag): the mail
         # joins the case, but the agent is told it is not from the customer, and the address is not linked to them.
         meta["unknown_sender"] = {"address": parsed.from_address, "name": parsed.from_name}
         customer = Customer.objects.select_for_update().get(pk=target.customer_id)
-    else:
-        kind, resolved = address
-        customer = lock_customer_by_identity(kind=kind, address=resolved, display_name=parsed.from_name)
     interaction = services.receive_message(
         customer=customer,
         channel=channel,
@@ -106,11 +102,6 @@ def sender_address(parsed: ParsedMail) -> tuple[str, str]:
     except ValidationError:
         parsed.problems.append(f"no valid sender address ({parsed.header('from') or 'missing'})")
         return Identity.Kind.EXTERNAL, f"email-sender:{parsed.header('from') or 'unknown'}"[:200]
-
-
-def is_customer_address(customer_id: int, address: tuple[str, str]) -> bool:
-    kind, normalized = address
-    return Identity.objects.filter(customer_id=customer_id, kind=kind, address=normalized).exists()
 
 
 def mail_meta(parsed: ParsedMail, *, automatic: str, thread: threads.Thread | None) -> dict[str, Any]:
