@@ -103,7 +103,7 @@ def create_fixture(callers: int) -> Fixture:
     chat = Channel.objects.create(kind=Channel.Kind.CHAT, name="Bench chat", queue=queue)
     agent = get_user_model().objects.create_user(username="bench-agent", first_name="Bench")
     AgentProfile.objects.update_or_create(
-        user=agent, defaults={"presence": AgentProfile.Presence.AVAILABLE, "chat_capacity": 100_000}
+        user=agent, defaults={"presence": AgentProfile.Presence.AVAILABLE, "chat_capacity": 30_000}
     )
     queue.members.add(agent)
     numbers = []
