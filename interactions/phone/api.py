@@ -23,7 +23,7 @@ from customers import selectors as customer_selectors
 from interactions import access
 from interactions.inbound import record_inbound_event
 from interactions.models import Channel
-from interactions.phone import callbacks, cti, dialer, selectors, services
+from interactions.phone import actions, callbacks, cti, dialer, selectors
 from interactions.phone.models import Call, Callback
 
 CTI_HEADERS = [
@@ -193,7 +193,7 @@ class CallWrapUpApi(APIView):
         call = selectors.get_call_for_agent(request.user, pk)
         data = validated(WrapUpInput, request)
         try:
-            call = services.end_after_call_work(
+            call = actions.end_after_call_work(
                 call=call, by=request.user, disposition=data["disposition"], notes=data.get("notes")
             )
         except DjangoValidationError as error:
@@ -209,7 +209,7 @@ class CallNotesApi(APIView):
     @extend_schema(operation_id="call_notes", request=NotesInput, responses=CallOutput)
     def post(self, request: Request, pk: int) -> Response:
         call = selectors.get_call_for_agent(request.user, pk)
-        call = services.save_call_notes(call=call, by=request.user, notes=validated(NotesInput, request)["notes"])
+        call = actions.save_call_notes(call=call, by=request.user, notes=validated(NotesInput, request)["notes"])
         return Response(CallOutput(call).data)
 
 
@@ -222,7 +222,7 @@ class CallLinkApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         call = selectors.get_call_for_agent(request.user, pk)
         try:
-            call = services.decide_case_link(
+            call = actions.decide_case_link(
                 call=call, by=request.user, confirm=validated(LinkInput, request)["confirm"]
             )
         except DjangoValidationError as error:

@@ -65,8 +65,8 @@ def recipients(call: Call) -> list[Any]:
     """The agents whose screen pops: the agent the provider rings, else the available members of the call's queue
     who are not on a call already."""
     User = get_user_model()
-    if call.target_agent_id is not None:
-        return list(User.objects.filter(pk=call.target_agent_id, is_active=True))
+    if call.target_agent is not None:
+        return [call.target_agent] if call.target_agent.is_active else []
     queue_id = call.queue_id or call.channel.queue_id
     busy = Call.objects.filter(
         state__in=[Call.State.ON_CALL, Call.State.ON_HOLD, Call.State.WRAP_UP], agent__isnull=False

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from customers import selectors as customer_selectors
-from interactions.phone import callbacks, dialer, selectors, services
+from interactions.phone import actions, callbacks, dialer, selectors
 from interactions.phone.templatetags.phone import call_context, callback_context
 from omnidesk.http import HtmxHttpRequest
 
@@ -35,7 +35,7 @@ def call_fragment(request: HtmxHttpRequest, pk: int, errors: list[str] | None = 
 def wrap_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     call = selectors.get_call_for_agent(request.user, pk)
     try:
-        services.end_after_call_work(
+        actions.end_after_call_work(
             call=call, by=request.user, disposition=request.POST.get("disposition", ""), notes=request.POST.get("notes")
         )
     except ValidationError as error:
@@ -48,7 +48,7 @@ def wrap_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def case_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     call = selectors.get_call_for_agent(request.user, pk)
     try:
-        services.decide_case_link(call=call, by=request.user, confirm=request.POST.get("decision") == "confirm")
+        actions.decide_case_link(call=call, by=request.user, confirm=request.POST.get("decision") == "confirm")
     except ValidationError as error:
         return call_fragment(request, pk, errors=error.messages, status=422)
     return call_fragment(request, pk)
@@ -59,7 +59,7 @@ def case_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def name_caller(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     call = selectors.get_call_for_agent(request.user, pk)
     try:
-        customer = services.name_caller(call=call, by=request.user, name=request.POST.get("name", ""))
+        customer = actions.name_caller(call=call, by=request.user, name=request.POST.get("name", ""))
     except ValidationError as error:
         return render(request, "phone/message.html", {"errors": error.messages}, status=422)
     return render(request, "phone/message.html", {"saved": customer})
