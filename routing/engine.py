@@ -129,6 +129,16 @@ def waiting_items(*, queue: Queue) -> QuerySet[RoutingItem]:
     )
 
 
+def same_needs(item: RoutingItem) -> Q:
+    """The items that need exactly what `item` needs (class, skills, overflow state), for excluding them."""
+    return Q(
+        capacity_class=item.capacity_class,
+        required_skill_ids=item.required_skill_ids,
+        optional_skill_ids=item.optional_skill_ids,
+        overflowed_at__isnull=item.overflowed_at is None,
+    )
+
+
 def after_in_order(item: RoutingItem) -> Q:
     """Keyset condition: the items that come after `item` in routing order (rank desc, queued_at, id)."""
     return (
