@@ -111,13 +111,17 @@ def route_item(*, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None =
         if failed is None or needs not in failed:
             profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
         if profile is None:
+            fresh = bool(item.reason) and item.updated_at >= timezone.now() - engine.REASON_TTL
             if failed is not None and needs in failed:
                 reason = failed[needs]
+            elif fresh:
+                reason = item.reason
             else:
                 reason = engine.waiting_reason(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
             if failed is not None:
                 failed[needs] = reason
-            if reason != item.reason:
+            # A stale reason is saved even when unchanged: `updated_at` dates it, and a fresh one is not recomputed.
+            if not fresh:
                 item.reason = reason
                 item.save(update_fields=["reason", "updated_at"])
             return None
@@ -145,12 +149,11 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
             items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes).exclude(blocked)
             if after is not None:
                 items = items.filter(engine.after_in_order(after))
-            batch = list(
-                items.select_related("queue").select_for_update(skip_locked=True, of=("self",))[: engine.SCAN_BATCH]
-            )
+            batch = list(items.select_for_update(skip_locked=True)[: engine.SCAN_BATCH])
             if not batch:
                 return None
             for item in batch:
+                item.queue = queue
                 if route_item(item=item, failed=failed) is not None:
                     return item
                 if queue.mode == Queue.Mode.PUSH:
