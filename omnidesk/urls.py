@@ -21,6 +21,7 @@ desk_patterns = (
         path("presence/", routing_views.presence, name="presence"),
         path("supervisor/", routing_views.supervisor, name="supervisor"),
         path("conversations/<int:pk>/transfer/", routing_views.transfer, name="transfer"),
+        path("conversations/<int:pk>/intent/", routing_views.correct_intent, name="intent"),
         path("offers/<int:pk>/<str:decision>/", routing_views.decide_offer, name="offer"),
     ],
     "desk",

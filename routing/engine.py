@@ -9,9 +9,11 @@ on the newest row version before granting the lock, so a load counter changed by
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
     Avg,
     Count,
@@ -32,7 +34,9 @@ from django.utils.translation import gettext as _
 from routing.models import AgentProfile, AgentSkill, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
-SCAN_BATCH = 50
+SCAN_BATCH = 10
+# A waiting reason younger than this is kept rather than recomputed (three queries) on every failed attempt.
+REASON_TTL = timedelta(seconds=10)
 
 
 def minutes_since_epoch(moment: datetime) -> float:
@@ -97,6 +101,8 @@ def candidate_agents(
 def lock_best_agent(
     *, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()
 ) -> AgentProfile | None:
+    if connection.vendor == "postgresql":
+        return _lock_best_agent_sql(item=item, skill_ids=skill_ids, exclude_user_ids=exclude_user_ids)
     agents = candidate_agents(
         queue_id=item.queue_id,
         capacity_class=item.capacity_class,
@@ -104,6 +110,62 @@ def lock_best_agent(
         exclude_user_ids=exclude_user_ids,
     )
     return agents.select_related("user").select_for_update(skip_locked=True, of=("self",)).first()
+
+
+def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
+    """`candidate_agents` as one hand-written statement: the hot query, planned the same way every time.
+
+    The skill test is a grouped derived table joined on the agent (it also yields the mean proficiency), and the
+    membership and active tests are semi-joins: the planner then estimates its rows well and hashes, where the ORM
+    form's correlated count made it guess one row and nest loops (34 ms instead of ~2 ms with 500 agents).
+    Column names come from CapacityClass only, never from input.
+    """
+    if capacity_class not in CapacityClass.values:
+        raise ValueError(capacity_class)
+    load, capacity = f"p.{capacity_class}_load", f"p.{capacity_class}_capacity"
+    profiles, users = AgentProfile._meta.db_table, get_user_model()._meta.db_table
+    members, skills_table = Queue.members.through._meta.db_table, AgentSkill._meta.db_table
+    joins = ""
+    order = ""
+    if skills:
+        joins = (
+            f" JOIN (SELECT s.agent_id, avg(s.proficiency) AS proficiency FROM {skills_table} s"
+            " WHERE s.skill_id = ANY(%(skills)s) GROUP BY s.agent_id HAVING count(*) = %(nskills)s) k"
+            " ON k.agent_id = p.id"
+        )
+        order = "k.proficiency DESC, "
+    where = [
+        "p.presence = 'available'",
+        f"{load} < {capacity}",
+        f"p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %(queue)s)",
+        f"p.user_id IN (SELECT u.id FROM {users} u WHERE u.is_active)",
+    ]
+    if exclude:
+        where.append("NOT (p.user_id = ANY(%(exclude)s))")
+    return (
+        f"SELECT p.id FROM {profiles} p{joins} WHERE {' AND '.join(where)} "
+        f"ORDER BY {order}{load}::float / NULLIF({capacity}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
+        "LIMIT 1 FOR UPDATE OF p SKIP LOCKED"
+    )
+
+
+def _lock_best_agent_sql(
+    *, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int]
+) -> AgentProfile | None:
+    sql = _candidate_sql(item.capacity_class, skills=bool(skill_ids), exclude=bool(exclude_user_ids))
+    params = {
+        "queue": item.queue_id,
+        "skills": list(skill_ids),
+        "nskills": len(skill_ids),
+        "exclude": list(exclude_user_ids),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # Already locked by the statement above; this only loads the row (and its user, for the announcement).
+    return AgentProfile.objects.select_related("user").get(pk=row[0])
 
 
 def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()) -> str:
@@ -126,6 +188,16 @@ def waiting_items(*, queue: Queue) -> QuerySet[RoutingItem]:
     """A queue's waiting items in routing order (effective priority, then oldest first)."""
     return RoutingItem.objects.filter(queue=queue, state=RoutingItem.State.WAITING).order_by(
         F("rank").desc(), "queued_at", "id"
+    )
+
+
+def same_needs(item: RoutingItem) -> Q:
+    """The items that need exactly what `item` needs (class, skills, overflow state), for excluding them."""
+    return Q(
+        capacity_class=item.capacity_class,
+        required_skill_ids=item.required_skill_ids,
+        optional_skill_ids=item.optional_skill_ids,
+        overflowed_at__isnull=item.overflowed_at is None,
     )
 
 

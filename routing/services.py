@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -84,19 +84,7 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         if route_item(item=item) is None:
             conversation.refresh_from_db(fields=["assignee", "assigned_at"])
             _announce(conversation, "conversation.queued")
-        sla_hook(conversation=conversation, queue=queue)
     return item
-
-
-def sla_hook(*, conversation: Conversation, queue: Queue) -> None:
-    """Start the SLA clocks when the SLA engine is present (routing/sla.py, another area's module)."""
-    try:
-        from routing import sla  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    start = getattr(sla, "start_clocks", None)
-    if callable(start):
-        start(conversation=conversation, queue=queue)
 
 
 def serves(queue: Queue, channel_kind: str) -> bool:
@@ -123,13 +111,17 @@ def route_item(*, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None =
         if failed is None or needs not in failed:
             profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
         if profile is None:
+            fresh = bool(item.reason) and item.updated_at >= timezone.now() - engine.REASON_TTL
             if failed is not None and needs in failed:
                 reason = failed[needs]
+            elif fresh:
+                reason = item.reason
             else:
                 reason = engine.waiting_reason(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
             if failed is not None:
                 failed[needs] = reason
-            if reason != item.reason:
+            # A stale reason is saved even when unchanged: `updated_at` dates it, and a fresh one is not recomputed.
+            if not fresh:
                 item.reason = reason
                 item.save(update_fields=["reason", "updated_at"])
             return None
@@ -144,6 +136,9 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
     """One decision for `queue`: the highest-priority waiting item that some agent can take now gets one."""
     after: RoutingItem | None = None
     failed: dict[tuple[Any, ...], str] = {}
+    # Needs no agent could meet in this decision: later batches leave such items out in SQL, so a queue whose head
+    # is blocked (a skill nobody free has) costs a few queries, not a scan of every waiting item.
+    blocked = Q()
     while True:
         with transaction.atomic():
             classes = engine.free_classes(queue=queue)
@@ -151,17 +146,18 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
                 engine.explain_full_classes(queue=queue, classes_with_room=classes)
             if not classes:
                 return None
-            items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes)
+            items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes).exclude(blocked)
             if after is not None:
                 items = items.filter(engine.after_in_order(after))
-            batch = list(
-                items.select_related("queue").select_for_update(skip_locked=True, of=("self",))[: engine.SCAN_BATCH]
-            )
+            batch = list(items.select_for_update(skip_locked=True)[: engine.SCAN_BATCH])
             if not batch:
                 return None
             for item in batch:
+                item.queue = queue
                 if route_item(item=item, failed=failed) is not None:
                     return item
+                if queue.mode == Queue.Mode.PUSH:
+                    blocked |= engine.same_needs(item)
             after = batch[-1]
 
 

@@ -1,8 +1,10 @@
 """The supervisors' live queue view: a coalesced `queue.stats_changed` event carrying the rendered figures.
 
-Enqueue and assignment can happen hundreds of times a second; supervisors need about one update a second. A process
-publishes at most once per OMNIDESK_STATS_INTERVAL; what it skipped is published by the next change or by the
-periodic sweep, which compares with the last published figures.
+Enqueue and assignment can happen hundreds of times a second; supervisors need about one update a second. After a
+change commits, a process schedules one Celery task to publish the figures OMNIDESK_STATS_INTERVAL later, unless it
+already has one scheduled after the change: that task renders the figures as they are when it runs, so it covers
+every change before it. Rendering stays off the ingest path, and the periodic sweep publishes again if the figures
+differ from the last published ones (a lost task, a change made elsewhere).
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from omnidesk.models import Event
 STATS_EVENT = "queue.stats_changed"
 
 _lock = threading.Lock()
-_last_published = 0.0
-_skipped = False
+_next_publish = 0.0
 
 
 def interval() -> float:
@@ -54,21 +55,21 @@ def publish_stats_on_commit() -> None:
     """Ask for a stats update after the current transaction commits, coalesced per process."""
     if not getattr(settings, "OMNIDESK_STATS_LIVE", True):
         return
-    transaction.on_commit(_maybe_publish)
+    transaction.on_commit(_schedule)
 
 
-def _maybe_publish() -> None:
-    global _last_published, _skipped
+def _schedule() -> None:
+    global _next_publish
     now = time.monotonic()
     with _lock:
-        if now - _last_published < interval():
-            _skipped = True
+        if _next_publish > now:
             return
-        _last_published = now
-        _skipped = False
-    publish_stats()
+        _next_publish = now + interval()
+    from routing.tasks import publish_stats_task
+
+    publish_stats_task.apply_async(countdown=interval())
 
 
 def flush_skipped() -> bool:
-    """The sweep's part: publish what was coalesced away, if the figures changed since."""
+    """The sweep's part: publish if the figures changed since the last published ones."""
     return publish_stats()

@@ -122,3 +122,17 @@ def decide_offer(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     if decision == "accept":
         return redirect("desk:conversation", pk=offer.item.conversation_id)
     return redirect("desk:home")
+
+
+@require_POST
+@login_required
+def correct_intent(request: HttpRequest, pk: int) -> HttpResponse:
+    from routing.intents import correct_intent as correct
+    from routing.models import Intent
+
+    conversation = access.get_conversation_for_agent(request.user, pk)
+    intent = Intent.objects.filter(key=request.POST.get("intent", "")).first()
+    if intent is None:
+        return HttpResponse(_("Pick one of the intents."), status=422, content_type="text/plain")
+    correct(conversation=conversation, intent=intent, by=request.user)
+    return redirect(safe_next(request, "/desk/"))

@@ -124,3 +124,19 @@ def test_it_lists_intents_and_stores_an_agents_correction(
 )
 def test_it_documents_the_routing_operations_in_the_schema(alice: Any, path: str) -> None:
     assert path in api_for(alice).get("/api/schema/").content.decode()
+
+
+def test_it_lets_an_agent_correct_the_intent_from_the_desk(
+    alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
+) -> None:
+    from django.test import Client
+
+    Intent.objects.create(key="delivery", name="Delivery")
+    conversation = arrive(chat_channel, text="Où est mon colis ?")
+    desk = Client()
+    desk.force_login(alice)
+    page = desk.get(f"/desk/conversations/{conversation.pk}/").content.decode()
+    assert "Correct intent" in page and "Transfer" in page
+    response = desk.post(f"/desk/conversations/{conversation.pk}/intent/", {"intent": "delivery"})
+    assert response.status_code == 302
+    assert IntentCorrection.objects.get(conversation=conversation).corrected.key == "delivery"

@@ -25,6 +25,21 @@ def transfer_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
     }
 
 
+@register.inclusion_tag("routing/intent_form.html", takes_context=True)
+def intent_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
+    from routing.models import ConversationIntent, Intent
+
+    current = ConversationIntent.objects.filter(conversation=conversation).select_related("intent").first()
+    return {
+        "conversation": conversation,
+        "current": current.intent if current else None,
+        "confidence_percent": round(current.confidence * 100) if current else None,
+        "intents": Intent.objects.order_by("name"),
+        "next": context["request"].path,
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
 @register.inclusion_tag("routing/offers.html", takes_context=True)
 def pending_offers(context: dict[str, Any]) -> dict[str, Any]:
     user = context["request"].user
