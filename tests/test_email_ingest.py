@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from customers.models import Identity
+from customers.models import Customer, Identity
 from interactions import inbound, services
 from interactions.mail import threads
 from interactions.mail.models import MessageReference
@@ -267,3 +267,13 @@ def test_it_threads_a_reply_to_a_resolved_case_into_a_new_conversation(mailbox: 
     assert interaction is not None
     assert interaction.conversation_id != carla_case.conversation.pk
     assert interaction.customer_id == carla_case.conversation.customer_id
+
+
+def test_it_files_the_email_of_a_signed_in_chat_customer_under_the_same_customer(
+    mailbox: Channel, carla: Customer, alice: Any
+) -> None:
+    Identity.objects.create(customer=carla, kind=Identity.Kind.EMAIL, address="carla@example.com", verified=True)
+
+    interaction = ingest(mailbox, fixture_bytes("new_request.eml"))
+
+    assert interaction is not None and interaction.customer == carla
