@@ -22,7 +22,7 @@ from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
 from interactions import outbound, services
 from interactions.adapters import InvalidPayload
-from interactions.inbound import record_inbound_event
+from interactions.inbound import DeferProcessing, record_inbound_event
 from interactions.mail import loops, threads
 from interactions.mail.models import Acknowledgement, MessageReference
 from interactions.mail.parsing import ParsedMail, external_id_for, parse_mail
@@ -64,6 +64,10 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
     # waits here, and then sees the parent's Message-ID.
     sender = lock_customer_by_identity(kind=kind, address=address, display_name=parsed.from_name)
     thread = threads.find_thread(parsed)
+    if thread is None and event.attempts <= MAX_DEFERRALS and parent_is_pending(event, parsed):
+        # Another worker holds (or has not reached yet) the message this one answers: threading now would open a
+        # second case. Wait for it; after a few rounds, thread without it rather than hold the reply forever.
+        raise DeferProcessing("the message this one replies to is not processed yet")
     meta = mail_meta(parsed, automatic=automatic, thread=thread)
     target = thread.conversation if thread else None
     customer = sender
@@ -93,6 +97,23 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
     if not automatic and thread is None and "unknown_sender" not in meta:
         acknowledge(interaction=interaction, parsed=parsed)
     return interaction
+
+
+MAX_DEFERRALS = 3
+
+
+def parent_is_pending(event: InboundEvent, parsed: ParsedMail) -> bool:
+    """Whether a message this one refers to is stored on the channel but not processed (nor dead) yet."""
+    referenced = [*parsed.in_reply_to, *parsed.references]
+    if not referenced:
+        return False
+    pending = InboundEvent.objects.filter(
+        channel_id=event.channel_id,
+        external_id__in=referenced,
+        processed_at__isnull=True,
+        dead_lettered_at__isnull=True,
+    )
+    return pending.exclude(pk=event.pk).exists()
 
 
 def sender_address(parsed: ParsedMail) -> tuple[str, str]:
