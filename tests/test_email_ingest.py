@@ -282,15 +282,18 @@ def test_it_files_the_email_of_a_signed_in_chat_customer_under_the_same_customer
 def test_it_waits_for_the_message_a_reply_answers_when_both_arrive_together(mailbox: Channel, alice: Any) -> None:
     first, _created = record_raw_mail(channel=mailbox, raw=fixture_bytes("new_request.eml"), source="test")
     reply, _created = record_raw_mail(channel=mailbox, raw=fixture_bytes("follow_up_references.eml"), source="test")
+    # Another worker's batch has the first message.
+    InboundEvent.objects.filter(pk=first.pk).update(attempts=1)
 
-    # Another worker has claimed the first message: the reply is left pending instead of opening a second case.
-    assert inbound.claim_inbound_events(event_id=first.pk) == [first.pk, reply.pk]
-    assert inbound.process_inbound_event(event_id=reply.pk) is None
+    assert inbound.process_inbound_event(event_id=reply.pk) is None, "deferred rather than opening a second case"
     reply.refresh_from_db()
     assert reply.processed_at is None and reply.dead_lettered_at is None
 
-    opened = inbound.process_inbound_event(event_id=first.pk)
+    # That batch went away without processing it: the retried reply processes it first, then threads on it.
     threaded = inbound.process_inbound_event(event_id=reply.pk)
-    assert opened is not None and threaded is not None
+    assert threaded is not None and threaded.meta["threaded_by"] == "references"
+    opened = Interaction.objects.get(channel=mailbox, external_id="first-1@example.com")
     assert threaded.conversation_id == opened.conversation_id
-    assert threaded.meta["threaded_by"] == "references"
+    first.refresh_from_db()
+    assert first.processed_at is not None
+    assert inbound.process_inbound_event(event_id=first.pk) is None, "nothing left to do"
