@@ -34,7 +34,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -96,7 +96,7 @@ def generate_maildir(path: Path, *, messages: int, customers: int, seed: int = 5
         name = f"Client {who} Été" if who % 7 == 0 else f"Customer {who}"
         message["From"] = f"{name} <customer{who}@example.com>"
         message["To"] = "Support <support@bench.test>"
-        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Date"] = format_datetime(datetime(2026, 11, 30, 8, 0, tzinfo=UTC) + timedelta(seconds=17 * n))
         message["Message-ID"] = f"<bench-{n}@example.com>"
         body = f"Hello,\n\nThis is message {n} about order {1000 + who}. " + "The parcel is late. " * rng.randint(3, 30)
         if who in last_id:
