@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +40,15 @@ PROCESSORS: dict[str, Processor] = {}
 
 def register_processor(key: str, processor: Processor) -> None:
     PROCESSORS[key] = processor
+
+
+class DeferProcessing(Exception):
+    """Raised by a processor, before it writes anything that matters, when the event must wait for another one
+    (an email reply whose parent is stored but not processed yet): the event stays pending and is enqueued again."""
+
+    def __init__(self, reason: str, *, countdown: float = 1.0) -> None:
+        super().__init__(reason)
+        self.countdown = countdown
 
 
 def record_widget_message(*, channel: Channel, visitor_id: str, uuid: Any, text: Any) -> InboundEvent:
@@ -84,11 +94,11 @@ def record_inbound_event(
     return event, True
 
 
-def enqueue_inbound_event(*, event_id: int) -> None:
+def enqueue_inbound_event(*, event_id: int, countdown: float = 0) -> None:
     from interactions.tasks import process_inbound_event_task
 
     try:
-        process_inbound_event_task.delay(event_id)
+        process_inbound_event_task.apply_async((event_id,), countdown=countdown)
     except Exception:
         # Stored already: the sweeper will enqueue it again once the broker is back.
         logger.exception("could not enqueue inbound event %s", event_id)
@@ -151,9 +161,15 @@ def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | N
             .filter(pk__in=event_ids, processed_at__isnull=True, dead_lettered_at__isnull=True)
             .order_by("pk")
         )
+        deferred: list[tuple[int, float]] = []
         for event in pending:
-            interactions[event.pk] = process_one(event)
+            try:
+                interactions[event.pk] = process_one(event)
+            except DeferProcessing as deferral:
+                deferred.append((event.pk, deferral.countdown))
         InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
+        for event_id, countdown in deferred:
+            transaction.on_commit(partial(enqueue_inbound_event, event_id=event_id, countdown=countdown))
     return interactions
 
 

@@ -72,3 +72,19 @@ def test_it_refuses_an_unknown_channel_or_path(archive_channel: Channel, tmp_pat
         ingest("Nope", str(FIXTURES / "new_request.eml"))
     with pytest.raises(CommandError, match="does not exist"):
         ingest(str(archive_channel.pk), str(tmp_path / "missing.eml"))
+
+
+def test_it_stores_a_maildir_oldest_first_so_replies_thread(archive_channel: Channel, tmp_path: Path) -> None:
+    maildir = mailbox.Maildir(tmp_path / "Maildir")
+    later = b"Date: Tue, 01 Dec 2026 10:00:00 +0100"
+    maildir.add(fixture_bytes("follow_up_references.eml").replace(b"Date: Tue, 01 Dec 2026 09:12:33 +0100", later))
+    maildir.add(fixture_bytes("new_request.eml"))
+
+    ingest(str(archive_channel.pk), str(tmp_path / "Maildir"))
+
+    for event_id in InboundEvent.objects.order_by("pk").values_list("pk", flat=True):
+        inbound.process_inbound_event(event_id=event_id)
+    first = Interaction.objects.get(external_id="first-1@example.com")
+    reply = Interaction.objects.get(external_id="second-1@example.com")
+    assert first.pk < reply.pk
+    assert reply.conversation_id == first.conversation_id

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from customers.models import Identity
+from customers.models import Customer, Identity
 from interactions import inbound, services
 from interactions.mail import threads
 from interactions.mail.models import MessageReference
@@ -267,3 +267,33 @@ def test_it_threads_a_reply_to_a_resolved_case_into_a_new_conversation(mailbox: 
     assert interaction is not None
     assert interaction.conversation_id != carla_case.conversation.pk
     assert interaction.customer_id == carla_case.conversation.customer_id
+
+
+def test_it_files_the_email_of_a_signed_in_chat_customer_under_the_same_customer(
+    mailbox: Channel, carla: Customer, alice: Any
+) -> None:
+    Identity.objects.create(customer=carla, kind=Identity.Kind.EMAIL, address="carla@example.com", verified=True)
+
+    interaction = ingest(mailbox, fixture_bytes("new_request.eml"))
+
+    assert interaction is not None and interaction.customer == carla
+
+
+def test_it_waits_for_the_message_a_reply_answers_when_both_arrive_together(mailbox: Channel, alice: Any) -> None:
+    first, _created = record_raw_mail(channel=mailbox, raw=fixture_bytes("new_request.eml"), source="test")
+    reply, _created = record_raw_mail(channel=mailbox, raw=fixture_bytes("follow_up_references.eml"), source="test")
+    # Another worker's batch has the first message.
+    InboundEvent.objects.filter(pk=first.pk).update(attempts=1)
+
+    assert inbound.process_inbound_event(event_id=reply.pk) is None, "deferred rather than opening a second case"
+    reply.refresh_from_db()
+    assert reply.processed_at is None and reply.dead_lettered_at is None
+
+    # That batch went away without processing it: the retried reply processes it first, then threads on it.
+    threaded = inbound.process_inbound_event(event_id=reply.pk)
+    assert threaded is not None and threaded.meta["threaded_by"] == "references"
+    opened = Interaction.objects.get(channel=mailbox, external_id="first-1@example.com")
+    assert threaded.conversation_id == opened.conversation_id
+    first.refresh_from_db()
+    assert first.processed_at is not None
+    assert inbound.process_inbound_event(event_id=first.pk) is None, "nothing left to do"

@@ -42,10 +42,11 @@ def url(channel: Channel) -> str:
     return f"/hooks/email/mailgun/{channel.uuid}/"
 
 
-def test_it_stores_a_signed_message_before_answering(mailbox: Channel, alice: Any) -> None:
+@pytest.mark.parametrize("suffix", ["", "mime"])
+def test_it_stores_a_signed_message_before_answering(mailbox: Channel, alice: Any, suffix: str) -> None:
     raw = fixture_bytes("gmail_reply.eml")
 
-    response = Client().post(url(mailbox), signed(raw))
+    response = Client().post(url(mailbox) + suffix, signed(raw))
 
     assert response.status_code == 200
     event = InboundEvent.objects.get(channel=mailbox)

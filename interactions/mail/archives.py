@@ -5,7 +5,11 @@ from __future__ import annotations
 import mailbox
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from django.db import transaction
 
@@ -25,21 +29,39 @@ class IngestResult:
         return self.read - self.stored
 
 
+def head_of(handle: BinaryIO | Any) -> bytes:
+    """The first 16 KiB of a message: its headers, for ordering without reading whole messages."""
+    with handle:
+        return handle.read(16384)
+
+
 def is_mbox(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(5) == b"From "
 
 
+def sent_at(head: bytes) -> float:
+    """When a message says it was written (its Date header), for ordering; 0 when it does not say."""
+    date = BytesHeaderParser(policy=policy.compat32).parsebytes(head).get("Date")
+    try:
+        return parsedate_to_datetime(str(date)).timestamp() if date else 0.0
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return 0.0
+
+
 def raw_messages(path: Path) -> Iterator[tuple[str, bytes]]:
+    """The messages of a file, a maildir or a folder of .eml files. Maildirs and folders list their files in no
+    useful order: they are read oldest first (Date header), so that a reply is stored after what it answers."""
     if path.is_dir():
         if (path / "cur").is_dir() or (path / "new").is_dir():
             box = mailbox.Maildir(path, factory=None, create=False)
-            for key in box.iterkeys():
+            keys = sorted(box.iterkeys(), key=lambda key: (sent_at(head_of(box.get_file(key))), key))
+            for key in keys:
                 yield f"maildir:{path.name}/{key}", box.get_bytes(key)
             return
-        for child in sorted(path.iterdir()):
-            if child.is_file() and child.suffix.lower() == ".eml":
-                yield f"file:{child.name}", child.read_bytes()
+        files = [child for child in path.iterdir() if child.is_file() and child.suffix.lower() == ".eml"]
+        for child in sorted(files, key=lambda child: (sent_at(head_of(child.open("rb"))), child.name)):
+            yield f"file:{child.name}", child.read_bytes()
         return
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")

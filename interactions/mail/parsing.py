@@ -127,6 +127,8 @@ def external_id_for(raw: bytes) -> str:
     """The id an inbound mail is deduplicated on: its Message-ID, else a hash of its bytes."""
     message = email.message_from_bytes(raw, policy=policy.compat32)
     message_id = normalize_message_id(str(message.get("Message-ID", "") or ""))
+    if len(message_id) > 200:  # the events' and interactions' external id columns hold 200 characters
+        return "sha256-id:" + hashlib.sha256(message_id.encode()).hexdigest()
     return message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,7 +23,7 @@ from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
 from interactions import outbound, services
 from interactions.adapters import InvalidPayload
-from interactions.inbound import record_inbound_event
+from interactions.inbound import DeferProcessing, record_inbound_event
 from interactions.mail import loops, threads
 from interactions.mail.models import Acknowledgement, MessageReference
 from interactions.mail.parsing import ParsedMail, external_id_for, parse_mail
@@ -60,10 +61,15 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
         return None
     automatic = loops.automatic_reason(parsed, channel)
     kind, address = sender_address(parsed)
-    # The sender's lock first: a reply processed by another worker while its parent's batch is still uncommitted
-    # waits here, and then sees the parent's Message-ID.
+    if event.attempts > 1:
+        process_parents_first(event, parsed)
+    # The sender's lock before threading: the same customer's mail is threaded one message at a time.
     sender = lock_customer_by_identity(kind=kind, address=address, display_name=parsed.from_name)
     thread = threads.find_thread(parsed)
+    if thread is None and event.attempts <= 1 and pending_parents(event, parsed).exists():
+        # The message this one answers is stored but not processed yet (another worker's batch has it, or its turn
+        # has not come): threading now would open a second case. Try again shortly, first in a batch of its own.
+        raise DeferProcessing("the message this one replies to is not processed yet", countdown=0.5)
     meta = mail_meta(parsed, automatic=automatic, thread=thread)
     target = thread.conversation if thread else None
     customer = sender
@@ -93,6 +99,33 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
     if not automatic and thread is None and "unknown_sender" not in meta:
         acknowledge(interaction=interaction, parsed=parsed)
     return interaction
+
+
+def pending_parents(event: InboundEvent, parsed: ParsedMail) -> QuerySet[InboundEvent]:
+    """The stored, not yet processed (nor dead) messages of the channel that this one refers to."""
+    referenced = [*parsed.in_reply_to, *parsed.references]
+    return InboundEvent.objects.filter(
+        channel_id=event.channel_id,
+        external_id__in=referenced or [""],
+        processed_at__isnull=True,
+        dead_lettered_at__isnull=True,
+    ).exclude(pk=event.pk)
+
+
+def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
+    """Wait for the messages this one answers, or process them here when nobody has them.
+
+    Called on a retried event, which the worker runs first in its batch: no customer or conversation lock is held
+    yet, so waiting for another batch's row locks cannot deadlock on them. After the wait (READ COMMITTED re-checks
+    the filter) what is still pending was waiting for its turn: it is processed now, in this transaction.
+    """
+    from interactions.inbound import process_one
+
+    if not (parsed.in_reply_to or parsed.references):
+        return
+    for parent in pending_parents(event, parsed).select_for_update(of=("self",)).select_related("channel__queue"):
+        process_one(parent)
+        InboundEvent.objects.filter(pk=parent.pk).update(processed_at=timezone.now(), last_error="")
 
 
 def sender_address(parsed: ParsedMail) -> tuple[str, str]:

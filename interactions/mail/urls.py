@@ -6,6 +6,8 @@ app_name = "mail"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("hooks/email/mailgun/<uuid:channel_uuid>/", views.mailgun_inbound, name="mailgun-inbound"),
+    # Mailgun posts the raw MIME (body-mime) only to route URLs ending in "mime".
+    path("hooks/email/mailgun/<uuid:channel_uuid>/mime", views.mailgun_inbound, name="mailgun-inbound-mime"),
     path("desk/email/<int:pk>/body/", views.email_body, name="body"),
     path("desk/attachments/<int:pk>/", views.attachment_download, name="attachment"),
 ]
