@@ -34,10 +34,13 @@ import hmac
 import logging
 import os
 import random
+import shlex
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -47,7 +50,7 @@ import psycopg2
 from bench.chat_e2e import Desk, new_event_loop
 from bench.environment import configure_logging, flush_redis, migrate, setup_django
 from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, Stack, free_port
 
 logger = logging.getLogger("bench.webhook_ingest")
 Emit = Callable[[dict[str, Any]], None]
@@ -62,7 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--webhook-ingest-sustained-seconds", type=float, default=300, help="sustained phase (300 s)")
     group.add_argument("--webhook-ingest-sustained-rate", type=float, default=250, help="sustained rate (250/s)")
     group.add_argument("--webhook-ingest-connections", type=int, default=32, help="client connections (32)")
-    group.add_argument("--webhook-ingest-web-workers", type=int, default=1, help="uvicorn processes (1)")
+    group.add_argument(
+        "--webhook-ingest-server", choices=["gunicorn", "uvicorn"], default="gunicorn", help="serves the webhooks"
+    )
+    group.add_argument("--webhook-ingest-web-workers", type=int, default=2, help="webhook server processes (2)")
     group.add_argument("--webhook-ingest-worker-concurrency", type=int, default=2, help="Celery processes (2)")
     group.add_argument("--webhook-ingest-batch-size", type=int, default=0, help="worker ingest batch (setting)")
 
@@ -72,20 +78,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class WebhookStack(Stack):
-    """The test stack, with as many uvicorn processes as asked for (they share the port)."""
+    """The test stack; webhooks served either by uvicorn (ASGI, with the websockets) or by gunicorn (WSGI, gthread
+    workers) beside it on its own port. Both run in one process group, so the CPU report counts them as "server"."""
 
     web_workers: int = 1
+    hooks_server: str = "gunicorn"
+    hooks_port: int = field(default_factory=free_port)
 
     def start_server(self) -> None:
-        command = [
+        uvicorn = [
             sys.executable, "-m", "uvicorn", "omnidesk.asgi:application", "--host", "127.0.0.1",
             "--port", str(self.port), "--no-access-log", "--ws-per-message-deflate", "false", "--lifespan", "off",
-            "--workers", str(self.web_workers),
         ]  # fmt: skip
+        if self.hooks_server == "uvicorn":
+            self.hooks_port = self.port
+            command = shlex.join([*uvicorn, "--workers", str(self.web_workers)])
+            # Under ASGI every request runs in a new context with a new database connection: persistent connections
+            # (CONN_MAX_AGE > 0) are never reused there and pile up until PostgreSQL refuses clients.
+            env = {**self.env(), "DB_CONN_MAX_AGE": "0"}
+        else:
+            gunicorn = [
+                sys.executable, "-m", "gunicorn", "omnidesk.wsgi:application", "--bind", f"127.0.0.1:{self.hooks_port}",
+                "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", "4",
+                "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
+            ]  # fmt: skip
+            command = f"{shlex.join(uvicorn)} & exec {shlex.join(gunicorn)}"
+            env = self.env()
         self.server = subprocess.Popen(
-            command, cwd=ROOT, env=self.env(), stdout=self._log("server"), stderr=subprocess.STDOUT,
+            ["/bin/sh", "-c", command], cwd=ROOT, env=env, stdout=self._log("server"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+
+    def healthy(self) -> bool:
+        if not super().healthy():
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", self.hooks_port), timeout=1):
+                return True
+        except OSError:
+            return False
 
 
 def database_url_for(database_url: str) -> str:
@@ -137,7 +168,7 @@ def create_fixture() -> Fixture:
         defaults={
             "role": AgentProfile.Role.AGENT,
             "presence": AgentProfile.Presence.AVAILABLE,
-            "chat_capacity": 50_000,
+            "chat_capacity": 30_000,
         },
     )
     queue.members.add(agent)
@@ -157,9 +188,9 @@ class Webhook:
     raw: bytes  # the whole HTTP request, signed
 
 
-def signed_request(stack: Stack, fixture: Fixture, sid: str, sender: str) -> Webhook:
+def signed_request(stack: WebhookStack, fixture: Fixture, sid: str, sender: str) -> Webhook:
     path = f"/hooks/twilio/{fixture.channel_uuid}/"
-    host = f"127.0.0.1:{stack.port}"
+    host = f"127.0.0.1:{stack.hooks_port}"
     params = {
         "MessageSid": sid,
         "SmsSid": sid,
@@ -181,7 +212,7 @@ def signed_request(stack: Stack, fixture: Fixture, sid: str, sender: str) -> Web
     return Webhook(sid=sid, raw=head.encode() + body)
 
 
-def sequence(stack: Stack, fixture: Fixture, count: int, prefix: str, rng: random.Random) -> list[Webhook]:
+def sequence(stack: WebhookStack, fixture: Fixture, count: int, prefix: str, rng: random.Random) -> list[Webhook]:
     """`count` deliveries: ~10 % re-deliveries of earlier ones, ~2 % swapped with their neighbour (out of order)."""
     unique: list[Webhook] = []
     plan: list[Webhook] = []
@@ -212,24 +243,33 @@ async def connection_loop(port: int, jobs: asyncio.Queue[tuple[Webhook, float] |
     try:
         while (job := await jobs.get()) is not None:
             webhook, scheduled = job
-            started = time.perf_counter()
-            results.sent_at.setdefault(webhook.sid, scheduled or started)
-            try:
-                writer.write(webhook.raw)
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                if length:
-                    await reader.readexactly(length)
-                status = int(status_line.split()[1])
-            except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
-                results.errors += 1
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                continue
-            results.ack.append(time.perf_counter() - started)
-            results.answers.setdefault(webhook.sid, []).append(status)
+            results.sent_at.setdefault(webhook.sid, scheduled or time.perf_counter())
+            for _attempt in range(3):
+                started = time.perf_counter()
+                try:
+                    writer.write(webhook.raw)
+                    status_line = await reader.readline()
+                    length, close = 0, False
+                    while (line := await reader.readline()) not in (b"\r\n", b""):
+                        name, _, value = line.partition(b":")
+                        if name.lower() == b"content-length":
+                            length = int(value)
+                        elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                            close = True
+                    if length:
+                        await reader.readexactly(length)
+                    status = int(status_line.split()[1])
+                except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
+                    results.errors += 1  # the connection broke: reconnect and send this webhook again
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    continue
+                results.ack.append(time.perf_counter() - started)
+                results.answers.setdefault(webhook.sid, []).append(status)
+                if close:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
     finally:
         writer.close()
 
@@ -258,8 +298,19 @@ async def post_all(port: int, plan: list[Webhook], connections: int, *, rate: fl
 # --- database probes (psycopg2, cheap) --------------------------------------------------------------------------------
 
 
+@contextmanager
+def probe_cursor(database_url: str) -> Iterator[Any]:
+    """A short-lived connection (psycopg2's own context manager commits but never closes)."""
+    probe = psycopg2.connect(database_url)
+    try:
+        with probe.cursor() as cursor:
+            yield cursor
+    finally:
+        probe.close()
+
+
 def backlog(database_url: str, channel_id: int) -> int:
-    with psycopg2.connect(database_url) as probe, probe.cursor() as cursor:
+    with probe_cursor(database_url) as cursor:
         cursor.execute(
             "SELECT count(*) FROM interactions_inboundevent WHERE channel_id = %s AND processed_at IS NULL"
             " AND dead_lettered_at IS NULL",
@@ -270,7 +321,7 @@ def backlog(database_url: str, channel_id: int) -> int:
 
 def ledger(database_url: str, channel_id: int, accepted: set[str]) -> tuple[int, int]:
     """(lost, duplicated) over every id answered 200."""
-    with psycopg2.connect(database_url) as probe, probe.cursor() as cursor:
+    with probe_cursor(database_url) as cursor:
         cursor.execute(
             "SELECT external_id, count(*) FROM interactions_inboundevent WHERE channel_id = %s GROUP BY 1", [channel_id]
         )
@@ -298,7 +349,7 @@ async def wait_drained(database_url: str, channel_id: int, timeout: float) -> fl
 # --- the run ---------------------------------------------------------------------------------------------------------
 
 
-async def measure(stack: Stack, fixture: Fixture, args: argparse.Namespace, database_url: str) -> dict[str, Any]:
+async def measure(stack: WebhookStack, fixture: Fixture, args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     rng = random.Random(6)
     connections = args.webhook_ingest_connections
     burst_plan = sequence(stack, fixture, args.webhook_ingest_burst, "B", rng)
@@ -306,12 +357,12 @@ async def measure(stack: Stack, fixture: Fixture, args: argparse.Namespace, data
     sustained_plan = sequence(stack, fixture, sustained_count, "S", rng)
 
     logger.info("warm-up: 200 webhooks")
-    await post_all(stack.port, sequence(stack, fixture, 200, "W", rng), 8, rate=None)
+    await post_all(stack.hooks_port, sequence(stack, fixture, 200, "W", rng), 8, rate=None)
     await wait_drained(database_url, fixture.channel_id, 60)
 
     logger.info("burst: %d webhooks over %d connections", len(burst_plan), connections)
     cpu_before, busy_before = cpu_ticks(stack), machine_busy_ticks()
-    burst, burst_seconds = await post_all(stack.port, burst_plan, connections, rate=None)
+    burst, burst_seconds = await post_all(stack.hooks_port, burst_plan, connections, rate=None)
     cpu_after, busy = cpu_ticks(stack), machine_busy_ticks() - busy_before
     logger.info("burst cpu: %s", cpu_report(cpu_before, cpu_after, busy, burst_seconds))
     oks = sum(status == 200 for statuses in burst.answers.values() for status in statuses)
@@ -341,7 +392,7 @@ async def measure(stack: Stack, fixture: Fixture, args: argparse.Namespace, data
     logger.info("sustained: %d webhooks at %s/s", len(sustained_plan), args.webhook_ingest_sustained_rate)
     cpu_before, busy_before = cpu_ticks(stack), machine_busy_ticks()
     sustained, sustained_seconds = await post_all(
-        stack.port, sustained_plan, connections, rate=args.webhook_ingest_sustained_rate
+        stack.hooks_port, sustained_plan, connections, rate=args.webhook_ingest_sustained_rate
     )
     cpu_after, busy = cpu_ticks(stack), machine_busy_ticks() - busy_before
     logger.info("sustained cpu: %s", cpu_report(cpu_before, cpu_after, busy, sustained_seconds))
@@ -398,6 +449,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
         redis_url=redis_url,
         worker_concurrency=args.webhook_ingest_worker_concurrency,
         web_workers=args.webhook_ingest_web_workers,
+        hooks_server=args.webhook_ingest_server,
         extra_env=extra_env,
     )
     try:
