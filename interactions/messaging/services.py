@@ -178,6 +178,10 @@ def whatsapp_window_closes_at(*, customer_id: int, channel: Channel) -> datetime
     return last + WHATSAPP_WINDOW if last else None
 
 
+def window_closed_error() -> str:
+    return _("Outside WhatsApp's 24-hour window: only an approved template can be sent.")
+
+
 def whatsapp_window_open(*, customer_id: int, channel: Channel, now: datetime | None = None) -> bool:
     closes_at = whatsapp_window_closes_at(customer_id=customer_id, channel=channel)
     return closes_at is not None and (now or timezone.now()) < closes_at
