@@ -27,6 +27,7 @@ from tests.messaging_support import (
     whatsapp_envelope,
     whatsapp_text,
 )
+from tests.stack import Stack, wait_until
 
 
 def hook(provider: str, channel: Channel) -> str:
@@ -230,8 +231,11 @@ def test_it_keeps_an_authentic_body_it_cannot_read_and_dead_letters_it(support_q
     assert event.dead_lettered_at is not None and "unreadable" in event.last_error
 
 
+@pytest.mark.stack
 @pytest.mark.django_db(transaction=True)
-def test_it_answers_503_when_the_database_is_unavailable_so_the_provider_retries(support_queue: Queue) -> None:
+def test_it_answers_503_when_the_database_is_unavailable_so_the_provider_retries(
+    stack: Stack, alice: Any, support_queue: Queue
+) -> None:
     channel = make_channel(Channel.Kind.SMS, support_queue)
     connection.ensure_connection()
     pid = connection.connection.info.backend_pid
@@ -246,3 +250,5 @@ def test_it_answers_503_when_the_database_is_unavailable_so_the_provider_retries
     # Once the database is back, the provider's retry is stored.
     assert post_twilio(channel, twilio_sms("SM0006")).status_code == 200
     assert InboundEvent.objects.filter(external_id="SM0006").count() == 1
+    # The live worker files it; waiting for it keeps its transaction out of the test database's teardown.
+    wait_until(Interaction.objects.filter(external_id="SM0006").exists, timeout=15, message="the worker")

@@ -41,7 +41,7 @@ async def test_it_takes_a_twilio_sms_to_the_agents_desk_and_the_reply_back_to_tw
             )
         )
     assert [a.status_code for a in answers] == [200, 200, 200]
-    frame = await desk.receive_until("message.created", timeout=15)
+    frame = await desk.receive_until("message.created", timeout=30)
     assert frame["data"]["message"]["text"] == "Mon compteur ne marche plus"
     await desk.close()
     assert InboundEvent.objects.filter(channel=channel).count() == 1
@@ -51,7 +51,7 @@ async def test_it_takes_a_twilio_sms_to_the_agents_desk_and_the_reply_back_to_tw
         conversation=message.conversation, author=alice, text="On envoie un technicien"
     )
     wait_until(
-        lambda: Interaction.objects.get(pk=reply.pk).status == Interaction.Status.SENT, timeout=15, message="the send"
+        lambda: Interaction.objects.get(pk=reply.pk).status == Interaction.Status.SENT, timeout=30, message="the send"
     )
     [request] = provider.sent(r"/Messages\.json")
     assert request.form["Body"] == "On envoie un technicien"

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from interactions.outbound import DeliveryError, TransientDeliveryError
 
@@ -45,15 +46,28 @@ def call(method: str, url: str, *, provider: str, **kwargs: Any) -> dict[str, An
     try:
         response = client().request(method, url, **kwargs)
     except httpx.TimeoutException:
-        raise TransientDeliveryError(f"{provider}: no answer within {settings.OMNIDESK_PROVIDER_TIMEOUT:g} s") from None
+        raise TransientDeliveryError(
+            _("%(provider)s did not answer within %(seconds)g s.")
+            % {"provider": provider, "seconds": settings.OMNIDESK_PROVIDER_TIMEOUT}
+        ) from None
     except httpx.TransportError as error:
-        raise TransientDeliveryError(f"{provider}: connection failed ({type(error).__name__})") from None
+        raise TransientDeliveryError(
+            _("Could not connect to %(provider)s (%(error)s).") % {"provider": provider, "error": type(error).__name__}
+        ) from None
     if response.status_code == 429 or response.status_code >= 500:
-        raise TransientDeliveryError(f"{provider} answered {response.status_code}: {provider_error(response)}")
+        raise TransientDeliveryError(
+            _("%(provider)s answered %(status)s: %(error)s")
+            % {"provider": provider, "status": response.status_code, "error": provider_error(response)}
+        )
     if response.status_code >= 400:
-        raise DeliveryError(f"{provider} refused the message ({response.status_code}): {provider_error(response)}")
+        raise DeliveryError(
+            _("%(provider)s refused the message (%(status)s): %(error)s")
+            % {"provider": provider, "status": response.status_code, "error": provider_error(response)}
+        )
     try:
         body = response.json()
     except ValueError:
-        raise TransientDeliveryError(f"{provider} answered {response.status_code} without JSON") from None
+        raise TransientDeliveryError(
+            _("%(provider)s answered %(status)s without JSON.") % {"provider": provider, "status": response.status_code}
+        ) from None
     return body if isinstance(body, dict) else {"result": body}

@@ -28,6 +28,7 @@ from interactions.messaging.services import (
     recipient_of,
     record_provider_id,
     whatsapp_window_open,
+    window_closed_error,
 )
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.outbound import DeliveryError, SendResult
@@ -205,7 +206,7 @@ def send(interaction: Interaction) -> SendResult:
             }
         else:
             if not whatsapp_window_open(customer_id=interaction.customer_id, channel=channel):
-                raise DeliveryError("outside WhatsApp's 24-hour window: only an approved template can be sent")
+                raise DeliveryError(window_closed_error())
             body |= {"type": "text", "text": {"preview_url": False, "body": interaction.text}}
     else:
         account = channel.config.get("page_id") or channel.config.get("ig_user_id") or "me"

@@ -55,16 +55,21 @@ def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "")
     """The customer behind a sender, row-locked. A number first seen on WhatsApp joins the customer who already has
     it as a phone (and the other way round): the same E.164 number is the same person on both channels."""
     if kind in NUMBER_KINDS:
-        normalized = normalize_address(kind, address)
-        if not Identity.objects.filter(kind=kind, address=normalized).exists():
-            sibling = Identity.objects.filter(kind__in=NUMBER_KINDS, address=normalized).exclude(kind=kind).first()
-            if sibling is not None:
-                try:
-                    with transaction.atomic():
-                        Identity.objects.create(customer_id=sibling.customer_id, kind=kind, address=normalized)
-                except IntegrityError:
-                    pass  # another worker linked it at the same moment
-        address = normalized
+        address = normalize_address(kind, address)
+        known = (
+            Customer.objects.select_for_update(of=("self",))
+            .filter(identities__kind=kind, identities__address=address, merged_into__isnull=True)
+            .first()
+        )
+        if known is not None:
+            return known  # the common case: one query
+        sibling = Identity.objects.filter(kind__in=NUMBER_KINDS, address=address).exclude(kind=kind).first()
+        if sibling is not None:
+            try:
+                with transaction.atomic():
+                    Identity.objects.create(customer_id=sibling.customer_id, kind=kind, address=address)
+            except IntegrityError:
+                pass  # another worker linked it at the same moment
     return lock_customer_by_identity(kind=kind, address=address, display_name=display_name)
 
 
@@ -134,6 +139,11 @@ def record_provider_id(*, interaction: Interaction, external_id: str) -> None:
         waiting.delete()
 
 
+def prune_pending_receipts(*, older_than: timedelta) -> int:
+    deleted, _by_model = PendingReceipt.objects.filter(received_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
 def recipient_of(interaction: Interaction, identity_kinds: tuple[str, ...]) -> str:
     """Where a reply goes: the address the customer last wrote from on this channel, else their identity."""
     last = (
@@ -166,6 +176,10 @@ def whatsapp_window_closes_at(*, customer_id: int, channel: Channel) -> datetime
         .first()
     )
     return last + WHATSAPP_WINDOW if last else None
+
+
+def window_closed_error() -> str:
+    return _("Outside WhatsApp's 24-hour window: only an approved template can be sent.")
 
 
 def whatsapp_window_open(*, customer_id: int, channel: Channel, now: datetime | None = None) -> bool:

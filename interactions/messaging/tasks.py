@@ -1,8 +1,10 @@
 """Celery adapters of the messaging app."""
 
+from datetime import timedelta
+
 from celery import Task, shared_task
 
-from interactions.messaging import media
+from interactions.messaging import media, services
 from interactions.models import Attachment
 from interactions.outbound import TransientDeliveryError
 
@@ -18,3 +20,9 @@ def fetch_attachment_task(self: Task, attachment_id: int) -> None:
             media.record_omission(attachment=Attachment.objects.get(pk=attachment_id), reason=f"Not fetched: {error}")
             return
         raise self.retry(exc=error, countdown=2 ** (self.request.retries + 1)) from error
+
+
+@shared_task(acks_late=True)
+def prune_pending_receipts() -> int:
+    """Receipts whose message never showed up (sent from outside omnidesk) are dropped after a week."""
+    return services.prune_pending_receipts(older_than=timedelta(days=7))

@@ -23,6 +23,7 @@ from interactions.messaging.services import (
     recipient_of,
     record_provider_id,
     whatsapp_window_open,
+    window_closed_error,
 )
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.outbound import DeliveryError, SendResult
@@ -123,7 +124,7 @@ def send(interaction: Interaction) -> SendResult:
         data["ContentSid"] = str(template.get("content_sid") or template["name"])
     else:
         if whatsapp and not whatsapp_window_open(customer_id=interaction.customer_id, channel=channel):
-            raise DeliveryError("outside WhatsApp's 24-hour window: only an approved template can be sent")
+            raise DeliveryError(window_closed_error())
         data["Body"] = interaction.text
     if channel.config.get("status_callback"):
         data["StatusCallback"] = str(channel.config["status_callback"])
