@@ -33,6 +33,21 @@ from routing.models import Queue
 logger = logging.getLogger(__name__)
 
 ABANDON_CAUSES = {"abandoned", "caller_hangup", "caller", "canceled", "cancelled"}
+# Everything settling a call reads, in the one query that locks it.
+CALL_RELATIONS = (
+    "channel__queue",
+    "customer",
+    "interaction",
+    "conversation__customer",
+    "conversation__channel",
+    "conversation__assignee",
+    "queue",
+    "target_agent",
+    "answered_by",
+    "agent",
+    "disposition",
+    "linked_conversation__channel",
+)
 ACTIVE_STATES = {Call.State.RINGING, Call.State.ON_CALL, Call.State.ON_HOLD, Call.State.WRAP_UP}
 
 
@@ -73,7 +88,7 @@ def lock_call(*, channel: Channel, call_id: str, **defaults: Any) -> Call:
     Call.objects.bulk_create([Call(channel=channel, call_id=call_id, **defaults)], ignore_conflicts=True)
     return (
         Call.objects.select_for_update(of=("self",))
-        .select_related("channel__queue")
+        .select_related(*CALL_RELATIONS)
         .get(channel=channel, call_id=call_id)
     )
 
