@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from customers import selectors as customer_selectors
 from interactions.phone import actions, callbacks, dialer, selectors
@@ -28,6 +28,13 @@ def call_fragment(request: HtmxHttpRequest, pk: int, errors: list[str] | None = 
         return back(request, call.conversation_id)
     context = {**call_context(request.user, call), "errors": errors or []}
     return render(request, "phone/call_details.html", context, status=status)
+
+
+@require_GET
+@login_required
+def call_details(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The call's block under its timeline entry, as it stands now (the desk reloads it when the call changes)."""
+    return call_fragment(request, pk)
 
 
 @require_POST
