@@ -17,6 +17,7 @@ from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import cti
 from interactions.phone.models import Call, Callback
 from routing.models import Queue
+from tests.clients import logged_in
 from tests.conftest import make_user
 from tests.phone_factories import (
     CARLA_PHONE,
@@ -250,3 +251,12 @@ def test_it_refuses_a_twilio_callback_with_a_wrong_signature(hotline: Channel) -
     response = twilio_post(Client(), hotline, params, token="wrong")
     assert response.status_code == 403
     assert not InboundEvent.objects.exists()
+
+
+def test_it_documents_the_webhooks_in_the_openapi_schema(alice: Any) -> None:
+    schema = logged_in("alice").get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    cti_event = schema["paths"]["/hooks/cti/{channel}/"]["post"]
+    assert {p["name"] for p in cti_event["parameters"]} >= {cti.TIMESTAMP_HEADER, cti.SIGNATURE_HEADER}
+    fields = schema["components"]["schemas"]["CtiEventInput"]["properties"]
+    assert {"event", "call_id", "from", "to", "direction", "agent", "extension", "queue", "cause"} <= set(fields)
+    assert "/hooks/twilio-voice/{channel}/" in schema["paths"] and "/api/callbacks/" in schema["paths"]

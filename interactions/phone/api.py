@@ -93,7 +93,7 @@ class CtiWebhookApi(APIView):
         responses={202: StoredOutput},
         parameters=CTI_HEADERS,
         description="Call events (ringing, answered, hold, resumed, transferred, hangup). Stored once per call id "
-        "and event, then processed in order-independent fashion.",
+        "and event, then applied whatever their order of arrival.",
     )
     def post(self, request: Request, channel: UUID) -> Response:
         voice = voice_channel(channel)

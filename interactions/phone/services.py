@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
-from customers.services import find_identity, lock_customer_by_identity, normalize_phone
+from customers.services import lock_customer_by_identity, normalize_phone
 from interactions import access
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import screen_pop
@@ -148,14 +148,15 @@ def note_event(call: Call, cti: CtiEvent) -> None:
 
 def open_call_entry(call: Call) -> None:
     """The call's entry in the customer's timeline, in a conversation routed like any other work."""
-    known = find_identity(kind=Identity.Kind.PHONE, address=call.number) if call.number else None
-    call.caller_was_unknown = known is None and call.customer_id is None
+    started = timezone.now()
     if call.customer_id is not None:  # click-to-call: the customer the agent called from their panel
         customer = Customer.objects.select_for_update().get(pk=call.customer_id)
     elif call.number:
         customer = lock_customer_by_identity(kind=Identity.Kind.PHONE, address=call.number)
     else:
         customer = Customer.objects.create()
+    # Created just now: nobody had this number. The pop then offers the new-customer form.
+    call.caller_was_unknown = customer.created_at >= started
     call.customer = customer
     if call.direction == "out":
         open_outbound_entry(call, customer)
