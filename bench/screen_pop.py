@@ -54,9 +54,11 @@ Emit = Callable[[dict[str, Any]], None]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("screen_pop")
-    group.add_argument("--screen-pop-calls", type=int, default=300, help="measured calls per rate (default 300)")
+    group.add_argument("--screen-pop-calls", type=int, default=200, help="measured calls per rate (default 200)")
     group.add_argument(
-        "--screen-pop-rates", default="5,20", help="comma-separated call rates per second, one run each (default 5,20)"
+        "--screen-pop-rates",
+        default="2,5,10",
+        help="comma-separated call rates per second, one run each (default 2,5,10)",
     )
     group.add_argument("--screen-pop-callers", type=int, default=50, help="distinct known callers (default 50)")
     group.add_argument("--screen-pop-drain", type=float, default=10.0, help="seconds to wait for late pops")

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from customers import selectors as customer_selectors
@@ -79,7 +80,7 @@ def click_to_call(request: HtmxHttpRequest) -> HttpResponse:
         customer = customer_selectors.get_customer_for_agent(request.user, int(request.POST.get("customer", "0")))
         call = dialer.place_call(agent=request.user, customer=customer, number=request.POST.get("number") or None)
     except ValueError:
-        return render(request, "phone/message.html", {"errors": ["bad customer"]}, status=400)
+        return render(request, "phone/message.html", {"errors": [_("Pick a customer.")]}, status=400)
     except ValidationError as error:
         return render(request, "phone/message.html", {"errors": error.messages}, status=422)
     return render(request, "phone/message.html", {"dialing": call}, status=202)
