@@ -77,6 +77,15 @@ def test_it_never_takes_the_secret_from_the_url(hotline: Channel) -> None:
     assert not InboundEvent.objects.exists()
 
 
+def test_it_tells_two_holds_of_one_call_apart_and_recognizes_a_resent_one(hotline: Channel, start: Any) -> None:
+    first, second = moments(start, 30, 90)
+    for at in (first, second, second):
+        post_cti(Client(), hotline, cti_body("hold", "call-5", at))
+    post_cti(Client(), hotline, cti_body("hold", "call-5", event_id="h-3"))
+    post_cti(Client(), hotline, cti_body("hold", "call-5", event_id="h-3"))
+    assert InboundEvent.objects.filter(external_id__startswith="call-5:hold:").count() == 3
+
+
 def test_it_explains_an_unknown_event(hotline: Channel) -> None:
     response = post_cti(Client(), hotline, cti_body("exploded", "call-4"))
     assert response.status_code == 400
