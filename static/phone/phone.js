@@ -138,14 +138,17 @@
     pop.querySelector(".pop-title").after(note);
   }
 
+  // The call is over: its pop goes, unless the agent is typing in it (naming an unknown caller).
   function ended(frame) {
     const pop = document.getElementById("pop-" + frame.data.call);
-    if (pop && frame.data.agent_id !== me) pop.remove();
+    if (pop && !pop.contains(document.activeElement)) pop.remove();
   }
 
   // The call's entry in the open timeline: its summary line from the frame, its details block (timings, wrap-up
   // form) reloaded from the server when the call's state changes. Only the conversation on screen is reloaded.
   function updated(frame) {
+    const preview = document.querySelector("#conv-" + frame.data.conversation_id + " .preview");
+    if (preview) preview.textContent = frame.data.text;
     const item = document.getElementById("interaction-" + frame.data.interaction_id);
     if (!item) return;
     const line = item.querySelector(".text");
