@@ -41,7 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from bench.environment import configure_logging, flush_redis, migrate, setup_django
-from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded
+from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
 from tests.stack import Stack
 
 logger = logging.getLogger("bench.screen_pop")
@@ -54,9 +54,11 @@ Emit = Callable[[dict[str, Any]], None]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("screen_pop")
-    group.add_argument("--screen-pop-calls", type=int, default=300, help="measured calls per rate (default 300)")
+    group.add_argument("--screen-pop-calls", type=int, default=200, help="measured calls per rate (default 200)")
     group.add_argument(
-        "--screen-pop-rates", default="5,20", help="comma-separated call rates per second, one run each (default 5,20)"
+        "--screen-pop-rates",
+        default="2,5,10",
+        help="comma-separated call rates per second, one run each (default 2,5,10)",
     )
     group.add_argument("--screen-pop-callers", type=int, default=50, help="distinct known callers (default 50)")
     group.add_argument("--screen-pop-drain", type=float, default=10.0, help="seconds to wait for late pops")
@@ -181,9 +183,11 @@ def signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     return raw, headers
 
 
-async def ring(client: httpx.AsyncClient, url: str, call_id: str, number: str, sent: dict[str, float]) -> None:
+async def ring(
+    client: httpx.AsyncClient, url: str, call_id: str, number: str, sent: dict[str, float], wall: dict[str, float]
+) -> None:
     raw, headers = signed({"event": "ringing", "call_id": call_id, "from": number, "agent": "bench-agent"})
-    sent[call_id] = time.perf_counter()
+    sent[call_id], wall[call_id] = time.perf_counter(), time.time()
     response = await client.post(url, content=raw, headers=headers)
     if response.status_code != 202:
         logger.warning("ringing %s answered %s: %s", call_id, response.status_code, response.text[:200])
@@ -206,6 +210,7 @@ async def run_rate(stack: Stack, fixture: Fixture, args: argparse.Namespace, rat
     reader = asyncio.create_task(desk.read())
     url = f"{stack.base_url}/hooks/cti/{fixture.channel_uuid}/"
     sent: dict[str, float] = {}
+    wall: dict[str, float] = {}
     try:
         async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=50)) as client:
             tasks: list[asyncio.Task[None]] = []
@@ -220,7 +225,7 @@ async def run_rate(stack: Stack, fixture: Fixture, args: argparse.Namespace, rat
                 if delay > 0:
                     await asyncio.sleep(delay)
                 number = fixture.numbers[index % len(fixture.numbers)]
-                tasks.append(asyncio.create_task(ring(client, url, call_id, number, sent)))
+                tasks.append(asyncio.create_task(ring(client, url, call_id, number, sent, wall)))
             await asyncio.gather(*tasks)
             seconds = time.perf_counter() - start
             cpu = cpu_report(cpu_before, cpu_ticks(stack), machine_busy_ticks() - busy_before, seconds)
@@ -233,7 +238,10 @@ async def run_rate(stack: Stack, fixture: Fixture, args: argparse.Namespace, rat
         await desk.connection.close()
     measured = call_ids[WARMUP:]
     latencies = sorted((desk.arrivals[c] - sent[c]) * 1000 for c in measured if c in desk.arrivals and c in sent)
-    logger.info("rate %s/s: %s", rate, cpu)
+    stages = await asyncio.to_thread(
+        stage_breakdown, measured, wall, {c: desk.arrivals[c] - sent[c] for c in sent if c in desk.arrivals}
+    )
+    logger.info("rate %s/s: %s\n  stages (from InboundEvent timestamps):\n%s", rate, cpu, stages)
     return {
         "bench": "screen_pop",
         "calls": len(measured),
@@ -247,8 +255,35 @@ async def run_rate(stack: Stack, fixture: Fixture, args: argparse.Namespace, rat
     }
 
 
+def stage_breakdown(call_ids: list[str], wall: dict[str, float], latency: dict[str, float]) -> str:
+    """Each pop's latency split at its ringing event's timestamps (same host clock):
+    ingest = stored - POST, queue = picked by a worker - stored, task = processed - picked (its batch's end),
+    push = frame at the desk - processed."""
+    from django.db import connections
+
+    from interactions.models import InboundEvent
+
+    stages: dict[str, list[float]] = {"ingest": [], "queue": [], "task": [], "push": []}
+    try:
+        rows = InboundEvent.objects.filter(external_id__in=[f"{c}:ringing" for c in call_ids]).values_list(
+            "external_id", "received_at", "last_attempt_at", "processed_at"
+        )
+        for key, received, attempted, processed in rows:
+            call_id = key.rsplit(":", 1)[0]
+            if call_id not in latency or attempted is None or processed is None:
+                continue
+            stages["ingest"].append(received.timestamp() - wall[call_id])
+            stages["queue"].append(attempted.timestamp() - received.timestamp())
+            stages["task"].append(processed.timestamp() - attempted.timestamp())
+            stages["push"].append(wall[call_id] + latency[call_id] - processed.timestamp())
+    finally:
+        connections.close_all()
+    return "\n".join(f"  {name:<6} {summary_ms(values)}" for name, values in stages.items())
+
+
 def run(args: argparse.Namespace, *, emit: Emit) -> None:
     configure_logging(logger)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url or not redis_url:
         raise SystemExit("screen_pop needs DATABASE_URL (PostgreSQL) and REDIS_URL")

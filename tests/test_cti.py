@@ -17,6 +17,7 @@ from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import cti
 from interactions.phone.models import Call, Callback
 from routing.models import Queue
+from tests.clients import logged_in
 from tests.conftest import make_user
 from tests.phone_factories import (
     CARLA_PHONE,
@@ -74,6 +75,15 @@ def test_it_never_takes_the_secret_from_the_url(hotline: Channel) -> None:
     assert response.status_code == 403
     assert "missing" in response.json()["detail"]
     assert not InboundEvent.objects.exists()
+
+
+def test_it_tells_two_holds_of_one_call_apart_and_recognizes_a_resent_one(hotline: Channel, start: Any) -> None:
+    first, second = moments(start, 30, 90)
+    for at in (first, second, second):
+        post_cti(Client(), hotline, cti_body("hold", "call-5", at))
+    post_cti(Client(), hotline, cti_body("hold", "call-5", event_id="h-3"))
+    post_cti(Client(), hotline, cti_body("hold", "call-5", event_id="h-3"))
+    assert InboundEvent.objects.filter(external_id__startswith="call-5:hold:").count() == 3
 
 
 def test_it_explains_an_unknown_event(hotline: Channel) -> None:
@@ -250,3 +260,12 @@ def test_it_refuses_a_twilio_callback_with_a_wrong_signature(hotline: Channel) -
     response = twilio_post(Client(), hotline, params, token="wrong")
     assert response.status_code == 403
     assert not InboundEvent.objects.exists()
+
+
+def test_it_documents_the_webhooks_in_the_openapi_schema(alice: Any) -> None:
+    schema = logged_in("alice").get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    cti_event = schema["paths"]["/hooks/cti/{channel}/"]["post"]
+    assert {p["name"] for p in cti_event["parameters"]} >= {cti.TIMESTAMP_HEADER, cti.SIGNATURE_HEADER}
+    fields = schema["components"]["schemas"]["CtiEventInput"]["properties"]
+    assert {"event", "call_id", "from", "to", "direction", "agent", "extension", "queue", "cause"} <= set(fields)
+    assert "/hooks/twilio-voice/{channel}/" in schema["paths"] and "/api/callbacks/" in schema["paths"]

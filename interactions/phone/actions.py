@@ -11,14 +11,14 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer
 from interactions.phone.models import Call, Disposition
-from interactions.phone.services import ACTIVE_STATES, settle
+from interactions.phone.services import ACTIVE_STATES, CALL_RELATIONS, settle
 from interactions.services import resolve_conversation
 
 
 def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | None = None) -> Call:
     """The agent's wrap-up: the disposition code (and notes) ends after-call work and frees their voice capacity."""
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).select_related("channel__queue").get(pk=call.pk)
+        call = Call.objects.select_for_update(of=("self",)).select_related(*CALL_RELATIONS).get(pk=call.pk)
         if call.state != Call.State.WRAP_UP:
             raise ValidationError(_("This call is not in wrap-up."), code="not_in_wrap_up")
         codes = Disposition.objects.filter(is_active=True)
@@ -38,7 +38,7 @@ def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | N
 
 def save_call_notes(*, call: Call, by: Any, notes: str) -> Call:
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).select_related("channel__queue").get(pk=call.pk)
+        call = Call.objects.select_for_update(of=("self",)).select_related(*CALL_RELATIONS).get(pk=call.pk)
         call.notes = notes[:10_000]
         settle(call)
         call.save()

@@ -93,7 +93,7 @@ class CtiWebhookApi(APIView):
         responses={202: StoredOutput},
         parameters=CTI_HEADERS,
         description="Call events (ringing, answered, hold, resumed, transferred, hangup). Stored once per call id "
-        "and event, then processed in order-independent fashion.",
+        "and event, then applied whatever their order of arrival.",
     )
     def post(self, request: Request, channel: UUID) -> Response:
         voice = voice_channel(channel)
@@ -112,10 +112,15 @@ class CtiWebhookApi(APIView):
             raise ParseError("the body must be a JSON object") from None
         serializer = CtiEventInput(data=raw)
         serializer.is_valid(raise_exception=True)
-        payload = {**raw, "received_at": timezone.now().isoformat()}
+        received_at = timezone.now().isoformat()
+        payload = {**raw, "received_at": received_at}
         data = serializer.validated_data
+        # Without its own time or id, a repeatable event (a second hold) is told apart by when it came.
         key = cti.store_key(
-            call_id=data["call_id"], event=data["event"], event_id=data.get("event_id", ""), at=str(raw.get("at", ""))
+            call_id=data["call_id"],
+            event=data["event"],
+            event_id=data.get("event_id", ""),
+            at=str(raw.get("at") or received_at),
         )
         _event, created = record_inbound_event(channel=voice, external_id=key, payload=payload, provider="cti")
         return Response({"stored": created, "event": key}, status=status.HTTP_202_ACCEPTED)

@@ -131,6 +131,8 @@ def pop_for(call: Call, *, agent: Any, history: list[PopInteraction]) -> CallRin
             others = others.exclude(pk=call.conversation_id)
         cases = [_case(c) for c in others]
     linked = call.linked_conversation
+    # The channel's queue is loaded with the call already.
+    queue = call.channel.queue if call.queue_id in (None, call.channel.queue_id) else call.queue
     return {
         "call": call.pk,
         "call_id": call.call_id,
@@ -138,7 +140,7 @@ def pop_for(call: Call, *, agent: Any, history: list[PopInteraction]) -> CallRin
         "number": call.number or call.raw_number,
         "conversation_id": call.conversation_id,
         "interaction_id": call.interaction_id,
-        "queue": call.queue.name if call.queue else "",
+        "queue": queue.name if queue else "",
         "intent": call.intent,
         "customer": pop_customer,
         "open_cases": cases,

@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/callbacks/", api.CallbackCreateApi.as_view(), name="api-callbacks"),
     path("api/callbacks/<int:pk>/outcome/", api.CallbackOutcomeApi.as_view(), name="api-callback-outcome"),
     # Desk (htmx)
+    path("phone/calls/<int:pk>/", views.call_details, name="call"),
     path("phone/calls/<int:pk>/wrap-up/", views.wrap_up, name="wrap-up"),
     path("phone/calls/<int:pk>/link/", views.case_link, name="case-link"),
     path("phone/calls/<int:pk>/caller/", views.name_caller, name="name-caller"),

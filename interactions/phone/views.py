@@ -8,7 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from customers import selectors as customer_selectors
 from interactions.phone import actions, callbacks, dialer, selectors
@@ -28,6 +29,13 @@ def call_fragment(request: HtmxHttpRequest, pk: int, errors: list[str] | None = 
         return back(request, call.conversation_id)
     context = {**call_context(request.user, call), "errors": errors or []}
     return render(request, "phone/call_details.html", context, status=status)
+
+
+@require_GET
+@login_required
+def call_details(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The call's block under its timeline entry, as it stands now (the desk reloads it when the call changes)."""
+    return call_fragment(request, pk)
 
 
 @require_POST
@@ -72,7 +80,7 @@ def click_to_call(request: HtmxHttpRequest) -> HttpResponse:
         customer = customer_selectors.get_customer_for_agent(request.user, int(request.POST.get("customer", "0")))
         call = dialer.place_call(agent=request.user, customer=customer, number=request.POST.get("number") or None)
     except ValueError:
-        return render(request, "phone/message.html", {"errors": ["bad customer"]}, status=400)
+        return render(request, "phone/message.html", {"errors": [_("Pick a customer.")]}, status=400)
     except ValidationError as error:
         return render(request, "phone/message.html", {"errors": error.messages}, status=422)
     return render(request, "phone/message.html", {"dialing": call}, status=202)

@@ -138,15 +138,30 @@
     pop.querySelector(".pop-title").after(note);
   }
 
+  // The call is over: its pop goes, unless the agent is typing in it (naming an unknown caller).
   function ended(frame) {
     const pop = document.getElementById("pop-" + frame.data.call);
-    if (pop && frame.data.agent_id !== me) pop.remove();
+    if (pop && !pop.contains(document.activeElement)) pop.remove();
   }
 
+  // The call's entry in the open timeline: its summary line from the frame, its details block (timings, wrap-up
+  // form) reloaded from the server when the call's state changes. Only the conversation on screen is reloaded.
   function updated(frame) {
+    const preview = document.querySelector("#conv-" + frame.data.conversation_id + " .preview");
+    if (preview) preview.textContent = frame.data.text;
     const item = document.getElementById("interaction-" + frame.data.interaction_id);
-    const line = item && item.querySelector(".text");
+    if (!item) return;
+    const line = item.querySelector(".text");
     if (line) line.textContent = frame.data.text;
+    const details = document.getElementById("call-" + frame.data.call);
+    if (details && details.dataset.state === frame.data.state) return;
+    if (!window.htmx) return;
+    if (!details) {
+      const holder = el("div");
+      holder.id = "call-" + frame.data.call;
+      item.append(holder);
+    }
+    window.htmx.ajax("GET", "/phone/calls/" + frame.data.call + "/", { target: "#call-" + frame.data.call, swap: "outerHTML" });
   }
 
   const handlers = { "call.ringing": ringing, "call.answered": answered, "call.ended": ended, "call.updated": updated };

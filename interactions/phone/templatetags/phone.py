@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.contrib.auth.models import AnonymousUser
 
 from customers.models import Customer, Identity
 from interactions import access
@@ -16,7 +17,7 @@ register = template.Library()
 
 
 def call_context(user: Any, call: Call) -> dict[str, Any]:
-    may_act = call.agent_id == user.pk or access.is_supervisor(user)
+    may_act = user.is_authenticated and (call.agent_id == user.pk or access.is_supervisor(user))
     return {
         "call": call,
         "meta": call.interaction.meta if call.interaction_id and call.interaction else {},
@@ -36,8 +37,9 @@ def callback_context(user: Any, callback: Callback, conversation_id: int | None)
 @register.inclusion_tag("phone/timeline_extra.html", takes_context=True)
 def phone_details(context: template.Context, item: Interaction) -> dict[str, Any]:
     """Below a call: its timings, result, notes and the wrap-up form; below a callback step: the outcome form."""
-    user = context["request"].user
-    extra: dict[str, Any] = {"request": context["request"], "csrf_token": context.get("csrf_token")}
+    request = context.get("request")
+    user = request.user if request is not None else AnonymousUser()
+    extra: dict[str, Any] = {"request": request, "csrf_token": context.get("csrf_token")}
     if item.kind == Interaction.Kind.CALL:
         call = Call.objects.select_related("disposition", "agent").filter(interaction=item).first()
         if call is not None:
