@@ -168,6 +168,8 @@ OMNIDESK_MESSAGE_MAX_LENGTH = 10_000
 OMNIDESK_DEFAULT_REGION = os.environ.get("OMNIDESK_DEFAULT_REGION", "FR")
 # Events one ingest task takes together under load: one commit and one push for all of them.
 OMNIDESK_INGEST_BATCH_SIZE = env_int("OMNIDESK_INGEST_BATCH_SIZE", 20)
+# How much an SLA breach raises a conversation's priority (once per conversation).
+OMNIDESK_SLA_ESCALATION_STEP = env_int("OMNIDESK_SLA_ESCALATION_STEP", 10)
 OMNIDESK_REPLAY_LIMIT = env_int("OMNIDESK_REPLAY_LIMIT", 500)  # beyond this a reconnecting client must resync
 
 # Email channel (interactions/mail, docs/email.md). Per-channel SMTP/IMAP settings live in Channel.config/secrets;

@@ -46,7 +46,7 @@ SWEEP_CHUNK = 500
 
 def escalation_step() -> int:
     """How much a breach raises the conversation's priority (once per conversation)."""
-    return int(getattr(settings, "OMNIDESK_SLA_ESCALATION_STEP", 10))
+    return int(settings.OMNIDESK_SLA_ESCALATION_STEP)
 
 
 # --- calendars ----------------------------------------------------------------------------------------------------
