@@ -15,6 +15,9 @@ import psycopg2
 import pytest
 import redis
 from django.conf import settings
+from django.core.management.base import CommandError
+from django.db import OperationalError
+from django.test import TransactionTestCase
 from playwright.sync_api import Browser, sync_playwright
 
 from customers.models import Customer, Identity
@@ -28,6 +31,28 @@ from tests.stack import Stack
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct horse battery staple"
+
+
+def _flush_retrying_on_deadlock(teardown: Any) -> Any:
+    """Transactional tests end with a TRUNCATE of every table while the session's live worker and beat keep running.
+
+    A TRUNCATE that meets one of their short transactions (a sweep locking rows) can deadlock, and PostgreSQL may pick
+    the TRUNCATE as the victim. The worker's transaction ends within milliseconds, so flushing again is correct.
+    """
+
+    def flush(self: Any) -> Any:
+        for attempt in range(5):
+            try:
+                return teardown(self)
+            except (CommandError, OperationalError) as error:
+                if "deadlock" not in str(error) or attempt == 4:
+                    raise
+        return None
+
+    return flush
+
+
+TransactionTestCase._fixture_teardown = _flush_retrying_on_deadlock(TransactionTestCase._fixture_teardown)  # type: ignore[method-assign]
 
 
 def pytest_configure(config: pytest.Config) -> None:
