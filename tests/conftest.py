@@ -52,7 +52,7 @@ def _flush_retrying_on_deadlock(teardown: Any) -> Any:
     return flush
 
 
-TransactionTestCase._fixture_teardown = _flush_retrying_on_deadlock(TransactionTestCase._fixture_teardown)  # type: ignore[method-assign]
+TransactionTestCase._fixture_teardown = _flush_retrying_on_deadlock(TransactionTestCase._fixture_teardown)  # type: ignore[attr-defined]
 
 
 def pytest_configure(config: pytest.Config) -> None:
