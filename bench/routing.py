@@ -13,6 +13,9 @@ Reading a line
     {"bench": "routing", "agents": 500, "waiting": 10000, "decisions": N, "assign_p50_ms": …, "assign_p99_ms": …,
      "assignments_per_s": …, "release_p50_ms": …, "release_p99_ms": …, "double_assignments": 0, "over_capacity": 0}
     - assignments_per_s = decisions / total wall time of the item-driven phase (one process).
+    - assign_client_cpu_p50_ms: the benchmark process's own CPU per decision (Python and the driver; PostgreSQL's
+      share is not in it). loadavg_1m: the machine's 1-minute load before and after the phase; on a shared 2-core
+      machine a load well above 2 stretches every wall-clock figure.
     - double_assignments: conversations with more than one assignment row; over_capacity: agent/class pairs above
       capacity. Both must be 0.
     The candidate queries' EXPLAIN ANALYZE goes to stderr with --routing-explain.
@@ -132,22 +135,26 @@ def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
 
 
 def explain(queue: Any) -> None:
-    from django.db import connection
+    """EXPLAIN ANALYZE of the two queries of every decision (rolled back: the candidate query locks a row)."""
+    from django.db import connection, transaction
 
     from routing import engine
 
-    item = engine.waiting_items(queue=queue).first()
-    assert item is not None
-    for name, qs in [
-        ("waiting items", engine.waiting_items(queue=queue)[:50]),
-        ("candidate agents", engine.candidate_agents(queue_id=queue.pk, capacity_class="chat", skill_ids=[1])[:1]),
-    ]:
-        sql, params = qs.query.sql_with_params()
-        if not sql:
-            continue
-        with connection.cursor() as cursor:
+    waiting_sql, waiting_params = engine.waiting_items(queue=queue)[: engine.SCAN_BATCH].query.sql_with_params()
+    plans = [
+        ("waiting items", waiting_sql, waiting_params),
+        ("candidate agents, no skill", engine._candidate_sql("chat", skills=False, exclude=False), {"queue": queue.pk}),
+        (
+            "candidate agents, one skill",
+            engine._candidate_sql("chat", skills=True, exclude=False),
+            {"queue": queue.pk, "skills": [1], "nskills": 1},
+        ),
+    ]
+    for name, sql, params in plans:
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("EXPLAIN ANALYZE " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
+            transaction.set_rollback(True)
         logger.info("EXPLAIN ANALYZE %s:\n%s", name, plan)
 
 
@@ -174,14 +181,17 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     if args.routing_explain:
         explain(queue)
     timings: list[float] = []
+    cpu: list[float] = []
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     while True:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         item = route_next(queue=queue)
-        elapsed = time.perf_counter() - t0
+        elapsed, spent = time.perf_counter() - t0, time.process_time() - c0
         if item is None:
             break
         timings.append(elapsed)
+        cpu.append(spent)
     wall = time.perf_counter() - started
     logger.info("item-driven phase: %d decisions in %.1f s", len(timings), wall)
 
@@ -199,6 +209,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     for capacity_class in ("chat", "voice", "email"):
         over += AgentProfile.objects.filter(**{f"{capacity_class}_load__gt": F(f"{capacity_class}_capacity")}).count()
     ms = sorted(t * 1000 for t in timings)
+    cpu_ms = sorted(t * 1000 for t in cpu)
     rel = sorted(t * 1000 for t in releases)
     emit(
         {
@@ -210,6 +221,8 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             "assign_p99_ms": round(percentile(ms, 99), 2),
             "assign_max_ms": round(ms[-1], 2) if ms else None,
             "assignments_per_s": round(len(timings) / wall, 1) if wall else None,
+            "assign_client_cpu_p50_ms": round(percentile(cpu_ms, 50), 2),
+            "loadavg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             "release_p50_ms": round(percentile(rel, 50), 2),
             "release_p99_ms": round(percentile(rel, 99), 2),
             "double_assignments": doubles,

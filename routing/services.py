@@ -94,11 +94,14 @@ def serves(queue: Queue, channel_kind: str) -> bool:
 # --- the decisions ------------------------------------------------------------------------------------------------
 
 
-def route_item(*, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None) -> AgentProfile | None:
+def route_item(
+    *, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None, pool: list[engine.PoolAgent] | None = None
+) -> AgentProfile | None:
     """Give one waiting item to the best agent now (push) or offer it (offer mode); else store why it waits.
 
     The caller holds the item's lock (or just created it). `failed` remembers, within one decision, the needs
-    (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again.
+    (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again. `pool`
+    (engine.agent_pool) lets a hopeless item fail without the locking query.
     """
     from routing import offers
 
@@ -108,7 +111,10 @@ def route_item(*, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None =
         refused = offers.refused_by(item)
         needs = (item.queue_id, item.capacity_class, tuple(skill_ids), tuple(sorted(refused)))
         profile = None
-        if failed is None or needs not in failed:
+        hopeless = pool is not None and not engine.could_serve(
+            pool, capacity_class=item.capacity_class, skill_ids=skill_ids, refused=refused
+        )
+        if not hopeless and (failed is None or needs not in failed):
             profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
         if profile is None:
             fresh = bool(item.reason) and item.updated_at >= timezone.now() - engine.REASON_TTL
@@ -141,7 +147,8 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
     blocked = Q()
     while True:
         with transaction.atomic():
-            classes = engine.free_classes(queue=queue)
+            pool = engine.agent_pool(queue=queue)
+            classes = set().union(*(agent.room for agent in pool)) if pool else set()
             if after is None:
                 engine.explain_full_classes(queue=queue, classes_with_room=classes)
             if not classes:
@@ -154,7 +161,7 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
                 return None
             for item in batch:
                 item.queue = queue
-                if route_item(item=item, failed=failed) is not None:
+                if route_item(item=item, failed=failed, pool=pool) is not None:
                     return item
                 if queue.mode == Queue.Mode.PUSH:
                     blocked |= engine.same_needs(item)
