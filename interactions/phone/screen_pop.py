@@ -88,12 +88,12 @@ def _case(conversation: Any) -> PopCase:
 
 
 def last_interactions(customer: Customer, *, exclude: int | None = None) -> list[PopInteraction]:
-    """The newest interaction on every channel kind the customer used, newest first (two queries)."""
+    """The newest interaction on every channel kind the customer used, newest first (one query)."""
     interactions = Interaction.objects.filter(customer=customer)
     if exclude is not None:
         interactions = interactions.exclude(pk=exclude)
     newest = interactions.values("channel__kind").annotate(last=Max("id")).values_list("last", flat=True)
-    rows = Interaction.objects.filter(pk__in=list(newest)).select_related("channel").order_by("-id")
+    rows = Interaction.objects.filter(pk__in=newest).select_related("channel").order_by("-id")
     labels = dict(Channel.Kind.choices)
     return [
         {

@@ -61,9 +61,11 @@ def find_agent(*, channel: Channel, agent: str = "", extension: str = "") -> Any
         name = str((channel.config.get("extensions") or {}).get(extension, ""))
     if not name:
         return None
-    found = User.objects.filter(username=name, is_active=True).first()
+    # With the profile: the screen pop asks whether the agent is a supervisor.
+    users = User.objects.select_related("agent_profile").filter(is_active=True)
+    found = users.filter(username=name).first()
     if found is None and name.isdigit():
-        found = User.objects.filter(pk=int(name), is_active=True).first()
+        found = users.filter(pk=int(name)).first()
     return found
 
 
