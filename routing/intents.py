@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 
 from interactions.models import Conversation, Interaction
+from routing import intent_detection
 from routing.models import ConversationIntent, Intent, IntentCorrection
 
 
@@ -17,11 +18,6 @@ def detect_intent_of_text(text: str) -> tuple[Intent | None, float]:
     default = next((intent for intent in intents if intent.is_default), None)
     candidates = [intent for intent in intents if not intent.is_default]
     if not text.strip() or not candidates:
-        return default, 0.0
-    try:
-        # Pure module of the intent-detection area; until it lands every conversation gets the default intent.
-        from routing import intent_detection  # type: ignore[attr-defined]
-    except ImportError:
         return default, 0.0
     specs = [
         intent_detection.IntentSpec(key=intent.key, keywords=list(intent.keywords), examples=list(intent.examples))

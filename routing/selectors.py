@@ -9,6 +9,7 @@ from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Mi
 from django.utils import timezone
 
 from interactions.models import Conversation
+from routing import ewt
 from routing.models import AgentProfile, Queue, RoutingItem, capacity_class_for
 
 AHT_SAMPLE_DAYS = 7
@@ -38,15 +39,6 @@ def handle_time_seconds(queue: Queue, channel_kind: str) -> float:
 
 
 def _estimate(*, position: int, agents: int, aht_seconds: float, free_slots: int) -> float | None:
-    try:
-        from routing import ewt  # type: ignore[attr-defined]
-    except ImportError:
-        # Until the EWT module lands: the plain position × AHT / agents estimate of DESIGN.md.
-        if free_slots >= position:
-            return 0.0
-        if agents == 0:
-            return None
-        return (position - free_slots) * aht_seconds / agents
     result = ewt.estimate_wait_seconds(position=position, agents=agents, aht_seconds=aht_seconds, free_slots=free_slots)
     return None if result is None else float(result)
 

@@ -11,8 +11,6 @@ from interactions.models import Channel
 from routing.models import ConversationIntent, Intent, Queue, RoutingItem, Skill
 from routing.services import tier_boost
 
-pytest.importorskip("routing.intent_detection")
-
 
 @pytest.fixture
 def referential(support_queue: Queue, billing_queue: Queue) -> dict[str, Intent]:
