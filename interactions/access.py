@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from interactions.models import Conversation
+from interactions.models import Attachment, Conversation
 from omnidesk import realtime
 
 
@@ -39,6 +39,16 @@ def get_conversation_for_agent(user: Any, pk: int) -> Conversation:
         return conversation.get(pk=pk)
     except Conversation.DoesNotExist:
         raise Http404("No such conversation") from None
+
+
+def get_attachment_for_agent(user: Any, pk: int) -> Attachment:
+    """A stored file of a conversation `user` may see; 404 otherwise, like the conversation itself."""
+    try:
+        attachment = Attachment.objects.select_related("interaction").get(pk=pk)
+    except Attachment.DoesNotExist:
+        raise Http404("No such attachment") from None
+    get_conversation_for_agent(user, attachment.interaction.conversation_id)
+    return attachment
 
 
 def realtime_groups_for_agent(user: Any) -> list[str]:

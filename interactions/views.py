@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -127,6 +127,29 @@ def set_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(reverse("desk:conversation", args=[pk]))
     return redirect("desk:conversation", pk=pk)
+
+
+@require_GET
+@login_required
+def attachment(request: HttpRequest, pk: int) -> FileResponse:
+    """Any channel's stored file (email attachment, provider media), to agents who may see its conversation.
+
+    A download by default: a file claimed to be an image may be HTML or SVG with scripts. Only inline email images
+    (cid:) are shown in place, and even then under a sandboxing CSP and nosniff.
+    """
+    stored = access.get_attachment_for_agent(request.user, pk)
+    if not stored.file:
+        raise Http404("This attachment was not stored")
+    inline = stored.content_type.startswith("image/") and bool(stored.content_id)
+    response = FileResponse(
+        stored.file.open("rb"),
+        as_attachment=not inline,
+        filename=stored.filename,
+        content_type=stored.content_type if inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_GET

@@ -19,6 +19,7 @@ desk_patterns = (
         path("conversations/<int:pk>/resolve/", desk_views.resolve, name="resolve"),
         path("conversations/<int:pk>/status/", desk_views.set_status, name="status"),
         path("presence/", routing_views.presence, name="presence"),
+        path("attachments/<int:pk>/", desk_views.attachment, name="attachment"),
         path("supervisor/", routing_views.supervisor, name="supervisor"),
         path("conversations/<int:pk>/transfer/", routing_views.transfer, name="transfer"),
         path("conversations/<int:pk>/intent/", routing_views.correct_intent, name="intent"),

@@ -14,7 +14,7 @@ def email_view(interaction: Interaction, *, remote_images: bool = False) -> dict
     meta = interaction.meta or {}
     attachments = list(interaction.attachments.all())
     inline_urls = {
-        a.content_id.lower(): reverse("mail:attachment", args=[a.pk]) for a in attachments if a.content_id and a.file
+        a.content_id.lower(): reverse("desk:attachment", args=[a.pk]) for a in attachments if a.content_id and a.file
     }
     latest = meta.get("latest_reply") or ""
     text = interaction.text

@@ -9,5 +9,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Mailgun posts the raw MIME (body-mime) only to route URLs ending in "mime".
     path("hooks/email/mailgun/<uuid:channel_uuid>/mime", views.mailgun_inbound, name="mailgun-inbound-mime"),
     path("desk/email/<int:pk>/body/", views.email_body, name="body"),
-    path("desk/attachments/<int:pk>/", views.attachment_download, name="attachment"),
 ]

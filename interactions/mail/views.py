@@ -8,7 +8,7 @@ from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from interactions import access
 from interactions.mail import display
 from interactions.mail.services import record_raw_mail
-from interactions.models import Attachment, Channel, Interaction
+from interactions.models import Channel, Interaction
 
 
 class MailgunInboundView(MailgunInboundWebhookView):
@@ -66,22 +66,3 @@ def email_body(request: HttpRequest, pk: int) -> HttpResponse:
     remote = request.GET.get("remote") == "1"
     context = {"item": interaction, "email": display.email_view(interaction, remote_images=remote)}
     return render(request, "mail/interaction.html#frame", context)
-
-
-@require_GET
-@login_required
-def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
-    attachment = get_object_or_404(Attachment.objects.select_related("interaction"), pk=pk)
-    access.get_conversation_for_agent(request.user, attachment.interaction.conversation_id)
-    if not attachment.file:
-        raise Http404("This attachment was not stored")
-    inline = attachment.content_type.startswith("image/") and bool(attachment.content_id)
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=not inline,
-        filename=attachment.filename,
-        content_type=attachment.content_type if inline else "application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response

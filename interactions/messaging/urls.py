@@ -11,5 +11,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("hooks/api/<uuid:channel>/", api.ApiChannelWebhookApi.as_view(), name="api-webhook"),
     path("desk/conversations/<int:pk>/template/", views.send_template, name="send-template"),
     path("desk/messages/<int:pk>/retry/", views.retry_delivery, name="retry"),
-    path("desk/attachments/<int:pk>/", views.attachment_file, name="attachment"),
 ]

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -24,7 +24,7 @@ from interactions.messaging.webhooks import (
     store_events,
     unavailable,
 )
-from interactions.models import Attachment, Interaction
+from interactions.models import Interaction
 from omnidesk.http import HtmxHttpRequest
 
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -141,18 +141,3 @@ def retry_delivery(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect("desk:conversation", pk=interaction.conversation_id)
     item = Interaction.objects.select_related("author", "customer", "channel").get(pk=interaction.pk)
     return render(request, "desk/desk.html#sent", {"conversation": interaction.conversation, "item": item})
-
-
-@login_required
-def attachment_file(request: HttpRequest, pk: int) -> FileResponse:
-    attachment = get_object_or_404(Attachment.objects.select_related("interaction"), pk=pk)
-    access.get_conversation_for_agent(request.user, attachment.interaction.conversation_id)
-    if not attachment.file:
-        raise Http404("This file was not stored")
-    # Served as a download: a provider's "image" could be HTML or SVG with scripts.
-    return FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type=attachment.content_type or "application/octet-stream",
-    )
