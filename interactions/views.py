@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -18,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from customers import selectors as customer_selectors
 from interactions import access, selectors, services
-from interactions.models import Channel, Conversation
+from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 from omnidesk.http import HtmxHttpRequest
 from routing import sla
@@ -33,6 +34,8 @@ def desk_context(request: HttpRequest) -> dict[str, object]:
         "profile": profile,
         "presence_choices": [c for c in AgentProfile.Presence.choices if c[0] != AgentProfile.Presence.OFFLINE],
         "last_event_id": realtime.latest_event_id(),
+        # For live delivery receipts, in the agent's language (escaped as an attribute by the template).
+        "delivery_status_labels": json.dumps({str(value): str(label) for value, label in Interaction.Status.choices}),
     }
 
 

@@ -86,9 +86,55 @@
     "conversation.queued": function (frame) { upsertConversation(frame.data.conversation); },
     "conversation.assigned": function (frame) { upsertConversation(frame.data.conversation); },
     "conversation.resolved": function (frame) { upsertConversation(frame.data.conversation); },
+    "conversation.status_changed": function (frame) { upsertConversation(frame.data.conversation); },
+    "conversation.sla_warning": function (frame) { markSla(frame.data.conversation.id, "at-risk"); },
+    "conversation.sla_breached": function (frame) { markSla(frame.data.conversation.id, "breached"); },
+    "message.status_changed": function (frame) { showDelivery(frame.data); },
     "offer.created": function (frame) { addOffer(frame.data); },
     "offer.withdrawn": function (frame) { removeOffer(frame.data.offer_id); },
   };
+
+  // SLA warnings and breaches: a badge on the list item and, when the conversation is open, in its header.
+  function slaBadge(level) {
+    const badge = el("span", "badge " + level, level === "breached" ? body.dataset.textSlaBreached : body.dataset.textSlaAtRisk);
+    badge.setAttribute("role", "status");
+    badge.dataset.slaBadge = level;
+    return badge;
+  }
+  function markSla(conversationId, level) {
+    const item = document.getElementById("conv-" + conversationId);
+    if (item) {
+      const old = item.querySelector("[data-sla-badge]");
+      if (old) old.remove();
+      item.append(slaBadge(level));
+    }
+    const view = document.querySelector("[data-conversation-id].conversation-view");
+    if (!view || Number(view.dataset.conversationId) !== conversationId) return;
+    let box = view.querySelector(".sla");
+    if (!box) {
+      box = el("div", "sla");
+      const meta = view.querySelector("header .meta");
+      if (meta) meta.after(box); else view.prepend(box);
+    }
+    box.className = "sla sla-" + level;
+    box.dataset.slaLevel = level;
+    const old = box.querySelector(".badge");
+    if (old) old.remove();
+    box.prepend(slaBadge(level));
+  }
+
+  // Delivery receipts of outbound messages (sent, delivered, read, failed) update the timeline entry in place.
+  const statusLabels = JSON.parse(body.dataset.statusLabels || "{}");
+  function showDelivery(data) {
+    const item = document.getElementById("interaction-" + data.message_id);
+    if (!item) return;
+    let line = item.querySelector(".delivery");
+    if (!line) { line = el("p"); item.append(line); }
+    line.className = "delivery " + data.status;
+    line.dataset.status = data.status;
+    line.textContent = statusLabels[data.status] || data.status;
+    if (data.error) { line.append(" — "); line.append(el("span", "error", data.error)); }
+  }
 
   // Offers (queues in offer mode): the server sends the offer's data; the agent accepts or declines with a form.
   function offerForm(offerId, decision, label, customer) {

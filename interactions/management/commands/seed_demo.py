@@ -1,65 +1,198 @@
-"""Demo data for `make run`: a website chat channel, a queue, two agents and a supervisor."""
+"""Demo data for `make run`: channels of every kind, queues with skills, hours and SLA targets, intents, people."""
 
 import os
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.urls import reverse
 
+from interactions.messaging.admin import webhook_path as messaging_webhook_path
 from interactions.models import Channel
-from routing.models import AgentProfile, Queue
+from interactions.phone.models import Disposition
+from routing.models import AgentProfile, AgentSkill, Intent, Queue, Skill
 
 DEMO_PASSWORD = "demo-password"
+# username, first name, role, {skill: proficiency}
 PEOPLE = [
-    ("alice", "Alice", AgentProfile.Role.AGENT),
-    ("bruno", "Bruno", AgentProfile.Role.AGENT),
-    ("sophie", "Sophie", AgentProfile.Role.SUPERVISOR),
+    ("alice", "Alice", AgentProfile.Role.AGENT, {"French": 5, "English": 4, "Billing": 3}),
+    ("bruno", "Bruno", AgentProfile.Role.AGENT, {"French": 5, "Technical": 5}),
+    ("sophie", "Sophie", AgentProfile.Role.SUPERVISOR, {"French": 5, "English": 5, "Billing": 5, "Technical": 4}),
 ]
+WEEKDAYS_9_TO_18 = {str(day): [["09:00", "18:00"]] for day in range(5)}
+QUEUES = [
+    # name, channel kinds, SLA first response / resolution (business minutes)
+    ("Support", ["chat", "sms", "whatsapp", "messenger", "instagram", "telegram", "api"], 5, 480),
+    ("Email", ["email"], 240, 2880),
+    ("Phone", ["voice"], 1, 60),
+    ("Billing", [], 60, 1440),
+]
+INTENTS = [
+    (
+        "billing",
+        "Billing",
+        "Billing",
+        ["facture", "invoice", "prélèvement", "charged", "remboursement", "refund"],
+        ["ma facture est fausse", "I was charged twice"],
+        10,
+    ),
+    (
+        "delivery",
+        "Delivery",
+        "Support",
+        ["colis", "parcel", "livraison", "delivery", "suivi"],
+        ["où est mon colis ?", "my parcel hasn't arrived"],
+        0,
+    ),
+    (
+        "cancellation",
+        "Cancellation",
+        "Support",
+        ["résilier", "résiliation", "cancel", "unsubscribe"],
+        ["je veux résilier mon abonnement", "cancel my subscription"],
+        5,
+    ),
+    (
+        "technical",
+        "Technical issue",
+        "Support",
+        ["panne", "box", "internet", "connexion", "down"],
+        ["la box ne marche plus", "internet is down"],
+        0,
+    ),
+]
+# kind, name, queue, non-secret config, secret names to generate
+CHANNELS = [
+    (Channel.Kind.EMAIL, "Support mailbox", "Email", {"address": "support@omnidesk.invalid"}, ["webhook_signing_key"]),
+    (
+        Channel.Kind.SMS,
+        "SMS (Twilio)",
+        "Support",
+        {"provider": "twilio", "from_number": "+33700000001"},
+        ["auth_token"],
+    ),
+    (
+        Channel.Kind.WHATSAPP,
+        "WhatsApp (Meta)",
+        "Support",
+        {"provider": "meta"},
+        ["app_secret", "verify_token", "access_token"],
+    ),
+    (Channel.Kind.TELEGRAM, "Telegram bot", "Support", {}, ["bot_token", "secret_token"]),
+    (Channel.Kind.API, "Own app (API)", "Support", {}, ["signing_secret"]),
+    (Channel.Kind.VOICE, "Phone line", "Phone", {}, ["cti_secret"]),
+]
+DISPOSITIONS = [("resolved", "Resolved"), ("callback", "Callback needed"), ("escalated", "Escalated")]
 
 
 class Command(BaseCommand):
-    help = "Create the demo channel, queue and people (idempotent)."
+    help = "Create the demo channels, queues, skills, intents and people (idempotent)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--base-url", default=os.environ.get("OMNIDESK_BASE_URL", "http://127.0.0.1:8000"))
 
     @transaction.atomic
     def handle(self, *args: Any, base_url: str, **options: Any) -> None:
-        queue, _ = Queue.objects.get_or_create(name="Support")
         base_url = base_url.rstrip("/")
+        queues = {}
+        for name, kinds, first_response, resolution in QUEUES:
+            queue, created = Queue.objects.get_or_create(name=name)
+            if created:
+                queue.channel_kinds = kinds
+                queue.business_hours = WEEKDAYS_9_TO_18
+                queue.sla_first_response_minutes = first_response
+                queue.sla_resolution_minutes = resolution
+                queue.save()
+            queues[name] = queue
+        skills = {
+            name: Skill.objects.get_or_create(name=name)[0] for name in ("French", "English", "Billing", "Technical")
+        }
+        billing = queues["Billing"]
+        billing.required_skills.add(skills["Billing"])
+
         origins = {base_url, base_url.replace("127.0.0.1", "localhost"), base_url.replace("localhost", "127.0.0.1")}
-        channel, _ = Channel.objects.get_or_create(
-            kind=Channel.Kind.CHAT, name="Website chat", defaults={"queue": queue}
+        chat, _ = Channel.objects.get_or_create(
+            kind=Channel.Kind.CHAT, name="Website chat", defaults={"queue": queues["Support"]}
         )
         # The demo page is served by the desk itself, so the desk's own origin must be allowed to embed the widget.
-        channel.allowed_origins = sorted(set(channel.allowed_origins) | set(origins))
-        channel.save(update_fields=["allowed_origins"])
+        chat.allowed_origins = sorted(set(chat.allowed_origins) | set(origins))
+        chat.save(update_fields=["allowed_origins"])
+        channels = []
+        for kind, name, queue_name, config, secret_names in CHANNELS:
+            channel, created = Channel.objects.get_or_create(
+                kind=kind, name=name, defaults={"queue": queues[queue_name], "config": config}
+            )
+            if created:
+                channel.secrets = {secret: secrets.token_hex(16) for secret in secret_names}
+                channel.save(update_fields=["secrets"])
+            channels.append(channel)
+
+        for key, name, queue_name, keywords, examples, boost in INTENTS:
+            Intent.objects.get_or_create(
+                key=key,
+                defaults={
+                    "name": name,
+                    "queue": queues[queue_name],
+                    "keywords": keywords,
+                    "examples": examples,
+                    "priority_boost": boost,
+                },
+            )
+        Intent.objects.get_or_create(key="general", defaults={"name": "General question", "is_default": True})
+        for position, (code, label) in enumerate(DISPOSITIONS):
+            Disposition.objects.get_or_create(code=code, defaults={"label": label, "position": position})
+
         User = get_user_model()
-        for username, first_name, role in PEOPLE:
+        for username, first_name, role, proficiencies in PEOPLE:
             user, created = User.objects.get_or_create(username=username, defaults={"first_name": first_name})
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.is_staff = role == AgentProfile.Role.SUPERVISOR
                 user.is_superuser = role == AgentProfile.Role.SUPERVISOR
                 user.save()
-            AgentProfile.objects.update_or_create(
+            profile, _ = AgentProfile.objects.update_or_create(
                 user=user, defaults={"role": role, "presence": AgentProfile.Presence.AVAILABLE}
             )
-            queue.members.add(user)
+            for skill_name, proficiency in proficiencies.items():
+                AgentSkill.objects.get_or_create(
+                    agent=profile, skill=skills[skill_name], defaults={"proficiency": proficiency}
+                )
+            for queue in queues.values():
+                if queue.name != "Billing" or "Billing" in proficiencies:
+                    queue.members.add(user)
+        hooks = [
+            f"    {channel.name}: {base_url}{webhook_path(channel)}" for channel in channels if webhook_path(channel)
+        ]
         self.stdout.write(
             "\n".join(
                 [
                     "",
                     "omnidesk demo is ready:",
                     f"  Agent desk:        {base_url}/desk/",
+                    f"  Supervisor view:   {base_url}/desk/supervisor/",
                     f"  Demo website chat: {base_url}/widget/demo/",
                     f"  Admin:             {base_url}/admin/",
+                    f"  API docs:          {base_url}/api/docs/",
                     f"  Health:            {base_url}/healthz",
                     f"  Logins (password '{DEMO_PASSWORD}'): alice, bruno (agents), sophie (supervisor, admin)",
                     f'  Widget snippet: <script src="{base_url}/static/widget/omnidesk-widget.js" '
-                    f'data-channel="{channel.public_key}" async></script>',
+                    f'data-channel="{chat.public_key}" async></script>',
+                    "  Webhook URLs (secrets: set them in the admin, they are never shown back):",
+                    *hooks,
                     "",
                 ]
             )
         )
+
+
+def webhook_path(channel: Channel) -> str:
+    """The URL to paste into the provider's console (the admin shows the same)."""
+    if channel.kind == Channel.Kind.VOICE:
+        return reverse("phone:cti-hook", kwargs={"channel": channel.uuid})
+    if channel.kind == Channel.Kind.EMAIL:
+        return reverse("mail:mailgun-inbound", kwargs={"channel_uuid": channel.uuid})
+    if channel.kind == Channel.Kind.CHAT:
+        return ""
+    return messaging_webhook_path(channel)
