@@ -303,7 +303,7 @@ def test_it_shows_the_due_times_and_a_breached_badge_on_the_desk(
     conversation = case_of(carla, chat_channel, assignee=alice)
     sla.start_sla_clocks(conversation=conversation, now=timezone.now() - timedelta(hours=1))
     page = logged_in("alice").get(f"/desk/conversations/{conversation.pk}/").content.decode()
-    assert "SLA breached" in page
+    assert '<span class="badge breached" role="status">SLA breached</span>' in page
     assert "First response due" in page and "Resolution due" in page
     assert 'data-sla-level="breached"' in page
 
@@ -315,7 +315,8 @@ def test_it_shows_an_at_risk_badge_near_the_due_time(
     conversation = case_of(carla, chat_channel, assignee=alice)
     sla.start_sla_clocks(conversation=conversation, now=timezone.now() - timedelta(minutes=90))
     page = logged_in("alice").get(f"/desk/conversations/{conversation.pk}/").content.decode()
-    assert "SLA at risk" in page and "SLA breached" not in page
+    assert '<span class="badge at-risk" role="status">SLA at risk</span>' in page
+    assert 'data-sla-level="at_risk"' in page and 'class="badge breached"' not in page
 
 
 def test_it_puts_a_conversation_on_hold_from_the_desk(support_queue: Queue, chat_channel: Channel, alice: Any) -> None:
