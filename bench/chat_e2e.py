@@ -60,12 +60,11 @@ from bench.environment import (
     BENCH_DATABASE,
     WIDGET_ORIGIN,
     Fixture,
-    bench_database_url,
     configure_logging,
     create_fixture,
     flush_redis,
+    fresh_database,
     migrate,
-    recreate_database,
     setup_django,
 )
 from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
@@ -425,9 +424,8 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     if args.messages < 1 or args.visitors < 1 or not rates or min(rates) <= 0:
         raise SystemExit("--messages, --visitors and every rate must be positive")
 
-    bench_url = bench_database_url(database_url)
     logger.info("preparing database %s and flushing %s", BENCH_DATABASE, redis_url)
-    recreate_database(bench_url)
+    bench_url = fresh_database(database_url, BENCH_DATABASE, bench="chat_e2e")
     flush_redis(redis_url)
     migrate(bench_url, redis_url)
     setup_django(bench_url, redis_url)

@@ -21,23 +21,23 @@ WIDGET_ORIGIN = "https://shop.bench.test"
 # --- environment: database, Redis, Django ----------------------------------------------------------------------------
 
 
-def bench_database_url(database_url: str) -> str:
+def fresh_database(database_url: str, name: str, *, bench: str) -> str:
+    """Drop and re-create the scratch database `name` on the PostgreSQL server of `database_url`; its URL.
+
+    Every benchmark works on a database of its own, so that no run sees another's rows (or the tests').
+    """
     parts = urlsplit(database_url)
     if not parts.scheme.startswith("postgres"):
-        raise SystemExit(f"chat_e2e needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
-    return urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
-
-
-def recreate_database(database_url: str) -> None:
-    admin_url = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
-    connection = psycopg2.connect(admin_url)
+        raise SystemExit(f"{bench} needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
+    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         connection.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def flush_redis(redis_url: str) -> None:
@@ -70,6 +70,18 @@ def migrate(database_url: str, redis_url: str) -> None:
 
 
 def setup_django(database_url: str, redis_url: str) -> None:
+    """Set Django up on `database_url`, or, when an earlier benchmark of this run already did, switch it there.
+
+    Every benchmark has its own database; `make bench` runs them all in one process.
+    """
+    from django.apps import apps
+
+    if apps.ready:
+        from django.db import connections
+
+        connections.close_all()
+        connections["default"].settings_dict["NAME"] = urlsplit(database_url).path.lstrip("/")
+        return
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = redis_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "omnidesk.settings"

@@ -33,14 +33,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg2
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from bench.environment import configure_logging, flush_redis, migrate, setup_django
+from bench.environment import configure_logging, flush_redis, fresh_database, migrate, setup_django
 from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
 from tests.stack import Stack
 
@@ -63,21 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--screen-pop-callers", type=int, default=50, help="distinct known callers (default 50)")
     group.add_argument("--screen-pop-drain", type=float, default=10.0, help="seconds to wait for late pops")
     group.add_argument("--screen-pop-worker-concurrency", type=int, default=2, help="Celery worker processes")
-
-
-def recreate_database(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit(f"screen_pop needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
-    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        connection.close()
-    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
 
 
 @dataclass(frozen=True)
@@ -290,7 +273,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     rates = [float(r) for r in args.screen_pop_rates.split(",") if r.strip()]
     if args.screen_pop_calls < 1 or not rates or min(rates) <= 0:
         raise SystemExit("--screen-pop-calls and every rate must be positive")
-    bench_url = recreate_database(database_url)
+    bench_url = fresh_database(database_url, DATABASE, bench="screen_pop")
     flush_redis(redis_url)
     migrate(bench_url, redis_url)
     setup_django(bench_url, redis_url)

@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.environment import configure_logging, flush_redis, migrate, setup_django
+from bench.environment import configure_logging, flush_redis, fresh_database, migrate, setup_django
 from bench.measures import percentile
 
 logger = logging.getLogger("bench.sla")
@@ -102,21 +101,7 @@ def _bench_business_time(calls: int, emit: Emit) -> None:
 def _prepare_database(args: argparse.Namespace) -> None:
     import os
 
-    import psycopg2
-
-    database_url = os.environ["DATABASE_URL"]
-    parts = urlsplit(database_url)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit(f"the sla benchmark needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
-    admin = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{SLA_DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{SLA_DATABASE}"')
-    finally:
-        admin.close()
-    url = urlunsplit(parts._replace(path=f"/{SLA_DATABASE}"))
+    url = fresh_database(os.environ["DATABASE_URL"], SLA_DATABASE, bench="sla")
     redis_url = os.environ["REDIS_URL"]
     flush_redis(redis_url)
     migrate(url, redis_url)
