@@ -63,20 +63,29 @@ def find_identity(*, kind: str, address: str) -> Identity | None:
     return Identity.objects.select_related("customer").filter(kind=kind, address=normalized).first()
 
 
-def lock_customer_by_identity(*, kind: str, address: str, display_name: str = "") -> Customer:
+def lock_customer_by_identity(
+    *, kind: str, address: str, display_name: str = "", normalized: bool = False, known_new: bool = False
+) -> Customer:
     """The customer behind (kind, address), created the first time, row-locked until the transaction ends.
 
     Holding the lock makes one customer's inbound messages process one at a time, so that two first messages
-    arriving together open one conversation, not two.
+    arriving together open one conversation, not two. `normalized`: `address` is in canonical form already.
+    `known_new`: the caller has just looked for it and found none, so the lookups are not repeated (a new sender's
+    first message is on the ingest path); a concurrent creation is still caught by the unique constraint.
     """
-    normalized = normalize_address(kind, address)
-    customer = (
-        Customer.objects.select_for_update(of=("self",))
-        .filter(identities__kind=kind, identities__address=normalized)
-        .first()
-    )
+    normalized_address = address if normalized else normalize_address(kind, address)
+    customer = None
+    if not known_new:
+        customer = (
+            Customer.objects.select_for_update(of=("self",))
+            .filter(identities__kind=kind, identities__address=normalized_address)
+            .first()
+        )
     if customer is None:
-        identity = resolve_identity(kind=kind, address=normalized, display_name=display_name)
+        if known_new:
+            identity = _create_identity(kind=kind, address=normalized_address, display_name=display_name)
+        else:
+            identity = resolve_identity(kind=kind, address=normalized_address, display_name=display_name)
         customer = Customer.objects.select_for_update().get(pk=identity.customer_id)
     # A merge that committed while this waited for the lock moved the identity away: follow it to the survivor.
     while customer.merged_into_id is not None:
@@ -93,9 +102,14 @@ def resolve_identity(*, kind: str, address: str, display_name: str = "", verifie
     identity = Identity.objects.select_related("customer").filter(kind=kind, address=normalized).first()
     if identity is not None:
         return identity
+    return _create_identity(kind=kind, address=normalized, display_name=display_name, verified=verified)
+
+
+def _create_identity(*, kind: str, address: str, display_name: str = "", verified: bool = False) -> Identity:
+    """A new Customer with this (normalized) identity; the existing identity if another worker created it first."""
     try:
         with transaction.atomic():
             customer = Customer.objects.create(display_name=display_name)
-            return Identity.objects.create(customer=customer, kind=kind, address=normalized, verified=verified)
+            return Identity.objects.create(customer=customer, kind=kind, address=address, verified=verified)
     except IntegrityError:
-        return Identity.objects.select_related("customer").get(kind=kind, address=normalized)
+        return Identity.objects.select_related("customer").get(kind=kind, address=address)

@@ -3,7 +3,8 @@
 Every inbound message (widget frame, provider webhook, polled mail…) is first an InboundEvent row, unique per
 (channel, external id), so a redelivery never stores it twice. A Celery task per event processes it; under load one
 task also takes the events nobody has started yet, so that one transaction, one commit and one push serve many
-messages. A sweeper re-enqueues what a lost broker message or a killed worker left behind, and after too many failed
+messages. A webhook publishes a task only when none is pending for its channel (see `nudge_channel`). A sweeper
+re-enqueues what a lost broker message or a killed worker left behind, and after too many failed
 attempts an event is dead-lettered, visible in the admin, never dropped silently.
 """
 
@@ -90,28 +91,98 @@ def record_inbound_event(
         received_at=received_at,
         attempts=0,
     )
-    transaction.on_commit(lambda: enqueue_inbound_event(event_id=event.pk))
+    transaction.on_commit(lambda: nudge_channel(channel_id=channel.pk, event_id=event.pk))
     return event, True
 
 
-def enqueue_inbound_event(*, event_id: int, countdown: float = 0) -> None:
+# --- the debounce: at most one task waits per channel --------------------------------------------------------------
+# Publishing a Celery task cost more than storing the event (~15 % of a webhook's time), and under load the worker
+# takes 20 events per task anyway, leaving 19 tasks of 20 with nothing to do. So a webhook publishes only when it sets
+# the channel's mark (SET NX); the task clears the mark *before* it claims. If the mark was set, a task has not yet
+# cleared it, and its claim comes after this event's commit: it sees the event. A claim that fills its batch may
+# leave events behind, so the worker then nudges again before processing (which also keeps a second worker busy).
+# The mark only ever expires or gets deleted, which cause extra publishes, never a stranded event; a lost task
+# strands nothing the sweeper does not take back after OMNIDESK_INBOUND_RETRY_AFTER.
+
+_redis_client: Any = None
+
+
+def _mark_store() -> Any:
+    """Redis, when tasks go through a broker; None when they run eagerly (embedded mode): then always publish."""
+    global _redis_client
+    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
+        return None
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return _redis_client
+
+
+def pending_mark(channel_id: int) -> str:
+    return f"omnidesk:ingest:pending:{channel_id}"
+
+
+def nudge_channel(*, channel_id: int, event_id: int = 0) -> None:
+    """Make sure a task will claim the channel's committed pending events: publish one unless one is waiting.
+
+    `event_id` 0 names no event: the task then claims only events never attempted.
+    """
+    store = _mark_store()
+    if store is not None:
+        try:
+            if not store.set(pending_mark(channel_id), event_id, nx=True, ex=settings.OMNIDESK_INBOUND_RETRY_AFTER):
+                return
+        except Exception:
+            logger.exception("could not check the ingest mark of channel %s; publishing anyway", channel_id)
+    if not enqueue_inbound_event(event_id=event_id, channel_id=channel_id) and store is not None:
+        try:
+            store.delete(pending_mark(channel_id))  # else events would skip publishing until the mark expires
+        except Exception:
+            logger.exception("could not clear the ingest mark of channel %s", channel_id)
+
+
+def clear_pending_mark(*, channel_id: int) -> None:
+    """Called by the task before it claims: from now on a new event publishes a task of its own."""
+    store = _mark_store()
+    if store is None:
+        return
+    try:
+        store.delete(pending_mark(channel_id))
+    except Exception:
+        logger.exception("could not clear the ingest mark of channel %s", channel_id)
+
+
+def enqueue_inbound_event(*, event_id: int, countdown: float = 0, channel_id: int | None = None) -> bool:
+    """Publish a task for `event_id` (and a batch); with `channel_id` it is the channel's debounced task. False if
+    the broker refused it."""
     from interactions.tasks import process_inbound_event_task
 
     try:
-        process_inbound_event_task.apply_async((event_id,), countdown=countdown)
+        if channel_id is None:
+            process_inbound_event_task.apply_async((event_id,), countdown=countdown)
+        else:
+            process_inbound_event_task.apply_async((event_id,), {"channel_id": channel_id}, countdown=countdown)
     except Exception:
         # Stored already: the sweeper will enqueue it again once the broker is back.
         logger.exception("could not enqueue inbound event %s", event_id)
+        return False
+    return True
 
 
-def process_inbound_event(*, event_id: int) -> Interaction | None:
+def process_inbound_event(*, event_id: int, channel_id: int | None = None) -> Interaction | None:
     """Process `event_id`, and with it other pending events nobody has started yet (a batch). Idempotent.
 
+    `channel_id` is set for the channel's debounced task (see `nudge_channel`); `event_id` may then be 0 (none).
     Returns the interaction made from `event_id`, or None when there was nothing to do (already processed, or being
     processed by another worker right now). Raises when `event_id` itself cannot be processed; the others of a
     failed batch are then processed one by one, so that one bad event never holds back the rest.
     """
+    if channel_id is not None:
+        clear_pending_mark(channel_id=channel_id)
     claimed = claim_inbound_events(event_id=event_id)
+    if channel_id is not None and len(claimed) >= settings.OMNIDESK_INGEST_BATCH_SIZE:
+        nudge_channel(channel_id=channel_id)  # more may be waiting: the next task claims them (perhaps elsewhere)
     if not claimed:
         return None
     try:

@@ -138,7 +138,7 @@ def receive_message(
     if conversation is not None:
         conversation = (
             Conversation.objects.select_for_update(of=("self",))
-            .select_related("customer", "channel", "assignee")
+            .select_related("customer", "channel", "assignee", "queue")  # the queue: SLA reads it per message
             .exclude(status=Conversation.Status.RESOLVED)
             .filter(pk=conversation.pk)
             .first()
@@ -146,7 +146,7 @@ def receive_message(
     if conversation is None and not new_conversation:
         conversation = (
             Conversation.objects.select_for_update(of=("self",))
-            .select_related("customer", "channel", "assignee")
+            .select_related("customer", "channel", "assignee", "queue")  # the queue: SLA reads it per message
             .filter(customer=customer, channel=channel)
             .exclude(status=Conversation.Status.RESOLVED)
             .order_by("-created_at")

@@ -8,13 +8,14 @@ from interactions.models import Interaction
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def process_inbound_event_task(self: Task, event_id: int) -> None:
+def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None = None) -> None:
     try:
-        inbound.process_inbound_event(event_id=event_id)
+        inbound.process_inbound_event(event_id=event_id, channel_id=channel_id)
     except InvalidPayload as error:
         inbound.record_inbound_failure(event_id=event_id, error=str(error), permanent=True)
     except Exception as error:
-        if not inbound.record_inbound_failure(event_id=event_id, error=repr(error)):
+        # event_id 0 (a channel's debounced task naming no event) has no row to note the failure on.
+        if not event_id or not inbound.record_inbound_failure(event_id=event_id, error=repr(error)):
             raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -148,3 +149,73 @@ def test_it_raises_for_its_own_bad_event_so_the_task_can_retry(chat_channel: Cha
     bad, _created = inbound.record_inbound_event(channel=chat_channel, external_id="bad", payload={"nope": 1})
     with pytest.raises(InvalidPayload):
         inbound.process_inbound_event(event_id=bad.pk)
+
+
+# --- the debounce: one task waits per channel, and no event is ever left without one ------------------------------
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch, chat_channel: Channel) -> Iterator[list[tuple[int, int | None]]]:
+    """The tasks published (event id, channel id), instead of sending them; the channel's mark starts cleared."""
+    calls: list[tuple[int, int | None]] = []
+
+    def record(*, event_id: int, countdown: float = 0, channel_id: int | None = None) -> bool:
+        calls.append((event_id, channel_id))
+        return True
+
+    monkeypatch.setattr(inbound, "enqueue_inbound_event", record)
+    inbound.clear_pending_mark(channel_id=chat_channel.pk)
+    yield calls
+    inbound.clear_pending_mark(channel_id=chat_channel.pk)
+
+
+def store(channel: Channel, capture: Any) -> InboundEvent:
+    with capture(execute=True):
+        return inbound.record_widget_message(channel=channel, visitor_id="vd", uuid=str(uuid.uuid4()), text="Allô")
+
+
+def test_a_burst_publishes_one_task_per_channel_until_the_task_starts(
+    alice: Any, chat_channel: Channel, published: list[tuple[int, int | None]], django_capture_on_commit_callbacks: Any
+) -> None:
+    first = store(chat_channel, django_capture_on_commit_callbacks)
+    second = store(chat_channel, django_capture_on_commit_callbacks)
+    assert published == [(first.pk, chat_channel.pk)]  # the second one's task would have nothing to do
+    inbound.process_inbound_event(event_id=first.pk, channel_id=chat_channel.pk)
+    # The task cleared the mark before it claimed: it took the second event too, and the next one publishes again.
+    assert InboundEvent.objects.filter(pk__in=[first.pk, second.pk], processed_at__isnull=True).count() == 0
+    third = store(chat_channel, django_capture_on_commit_callbacks)
+    assert published[-1] == (third.pk, chat_channel.pk)
+
+
+def test_a_task_that_fills_its_batch_makes_sure_another_follows(
+    alice: Any,
+    chat_channel: Channel,
+    published: list[tuple[int, int | None]],
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    settings.OMNIDESK_INGEST_BATCH_SIZE = 2
+    events = [store(chat_channel, django_capture_on_commit_callbacks) for _ in range(3)]
+    assert published == [(events[0].pk, chat_channel.pk)]
+    inbound.process_inbound_event(event_id=events[0].pk, channel_id=chat_channel.pk)
+    assert published[-1] == (0, chat_channel.pk)  # a task naming no event: it claims whatever is left
+    assert InboundEvent.objects.get(pk=events[2].pk).processed_at is None
+    inbound.process_inbound_event(event_id=0, channel_id=chat_channel.pk)
+    assert not InboundEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_a_refused_publish_clears_the_mark_so_the_next_event_publishes(
+    alice: Any, chat_channel: Channel, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    calls: list[int] = []
+
+    def refuse(*, event_id: int, countdown: float = 0, channel_id: int | None = None) -> bool:
+        calls.append(event_id)
+        return False
+
+    monkeypatch.setattr(inbound, "enqueue_inbound_event", refuse)
+    inbound.clear_pending_mark(channel_id=chat_channel.pk)
+    first = store(chat_channel, django_capture_on_commit_callbacks)
+    second = store(chat_channel, django_capture_on_commit_callbacks)
+    assert calls == [first.pk, second.pk]
+    inbound.clear_pending_mark(channel_id=chat_channel.pk)

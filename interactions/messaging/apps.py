@@ -9,13 +9,18 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from interactions import inbound, outbound
         from interactions.messaging import api_channel, meta, services, telegram, twilio
         from interactions.messaging.processing import refuse_unparseable
+        from interactions.messaging.webhooks import forget_channels
         from interactions.models import Channel
 
         # httpx logs every request URL at INFO, and Telegram's Bot API URLs contain the bot token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        post_save.connect(forget_channels, sender=Channel, dispatch_uid="messaging.forget_channels")
+        post_delete.connect(forget_channels, sender=Channel, dispatch_uid="messaging.forget_channels")
 
         inbound.register_processor("twilio", refuse_unparseable(twilio.process_event))
         inbound.register_processor("meta", refuse_unparseable(meta.process_event))

@@ -70,6 +70,10 @@ def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "")
                     Identity.objects.create(customer_id=sibling.customer_id, kind=kind, address=address)
             except IntegrityError:
                 pass  # another worker linked it at the same moment
+        # No identity of this kind a moment ago and no sibling: a new person (a concurrent creation is caught there).
+        return lock_customer_by_identity(
+            kind=kind, address=address, display_name=display_name, normalized=True, known_new=sibling is None
+        )
     return lock_customer_by_identity(kind=kind, address=address, display_name=display_name)
 
 
