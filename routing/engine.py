@@ -31,7 +31,8 @@ from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routing.models import AgentProfile, AgentSkill, CapacityClass, Queue, RoutingItem, Skill
+from interactions.models import Conversation
+from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
 SCAN_BATCH = 10
@@ -138,12 +139,14 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
         "p.presence = 'available'",
         f"{load} < {capacity}",
         f"p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %(queue)s)",
-        f"p.user_id IN (SELECT u.id FROM {users} u WHERE u.is_active)",
+        "u.is_active",
     ]
     if exclude:
         where.append("NOT (p.user_id = ANY(%(exclude)s))")
+    # The whole profile and user rows come back with the lock: loading them again was one more query per decision.
+    columns = ", ".join([f"p.{c}" for c in _columns(AgentProfile)] + [f"u.{c}" for c in _columns(get_user_model())])
     return (
-        f"SELECT p.id FROM {profiles} p{joins} WHERE {' AND '.join(where)} "
+        f"SELECT {columns} FROM {profiles} p JOIN {users} u ON u.id = p.user_id{joins} WHERE {' AND '.join(where)} "
         f"ORDER BY {order}{load}::float / NULLIF({capacity}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
         "LIMIT 1 FOR UPDATE OF p SKIP LOCKED"
     )
@@ -164,8 +167,19 @@ def _lock_best_agent_sql(
         row = cursor.fetchone()
     if row is None:
         return None
-    # Already locked by the statement above; this only loads the row (and its user, for the announcement).
-    return AgentProfile.objects.select_related("user").get(pk=row[0])
+    User = get_user_model()
+    split = len(_columns(AgentProfile))
+    profile = AgentProfile.from_db(connection.alias, _names(AgentProfile), row[:split])
+    profile.user = User.from_db(connection.alias, _names(User), row[split:])
+    return profile
+
+
+def _columns(model: Any) -> list[str]:
+    return [field.column for field in model._meta.concrete_fields]
+
+
+def _names(model: Any) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
 
 
 def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()) -> str:
@@ -340,3 +354,61 @@ def classes_with_room(profile: AgentProfile) -> list[str]:
 
 def describe(item: RoutingItem) -> dict[str, Any]:
     return {"id": item.pk, "queue": item.queue_id, "class": item.capacity_class, "reason": item.reason}
+
+
+def record_assignment(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
+    """Write an assignment of `item` to the locked `profile`: the history row, the item, conversation and load."""
+    if connection.vendor == "postgresql":
+        _record_assignment_sql(item=item, profile=profile, source=source, now=now)
+    else:
+        _record_assignment_orm(item=item, profile=profile, source=source, now=now)
+
+
+def _record_assignment_orm(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
+    Assignment.objects.create(
+        conversation_id=item.conversation_id,
+        agent_id=profile.user_id,
+        queue_id=item.queue_id,
+        capacity_class=item.capacity_class,
+        source=source,
+    )
+    Conversation.objects.filter(pk=item.conversation_id).update(assignee_id=profile.user_id, assigned_at=now)
+    RoutingItem.objects.filter(pk=item.pk).update(
+        state=RoutingItem.State.ASSIGNED, agent_id=profile.user_id, reason="", updated_at=now
+    )
+    loads = {f"{item.capacity_class}_load": profile.load(item.capacity_class) + 1}
+    AgentProfile.objects.filter(pk=profile.pk).update(**loads, last_assigned_at=now)
+
+
+def _record_assignment_sql(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
+    """The assignment row and the item, conversation and profile updates in one statement (one round trip).
+
+    It fails as a whole, like the four writes it replaces: a second live assignment still hits the unique constraint.
+    The load is the locked row's value plus one, as the ORM form wrote it. Column names come from the models only.
+    """
+    load = f"{CapacityClass(item.capacity_class).value}_load"
+    sql = (
+        f"WITH a AS (INSERT INTO {Assignment._meta.db_table}"
+        " (conversation_id, agent_id, queue_id, capacity_class, source, started_at, end_reason)"
+        " VALUES (%(conversation)s, %(agent)s, %(queue)s, %(class)s, %(source)s, %(now)s, '')),"
+        f" i AS (UPDATE {RoutingItem._meta.db_table}"
+        " SET state = %(state)s, agent_id = %(agent)s, reason = '', updated_at = %(now)s WHERE id = %(item)s),"
+        f" c AS (UPDATE {Conversation._meta.db_table}"
+        " SET assignee_id = %(agent)s, assigned_at = %(now)s WHERE id = %(conversation)s)"
+        f" UPDATE {AgentProfile._meta.db_table}"
+        f" SET {load} = %(load)s, last_assigned_at = %(now)s WHERE id = %(profile)s"
+    )
+    params = {
+        "conversation": item.conversation_id,
+        "agent": profile.user_id,
+        "queue": item.queue_id,
+        "class": item.capacity_class,
+        "source": source,
+        "now": now,
+        "state": RoutingItem.State.ASSIGNED.value,
+        "item": item.pk,
+        "load": profile.load(item.capacity_class) + 1,
+        "profile": profile.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
