@@ -224,8 +224,10 @@ def after_in_order(item: RoutingItem) -> Q:
     )
 
 
-class PoolAgent(NamedTuple):
-    user_id: int
+class PoolGroup(NamedTuple):
+    """Available agents alike for routing: the same classes with room and the same skills."""
+
+    user_ids: frozenset[int]
     room: frozenset[str]
     skills: frozenset[int]
 
@@ -233,11 +235,13 @@ class PoolAgent(NamedTuple):
 CLASSES = ("voice", "chat", "email")
 
 
-def agent_pool(*, queue: Queue) -> list[PoolAgent]:
+def agent_pool(*, queue: Queue) -> list[PoolGroup]:
     """The available members of `queue` with room in some class, with their skills: a snapshot without locks.
 
     One query per decision lets it skip, in Python, the items no free agent could take (a skill nobody free has),
-    instead of one locking query per such item. A "yes" is then confirmed by the locking candidate query.
+    instead of one locking query per such item. A "yes" is then confirmed by the locking candidate query. Agents
+    with the same rooms and skills come as one group: building a Python object per agent cost ~3 ms per decision
+    with 500 agents.
     """
     if connection.vendor == "postgresql":
         return _agent_pool_sql(queue)
@@ -255,36 +259,45 @@ def agent_pool(*, queue: Queue) -> list[PoolAgent]:
     for agent_id, skill_id in AgentSkill.objects.filter(agent__in=available).values_list("agent_id", "skill_id"):
         if agent_id in skills:
             skills[agent_id].add(skill_id)
-    return [PoolAgent(user_id, room, frozenset(skills[pk])) for pk, (user_id, room) in rooms.items()]
+    groups: dict[tuple[frozenset[str], frozenset[int]], set[int]] = {}
+    for pk, (user_id, room) in rooms.items():
+        groups.setdefault((room, frozenset(skills[pk])), set()).add(user_id)
+    return [PoolGroup(frozenset(users), room, agent_skills) for (room, agent_skills), users in groups.items()]
 
 
-def _agent_pool_sql(queue: Queue) -> list[PoolAgent]:
+def _agent_pool_sql(queue: Queue) -> list[PoolGroup]:
     profiles, users = AgentProfile._meta.db_table, get_user_model()._meta.db_table
     members, skills_table = Queue.members.through._meta.db_table, AgentSkill._meta.db_table
-    rooms = ", ".join(f"p.{c}_load < p.{c}_capacity" for c in CLASSES)
+    rooms = ", ".join(f"p.{c}_load < p.{c}_capacity AS {c}" for c in CLASSES)
     any_room = " OR ".join(f"p.{c}_load < p.{c}_capacity" for c in CLASSES)
-    sql = (
-        f"SELECT p.user_id, {rooms}, array_remove(array_agg(s.skill_id), NULL) FROM {profiles} p"
-        f" LEFT JOIN {skills_table} s ON s.agent_id = p.id"
+    agents = (
+        f"SELECT p.user_id, {rooms}, array_remove(array_agg(s.skill_id ORDER BY s.skill_id), NULL) AS skills"
+        f" FROM {profiles} p LEFT JOIN {skills_table} s ON s.agent_id = p.id"
         f" WHERE p.presence = 'available' AND ({any_room})"
         f" AND p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %s)"
         f" AND p.user_id IN (SELECT u.id FROM {users} u WHERE u.is_active) GROUP BY p.id"
     )
+    alike = ", ".join(CLASSES) + ", skills"
+    sql = f"SELECT array_agg(a.user_id), {alike} FROM ({agents}) a GROUP BY {alike}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [queue.pk])
         rows = cursor.fetchall()
     return [
-        PoolAgent(row[0], frozenset(c for c, free in zip(CLASSES, row[1:4], strict=True) if free), frozenset(row[4]))
+        PoolGroup(
+            frozenset(row[0]),
+            frozenset(c for c, free in zip(CLASSES, row[1:4], strict=True) if free),
+            frozenset(row[4]),
+        )
         for row in rows
     ]
 
 
 def could_serve(
-    pool: list[PoolAgent], *, capacity_class: str, skill_ids: Collection[int], refused: Collection[int]
+    pool: list[PoolGroup], *, capacity_class: str, skill_ids: Collection[int], refused: Collection[int]
 ) -> bool:
-    wanted = set(skill_ids)
+    wanted, refusing = set(skill_ids), set(refused)
     return any(
-        capacity_class in agent.room and wanted <= agent.skills and agent.user_id not in refused for agent in pool
+        capacity_class in group.room and wanted <= group.skills and not group.user_ids <= refusing for group in pool
     )
 
 

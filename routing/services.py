@@ -95,7 +95,7 @@ def serves(queue: Queue, channel_kind: str) -> bool:
 
 
 def route_item(
-    *, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None, pool: list[engine.PoolAgent] | None = None
+    *, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None, pool: list[engine.PoolGroup] | None = None
 ) -> AgentProfile | None:
     """Give one waiting item to the best agent now (push) or offer it (offer mode); else store why it waits.
 
