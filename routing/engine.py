@@ -315,17 +315,19 @@ def free_classes(*, queue: Queue) -> set[str]:
     return {capacity_class for capacity_class, n in counts.items() if n}
 
 
-def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str]) -> None:
+def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str], available: bool | None = None) -> None:
     """Items of a class in which nobody has room are not examined one by one: they get the reason in one update.
 
     Only items without a reason yet: one examined before keeps its more specific reason (a missing skill, say).
+    `available` (some member of the queue is available), when the caller knows it, saves a query.
     """
     full = [c for c in CapacityClass.values if c not in classes_with_room]
     if not full:
         return
-    available = AgentProfile.objects.filter(
-        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
-    ).exists()
+    if available is None:
+        available = AgentProfile.objects.filter(
+            presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
+        ).exists()
     for capacity_class in full:
         if available:
             reason = _("all capable agents are full for %(kind)s") % {"kind": CapacityClass(capacity_class).label}

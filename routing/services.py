@@ -150,7 +150,8 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
             pool = engine.agent_pool(queue=queue)
             classes = set().union(*(agent.room for agent in pool)) if pool else set()
             if after is None:
-                engine.explain_full_classes(queue=queue, classes_with_room=classes)
+                # Agents in the pool are available members: only an empty pool leaves the question open.
+                engine.explain_full_classes(queue=queue, classes_with_room=classes, available=True if pool else None)
             if not classes:
                 return None
             items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes).exclude(blocked)
