@@ -413,7 +413,7 @@ def _record_assignment_sql(*, item: RoutingItem, profile: AgentProfile, source: 
         f" UPDATE {AgentProfile._meta.db_table}"
         f" SET {load} = %(load)s, last_assigned_at = %(now)s WHERE id = %(profile)s"
     )
-    params = {
+    params: dict[str, Any] = {
         "conversation": item.conversation_id,
         "agent": profile.user_id,
         "queue": item.queue_id,
