@@ -31,7 +31,8 @@ from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from routing.models import AgentProfile, AgentSkill, CapacityClass, Queue, RoutingItem, Skill
+from interactions.models import Conversation
+from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
 SCAN_BATCH = 10
@@ -138,12 +139,14 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
         "p.presence = 'available'",
         f"{load} < {capacity}",
         f"p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %(queue)s)",
-        f"p.user_id IN (SELECT u.id FROM {users} u WHERE u.is_active)",
+        "u.is_active",
     ]
     if exclude:
         where.append("NOT (p.user_id = ANY(%(exclude)s))")
+    # The whole profile and user rows come back with the lock: loading them again was one more query per decision.
+    columns = ", ".join([f"p.{c}" for c in _columns(AgentProfile)] + [f"u.{c}" for c in _columns(get_user_model())])
     return (
-        f"SELECT p.id FROM {profiles} p{joins} WHERE {' AND '.join(where)} "
+        f"SELECT {columns} FROM {profiles} p JOIN {users} u ON u.id = p.user_id{joins} WHERE {' AND '.join(where)} "
         f"ORDER BY {order}{load}::float / NULLIF({capacity}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
         "LIMIT 1 FOR UPDATE OF p SKIP LOCKED"
     )
@@ -164,8 +167,19 @@ def _lock_best_agent_sql(
         row = cursor.fetchone()
     if row is None:
         return None
-    # Already locked by the statement above; this only loads the row (and its user, for the announcement).
-    return AgentProfile.objects.select_related("user").get(pk=row[0])
+    User = get_user_model()
+    split = len(_columns(AgentProfile))
+    profile = AgentProfile.from_db(connection.alias, _names(AgentProfile), row[:split])
+    profile.user = User.from_db(connection.alias, _names(User), row[split:])
+    return profile
+
+
+def _columns(model: Any) -> list[str]:
+    return [field.column for field in model._meta.concrete_fields]
+
+
+def _names(model: Any) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
 
 
 def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()) -> str:
@@ -210,8 +224,10 @@ def after_in_order(item: RoutingItem) -> Q:
     )
 
 
-class PoolAgent(NamedTuple):
-    user_id: int
+class PoolGroup(NamedTuple):
+    """Available agents alike for routing: the same classes with room and the same skills."""
+
+    user_ids: frozenset[int]
     room: frozenset[str]
     skills: frozenset[int]
 
@@ -219,11 +235,13 @@ class PoolAgent(NamedTuple):
 CLASSES = ("voice", "chat", "email")
 
 
-def agent_pool(*, queue: Queue) -> list[PoolAgent]:
+def agent_pool(*, queue: Queue) -> list[PoolGroup]:
     """The available members of `queue` with room in some class, with their skills: a snapshot without locks.
 
     One query per decision lets it skip, in Python, the items no free agent could take (a skill nobody free has),
-    instead of one locking query per such item. A "yes" is then confirmed by the locking candidate query.
+    instead of one locking query per such item. A "yes" is then confirmed by the locking candidate query. Agents
+    with the same rooms and skills come as one group: building a Python object per agent cost ~3 ms per decision
+    with 500 agents.
     """
     if connection.vendor == "postgresql":
         return _agent_pool_sql(queue)
@@ -241,36 +259,45 @@ def agent_pool(*, queue: Queue) -> list[PoolAgent]:
     for agent_id, skill_id in AgentSkill.objects.filter(agent__in=available).values_list("agent_id", "skill_id"):
         if agent_id in skills:
             skills[agent_id].add(skill_id)
-    return [PoolAgent(user_id, room, frozenset(skills[pk])) for pk, (user_id, room) in rooms.items()]
+    groups: dict[tuple[frozenset[str], frozenset[int]], set[int]] = {}
+    for pk, (user_id, room) in rooms.items():
+        groups.setdefault((room, frozenset(skills[pk])), set()).add(user_id)
+    return [PoolGroup(frozenset(users), room, agent_skills) for (room, agent_skills), users in groups.items()]
 
 
-def _agent_pool_sql(queue: Queue) -> list[PoolAgent]:
+def _agent_pool_sql(queue: Queue) -> list[PoolGroup]:
     profiles, users = AgentProfile._meta.db_table, get_user_model()._meta.db_table
     members, skills_table = Queue.members.through._meta.db_table, AgentSkill._meta.db_table
-    rooms = ", ".join(f"p.{c}_load < p.{c}_capacity" for c in CLASSES)
+    rooms = ", ".join(f"p.{c}_load < p.{c}_capacity AS {c}" for c in CLASSES)
     any_room = " OR ".join(f"p.{c}_load < p.{c}_capacity" for c in CLASSES)
-    sql = (
-        f"SELECT p.user_id, {rooms}, array_remove(array_agg(s.skill_id), NULL) FROM {profiles} p"
-        f" LEFT JOIN {skills_table} s ON s.agent_id = p.id"
+    agents = (
+        f"SELECT p.user_id, {rooms}, array_remove(array_agg(s.skill_id ORDER BY s.skill_id), NULL) AS skills"
+        f" FROM {profiles} p LEFT JOIN {skills_table} s ON s.agent_id = p.id"
         f" WHERE p.presence = 'available' AND ({any_room})"
         f" AND p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %s)"
         f" AND p.user_id IN (SELECT u.id FROM {users} u WHERE u.is_active) GROUP BY p.id"
     )
+    alike = ", ".join(CLASSES) + ", skills"
+    sql = f"SELECT array_agg(a.user_id), {alike} FROM ({agents}) a GROUP BY {alike}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [queue.pk])
         rows = cursor.fetchall()
     return [
-        PoolAgent(row[0], frozenset(c for c, free in zip(CLASSES, row[1:4], strict=True) if free), frozenset(row[4]))
+        PoolGroup(
+            frozenset(row[0]),
+            frozenset(c for c, free in zip(CLASSES, row[1:4], strict=True) if free),
+            frozenset(row[4]),
+        )
         for row in rows
     ]
 
 
 def could_serve(
-    pool: list[PoolAgent], *, capacity_class: str, skill_ids: Collection[int], refused: Collection[int]
+    pool: list[PoolGroup], *, capacity_class: str, skill_ids: Collection[int], refused: Collection[int]
 ) -> bool:
-    wanted = set(skill_ids)
+    wanted, refusing = set(skill_ids), set(refused)
     return any(
-        capacity_class in agent.room and wanted <= agent.skills and agent.user_id not in refused for agent in pool
+        capacity_class in group.room and wanted <= group.skills and not group.user_ids <= refusing for group in pool
     )
 
 
@@ -288,17 +315,19 @@ def free_classes(*, queue: Queue) -> set[str]:
     return {capacity_class for capacity_class, n in counts.items() if n}
 
 
-def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str]) -> None:
+def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str], available: bool | None = None) -> None:
     """Items of a class in which nobody has room are not examined one by one: they get the reason in one update.
 
     Only items without a reason yet: one examined before keeps its more specific reason (a missing skill, say).
+    `available` (some member of the queue is available), when the caller knows it, saves a query.
     """
     full = [c for c in CapacityClass.values if c not in classes_with_room]
     if not full:
         return
-    available = AgentProfile.objects.filter(
-        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
-    ).exists()
+    if available is None:
+        available = AgentProfile.objects.filter(
+            presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
+        ).exists()
     for capacity_class in full:
         if available:
             reason = _("all capable agents are full for %(kind)s") % {"kind": CapacityClass(capacity_class).label}
@@ -340,3 +369,61 @@ def classes_with_room(profile: AgentProfile) -> list[str]:
 
 def describe(item: RoutingItem) -> dict[str, Any]:
     return {"id": item.pk, "queue": item.queue_id, "class": item.capacity_class, "reason": item.reason}
+
+
+def record_assignment(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
+    """Write an assignment of `item` to the locked `profile`: the history row, the item, conversation and load."""
+    if connection.vendor == "postgresql":
+        _record_assignment_sql(item=item, profile=profile, source=source, now=now)
+    else:
+        _record_assignment_orm(item=item, profile=profile, source=source, now=now)
+
+
+def _record_assignment_orm(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
+    Assignment.objects.create(
+        conversation_id=item.conversation_id,
+        agent_id=profile.user_id,
+        queue_id=item.queue_id,
+        capacity_class=item.capacity_class,
+        source=source,
+    )
+    Conversation.objects.filter(pk=item.conversation_id).update(assignee_id=profile.user_id, assigned_at=now)
+    RoutingItem.objects.filter(pk=item.pk).update(
+        state=RoutingItem.State.ASSIGNED, agent_id=profile.user_id, reason="", updated_at=now
+    )
+    loads = {f"{item.capacity_class}_load": profile.load(item.capacity_class) + 1}
+    AgentProfile.objects.filter(pk=profile.pk).update(**loads, last_assigned_at=now)
+
+
+def _record_assignment_sql(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
+    """The assignment row and the item, conversation and profile updates in one statement (one round trip).
+
+    It fails as a whole, like the four writes it replaces: a second live assignment still hits the unique constraint.
+    The load is the locked row's value plus one, as the ORM form wrote it. Column names come from the models only.
+    """
+    load = f"{CapacityClass(item.capacity_class).value}_load"
+    sql = (
+        f"WITH a AS (INSERT INTO {Assignment._meta.db_table}"
+        " (conversation_id, agent_id, queue_id, capacity_class, source, started_at, end_reason)"
+        " VALUES (%(conversation)s, %(agent)s, %(queue)s, %(class)s, %(source)s, %(now)s, '')),"
+        f" i AS (UPDATE {RoutingItem._meta.db_table}"
+        " SET state = %(state)s, agent_id = %(agent)s, reason = '', updated_at = %(now)s WHERE id = %(item)s),"
+        f" c AS (UPDATE {Conversation._meta.db_table}"
+        " SET assignee_id = %(agent)s, assigned_at = %(now)s WHERE id = %(conversation)s)"
+        f" UPDATE {AgentProfile._meta.db_table}"
+        f" SET {load} = %(load)s, last_assigned_at = %(now)s WHERE id = %(profile)s"
+    )
+    params: dict[str, Any] = {
+        "conversation": item.conversation_id,
+        "agent": profile.user_id,
+        "queue": item.queue_id,
+        "class": item.capacity_class,
+        "source": source,
+        "now": now,
+        "state": RoutingItem.State.ASSIGNED.value,
+        "item": item.pk,
+        "load": profile.load(item.capacity_class) + 1,
+        "profile": profile.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -312,6 +312,13 @@ class RoutingItem(models.Model):
                 condition=models.Q(state="waiting"),
             ),
             models.Index(fields=["state", "queued_at"], name="routingitem_state"),
+            # engine.explain_full_classes looks for waiting items without a reason on every decision while a class
+            # is full: without it, a scan of the whole queue (~35 ms at 10,000 waiting).
+            models.Index(
+                fields=["queue", "capacity_class"],
+                name="routingitem_waiting_no_reason",
+                condition=models.Q(state="waiting", reason=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,7 +95,7 @@ def serves(queue: Queue, channel_kind: str) -> bool:
 
 
 def route_item(
-    *, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None, pool: list[engine.PoolAgent] | None = None
+    *, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None, pool: list[engine.PoolGroup] | None = None
 ) -> AgentProfile | None:
     """Give one waiting item to the best agent now (push) or offer it (offer mode); else store why it waits.
 
@@ -150,7 +150,8 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
             pool = engine.agent_pool(queue=queue)
             classes = set().union(*(agent.room for agent in pool)) if pool else set()
             if after is None:
-                engine.explain_full_classes(queue=queue, classes_with_room=classes)
+                # Agents in the pool are available members: only an empty pool leaves the question open.
+                engine.explain_full_classes(queue=queue, classes_with_room=classes, available=True if pool else None)
             if not classes:
                 return None
             items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes).exclude(blocked)
@@ -209,27 +210,37 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
 def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversation:
     """Assign `item` to the agent whose row the caller has locked; the caller checked the capacity."""
     now = timezone.now()
-    conversation = Conversation.objects.select_related("customer", "channel").get(pk=item.conversation_id)
-    Assignment.objects.create(
-        conversation=conversation,
-        agent_id=profile.user_id,
-        queue_id=item.queue_id,
-        capacity_class=item.capacity_class,
-        source=source,
+    # The last message's text comes with the conversation: the announcement's preview costs no query of its own.
+    last_text = (
+        Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id").values("text")[:1]
     )
-    Conversation.objects.filter(pk=conversation.pk).update(assignee_id=profile.user_id, assigned_at=now)
+    conversation = (
+        Conversation.objects.select_related("customer", "channel")
+        .annotate(last_text=Subquery(last_text))
+        .get(pk=item.conversation_id)
+    )
+    engine.record_assignment(item=item, profile=profile, source=source, now=now)
     conversation.assignee = profile.user
     conversation.assigned_at = now
     item.state = RoutingItem.State.ASSIGNED
     item.agent_id = profile.user_id
     item.reason = ""
-    item.save(update_fields=["state", "agent", "reason", "updated_at"])
-    load = f"{item.capacity_class}_load"
-    setattr(profile, load, profile.load(item.capacity_class) + 1)
+    item.updated_at = now
+    setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
     profile.last_assigned_at = now
-    profile.save(update_fields=[load, "last_assigned_at"])
-    _announce(conversation, "conversation.assigned")
+    _announce_assigned(conversation, preview=conversation.last_text or "")
     return conversation
+
+
+def _announce_assigned(conversation: Conversation, *, preview: str) -> None:
+    """`interactions.services.announce_conversation` for an assignment, with the preview the caller already has."""
+    from interactions import access, events
+
+    data: events.ConversationChanged = {"conversation": events.conversation_summary(conversation, preview=preview)}
+    realtime.publish_on_commit(
+        type="conversation.assigned", data=data, groups=access.audience_for_conversation(conversation)
+    )
+    stats.publish_stats_on_commit()
 
 
 # Kept for the callers of the minimal routing: one decision for a queue.

@@ -191,6 +191,28 @@ def test_it_records_every_assignment_in_the_history(alice: Any, chat_channel: Ch
     assert AgentProfile.objects.get(user=alice).chat_load == 0
 
 
+def test_an_assignment_writes_every_row_and_announces_the_last_message(alice: Any, chat_channel: Channel) -> None:
+    """The decision's writes are folded into one statement and the preview comes with the conversation: check all."""
+    from omnidesk.models import Event, EventAudience
+
+    set_presence(user=alice, presence=AgentProfile.Presence.AWAY)
+    conversation = widget_message(chat_channel, text="Ma facture est fausse").conversation
+    set_presence(user=alice, presence=AgentProfile.Presence.AVAILABLE)
+    conversation.refresh_from_db()
+    item = RoutingItem.objects.get(conversation=conversation)
+    profile = AgentProfile.objects.get(user=alice)
+    assignment = Assignment.objects.get(conversation=conversation)
+    assert (conversation.assignee, item.state, item.agent, item.reason) == (alice, "assigned", alice, "")
+    assert (assignment.agent, assignment.source, assignment.ended_at) == (alice, "routed", None)
+    assert (profile.chat_load, profile.last_assigned_at) == (1, conversation.assigned_at)
+    event = Event.objects.filter(type="conversation.assigned").order_by("-id").first()
+    assert event is not None
+    assert event.data["conversation"]["preview"] == "Ma facture est fausse"
+    assert event.data["conversation"]["assignee_id"] == alice.pk
+    groups = set(EventAudience.objects.filter(event=event).values_list("group", flat=True))
+    assert f"agent.{alice.pk}" in groups and "supervisors" in groups
+
+
 # --- bad input ----------------------------------------------------------------------------------------------------
 
 
