@@ -85,6 +85,9 @@ def setup_django(database_url: str, redis_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = redis_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "omnidesk.settings"
+    # Like the servers the benchmarks start (tests/stack.py): DEBUG would log every SQL statement in memory, which
+    # no live system pays for.
+    os.environ["DEBUG"] = "false"
     import django
 
     django.setup()
