@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from interactions import access
 from interactions.models import Channel
-from routing import intents, offers, selectors, services, transfers
+from routing import agents, intents, offers, selectors, services, transfers
 from routing.models import AgentProfile, Intent, Offer, Queue, Skill
 
 
@@ -227,7 +227,7 @@ class AgentCapacityApi(APIView):
         data = CapacityInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            profile = services.set_capacity(user=agent_user(pk), **data.validated_data)
+            profile = agents.set_capacity(user=agent_user(pk), **data.validated_data)
         except DjangoValidationError as error:
             raise django_errors(error) from error
         return Response(AgentOutput(profile).data)
@@ -240,7 +240,7 @@ class AgentSkillsApi(APIView):
         data = SkillsInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            profile = services.set_skills(user=agent_user(pk), proficiencies=data.validated_data["skills"])
+            profile = agents.set_skills(user=agent_user(pk), proficiencies=data.validated_data["skills"])
         except DjangoValidationError as error:
             raise django_errors(error) from error
         return Response(AgentOutput(profile).data)

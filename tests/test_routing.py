@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from interactions import services
 from interactions.models import Channel, Conversation
+from routing.agents import set_capacity, set_skills
 from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem, Skill
-from routing.services import assign_next, recompute_ranks, set_capacity, set_presence, set_skills
+from routing.services import assign_next, recompute_ranks, set_presence
 from tests.conftest import make_user
 from tests.factories import widget_message
 
@@ -105,7 +106,7 @@ def test_it_never_double_assigns_under_concurrent_workers(support_queue: Queue, 
 
 
 def skilled(name: str, queue: Queue, skills: dict[str, int], **capacity: int) -> Any:
-    from routing.services import set_skills
+    from routing.agents import set_skills
 
     for skill in skills:
         Skill.objects.get_or_create(name=skill)

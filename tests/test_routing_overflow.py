@@ -43,7 +43,7 @@ def test_it_drops_optional_skills_after_the_timeout_when_there_is_no_overflow_qu
 def test_it_prefers_an_agent_with_the_optional_skill_before_the_timeout(
     alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
 ) -> None:
-    from routing.services import set_skills
+    from routing.agents import set_skills
 
     Skill.objects.create(name="Premium")
     support_queue.optional_skills.add(Skill.objects.get(name="Premium"))
