@@ -39,9 +39,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from bench.environment import configure_logging, flush_redis, migrate, setup_django
+from bench.environment import configure_logging, flush_redis, fresh_database, migrate, setup_django
 from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks
 from tests.stack import Stack, wait_until
 
@@ -62,26 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--email-ingest-worker-concurrency", type=int, default=2, help="Celery processes (2)")
     group.add_argument("--email-ingest-batch-size", type=int, default=50, help="events per worker transaction (50)")
     group.add_argument("--email-ingest-timeout", type=float, default=300, help="seconds to wait for the worker")
-
-
-def bench_url(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit(f"email_ingest needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
-    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg2
-
-    admin = psycopg2.connect(urlunsplit(urlsplit(url)._replace(path="/postgres")))
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        admin.close()
 
 
 def generate_maildir(path: Path, *, messages: int, customers: int, seed: int = 5) -> int:
@@ -186,9 +165,8 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url or not redis_url:
         raise SystemExit("email_ingest needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    url = bench_url(database_url)
     logger.info("preparing database %s and flushing %s", DATABASE, redis_url)
-    recreate_database(url)
+    url = fresh_database(database_url, DATABASE, bench="email_ingest")
     flush_redis(redis_url)
     migrate(url, redis_url)
     setup_django(url, redis_url)

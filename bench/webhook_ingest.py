@@ -43,12 +43,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import psycopg2
 
 from bench.chat_e2e import Desk, new_event_loop
-from bench.environment import configure_logging, flush_redis, migrate, setup_django
+from bench.environment import configure_logging, flush_redis, fresh_database, migrate, setup_django
 from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
 from tests.stack import ROOT, Stack, free_port
 
@@ -120,24 +120,6 @@ class WebhookStack(Stack):
                 return True
         except OSError:
             return False
-
-
-def database_url_for(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit("webhook_ingest needs PostgreSQL")
-    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
-
-
-def recreate_database(database_url: str) -> None:
-    admin = psycopg2.connect(urlunsplit(urlsplit(database_url)._replace(path="/postgres")))
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        admin.close()
 
 
 @dataclass(frozen=True)
@@ -452,9 +434,8 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url or not redis_url:
         raise SystemExit("webhook_ingest needs DATABASE_URL (PostgreSQL) and REDIS_URL")
-    bench_url = database_url_for(database_url)
     logger.info("preparing database %s and flushing %s", DATABASE, redis_url)
-    recreate_database(bench_url)
+    bench_url = fresh_database(database_url, DATABASE, bench="webhook_ingest")
     flush_redis(redis_url)
     migrate(bench_url, redis_url)
     setup_django(bench_url, redis_url)
