@@ -45,7 +45,8 @@ def _flush_retrying_on_deadlock(teardown: Any) -> Any:
             try:
                 return teardown(self)
             except (CommandError, OperationalError) as error:
-                if "deadlock" not in str(error) or attempt == 4:
+                # flush's CommandError names no cause in its text: the deadlock is in the chained exception.
+                if "deadlock" not in f"{error} {error.__cause__}" or attempt == 4:
                     raise
         return None
 
