@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from interactions import access, inbound, selectors, services
+from interactions import access, inbound, selectors, visitors
 from interactions.models import Channel
 from omnidesk import realtime
 from routing import services as routing_services
@@ -173,21 +173,21 @@ class WidgetConsumer(RealtimeConsumer):
             return
         self.channel = channel
         token = frame.get("token")
-        visitor_id = services.visitor_from_token(channel=channel, token=token if isinstance(token, str) else None)
+        visitor_id = visitors.visitor_from_token(channel=channel, token=token if isinstance(token, str) else None)
         self.visitor_id = visitor_id or uuid.uuid4().hex
         identity = frame.get("identity")
         if isinstance(identity, dict) and (identity.get("email") or identity.get("name")):
-            await database_sync_to_async(services.identify_visitor)(
+            await database_sync_to_async(visitors.identify_visitor)(
                 channel=channel,
                 visitor_id=self.visitor_id,
                 email=identity.get("email"),
                 name=identity.get("name"),
                 identifier_hash=identity.get("identifier_hash"),
             )
-        history = await database_sync_to_async(selectors.visitor_history)(channel=channel, visitor_id=self.visitor_id)
+        history = await database_sync_to_async(visitors.visitor_history)(channel=channel, visitor_id=self.visitor_id)
         welcome = {
             "type": "welcome",
-            "token": services.issue_visitor_token(channel=channel, visitor_id=self.visitor_id),
+            "token": visitors.issue_visitor_token(channel=channel, visitor_id=self.visitor_id),
             "history": history,
         }
         # The history already holds every processed message, so there is nothing to replay for a visitor.

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from customers.models import Customer, Identity
-from interactions import access, events
+from interactions import access
 from interactions.models import Channel, Conversation, Interaction
 
 
@@ -15,19 +15,6 @@ def get_widget_channel(public_key: str) -> Channel | None:
     if not public_key:
         return None
     return Channel.objects.filter(public_key=public_key, kind=Channel.Kind.CHAT, is_active=True).first()
-
-
-def visitor_history(*, channel: Channel, visitor_id: str, limit: int = 100) -> list[events.MessageData]:
-    """The messages a returning visitor sees in the widget: their customer's chat on this channel, no notes."""
-    identity = Identity.objects.filter(kind=Identity.Kind.WIDGET, address=visitor_id).first()
-    if identity is None:
-        return []
-    interactions = (
-        Interaction.objects.filter(customer_id=identity.customer_id, channel=channel, kind=Interaction.Kind.MESSAGE)
-        .select_related("customer", "author")
-        .order_by("-created_at", "-id")[:limit]
-    )
-    return [events.message_data(interaction) for interaction in reversed(list(interactions))]
 
 
 def customer_timeline(customer: Customer, *, before: int | None = None, limit: int = 50) -> list[Interaction]:

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from customers.models import Customer, Identity
 from customers.services import normalize_address, resolve_identity
-from interactions import services
+from interactions import visitors
 from interactions.models import Channel, Conversation, Interaction
 from tests.browser import website, widget_page
 from tests.stack import Stack
@@ -69,8 +69,8 @@ def jeanne(chat_channel: Channel) -> Customer:
 
 
 def test_it_links_a_signed_visitor_to_the_customer_with_that_email(jeanne: Customer, chat_channel: Channel) -> None:
-    signature = services.sign_visitor_email(channel=chat_channel, email="jeanne@example.com")
-    customer = services.identify_visitor(
+    signature = visitors.sign_visitor_email(channel=chat_channel, email="jeanne@example.com")
+    customer = visitors.identify_visitor(
         channel=chat_channel,
         visitor_id="device-b",
         email="jeanne@example.com",
@@ -83,7 +83,7 @@ def test_it_links_a_signed_visitor_to_the_customer_with_that_email(jeanne: Custo
 
 @pytest.mark.parametrize("forged", [None, "", "0" * 64, "not-hex"])
 def test_it_never_links_an_unsigned_or_forged_claim(jeanne: Customer, chat_channel: Channel, forged: Any) -> None:
-    customer = services.identify_visitor(
+    customer = visitors.identify_visitor(
         channel=chat_channel, visitor_id="intruder", email="jeanne@example.com", name="Jeanne", identifier_hash=forged
     )
     assert customer != jeanne
@@ -94,8 +94,8 @@ def test_it_never_links_an_unsigned_or_forged_claim(jeanne: Customer, chat_chann
 
 def test_it_does_not_accept_another_channels_signature(jeanne: Customer, chat_channel: Channel) -> None:
     other = Channel.objects.create(kind="chat", name="Other site", queue=chat_channel.queue)
-    signature = services.sign_visitor_email(channel=other, email="jeanne@example.com")
-    customer = services.identify_visitor(
+    signature = visitors.sign_visitor_email(channel=other, email="jeanne@example.com")
+    customer = visitors.identify_visitor(
         channel=chat_channel, visitor_id="v", email="jeanne@example.com", name="", identifier_hash=signature
     )
     assert customer != jeanne
@@ -107,7 +107,7 @@ def test_it_does_not_accept_another_channels_signature(jeanne: Customer, chat_ch
 def test_it_shows_history_only_to_a_visitor_the_website_vouched_for(
     stack: Stack, browser: Browser, jeanne: Customer, chat_channel: Channel
 ) -> None:
-    signature = services.sign_visitor_email(channel=chat_channel, email="jeanne@example.com")
+    signature = visitors.sign_visitor_email(channel=chat_channel, email="jeanne@example.com")
     pages = {
         "/signed": widget_page(
             desk_url=stack.base_url,
