@@ -1,0 +1,1 @@
+"""Supervisor analytics: KPI definitions, staffing (Erlang C) and, later, reporting events and rollups."""
