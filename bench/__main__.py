@@ -26,6 +26,35 @@ BENCHMARKS = {
 }
 
 
+# `--smoke`: every benchmark once at a tiny size, so CI notices a benchmark that no longer runs (its figures mean
+# nothing at this size). Keys are argparse destinations; a benchmark module that is absent simply has none of them.
+SMOKE = {
+    "messages": 20,
+    "visitors": 4,
+    "rates": "20",
+    "drain_timeout": 30.0,
+    "routing_agents": 10,
+    "routing_waiting": 50,
+    "routing_releases": 5,
+    "sla_conversations": 50,
+    "sla_calls": 20,
+    "webhook_ingest_burst": 50,
+    "webhook_ingest_sustained_seconds": 2.0,
+    "webhook_ingest_sustained_rate": 10.0,
+    "webhook_ingest_connections": 4,
+    "webhook_ingest_drain_timeout": 60.0,
+    "email_ingest_messages": 20,
+    "email_ingest_customers": 5,
+    "email_ingest_timeout": 60.0,
+    "screen_pop_calls": 5,
+    "screen_pop_rates": "5",
+    "screen_pop_callers": 3,
+    "screen_pop_drain": 5.0,
+    "crm_interactions": 1000,
+    "crm_requests": 3,
+}
+
+
 def emit(result: dict[str, Any]) -> None:
     print(json.dumps(result), flush=True)
 
@@ -52,9 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(modules),
         help=f"comma-separated benchmarks to run (default: all; they run in this order): {','.join(modules)}",
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="run every chosen benchmark once at a tiny size (a CI check, not a figure)"
+    )
     for module in modules.values():
         module.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.smoke:
+        for destination, value in SMOKE.items():
+            if hasattr(args, destination):
+                setattr(args, destination, value)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(modules))
     if unknown:
