@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
@@ -10,10 +10,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django_stubs_ext import StrOrPromise
 
 from interactions.messaging.models import MESSAGING_KINDS, PROVIDERS_BY_KIND, MessagingChannel, SignatureRejection
 from interactions.models import Channel
+
+if TYPE_CHECKING:  # django-stubs-ext is a development dependency: never imported at run time
+    from django_stubs_ext import StrOrPromise
 
 # The secrets each provider needs, with the label an admin sees. Their values are never rendered back.
 SECRET_FIELDS: dict[str, StrOrPromise] = {

@@ -1,0 +1,30 @@
+"""Login throttling: django-axes' backend, for requests only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """Refuses (and counts) logins of a locked-out username + IP; the next backend checks the password.
+
+    Every login that comes over HTTP — the login page, the admin — calls authenticate() with its request, so every
+    attempt an attacker can make is counted. Code that authenticates without a request (the test client's
+    `login()`, a management command) has no address to count by: django-axes would raise there, this backend
+    steps aside instead and lets the next backend decide.
+    """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> AbstractBaseUser | None:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
