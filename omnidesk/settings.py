@@ -264,6 +264,7 @@ OMNIDESK_API_CHANNEL_REPLAY_WINDOW = env_int("OMNIDESK_API_CHANNEL_REPLAY_WINDOW
 # Refused webhooks are counted per channel and provider; each web process writes a count at most this often a
 # minute per channel and provider, the rest is added up in memory (interactions/messaging/webhooks.py).
 OMNIDESK_REJECTION_WRITES_PER_MINUTE = env_int("OMNIDESK_REJECTION_WRITES_PER_MINUTE", 10)
+OMNIDESK_REJECTION_WINDOW_SECONDS = float(os.environ.get("OMNIDESK_REJECTION_WINDOW_SECONDS", "60"))
 # GET /healthz answers anonymous callers {"status": "ok"|"degraded"} only; the per-component details go to
 # supervisors and to callers sending "Authorization: Bearer <OMNIDESK_HEALTH_TOKEN>" (unset: no token accepted).
 OMNIDESK_HEALTH_TOKEN = os.environ.get("OMNIDESK_HEALTH_TOKEN", "")

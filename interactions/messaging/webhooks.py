@@ -66,7 +66,7 @@ def _find_webhook_channel(*, provider: str, uuid: UUID) -> Channel:
 
 
 # Refused requests are counted, not stored; and a flood of forgeries must not become a flood of writes (or log lines):
-# per process, each (channel, provider) writes at most REJECTION_WRITES_PER_MINUTE times a minute. Refusals beyond
+# per process, each (channel, provider) writes at most OMNIDESK_REJECTION_WRITES_PER_MINUTE times a minute. Refusals beyond
 # that are added up in memory and written with the next write of that key, so the day's count stays exact (it lags
 # by at most a minute under a flood) while the database sees a bounded number of statements.
 _rejections: dict[tuple[int, str], list[float | int]] = {}  # key → [window start, writes in window, unwritten]
@@ -79,7 +79,7 @@ def count_rejection(*, channel: Channel, provider: str, reason: str) -> None:
     budget = settings.OMNIDESK_REJECTION_WRITES_PER_MINUTE
     with _rejections_lock:
         window = _rejections.setdefault(key, [now, 0, 0])
-        if now - window[0] >= 60:
+        if now - window[0] >= settings.OMNIDESK_REJECTION_WINDOW_SECONDS:
             window[:] = [now, 0, window[2]]
         window[2] = int(window[2]) + 1
         if window[1] >= budget:
