@@ -66,9 +66,9 @@ def _find_webhook_channel(*, provider: str, uuid: UUID) -> Channel:
 
 
 # Refused requests are counted, not stored; and a flood of forgeries must not become a flood of writes (or log lines):
-# per process, each (channel, provider) writes at most OMNIDESK_REJECTION_WRITES_PER_MINUTE times a minute. Refusals beyond
-# that are added up in memory and written with the next write of that key, so the day's count stays exact (it lags
-# by at most a minute under a flood) while the database sees a bounded number of statements.
+# per process, each (channel, provider) writes at most OMNIDESK_REJECTION_WRITES_PER_MINUTE times a window
+# (OMNIDESK_REJECTION_WINDOW_SECONDS). Refusals beyond that are added up in memory and written with the next write of
+# that key, so the day's count stays exact (lagging by a window under a flood) with a bounded number of statements.
 _rejections: dict[tuple[int, str], list[float | int]] = {}  # key → [window start, writes in window, unwritten]
 _rejections_lock = threading.Lock()
 
