@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
@@ -28,3 +29,14 @@ class LoginThrottleBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username, password, **kwargs)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The login's client address for django-axes: REMOTE_ADDR, or behind OMNIDESK_TRUSTED_PROXIES proxies the
+    address the outermost trusted proxy saw (X-Forwarded-For read from the right, so a client cannot choose it)."""
+    proxies = settings.OMNIDESK_TRUSTED_PROXIES
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")

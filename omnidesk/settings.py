@@ -301,6 +301,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_DISABLE_ACCESS_SUCCESS_LOG = True  # a row per successful login is not needed for throttling
 AXES_VERBOSE = False
+# Behind N reverse proxies that each append to X-Forwarded-For, the client's address is the Nth from the right.
+OMNIDESK_TRUSTED_PROXIES = env_int("OMNIDESK_TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "omnidesk.auth.client_ip"
 
 # Content-Security-Policy (django-csp): no inline script or style, no eval, no framing of the desk, no plugins.
 # Same-origin websockets are 'self' in CSP 3 browsers; the explicit ws(s) sources cover the others.

@@ -129,3 +129,23 @@ def test_it_gives_health_details_to_a_supervisor_but_not_to_an_agent(sophie: Any
     agent.force_login(alice)
     assert "checks" in supervisor.get("/healthz").json()
     assert "checks" not in agent.get("/healthz").json()
+
+
+@override_settings(OMNIDESK_TRUSTED_PROXIES=1)
+def test_it_counts_the_address_the_trusted_proxy_saw_not_one_the_client_claims(alice: Any) -> None:
+    def attempt(claimed: str) -> int:
+        return int(
+            Client()
+            .post(
+                "/accounts/login/",
+                {"username": "alice", "password": "wrong guess"},
+                REMOTE_ADDR="10.0.0.2",
+                HTTP_X_FORWARDED_FOR=f"{claimed}, 203.0.113.50",
+            )
+            .status_code
+        )
+
+    # A new made-up address in front each time does not escape: the proxy appended the real one last.
+    statuses = [attempt(f"198.51.100.{n}") for n in range(settings.AXES_FAILURE_LIMIT)]
+    assert statuses[-1] == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.50"}

@@ -121,3 +121,26 @@ def test_it_caps_the_writes_of_a_flood_of_forgeries_and_keeps_the_count_exact(su
 
     wait_until(caught_up, timeout=10, interval=0.2, message="the held-back refusals to be written")
     assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "accepted"),
+    [
+        ("whatsapp", "{}", False),
+        ("whatsapp", '{"phone_number_id": "1065550001"}', True),
+        ("whatsapp", '{"provider": "twilio", "from_number": "+33700000001"}', True),  # Twilio signs per URL
+        ("messenger", '{"page_id": ""}', False),
+        ("messenger", '{"page_id": "page-1"}', True),
+        ("instagram", '{"ig_user_id": "ig-1"}', True),
+    ],
+)
+def test_it_asks_the_admin_for_the_meta_account_a_channel_answers_for(
+    sophie: Any, support_queue: Queue, kind: str, config: str, accepted: bool
+) -> None:
+    client = Client()
+    client.force_login(sophie)
+    form = {"kind": kind, "name": "Meta", "queue": support_queue.pk, "is_active": "on", "config": config}
+    answer = client.post("/admin/messaging/messagingchannel/add/", form)
+    assert (answer.status_code == 302) is accepted
+    if not accepted:
+        assert "events for other numbers or pages of the app are refused" in answer.content.decode()

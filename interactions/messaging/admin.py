@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from interactions.messaging import meta
 from interactions.messaging.models import MESSAGING_KINDS, PROVIDERS_BY_KIND, MessagingChannel, SignatureRejection
 from interactions.models import Channel
 
@@ -76,6 +77,25 @@ class MessagingChannelForm(forms.ModelForm):
             self.fields[f"secret_{name}"].help_text = (
                 _("Stored. Leave empty to keep it.") if stored.get(name) else _("Not set.")
             )
+
+    def clean(self) -> dict[str, Any]:
+        """A Meta channel names its own number or page: events for any other account of the app are refused."""
+        cleaned = super().clean() or {}
+        kind, config = cleaned.get("kind"), cleaned.get("config")
+        provider = (config or {}).get("provider") if isinstance(config, dict) else None
+        keys = meta.ACCOUNT_KEYS.get(str(kind), ())
+        if (
+            keys
+            and provider in (None, "", "meta")
+            and isinstance(config, dict)
+            and not any(config.get(k) for k in keys)
+        ):
+            self.add_error(
+                "config",
+                _("Set %(keys)s in the configuration: events for other numbers or pages of the app are refused.")
+                % {"keys": " / ".join(keys)},
+            )
+        return cleaned
 
     def save(self, commit: bool = True) -> Any:
         channel = super().save(commit=False)
