@@ -308,12 +308,17 @@ AXES_CLIENT_IP_CALLABLE = "omnidesk.auth.client_ip"
 # Content-Security-Policy (django-csp): no inline script or style, no eval, no framing of the desk, no plugins.
 # Same-origin websockets are 'self' in CSP 3 browsers; the explicit ws(s) sources cover the others.
 _socket_hosts = [host for host in ALLOWED_HOSTS if host != "*" and not host.startswith(".")]
+# An email's remote images load only when the agent asks ("Load remote images"); the email is an iframe `srcdoc`,
+# which inherits this page's policy, so those images need remote sources here. False: 'self' and data: only (the
+# button then shows nothing until the email is served from its own URL with its own policy).
+OMNIDESK_CSP_REMOTE_IMAGES = env_bool("OMNIDESK_CSP_REMOTE_IMAGES", True)
+_remote_images = (["https:"] + ([] if HTTPS else ["http:"])) if OMNIDESK_CSP_REMOTE_IMAGES else []
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", *_remote_images],
         "connect-src": [SELF]
         + [f"wss://{host}:*" for host in _socket_hosts]
         + ([] if HTTPS else [f"ws://{host}:*" for host in _socket_hosts]),

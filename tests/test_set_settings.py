@@ -104,6 +104,13 @@ print(json.dumps({
 """
 
 
+def test_it_keeps_images_to_self_and_data_when_remote_images_are_turned_off() -> None:
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.CONTENT_SECURITY_POLICY)"
+    result = run(["-c", code], production(OMNIDESK_CSP_REMOTE_IMAGES="false"))
+    assert result.returncode == 0, result.stderr
+    assert "'img-src': [\"'self'\", 'data:']" in result.stdout
+
+
 @pytest.fixture(scope="module")
 def production_headers() -> dict[str, Any]:
     result = run(["-c", HEADERS_SCRIPT], production())
@@ -118,7 +125,7 @@ def test_it_sends_a_strict_content_security_policy(production_headers: dict[str,
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
     assert directives["base-uri"] == "'none'"
-    assert directives["img-src"] == "'self' data:"
+    assert directives["img-src"] == "'self' data: https:"  # an email's remote images, on the agent's request
     assert directives["connect-src"] == "'self' wss://desk.example.com:*"  # no plain ws:// in production
     assert "unsafe" not in production_headers["csp"]
 
