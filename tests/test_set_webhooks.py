@@ -144,3 +144,15 @@ def test_it_asks_the_admin_for_the_meta_account_a_channel_answers_for(
     assert (answer.status_code == 302) is accepted
     if not accepted:
         assert "events for other numbers or pages of the app are refused" in answer.content.decode()
+
+
+def test_it_never_logs_a_provider_url_holding_a_secret(caplog: pytest.LogCaptureFixture) -> None:
+    from interactions.messaging import http
+    from tests.messaging_support import running_provider
+
+    token = "123456:telegram-bot-token-in-the-url"
+    with running_provider() as provider, caplog.at_level("DEBUG"):  # everything that reaches the handlers
+        answer = http.call("POST", f"{provider.url}/bot{token}/sendMessage", provider="Telegram", json={"chat_id": 7})
+    assert answer["ok"] is True
+    assert provider.sent(r"/sendMessage")  # the request was made (and could have been logged)
+    assert token not in caplog.text
