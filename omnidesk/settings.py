@@ -307,7 +307,8 @@ AXES_CLIENT_IP_CALLABLE = "omnidesk.auth.client_ip"
 
 # Content-Security-Policy (django-csp): no inline script or style, no eval, no framing of the desk, no plugins.
 # Same-origin websockets are 'self' in CSP 3 browsers; the explicit ws(s) sources cover the others.
-_socket_hosts = [host for host in ALLOWED_HOSTS if host != "*" and not host.startswith(".")]
+# CSP host sources cannot name IPv6 literals ("[::1]"): those clients rely on 'self'.
+_socket_hosts = [host for host in ALLOWED_HOSTS if host != "*" and not host.startswith((".", "["))]
 # An email's remote images load only when the agent asks ("Load remote images"); the email is an iframe `srcdoc`,
 # which inherits this page's policy, so those images need remote sources here. False: 'self' and data: only (the
 # button then shows nothing until the email is served from its own URL with its own policy).
