@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := omnidesk.settings
 
-.PHONY: run test bench lint typecheck venv chromium system-packages messages clean
+.PHONY: run test bench lint typecheck venv chromium system-packages messages clean deploy-check
 
 # The marker carries a hash of the requirements, so any change to them reinstalls, whatever the file dates say.
 REQUIREMENTS_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
@@ -43,17 +43,39 @@ run: venv
 	  $(PY) manage.py collectstatic --noinput -v 0; \
 	  PATH=$(VENV)/bin:$$PATH HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start; \
 	else \
-	  $(PY) -m uvicorn omnidesk.asgi:application --host $(HOST) --port $(PORT) --no-access-log; \
+	  $(PY) -m uvicorn omnidesk.asgi:application --host $(HOST) --port $(PORT) --no-access-log --ws-max-size 131072; \
 	fi
 
 # The whole suite against PostgreSQL and Redis on localhost.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/omnidesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
+# Outside the embedded default omnidesk needs its own SECRET_KEY and defaults to HTTPS-only cookies and redirects;
+# the tests talk plain http to loopback servers, with a key that is only ever used here.
+TEST_ENV := SECRET_KEY=omnidesk-tests-only-key-7f3c9a1e5b2d8c4f6a0e9b3d7c1f5a2e8b4d6c0f OMNIDESK_HTTPS=false
 test: venv system-packages
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench
+	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench
+
+# A production install, as README's Deployment section describes it: requirements.txt ALONE in a fresh venv (no
+# development packages to hide a missing runtime dependency), then `check --deploy` with warnings as failures and
+# `migrate`, with DEBUG unset, a SECRET_KEY, PostgreSQL, Redis and ALLOWED_HOSTS — on a scratch database.
+DEPLOY_VENV ?= /tmp/omnidesk-deploy-venv
+DEPLOY_DATABASE ?= omnidesk_deploy_check
+DEPLOY_PG ?= postgres://postgres@127.0.0.1:5432
+DEPLOY_REDIS_URL ?= redis://127.0.0.1:6379/13
+deploy-check:
+	rm -rf $(DEPLOY_VENV)
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install -q --upgrade pip
+	$(DEPLOY_VENV)/bin/pip install -q -r requirements.txt
+	psql "$(DEPLOY_PG)/postgres" -q -c 'DROP DATABASE IF EXISTS $(DEPLOY_DATABASE)' -c 'CREATE DATABASE $(DEPLOY_DATABASE)'
+	env -u DEBUG -u OMNIDESK_HTTPS -u SECURE_SSL_REDIRECT -u SECURE_HSTS_SECONDS SECRET_KEY="$$($(DEPLOY_VENV)/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  DATABASE_URL=$(DEPLOY_PG)/$(DEPLOY_DATABASE) REDIS_URL=$(DEPLOY_REDIS_URL) ALLOWED_HOSTS=desk.example.com \
+	  sh -c '$(DEPLOY_VENV)/bin/python manage.py check --deploy --fail-level WARNING && \
+	         $(DEPLOY_VENV)/bin/python manage.py migrate --noinput -v 1'
+	psql "$(DEPLOY_PG)/postgres" -q -c 'DROP DATABASE IF EXISTS $(DEPLOY_DATABASE)'
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,12 +1,18 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from django_stubs_ext import StrOrPromise
 
 from interactions import inbound
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
+
+if TYPE_CHECKING:  # django-stubs-ext is a development dependency: never imported at run time
+    from django_stubs_ext import StrOrPromise
 
 
 @admin.register(Channel)

@@ -1,13 +1,20 @@
-"""GET /healthz: the state of every component the spine depends on."""
+"""GET /healthz: the state of every component the spine depends on.
+
+Anyone (a load balancer, a probe) gets {"status": "ok"} or {"status": "degraded"} with 200 or 503; the per-component
+details (versions, backends, worker names, error messages) only go to supervisors and to callers presenting the
+OMNIDESK_HEALTH_TOKEN as a bearer token, since they map the deployment for an attacker.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
@@ -50,6 +57,26 @@ CHECKS: dict[str, Callable[[], Any]] = {
 }
 
 
+def presents_health_token(request: HttpRequest) -> bool:
+    token = str(settings.OMNIDESK_HEALTH_TOKEN)
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(token.encode(), given.encode("utf-8", errors="replace"))
+
+
+def is_supervisor(user: Any) -> bool:
+    """A supervisor by role, the same rule as the desk (interactions.access decides who is one)."""
+    from interactions import access  # the app registry is ready by the first request
+
+    return bool(user.is_authenticated and user.is_active and access.is_supervisor(user))
+
+
+async def may_see_details(request: HttpRequest) -> bool:
+    if presents_health_token(request):
+        return True
+    user = await request.auser() if hasattr(request, "auser") else AnonymousUser()
+    return await sync_to_async(is_supervisor)(user)
+
+
 async def healthz(request: HttpRequest) -> JsonResponse:
     report: dict[str, dict[str, Any]] = {}
     for name, check in CHECKS.items():
@@ -65,4 +92,7 @@ async def healthz(request: HttpRequest) -> JsonResponse:
         except Exception as error:
             report[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
     healthy = all(part["ok"] for part in report.values())
-    return JsonResponse({"status": "ok" if healthy else "fail", "checks": report}, status=200 if healthy else 503)
+    answer: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
+    if await may_see_details(request):
+        answer["checks"] = report
+    return JsonResponse(answer, status=200 if healthy else 503)

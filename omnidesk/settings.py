@@ -2,13 +2,19 @@
 
 Without DATABASE_URL / REDIS_URL omnidesk runs embedded: SQLite, the in-memory channel layer and Celery tasks run
 in-process. With them: PostgreSQL, channels-redis (pubsub layer) and a Celery broker on Redis.
+
+Fail closed: DEBUG is off unless set; outside the embedded default a SECRET_KEY must be given (the process refuses to
+start otherwise) and HTTPS protections (secure cookies, HSTS, redirect to https) are on unless turned off.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,11 +36,55 @@ def env_list(name: str, default: str) -> list[str]:
     return [item for item in os.environ.get(name, default).replace(",", " ").split() if item]
 
 
-DEBUG = env_bool("DEBUG", True)
-# The fallback key only exists so that `make run` works out of the box; production sets SECRET_KEY.
-SECRET_KEY = os.environ.get("SECRET_KEY", "omnidesk-insecure-development-key-change-me")
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# The embedded default (`make run` on a fresh machine): SQLite, in-process layer and tasks, loopback only.
+EMBEDDED = not (DATABASE_URL and REDIS_URL)
+
+# Never on by default: a debug page shows settings, request headers and local variables (channel secrets among them).
+DEBUG = env_bool("DEBUG", False)
+DEVELOPMENT_SECRET_KEY = "omnidesk-insecure-development-key-for-the-embedded-default-only"
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not EMBEDDED:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Outside the embedded default (DATABASE_URL and REDIS_URL set) omnidesk refuses to "
+            "start without its own key: set SECRET_KEY to a long random value, e.g. the output of "
+            '`python -c "import secrets; print(secrets.token_urlsafe(50))"` (see README, Deployment).'
+        )
+    # Only so that `make run` works out of the box on one machine: sessions signed with a key everyone knows.
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
+elif SECRET_KEY == DEVELOPMENT_SECRET_KEY and not EMBEDDED:
+    raise ImproperlyConfigured("SECRET_KEY is the public development key: set a key of your own (README, Deployment).")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost 127.0.0.1 [::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS: on by default outside the embedded default. Each protection can still be set on its own; OMNIDESK_HTTPS=false
+# (tests on plain-http loopback servers, a trusted lab network) turns the defaults off.
+HTTPS = env_bool("OMNIDESK_HTTPS", not EMBEDDED)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+# Load balancers probe /healthz over plain http on the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# Behind a TLS-terminating proxy, e.g. SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO=https". Only set it when the
+# proxy always overwrites that header: otherwise a client could claim https itself. Unset: no proxy header trusted.
+_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header.split("=", 1)) if "=" in _proxy_header else None
+# Error reports hide local variables named like secrets too (channel secrets travel in locals).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "omnidesk.errors.SecretsHidingFilter"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+# Deliberate opt-outs of HSTS parts are decisions, not warnings for `check --deploy`.
+SILENCED_SYSTEM_CHECKS = [
+    check
+    for check, on in (("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS), ("security.W021", SECURE_HSTS_PRELOAD))
+    if HTTPS and SECURE_HSTS_SECONDS and not on
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -51,6 +101,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
+    "csp",
     "omnidesk",
     "customers",
     "interactions",
@@ -71,6 +123,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "omnidesk.urls"
@@ -92,10 +147,6 @@ TEMPLATES = [
         },
     },
 ]
-
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-REDIS_URL = os.environ.get("REDIS_URL", "")
-EMBEDDED = not (DATABASE_URL and REDIS_URL)
 
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
@@ -145,6 +196,9 @@ CELERY_TASK_IGNORE_RESULT = True
 # Celery's Django fix-up closes the DB connection around every task unless this is set (160 → 539 tasks/s here).
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# No task may hold a worker forever (a hostile mail, a hung provider): SoftTimeLimitExceeded first, then the kill.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbound-events": {
         "task": "interactions.tasks.sweep_inbound_events",
@@ -207,11 +261,75 @@ OMNIDESK_MEDIA_ALLOWED_HOSTS = env_list(
 OMNIDESK_MEDIA_MAX_BYTES = env_int("OMNIDESK_MEDIA_MAX_BYTES", 16 * 1024 * 1024)
 # The API channel's signed requests are refused when their timestamp is further than this from now (replays).
 OMNIDESK_API_CHANNEL_REPLAY_WINDOW = env_int("OMNIDESK_API_CHANNEL_REPLAY_WINDOW", 300)
+# Refused webhooks are counted per channel and provider; each web process writes a count at most this often a
+# minute per channel and provider, the rest is added up in memory (interactions/messaging/webhooks.py).
+OMNIDESK_REJECTION_WRITES_PER_MINUTE = env_int("OMNIDESK_REJECTION_WRITES_PER_MINUTE", 10)
+OMNIDESK_REJECTION_WINDOW_SECONDS = float(os.environ.get("OMNIDESK_REJECTION_WINDOW_SECONDS", "60"))
+# GET /healthz answers anonymous callers {"status": "ok"|"degraded"} only; the per-component details go to
+# supervisors and to callers sending "Authorization: Bearer <OMNIDESK_HEALTH_TOKEN>" (unset: no token accepted).
+OMNIDESK_HEALTH_TOKEN = os.environ.get("OMNIDESK_HEALTH_TOKEN", "")
+
+# Limits other areas read (issue 11):
+# the widget: messages one visitor may send a minute, and new visitors (customer + conversation) per IP a minute,
+OMNIDESK_WIDGET_MESSAGES_PER_MINUTE = env_int("OMNIDESK_WIDGET_MESSAGES_PER_MINUTE", 20)
+OMNIDESK_WIDGET_NEW_VISITORS_PER_IP_PER_MINUTE = env_int("OMNIDESK_WIDGET_NEW_VISITORS_PER_IP_PER_MINUTE", 10)
+# and how long a visitor token stays valid (seconds);
+OMNIDESK_WIDGET_TOKEN_MAX_AGE = env_int("OMNIDESK_WIDGET_TOKEN_MAX_AGE", 86_400)
+# the largest mail fetched or accepted (bytes; larger ones are refused or dead-lettered unparsed);
+OMNIDESK_EMAIL_MAX_MESSAGE_BYTES = env_int("OMNIDESK_EMAIL_MAX_MESSAGE_BYTES", 25 * 1024 * 1024)
+# how old a Mailgun inbound signature's timestamp may be (seconds); its token is accepted once.
+OMNIDESK_MAILGUN_REPLAY_WINDOW = env_int("OMNIDESK_MAILGUN_REPLAY_WINDOW", 300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from one IP address, that
+# pair is locked out for AXES_COOLOFF_MINUTES; a success resets the count. Every HTTP login (the login page, the
+# admin) passes the request to authenticate(); omnidesk/auth.py explains the backend.
+AUTHENTICATION_BACKENDS = [
+    "omnidesk.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_SUCCESS_LOG = True  # a row per successful login is not needed for throttling
+AXES_VERBOSE = False
+# Behind N reverse proxies that each append to X-Forwarded-For, the client's address is the Nth from the right.
+OMNIDESK_TRUSTED_PROXIES = env_int("OMNIDESK_TRUSTED_PROXIES", 0)
+AXES_CLIENT_IP_CALLABLE = "omnidesk.auth.client_ip"
+
+# Content-Security-Policy (django-csp): no inline script or style, no eval, no framing of the desk, no plugins.
+# Same-origin websockets are 'self' in CSP 3 browsers; the explicit ws(s) sources cover the others.
+# CSP host sources cannot name IPv6 literals ("[::1]"): those clients rely on 'self'.
+_socket_hosts = [host for host in ALLOWED_HOSTS if host != "*" and not host.startswith((".", "["))]
+# An email's remote images load only when the agent asks ("Load remote images"); the email is an iframe `srcdoc`,
+# which inherits this page's policy, so those images need remote sources here. False: 'self' and data: only (the
+# button then shows nothing until the email is served from its own URL with its own policy).
+OMNIDESK_CSP_REMOTE_IMAGES = env_bool("OMNIDESK_CSP_REMOTE_IMAGES", True)
+_remote_images = (["https:"] + ([] if HTTPS else ["http:"])) if OMNIDESK_CSP_REMOTE_IMAGES else []
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *_remote_images],
+        "connect-src": [SELF]
+        + [f"wss://{host}:*" for host in _socket_hosts]
+        + ([] if HTTPS else [f"ws://{host}:*" for host in _socket_hosts]),
+        "font-src": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+    }
+}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -229,6 +347,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The agent desk's REST API: conversations, customers and organizations.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several serializers have a "status" choice field; the conversation's gets its own name (drf_spectacular.W001).
+    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "interactions.models.Conversation.Status"},
+    # The schema and its docs describe every endpoint: for signed-in (hence active) users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # The UI assets come from drf-spectacular-sidecar through static files: no CDN, so the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -259,5 +381,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # httpx logs every request's URL at INFO, and Telegram's Bot API URLs hold the bot token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -277,11 +277,13 @@ def whatsapp_envelope(
     statuses: Sequence[dict[str, Any]] = (),
     name: str = "Carla",
     wa_id: str = "33612345678",
+    phone_number_id: str = "1065550001",
 ) -> dict[str, Any]:
-    """The WhatsApp Cloud API webhook: entry[].changes[].value.messages[] / statuses[]."""
+    """The WhatsApp Cloud API webhook: entry[].changes[].value.messages[] / statuses[], for make_channel's number
+    unless `phone_number_id` names another."""
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "33700000002", "phone_number_id": "1065550001"},
+        "metadata": {"display_phone_number": "33700000002", "phone_number_id": phone_number_id},
     }
     if messages:
         value["contacts"] = [{"profile": {"name": name}, "wa_id": wa_id}]
@@ -298,9 +300,11 @@ def whatsapp_text(wamid: str, text: str = "Bonjour", *, sender: str = "336123456
     return {"from": sender, "id": wamid, "timestamp": "1764579600", "type": "text", "text": {"body": text}, **extra}
 
 
-def messenger_envelope(items: list[dict[str, Any]], *, object_: str = "page") -> dict[str, Any]:
-    """Messenger (object "page") and Instagram (object "instagram"): entry[].messaging[]."""
-    return {"object": object_, "entry": [{"id": "page-1", "time": 1764579600000, "messaging": items}]}
+def messenger_envelope(items: list[dict[str, Any]], *, object_: str = "page", account: str = "") -> dict[str, Any]:
+    """Messenger (object "page") and Instagram (object "instagram"): entry[].messaging[]; the entry's id is the page's
+    or the Instagram account's (make_channel's "page-1" / "ig-1" unless `account` names another)."""
+    entry_id = account or ("ig-1" if object_ == "instagram" else "page-1")
+    return {"object": object_, "entry": [{"id": entry_id, "time": 1764579600000, "messaging": items}]}
 
 
 def telegram_update(update_id: int, *, text: str = "Bonjour", user_id: int = 777, **message: Any) -> dict[str, Any]:

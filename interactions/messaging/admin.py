@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
@@ -10,10 +10,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django_stubs_ext import StrOrPromise
 
+from interactions.messaging import meta
 from interactions.messaging.models import MESSAGING_KINDS, PROVIDERS_BY_KIND, MessagingChannel, SignatureRejection
 from interactions.models import Channel
+
+if TYPE_CHECKING:  # django-stubs-ext is a development dependency: never imported at run time
+    from django_stubs_ext import StrOrPromise
 
 # The secrets each provider needs, with the label an admin sees. Their values are never rendered back.
 SECRET_FIELDS: dict[str, StrOrPromise] = {
@@ -74,6 +77,25 @@ class MessagingChannelForm(forms.ModelForm):
             self.fields[f"secret_{name}"].help_text = (
                 _("Stored. Leave empty to keep it.") if stored.get(name) else _("Not set.")
             )
+
+    def clean(self) -> dict[str, Any]:
+        """A Meta channel names its own number or page: events for any other account of the app are refused."""
+        cleaned = super().clean() or {}
+        kind, config = cleaned.get("kind"), cleaned.get("config")
+        provider = (config or {}).get("provider") if isinstance(config, dict) else None
+        keys = meta.ACCOUNT_KEYS.get(str(kind), ())
+        if (
+            keys
+            and provider in (None, "", "meta")
+            and isinstance(config, dict)
+            and not any(config.get(k) for k in keys)
+        ):
+            self.add_error(
+                "config",
+                _("Set %(keys)s in the configuration: events for other numbers or pages of the app are refused.")
+                % {"keys": " / ".join(keys)},
+            )
+        return cleaned
 
     def save(self, commit: bool = True) -> Any:
         channel = super().save(commit=False)

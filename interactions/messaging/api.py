@@ -15,7 +15,13 @@ from rest_framework.views import APIView
 
 from interactions.messaging import signatures
 from interactions.messaging.api_channel import AcceptedSerializer, InboundMessageSerializer, event_from_data
-from interactions.messaging.webhooks import DATABASE_DOWN, count_rejection, get_webhook_channel, store_events
+from interactions.messaging.webhooks import (
+    DATABASE_DOWN,
+    count_rejection,
+    get_webhook_channel,
+    store_events,
+    too_large,
+)
 
 
 class ApiChannelWebhookApi(APIView):
@@ -60,6 +66,8 @@ class ApiChannelWebhookApi(APIView):
         ],
     )
     def post(self, request: Request, channel: UUID) -> Response:
+        if refused := too_large(request._request):
+            return Response({"detail": refused.content.decode().strip()}, status=refused.status_code)
         body = request._request.body  # the raw bytes, exactly as signed
         try:
             found = get_webhook_channel(provider="api", uuid=channel)
@@ -75,7 +83,7 @@ class ApiChannelWebhookApi(APIView):
                 return Response({"detail": reason}, status=status.HTTP_403_FORBIDDEN)
             try:
                 data = json.loads(body)
-            except ValueError:
+            except ValueError:  # UnicodeDecodeError included
                 return Response({"detail": "The body is not JSON."}, status=status.HTTP_400_BAD_REQUEST)
             serializer = InboundMessageSerializer(data=data)
             if not serializer.is_valid():

@@ -47,6 +47,60 @@ IDENTITY_KINDS: dict[str, str] = {
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 
 
+# The webhook "object" each channel kind receives, and the config keys naming the account a channel is bound to.
+OBJECTS: dict[str, str] = {
+    Channel.Kind.WHATSAPP: "whatsapp_business_account",
+    Channel.Kind.MESSENGER: "page",
+    Channel.Kind.INSTAGRAM: "instagram",
+}
+ACCOUNT_KEYS: dict[str, tuple[str, ...]] = {
+    Channel.Kind.WHATSAPP: ("phone_number_id",),
+    Channel.Kind.MESSENGER: ("page_id",),
+    Channel.Kind.INSTAGRAM: ("ig_user_id", "page_id"),
+}
+
+
+def channel_accounts(channel: Channel) -> set[str]:
+    """The Meta ids this channel answers for: its WhatsApp phone number id, or its page / Instagram account id."""
+    return {str(channel.config.get(key) or "") for key in ACCOUNT_KEYS.get(channel.kind, ())} - {""}
+
+
+def keep_own_entries(body: Any, *, channel: Channel) -> tuple[Any, int]:
+    """The body with only the parts addressed to this channel's own account, and how many parts were dropped.
+
+    One Meta app signs the webhooks of every number and page it serves with the same app secret, so a valid signature
+    does not prove that an event is for this channel: a WhatsApp change counts only when its metadata names the
+    channel's phone_number_id, a Messenger or Instagram entry only when its id is the channel's page or account id.
+    A channel without its id configured accepts nothing (fail closed). A body of another object is dropped whole.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
+        return body, 0  # not a Meta envelope: parse_or_keep keeps it for an admin to see
+    entries = [entry for entry in body["entry"] if isinstance(entry, dict)]
+    dropped = len(body["entry"]) - len(entries)
+    accounts = channel_accounts(channel)
+    if body.get("object") != OBJECTS.get(channel.kind):
+        return {**body, "entry": []}, max(len(body["entry"]), 1)
+    kept: list[dict[str, Any]] = []
+    for entry in entries:
+        if channel.kind == Channel.Kind.WHATSAPP:
+            changes = [c for c in entry.get("changes") or [] if isinstance(c, dict)]
+            own = [c for c in changes if _phone_number_id(c) in accounts]
+            dropped += len(entry.get("changes") or []) - len(own)
+            if own:
+                kept.append({**entry, "changes": own})
+        elif str(entry.get("id", "")) in accounts:
+            kept.append(entry)
+        else:
+            dropped += 1
+    return {**body, "entry": kept}, dropped
+
+
+def _phone_number_id(change: dict[str, Any]) -> str:
+    value = change.get("value")
+    metadata = value.get("metadata") if isinstance(value, dict) else None
+    return str(metadata.get("phone_number_id", "")) if isinstance(metadata, dict) else ""
+
+
 def events_from_body(body: Any) -> list[tuple[str, dict[str, Any]]]:
     if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
         raise InvalidPayload("a Meta webhook without entry[]")

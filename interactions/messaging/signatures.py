@@ -1,7 +1,9 @@
 """Authenticity of webhook requests, exactly as each provider signs them. Pure functions: bytes and strings in.
 
-Every comparison is constant-time (hmac.compare_digest). A function returns the reason for refusing, or "" when the
-request is authentic, so that the view can count refusals by reason without ever echoing a secret.
+Every comparison is constant-time (hmac.compare_digest) on bytes: a header is a `str` that may carry any character
+(WSGI decodes headers as Latin-1), and compare_digest raises TypeError on a non-ASCII `str`, which used to turn a
+forged header into a 500. A function returns the reason for refusing, or "" when the request is authentic, so that
+the view can count refusals by reason without ever echoing a secret.
 """
 
 from __future__ import annotations
@@ -17,6 +19,21 @@ MISSING = "missing signature"
 MISMATCH = "signature mismatch"
 NO_SECRET = "channel has no secret configured"
 STALE = "timestamp outside the replay window"
+MALFORMED = "malformed signature"
+OTHER_ACCOUNT = "event for another number or page"
+
+
+def as_bytes(value: str) -> bytes:
+    """A header or secret as bytes for compare_digest: UTF-8, any unencodable character (a lone surrogate) replaced,
+    so that no input can raise."""
+    return value.encode("utf-8", errors="replace")
+
+
+def same(expected: str | bytes, given: str | bytes) -> bool:
+    """Constant-time equality of two strings or byte strings; never raises."""
+    left = expected if isinstance(expected, bytes) else as_bytes(expected)
+    right = given if isinstance(given, bytes) else as_bytes(given)
+    return hmac.compare_digest(left, right)
 
 
 def twilio_signature(*, auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
@@ -25,7 +42,7 @@ def twilio_signature(*, auth_token: str, url: str, params: Iterable[tuple[str, s
     Like Twilio's own validator, repeated parameters are sorted by value under their name.
     """
     data = url + "".join(f"{name}{value}" for name, value in sorted(params))
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    digest = hmac.new(auth_token.encode(), as_bytes(data), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -49,7 +66,7 @@ def check_twilio(*, auth_token: str, url: str, params: list[tuple[str, str]], si
         return MISSING
     for candidate in _url_variants(url):
         expected = twilio_signature(auth_token=auth_token, url=candidate, params=params)
-        if hmac.compare_digest(expected, signature.strip()):
+        if same(expected, signature.strip()):
             return ""
     return MISMATCH
 
@@ -65,7 +82,7 @@ def check_meta(*, app_secret: str, body: bytes, signature: str | None) -> str:
     if not signature:
         return MISSING
     expected = meta_signature(app_secret=app_secret, body=body)
-    return "" if hmac.compare_digest(expected, signature.strip().lower()) else MISMATCH
+    return "" if same(expected, signature.strip().lower()) else MISMATCH
 
 
 def check_shared_token(*, secret_token: str, header: str | None) -> str:
@@ -74,7 +91,7 @@ def check_shared_token(*, secret_token: str, header: str | None) -> str:
         return NO_SECRET
     if not header:
         return MISSING
-    return "" if hmac.compare_digest(secret_token.encode(), header.encode()) else MISMATCH
+    return "" if same(secret_token, header) else MISMATCH
 
 
 def api_signature(*, secret: str, timestamp: str, body: bytes) -> str:
@@ -90,11 +107,10 @@ def check_api(
         return NO_SECRET
     if not signature or not timestamp:
         return MISSING
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        return MISMATCH
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        return MALFORMED  # int() would also take "１２" (full-width digits), " 12" or "1_2"
+    sent_at = int(timestamp)
     if abs((now if now is not None else time.time()) - sent_at) > window:
         return STALE
     expected = api_signature(secret=secret, timestamp=timestamp, body=body)
-    return "" if hmac.compare_digest(expected, signature.strip().lower()) else MISMATCH
+    return "" if same(expected, signature.strip().lower()) else MISMATCH

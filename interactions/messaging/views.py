@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
@@ -22,9 +23,10 @@ from interactions.messaging.webhooks import (
     get_webhook_channel,
     parse_or_keep,
     store_events,
+    too_large,
     unavailable,
 )
-from interactions.models import Interaction
+from interactions.models import Channel, Interaction
 from omnidesk.http import HtmxHttpRequest
 
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -33,6 +35,8 @@ TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 @csrf_exempt
 @require_POST
 def twilio_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
+    if refused := too_large(request):
+        return refused
     try:
         found = get_webhook_channel(provider="twilio", uuid=channel)
         raw = request.body  # read first: request.POST would consume the stream
@@ -56,6 +60,8 @@ def twilio_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def meta_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
+    if refused := too_large(request):
+        return refused
     try:
         found = get_webhook_channel(provider="meta", uuid=channel)
         if request.method == "GET":
@@ -76,16 +82,27 @@ def meta_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
         if reason:
             count_rejection(channel=found, provider="meta", reason=reason)
             return forbidden(reason)
-        events = parse_or_keep(lambda: meta.events_from_body(json.loads(body)), body)
+        events = parse_or_keep(lambda: meta_events(found, body), body)
         store_events(channel=found, provider="meta", events=events)
     except DATABASE_DOWN:
         return unavailable()
     return HttpResponse("ok", content_type="text/plain")
 
 
+def meta_events(channel: Channel, body: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The events of an authentic Meta body that are addressed to this channel's own number or page; the others are
+    counted as refused (the app secret signs every number and page of the app alike)."""
+    own, dropped = meta.keep_own_entries(json.loads(body), channel=channel)
+    if dropped:
+        count_rejection(channel=channel, provider="meta", reason=signatures.OTHER_ACCOUNT)
+    return meta.events_from_body(own)
+
+
 @csrf_exempt
 @require_POST
 def telegram_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
+    if refused := too_large(request):
+        return refused
     try:
         found = get_webhook_channel(provider="telegram", uuid=channel)
         reason = signatures.check_shared_token(

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from interactions.adapters import InvalidPayload
@@ -64,19 +65,58 @@ def _find_webhook_channel(*, provider: str, uuid: UUID) -> Channel:
     return channel
 
 
+# Refused requests are counted, not stored; and a flood of forgeries must not become a flood of writes (or log lines):
+# per process, each (channel, provider) writes at most OMNIDESK_REJECTION_WRITES_PER_MINUTE times a window
+# (OMNIDESK_REJECTION_WINDOW_SECONDS). Refusals beyond that are added up in memory and written with the next write of
+# that key, so the day's count stays exact (lagging by a window under a flood) with a bounded number of statements.
+_rejections: dict[tuple[int, str], list[float | int]] = {}  # key → [window start, writes in window, unwritten]
+_rejections_lock = threading.Lock()
+
+
 def count_rejection(*, channel: Channel, provider: str, reason: str) -> None:
-    """One upsert per refused request: the day's count for this channel and provider goes up by one."""
+    """Count one refused request in the day's row for this channel and provider (within the write budget)."""
+    key, now = (channel.pk, provider), time.monotonic()
+    budget = settings.OMNIDESK_REJECTION_WRITES_PER_MINUTE
+    with _rejections_lock:
+        window = _rejections.setdefault(key, [now, 0, 0])
+        if now - window[0] >= settings.OMNIDESK_REJECTION_WINDOW_SECONDS:
+            window[:] = [now, 0, window[2]]
+        window[2] = int(window[2]) + 1
+        if window[1] >= budget:
+            return  # over budget: counted in memory, written with this key's next write
+        window[1] = int(window[1]) + 1
+        pending, window[2] = int(window[2]), 0
+    try:
+        _write_rejections(channel=channel, provider=provider, reason=reason, count=pending)
+    except DATABASE_DOWN:
+        with _rejections_lock:
+            _rejections[key][2] = int(_rejections[key][2]) + pending
+        raise
+    logger.warning("refused %d %s webhook(s) for channel %s: %s", pending, provider, channel.pk, reason)
+
+
+def _write_rejections(*, channel: Channel, provider: str, reason: str, count: int) -> None:
     now = timezone.now()
     table = SignatureRejection._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (channel_id, provider, day, count, last_reason, last_at)"
-            " VALUES (%s, %s, %s, 1, %s, %s)"
-            f" ON CONFLICT (channel_id, provider, day) DO UPDATE SET count = {table}.count + 1,"
+            " VALUES (%s, %s, %s, %s, %s, %s)"
+            f" ON CONFLICT (channel_id, provider, day) DO UPDATE SET count = {table}.count + EXCLUDED.count,"
             " last_reason = EXCLUDED.last_reason, last_at = EXCLUDED.last_at",
-            [channel.pk, provider, now.date(), reason[:200], now],
+            [channel.pk, provider, now.date(), count, reason[:200], now],
         )
-    logger.warning("refused a %s webhook for channel %s: %s", provider, channel.pk, reason)
+
+
+def too_large(request: HttpRequest) -> HttpResponse | None:
+    """413 before reading a body announced larger than DATA_UPLOAD_MAX_MEMORY_SIZE (Django alone would answer 400)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return HttpResponse("bad Content-Length\n", status=400, content_type="text/plain")
+    if length > (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) > 0:
+        return HttpResponse("request body too large\n", status=413, content_type="text/plain")
+    return None
 
 
 def parse_or_keep(parse: Callable[[], Events], raw: bytes) -> Events:

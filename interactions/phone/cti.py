@@ -59,8 +59,8 @@ class CtiEvent:
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    digest = hmac.new(secret.encode(), timestamp.encode("utf-8", errors="replace") + b"." + body, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
 
 
 def signature_problem(*, secret: str, timestamp: str | None, signature: str | None, body: bytes) -> str | None:
@@ -69,28 +69,30 @@ def signature_problem(*, secret: str, timestamp: str | None, signature: str | No
         return "this channel has no CTI secret configured"
     if not timestamp or not signature:
         return f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header"
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
+    if not (timestamp.isascii() and timestamp.isdigit()):
         return f"{TIMESTAMP_HEADER} must be Unix seconds"
+    sent_at = int(timestamp)
     if abs(time.time() - sent_at) > SIGNATURE_WINDOW_SECONDS:
         return "timestamp outside the five-minute window"
     expected = sign(secret, timestamp, body)
     given = signature if signature.startswith("sha256=") else f"sha256={signature}"
-    if not hmac.compare_digest(expected, given.lower()):
+    # On bytes: compare_digest raises TypeError on a non-ASCII str, and a forged header must be a 403, not a 500.
+    if not hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", errors="replace")):
         return "signature mismatch"
     return None
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     data = url + "".join(f"{key}{params[key]}" for key in sorted(params))
-    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+    key, message = auth_token.encode(), data.encode("utf-8", errors="replace")  # a lone surrogate must not raise
+    return base64.b64encode(hmac.new(key, message, hashlib.sha1).digest()).decode()
 
 
 def twilio_signature_valid(*, auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
     if not auth_token or not signature:
         return False
-    return hmac.compare_digest(twilio_signature(auth_token, url, params), signature)
+    expected = twilio_signature(auth_token, url, params).encode()
+    return hmac.compare_digest(expected, signature.strip().encode("utf-8", errors="replace"))
 
 
 def store_key(*, call_id: str, event: str, event_id: str = "", at: str = "") -> str:
