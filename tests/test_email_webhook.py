@@ -59,7 +59,7 @@ def test_it_stores_a_signed_message_before_answering(mailbox: Channel, alice: An
 def test_it_refuses_a_wrong_signature_and_stores_nothing(mailbox: Channel) -> None:
     response = Client().post(url(mailbox), signed(fixture_bytes("new_request.eml"), key="not-the-key"))
 
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert not InboundEvent.objects.exists()
 
 
@@ -67,7 +67,7 @@ def test_it_refuses_a_post_without_signature(mailbox: Channel) -> None:
     form = signed(fixture_bytes("new_request.eml"))
     del form["signature"]
 
-    assert Client().post(url(mailbox), form).status_code == 400
+    assert Client().post(url(mailbox), form).status_code == 403
     assert not InboundEvent.objects.exists()
 
 

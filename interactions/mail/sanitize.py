@@ -46,8 +46,22 @@ def clean_html(html: str) -> str:
     )
 
 
+# What a browser strips from a URL before reading it (WHATWG URL parser): ASCII tab and newlines anywhere, C0
+# controls and spaces at both ends. Backslashes count as slashes for http(s) and for scheme-less URLs.
+URL_IGNORED = str.maketrans("", "", "\t\n\r")
+URL_TRIMMED = "".join(chr(code) for code in range(0x21))
+
+
+def normalize_url(url: str) -> str:
+    """`url` as a browser reads it: `ht\ttp://x` → `http://x`, `/\\host` → `//host`, ` //x` → `//x`."""
+    return url.translate(URL_IGNORED).strip(URL_TRIMMED).replace("\\", "/").lower()
+
+
 def is_remote(url: str) -> bool:
-    return url.strip().lower().startswith(("http:", "https:", "//"))
+    """Whether showing `url` as an image would fetch something from outside. Only our own `cid:` parts (rewritten to
+    attachment URLs at display time) are local; anything else — http(s), protocol-relative, relative paths a browser
+    resolves against some base, schemes we do not know — is treated as remote, never guessed to be safe."""
+    return not normalize_url(url).startswith("cid:")
 
 
 def has_remote_images(html: str) -> bool:
@@ -68,8 +82,9 @@ def display_html(html: str, *, inline_urls: Mapping[str, str], remote_images: bo
     def rewrite(tag: str, attribute: str, value: str) -> str | None:
         if tag != "img" or attribute != "src":
             return value
-        if value.lower().startswith("cid:"):
-            return inline_urls.get(value[4:].strip("<>").lower())
+        normalized = normalize_url(value)
+        if normalized.startswith("cid:"):
+            return inline_urls.get(normalized[4:].strip("<>"))
         if is_remote(value) and not remote_images:
             return None
         return value
