@@ -22,7 +22,6 @@ from email.utils import getaddresses, parseaddr
 from functools import lru_cache
 from typing import Any
 
-import nh3
 from mailparser_reply import EmailReplyParser
 
 from interactions.mail import sanitize
@@ -187,36 +186,40 @@ def decode_part(part: Message, problems: list[str]) -> str:
     return payload.decode("cp1252", errors="replace").replace("\r\n", "\n")
 
 
-# Tags that end a line of text; everything else is dropped, keeping its text. Their content is dropped with them.
-TEXT_BREAK_TAGS = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"}
-TEXT_DROPPED_TAGS = {"script", "style", "head", "title", "noscript", "template", "svg", "math", "iframe", "object"}
+# Tags that end a line of text, and any tag: each regular expression reads from a `<` to the next `<` or `>` at most,
+# so together they scan the text a bounded number of times (no backtracking across tags).
+TEXT_BREAK_RE = re.compile(r"<(?:br|/(?:p|div|tr|li|h[1-6]|blockquote|table))\b[^<>]*>", re.IGNORECASE)
+ANY_TAG_RE = re.compile(r"<[A-Za-z/!?][^<>]*>")
+ANY_TAG_RE_UNCLOSED = re.compile(r"<[A-Za-z/!?][^<>]*$")
+# Character references that need decoding; a bare `&` (a flood of them made html.unescape call back per `&`) does not.
+ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{1,31};)")
+
+
+@lru_cache(maxsize=4096)
+def decode_entity(entity: str) -> str:
+    return html_lib.unescape(entity)
+
+
+def unescape_entity(match: re.Match[str]) -> str:
+    return decode_entity(match.group(0))
+
+
+COMMON_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&nbsp;", "\xa0"))
 
 
 def html_to_text(html: str) -> str:
     """Plain text of an HTML body, for mail without a text part: block ends become line breaks.
 
-    Linear in the input, whatever it holds: html5ever (through nh3) parses the untrusted HTML the way a browser
-    does and keeps only the line-breaking tags, attribute-free; what is left is well-formed, so one pass of
-    `str.split` turns those tags into line breaks. No backtracking regular expression ever sees the raw HTML.
+    Linear in the input, whatever it holds (`"<script" * n`, `"<" * n`, unclosed comments…): comments and raw-text
+    elements go with `str.find` (sanitize.strip_raw_text), tags with the regular expressions above; no HTML parser
+    and no backtracking pattern sees the raw HTML.
     """
-    cleaned = nh3.clean(
-        html,
-        tags=TEXT_BREAK_TAGS,
-        attributes={},
-        clean_content_tags=TEXT_DROPPED_TAGS,
-        strip_comments=True,
-        link_rel=None,
-    )
-    pieces = cleaned.split("<")
-    out = [pieces[0]]
-    for piece in pieces[1:]:
-        tag, _closing, rest = piece.partition(">")
-        name = tag.strip("/ ").lower()
-        # nh3 escapes every "<" that is not a kept tag, so each piece starts with one of ours.
-        if name == "br" or (tag.startswith("/") and name in TEXT_BREAK_TAGS):
-            out.append("\n")
-        out.append(rest)
-    text = html_lib.unescape("".join(out))
+    html = sanitize.strip_raw_text(html)
+    html = TEXT_BREAK_RE.sub("\n", html)
+    html = ANY_TAG_RE_UNCLOSED.sub("", ANY_TAG_RE.sub("", html))
+    for entity, char in COMMON_ENTITIES:
+        html = html.replace(entity, char)
+    text = ENTITY_RE.sub(unescape_entity, html) if "&" in html else html
     lines = [" ".join(line.split()) for line in text.splitlines()]
     return collapse_blank_lines("\n".join(lines)).strip()
 
@@ -373,12 +376,28 @@ def read_bounce(message: Message, parsed: ParsedMail) -> None:
                 parsed.bounced_message_ids.append(original_id)
 
 
+# The reply heuristics (mail-parser-reply's regular expressions) read only the start of a long body: the reply is
+# on top, and their cost is superlinear on hostile text.
+REPLY_SCAN_CHARS = 32_000
+
+
 def latest_reply_of(text: str) -> str:
     try:
-        reply = reply_parser.parse_reply(text)
+        reply = reply_parser.parse_reply(text[:REPLY_SCAN_CHARS])
     except Exception:  # a heuristic; never worth failing ingestion for
         return text
     return (reply or text).strip()
+
+
+def safe_html(raw_html: str, problems: list[str]) -> str:
+    """The sanitized HTML body; none (the text is shown) when it is too complex to render safely and quickly."""
+    if not raw_html.strip():
+        return ""
+    try:
+        return sanitize.clean_html(raw_html)
+    except sanitize.TooManyTags as error:
+        problems.append(f"HTML part not shown ({error}); its text is")
+        return ""
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
@@ -415,7 +434,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         in_reply_to=message_ids_in(headers.get("in-reply-to", "")),
         references=message_ids_in(headers.get("references", "")),
         text=text.strip(),
-        html=sanitize.clean_html(raw_html) if raw_html.strip() else "",
+        html=safe_html(raw_html, problems),
         latest_reply="",
         attachments=attachments,
         headers=headers,
