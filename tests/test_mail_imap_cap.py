@@ -26,14 +26,16 @@ def media_root(settings: Any, tmp_path: Path) -> None:
 
 def sized_mail(n: int, *, body_bytes: int) -> bytes:
     return (
-        f"From: Customer {n} <customer{n}@example.com>\r\nTo: support@example.com\r\nSubject: Request {n}\r\n"
-        f"Message-ID: <cap-{n}@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-    ).encode() + b"x" * body_bytes + b"\r\n"
+        (
+            f"From: Customer {n} <customer{n}@example.com>\r\nTo: support@example.com\r\nSubject: Request {n}\r\n"
+            f"Message-ID: <cap-{n}@example.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        ).encode()
+        + b"x" * body_bytes
+        + b"\r\n"
+    )
 
 
-def test_it_stores_an_oversize_message_as_a_too_large_note_and_reads_on(
-    dovecot: Dovecot, support_queue: Queue
-) -> None:
+def test_it_stores_an_oversize_message_as_a_too_large_note_and_reads_on(dovecot: Dovecot, support_queue: Queue) -> None:
     channel = dovecot.channel(support_queue, max_message_bytes=100_000, imap_chunk=10)
     dovecot.append(sized_mail(1, body_bytes=100), sized_mail(2, body_bytes=300_000), sized_mail(3, body_bytes=100))
 
