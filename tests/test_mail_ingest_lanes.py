@@ -71,4 +71,4 @@ def test_it_sends_mail_tasks_to_the_mail_queue_when_one_is_set(
 def test_it_gives_every_ingest_and_mail_task_a_time_limit() -> None:
     for task in (process_inbound_event_task, deliver_interaction_task, poll_mailbox_task):
         assert task.soft_time_limit and task.time_limit and task.soft_time_limit < task.time_limit
-    assert process_inbound_event_task.time_limit <= 120
+    assert (process_inbound_event_task.time_limit or 0) <= 120
