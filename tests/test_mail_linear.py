@@ -81,3 +81,10 @@ def test_it_nests_html_no_deeper_than_the_bound() -> None:
     bounded = sanitize.bound_html("<div>" * 500 + "deep")
     assert bounded.count("<div>") == sanitize.MAX_DEPTH
     assert bounded.count("</div>") == sanitize.MAX_DEPTH
+
+
+def test_it_keeps_the_text_after_a_tag_whose_attribute_holds_a_gt_sign() -> None:
+    cleaned = sanitize.clean_html(
+        '<p><a href="https://shop.example/" title="a>b">link</a> and the rest.</p><p>Next</p>'
+    )
+    assert "and the rest." in cleaned and "Next" in cleaned

@@ -123,6 +123,15 @@ def tag_name(html: str, start: int, end: int) -> str:
     return html[start:stop].translate(ASCII_LOWER)
 
 
+def balanced_quotes(tag: str) -> str:
+    """A start tag cut at its first `>`: a quote left open (a `>` inside an attribute value) is closed here, so that
+    the HTML parser does not read the text that follows as part of the attribute."""
+    for quote in ('"', "'"):
+        if tag.count(quote) % 2:
+            tag += quote
+    return tag
+
+
 def bound_html(html: str) -> str:
     """`html` as properly nested tags at most MAX_DEPTH deep, in time linear in its length (see above)."""
     lower = html.translate(ASCII_LOWER)  # same length as html: only ASCII letters change
@@ -175,7 +184,7 @@ def bound_html(html: str) -> str:
         if name in VOID_TAGS:
             out.append(html[lt : close + 1])
         elif len(stack) < MAX_DEPTH:
-            out.append(html[lt:close].rstrip("/") + ">")
+            out.append(balanced_quotes(html[lt:close].rstrip("/")) + ">")
             stack.append(name)
             open_count[name] = open_count.get(name, 0) + 1
     out.extend(f"</{name}>" for name in reversed(stack))
