@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -158,16 +159,33 @@ def enqueue_inbound_event(*, event_id: int, countdown: float = 0, channel_id: in
     the broker refused it."""
     from interactions.tasks import process_inbound_event_task
 
+    options: dict[str, Any] = {"countdown": countdown}
+    queue = queue_for(event_id=event_id, channel_id=channel_id)
+    if queue:
+        options["queue"] = queue
     try:
         if channel_id is None:
-            process_inbound_event_task.apply_async((event_id,), countdown=countdown)
+            process_inbound_event_task.apply_async((event_id,), **options)
         else:
-            process_inbound_event_task.apply_async((event_id,), {"channel_id": channel_id}, countdown=countdown)
+            process_inbound_event_task.apply_async((event_id,), {"channel_id": channel_id}, **options)
     except Exception:
         # Stored already: the sweeper will enqueue it again once the broker is back.
         logger.exception("could not enqueue inbound event %s", event_id)
         return False
     return True
+
+
+def queue_for(*, event_id: int, channel_id: int | None) -> str:
+    """The Celery queue of an event's task: OMNIDESK_MAIL_QUEUE for email channels when set (so that workers
+    consuming it alone take mail, and chat, SMS and WhatsApp never wait behind a mailbox), else the default."""
+    mail_queue = str(getattr(settings, "OMNIDESK_MAIL_QUEUE", "") or "")
+    if not mail_queue:
+        return ""
+    if channel_id is not None:
+        kind = Channel.objects.filter(pk=channel_id).values_list("kind", flat=True).first()
+    else:
+        kind = InboundEvent.objects.filter(pk=event_id).values_list("channel__kind", flat=True).first()
+    return mail_queue if kind == Channel.Kind.EMAIL else ""
 
 
 def process_inbound_event(*, event_id: int, channel_id: int | None = None) -> Interaction | None:
@@ -180,13 +198,20 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None) -> In
     """
     if channel_id is not None:
         clear_pending_mark(channel_id=channel_id)
-    claimed = claim_inbound_events(event_id=event_id)
+    claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id)
     if channel_id is not None and len(claimed) >= settings.OMNIDESK_INGEST_BATCH_SIZE:
         nudge_channel(channel_id=channel_id)  # more may be waiting: the next task claims them (perhaps elsewhere)
     if not claimed:
         return None
     try:
         return process_claimed_events(event_ids=claimed).get(event_id)
+    except SoftTimeLimitExceeded:
+        # The task's time is nearly up (a pathological message): no time to retry the others here. Each gets a task
+        # of its own, so that the slow one fails alone and is dead-lettered after its attempts.
+        for other_id in claimed:
+            if other_id != event_id:
+                enqueue_inbound_event(event_id=other_id)
+        raise
     except Exception:
         if claimed == [event_id]:
             raise
@@ -201,22 +226,29 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None) -> In
     return process_claimed_events(event_ids=[event_id]).get(event_id) if event_id in claimed else None
 
 
-def claim_inbound_events(*, event_id: int) -> list[int]:
-    """Count an attempt on `event_id` and on never-attempted pending events (a batch in all); their ids.
+def claim_inbound_events(*, event_id: int, channel_id: int | None = None) -> list[int]:
+    """Count an attempt on `event_id` and on never-attempted pending events of the same channel (a batch in all);
+    their ids.
 
+    A batch never mixes channels: a chat message must not wait behind a channel's slow mail (parsing, attachments),
+    nor its SMS behind that. The channel is `channel_id` when given, else `event_id`'s.
     It commits on its own, before any processing, so that an attempt by a worker killed mid-way still counts.
     Rows another worker holds are skipped: they are being processed.
     """
     table = InboundEvent._meta.db_table
+    if channel_id is None:
+        channel_id = InboundEvent.objects.filter(pk=event_id).values_list("channel_id", flat=True).first()
+        if channel_id is None:
+            return []
     # SQLite (the embedded mode) has no row locks: it serializes writers, so there is nothing to skip.
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN ("
-            f" SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL"
+            f" SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND channel_id = %s"
             f"  AND (id = %s OR attempts = 0) ORDER BY id = %s DESC, id LIMIT %s{skip_locked}"
             ") RETURNING id",
-            [timezone.now(), event_id, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
+            [timezone.now(), channel_id, event_id, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
         )
         return sorted(row[0] for row in cursor.fetchall())
 

@@ -1,13 +1,29 @@
 """Celery adapters: ids in, one service call, retries and backoff here."""
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from interactions import inbound, outbound
 from interactions.adapters import InvalidPayload
 from interactions.models import Interaction
 
+# Time limits (seconds): a batch of inbound events is milliseconds of work; one that runs for a minute is stuck on a
+# pathological input, and must give its worker back to the other channels. The soft limit raises inside the task
+# (its transaction rolls back and the failure is counted, see record_inbound_failure); the hard one kills it.
+INGEST_SOFT_TIME_LIMIT = int(getattr(settings, "OMNIDESK_INGEST_SOFT_TIME_LIMIT", 60))
+INGEST_TIME_LIMIT = int(getattr(settings, "OMNIDESK_INGEST_TIME_LIMIT", 90))
+DELIVERY_SOFT_TIME_LIMIT = int(getattr(settings, "OMNIDESK_DELIVERY_SOFT_TIME_LIMIT", 120))
+DELIVERY_TIME_LIMIT = int(getattr(settings, "OMNIDESK_DELIVERY_TIME_LIMIT", 150))
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    soft_time_limit=INGEST_SOFT_TIME_LIMIT,
+    time_limit=INGEST_TIME_LIMIT,
+)
 def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None = None) -> None:
     try:
         inbound.process_inbound_event(event_id=event_id, channel_id=channel_id)
@@ -19,7 +35,7 @@ def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None
             raise self.retry(exc=error, countdown=min(2**self.request.retries, 30)) from error
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, soft_time_limit=INGEST_SOFT_TIME_LIMIT, time_limit=INGEST_TIME_LIMIT)
 def sweep_inbound_events() -> dict[str, int]:
     result = inbound.sweep_inbound_events()
     return {"requeued": len(result.requeued), "dead_lettered": len(result.dead_lettered)}
@@ -28,7 +44,14 @@ def sweep_inbound_events() -> dict[str, int]:
 DELIVERY_ATTEMPTS = 8
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=DELIVERY_ATTEMPTS)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=DELIVERY_ATTEMPTS,
+    soft_time_limit=DELIVERY_SOFT_TIME_LIMIT,
+    time_limit=DELIVERY_TIME_LIMIT,
+)
 def deliver_interaction_task(self: Task, interaction_id: int) -> None:
     try:
         outbound.deliver_interaction(interaction_id=interaction_id)

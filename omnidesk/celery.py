@@ -26,3 +26,8 @@ def merge_area_schedules() -> None:
 
 
 merge_area_schedules()
+
+# A default ceiling for every task that sets none of its own (seconds): a task stuck on a pathological input must
+# give its worker process back. Tasks on the hot paths set tighter limits on their decorators.
+app.conf.task_soft_time_limit = app.conf.task_soft_time_limit or 300
+app.conf.task_time_limit = app.conf.task_time_limit or 360

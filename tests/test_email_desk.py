@@ -128,15 +128,15 @@ def test_it_keeps_emails_and_attachments_from_agents_of_other_teams(mailbox: Cha
 
 
 @pytest.mark.django_db
-def test_it_flags_an_unknown_sender_and_automatic_mail(mailbox: Channel, alice: Any) -> None:
+def test_it_flags_a_refused_thread_and_automatic_mail(mailbox: Channel, alice: Any) -> None:
     first = received(mailbox, fixture_bytes("new_request.eml"))
     raw = fixture_bytes("unknown_sender_reply.eml").replace(b"<reply-1@omnidesk.test>", b"<first-1@example.com>")
     stranger = received(mailbox, raw)
     automatic = received(mailbox, fixture_bytes("auto_reply.eml").replace(b"In-Reply-To", b"X-Old-In-Reply-To"))
-    assert stranger.conversation_id == first.conversation_id
+    assert stranger.conversation_id != first.conversation_id, "Bob's mail is his own case, not Carla's"
 
-    page = conversation_page(logged_in("alice"), first)
-    assert "Unknown sender: bob@example.com is not one of this customer's addresses." in page
+    page = conversation_page(logged_in("alice"), stranger)
+    assert "refers to an earlier case but was not added to it" in page
     automatic_page = conversation_page(logged_in("alice"), automatic)
     assert "Automatic message (Auto-Submitted: auto-replied): no acknowledgement was sent." in automatic_page
 

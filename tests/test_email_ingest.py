@@ -87,7 +87,7 @@ class Expect:
     omitted: list[str] = field(default_factory=list)
     problem: str = ""
     automatic: str = ""
-    unknown_sender: bool = False
+    thread_refused: str = ""
     bounce_of: int | None = None  # index in Case.bounced
     placeholders: dict[str, str] = field(default_factory=dict)
 
@@ -133,9 +133,10 @@ EXPECTED: dict[str, Expect] = {
     ),
     "inline_image.eml": Expect(text="The error looks like this", html=['src="cid:screenshot-1@example.com"']),
     "reply_token.eml": Expect(text="headers stripped", threaded_by="token", placeholders={"token": "token"}),
-    "subject_tag.eml": Expect(text="copied the subject", threaded_by="subject", placeholders={"conversation": "id"}),
+    "subject_tag.eml": Expect(text="copied the subject", threaded_by="subject", placeholders={"tag": "tag"}),
     "follow_up_references.eml": Expect(text="Any news about my order?", threaded_by="references"),
-    "unknown_sender_reply.eml": Expect(text="Carla's colleague", threaded_by="in-reply-to", unknown_sender=True),
+    # Bob answers Carla's thread: his own case, not Carla's (a Message-ID anyone can copy does not make him Carla).
+    "unknown_sender_reply.eml": Expect(text="Carla's colleague", thread_refused="not-the-customer"),
     "no_message_id.eml": Expect(text="sends no Message-ID"),
     "no_from.eml": Expect(text="no sender", problem="no valid sender", automatic="automatic sender"),
     "x_loop.eml": Expect(text="received your request", automatic="X-Loop"),
@@ -164,7 +165,8 @@ def test_it_has_a_fixture_set_of_at_least_30_messages_each_with_an_expected_resu
 @pytest.mark.parametrize("name", sorted(name for name in EXPECTED if name != "new_request.eml"))
 def test_it_ingests_the_fixture_with_its_expected_result(name: str, mailbox: Channel, carla_case: Case) -> None:
     expect = EXPECTED[name]
-    values = {"token": threads.reply_token(carla_case.conversation.pk), "id": carla_case.conversation.pk}
+    conversation_id = carla_case.conversation.pk
+    values = {"token": threads.reply_token(conversation_id), "tag": threads.subject_tag(conversation_id)}
     raw = fixture_bytes(name, **{key: values[source] for key, source in expect.placeholders.items()})
 
     interaction = ingest(mailbox, raw)
@@ -217,7 +219,7 @@ def test_it_ingests_the_fixture_with_its_expected_result(name: str, mailbox: Cha
         assert expect.automatic in meta["automatic"]
     else:
         assert "automatic" not in meta
-    assert bool(meta.get("unknown_sender")) == expect.unknown_sender
+    assert meta.get("thread_refused", {}).get("reason", "") == expect.thread_refused
 
 
 def test_it_opens_a_routed_conversation_for_a_new_request_and_acknowledges_it_once(
@@ -250,15 +252,16 @@ def test_it_stores_a_message_delivered_twice_once(mailbox: Channel, alice: Any) 
     assert InboundEvent.objects.filter(channel=mailbox).count() == 2
 
 
-def test_it_flags_an_unknown_sender_without_linking_their_address_to_the_customer(
+def test_it_files_a_reply_from_someone_else_as_their_own_case_not_the_customers(
     mailbox: Channel, carla_case: Case
 ) -> None:
     interaction = ingest(mailbox, fixture_bytes("unknown_sender_reply.eml"))
     assert interaction is not None
-    assert interaction.meta["unknown_sender"]["address"] == "bob@example.com"
-    assert interaction.customer_id == carla_case.conversation.customer_id
+    assert interaction.meta["thread_refused"] == {"by": "in-reply-to", "reason": "not-the-customer"}
+    assert interaction.conversation_id != carla_case.conversation.pk
     bob = Identity.objects.get(kind=Identity.Kind.EMAIL, address="bob@example.com")
-    assert bob.customer_id != carla_case.conversation.customer_id, "Bob is a person of his own"
+    assert interaction.customer_id == bob.customer_id != carla_case.conversation.customer_id, "Bob is himself"
+    assert not carla_case.conversation.interactions.filter(pk=interaction.pk).exists()
 
 
 def test_it_threads_a_reply_to_a_resolved_case_into_a_new_conversation(mailbox: Channel, carla_case: Case) -> None:

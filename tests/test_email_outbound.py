@@ -76,7 +76,7 @@ def test_it_sends_the_reply_in_the_customers_thread_and_threads_her_answer(
     assert message["In-Reply-To"] == "<first-1@example.com>"
     assert "<first-1@example.com>" in message["References"]
     assert message["Reply-To"] == f"support+{threads.reply_token(conversation_id)}@example.com"
-    assert message["Subject"] == f"Re: Order 1042 [#{conversation_id}]"
+    assert message["Subject"] == f"Re: Order 1042 {threads.subject_tag(conversation_id)}"
     assert message["Auto-Submitted"] is None
     assert body_of(message, "plain").strip() == "Your parcel left our warehouse today."
     assert "<p>Your parcel left our warehouse today.</p>" in body_of(message, "html")
@@ -207,5 +207,5 @@ def test_it_delivers_a_reply_from_the_desk_composer_through_the_worker_with_retr
         timeout=10,
         message="the reply to be marked sent",
     )
-    assert smtp_server.messages[-1]["Subject"] == f"Re: Order 1042 [#{first.conversation_id}]"
+    assert smtp_server.messages[-1]["Subject"] == f"Re: Order 1042 {threads.subject_tag(first.conversation_id)}"
     assert smtp_server.messages[-1]["Message-ID"] == f"<{reply.idempotency_key}@example.com>"

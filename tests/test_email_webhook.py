@@ -59,7 +59,7 @@ def test_it_stores_a_signed_message_before_answering(mailbox: Channel, alice: An
 def test_it_refuses_a_wrong_signature_and_stores_nothing(mailbox: Channel) -> None:
     response = Client().post(url(mailbox), signed(fixture_bytes("new_request.eml"), key="not-the-key"))
 
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert not InboundEvent.objects.exists()
 
 
@@ -67,7 +67,7 @@ def test_it_refuses_a_post_without_signature(mailbox: Channel) -> None:
     form = signed(fixture_bytes("new_request.eml"))
     del form["signature"]
 
-    assert Client().post(url(mailbox), form).status_code == 400
+    assert Client().post(url(mailbox), form).status_code == 403
     assert not InboundEvent.objects.exists()
 
 
@@ -84,3 +84,73 @@ def test_it_answers_404_for_an_unknown_or_unconfigured_channel(mailbox: Channel,
 
     assert Client().post(url(no_key), signed(raw)).status_code == 404
     assert Client().post("/hooks/email/mailgun/00000000-0000-0000-0000-000000000000/", signed(raw)).status_code == 404
+
+
+def signed_at(raw: bytes, *, timestamp: int, token: str = "c" * 50, recipient: str = "support@example.com") -> dict:
+    signature = hmac.new(WEBHOOK_SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    form = signed(raw, token=token)
+    form.update({"timestamp": str(timestamp), "signature": signature, "recipient": recipient})
+    return form
+
+
+def test_it_refuses_a_replayed_token_with_another_message(mailbox: Channel) -> None:
+    first = signed(fixture_bytes("new_request.eml"), token="d" * 50)
+    assert Client().post(url(mailbox), first).status_code == 200
+
+    replay = dict(first, **{"body-mime": fixture_bytes("gmail_reply.eml").decode()})
+    response = Client().post(url(mailbox), replay)
+
+    assert response.status_code == 403 and b"token already used" in response.content
+    assert InboundEvent.objects.filter(channel=mailbox).count() == 1
+
+
+def test_it_accepts_the_providers_retry_of_the_same_call_and_stores_once(mailbox: Channel) -> None:
+    form = signed(fixture_bytes("new_request.eml"), token="e" * 50)
+    assert Client().post(url(mailbox), form).status_code == 200
+    assert Client().post(url(mailbox), form).status_code == 200
+    assert InboundEvent.objects.filter(channel=mailbox).count() == 1
+
+
+@pytest.mark.parametrize("age", [301, -301, 86400 * 365], ids=["too-old", "from-the-future", "a-year-old"])
+def test_it_refuses_a_signature_outside_the_time_window(mailbox: Channel, age: int) -> None:
+    form = signed_at(fixture_bytes("new_request.eml"), timestamp=int(time.time()) - age)
+    response = Client().post(url(mailbox), form)
+    assert response.status_code == 403 and b"too old" in response.content
+    assert not InboundEvent.objects.exists()
+
+
+def test_it_takes_the_window_from_the_channel(support_queue: Queue) -> None:
+    channel = email_channel(support_queue, webhook_max_age=3600)
+    form = signed_at(fixture_bytes("new_request.eml"), timestamp=int(time.time()) - 1800)
+    assert Client().post(url(channel), form).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("signature", "é" * 64), ("token", "tökén" * 10), ("timestamp", "١٧٠٠٠٠٠٠٠٠")],
+    ids=["signature", "token", "arabic-digits-timestamp"],
+)
+def test_it_answers_a_clean_403_to_non_ascii_signature_fields(mailbox: Channel, field: str, value: str) -> None:
+    form = signed(fixture_bytes("new_request.eml"))
+    form[field] = value
+    response = Client(raise_request_exception=False).post(url(mailbox), form)
+    assert response.status_code == 403 and b"malformed" in response.content
+    assert not InboundEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "recipient, status",
+    [
+        ("attacker@example.net", 403),
+        ("support@example.com.evil.example", 403),
+        ("support@example.com, attacker@example.net", 403),
+        ("", 403),
+        ("Support+c12-abc@Example.com", 200),
+    ],
+    ids=["other-address", "lookalike-domain", "one-foreign-of-two", "missing", "sub-address"],
+)
+def test_it_checks_the_recipient_is_the_channels_address(mailbox: Channel, recipient: str, status: int) -> None:
+    form = signed(fixture_bytes("new_request.eml"))
+    form["recipient"] = recipient
+    assert Client().post(url(mailbox), form).status_code == status
+    assert InboundEvent.objects.filter(channel=mailbox).count() == (1 if status == 200 else 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from interactions.mail import sanitize
 from interactions.models import Interaction
@@ -36,5 +37,22 @@ def email_view(interaction: Interaction, *, remote_images: bool = False) -> dict
         else attachments,
         "unknown_sender": meta.get("unknown_sender"),
         "automatic": meta.get("automatic", ""),
-        "problems": meta.get("problems", []),
+        "problems": [*trust_notes(meta), *meta.get("problems", [])],
     }
+
+
+def trust_notes(meta: dict[str, Any]) -> list[str]:
+    """What the agent must know before believing who wrote this email (shown with the email's problems)."""
+    notes: list[str] = []
+    if meta.get("sender_unverified"):
+        notes.append(
+            _("Unverified sender: the domain of %(address)s says it did not send this email (DMARC failed).")
+            % {"address": meta.get("from_address", "")}
+        )
+    if meta.get("thread_refused"):
+        notes.append(
+            _("This email refers to an earlier case but was not added to it: its sender is not that case's customer.")
+        )
+    if meta.get("too_large"):
+        notes.append(_("This email was too large to download; only its headers were kept."))
+    return notes

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from interactions.mail.models import MailboxState
-from interactions.mail.services import record_raw_mail
+from interactions.mail.services import HEAD_BYTES, max_message_bytes, record_raw_mail, too_large_mail
 from interactions.models import Channel
 
 logger = logging.getLogger(__name__)
@@ -104,8 +104,32 @@ def uids_after(client: imaplib.IMAP4, last_uid: int) -> list[int]:
     return sorted(uid for uid in (int(x) for x in (data[0] or b"").split()) if uid > last_uid)
 
 
-def fetch_messages(client: imaplib.IMAP4, uids: list[int]) -> dict[int, bytes]:
-    status, data = client.uid("FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+SIZE_RE = re.compile(rb"UID (\d+)|RFC822\.SIZE (\d+)")
+
+
+def message_sizes(client: imaplib.IMAP4, uids: list[int]) -> dict[int, int]:
+    """RFC822.SIZE of each message, read before any body: a huge mail is never downloaded whole."""
+    status, data = client.uid("FETCH", ",".join(map(str, uids)), "(UID RFC822.SIZE)")
+    if status != "OK":
+        raise MailboxError(f"UID FETCH RFC822.SIZE failed: {data!r}")
+    sizes: dict[int, int] = {}
+    for item in data:
+        line = item[0] if isinstance(item, tuple) else item
+        if not isinstance(line, bytes):
+            continue
+        uid = size = None
+        for match in SIZE_RE.finditer(line[:500]):
+            uid = int(match.group(1)) if match.group(1) else uid
+            size = int(match.group(2)) if match.group(2) else size
+        if uid is not None and size is not None:
+            sizes[uid] = size
+    return sizes
+
+
+def fetch_messages(client: imaplib.IMAP4, uids: list[int], *, part: str = "BODY.PEEK[]") -> dict[int, bytes]:
+    if not uids:
+        return {}
+    status, data = client.uid("FETCH", ",".join(map(str, uids)), f"(UID {part})")
     if status != "OK":
         raise MailboxError(f"UID FETCH failed: {data!r}")
     messages: dict[int, bytes] = {}
@@ -116,6 +140,18 @@ def fetch_messages(client: imaplib.IMAP4, uids: list[int]) -> dict[int, bytes]:
         if match:
             messages[int(match.group(1))] = item[1]
     return messages
+
+
+def fetch_chunk(
+    client: imaplib.IMAP4, uids: list[int], *, limit: int
+) -> tuple[dict[int, bytes], dict[int, tuple[bytes, int]]]:
+    """The chunk's messages up to `limit` bytes, whole; and, for bigger ones, only their headers (first 64 KiB)
+    with their size, to be stored as a "too large" note."""
+    sizes = message_sizes(client, uids)
+    small = [uid for uid in uids if sizes.get(uid, 0) <= limit]
+    large = [uid for uid in uids if sizes.get(uid, 0) > limit]
+    heads = fetch_messages(client, large, part=f"BODY.PEEK[HEADER]<0.{HEAD_BYTES}>")
+    return fetch_messages(client, small), {uid: (head, sizes[uid]) for uid, head in heads.items()}
 
 
 def mark_stored(client: imaplib.IMAP4, uids: list[int], *, move_to: str) -> None:
@@ -144,6 +180,7 @@ def read_new_messages(channel: Channel) -> PollResult:
     config = channel.config
     chunk = max(1, int(config.get("imap_chunk", DEFAULT_CHUNK)))
     move_to = str(config.get("imap_move_to", ""))
+    limit = max_message_bytes(channel)
     client = open_mailbox(channel)
     fetched = stored = 0
     try:
@@ -156,17 +193,22 @@ def read_new_messages(channel: Channel) -> PollResult:
         uids = uids_after(client, state.last_uid)
         for start in range(0, len(uids), chunk):
             batch = uids[start : start + chunk]
-            messages = fetch_messages(client, batch)
+            messages, oversize = fetch_chunk(client, batch, limit=limit)
             with transaction.atomic():
                 for uid in batch:
+                    source = f"imap:{uidvalidity}:{uid}"
                     raw = messages.get(uid)
+                    if uid in oversize:
+                        head, size = oversize[uid]
+                        raw = too_large_mail(head=head, size=size, limit=limit, source=source)
                     if raw is None:
                         continue  # expunged meanwhile
-                    _event, created = record_raw_mail(channel=channel, raw=raw, source=f"imap:{uidvalidity}:{uid}")
+                    _event, created = record_raw_mail(channel=channel, raw=raw, source=source)
                     stored += int(created)
                 MailboxState.objects.filter(pk=state.pk).update(last_uid=batch[-1])
-            fetched += len(messages)
-            mark_stored(client, [uid for uid in batch if uid in messages], move_to=move_to)
+            fetched += len(messages) + len(oversize)
+            # An oversize original is flagged too, and left in the mailbox: the note says it is there.
+            mark_stored(client, [uid for uid in batch if uid in messages or uid in oversize], move_to=move_to)
         MailboxState.objects.filter(pk=state.pk).update(last_polled_at=timezone.now(), last_error="")
         return PollResult(fetched=fetched, stored=stored, last_uid=uids[-1] if uids else state.last_uid)
     finally:

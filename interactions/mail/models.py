@@ -66,3 +66,23 @@ class Acknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address} @ {self.sent_at}"
+
+
+class WebhookToken(models.Model):
+    """A provider webhook's signed token, once used: a signature replayed with its token is refused.
+
+    Rows older than twice the accepted signature age are pruned (a token that old fails the timestamp check anyway).
+    """
+
+    channel = models.ForeignKey("interactions.Channel", on_delete=models.CASCADE, related_name="mail_webhook_tokens")
+    token = models.CharField(_("token"), max_length=256)
+    external_id = models.CharField(_("external id"), max_length=200, blank=True)
+    used_at = models.DateTimeField(_("used at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("webhook token")
+        verbose_name_plural = _("webhook tokens")
+        constraints = [models.UniqueConstraint(fields=["channel", "token"], name="mail_webhook_token_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}: {self.token}"

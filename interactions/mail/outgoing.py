@@ -17,6 +17,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import linebreaks
+from django.utils.translation import gettext as _
 
 from customers.models import Identity
 from interactions.mail import threads
@@ -77,6 +78,11 @@ def thread_headers(interaction: Interaction) -> tuple[str, dict[str, str]]:
     if references:
         headers["References"] = " ".join(f"<{row[0]}>" for row in references[-10:])
     tag = threads.subject_tag(interaction.conversation_id)
+    if interaction.meta.get("auto_reply"):
+        # An acknowledgement goes to whoever claimed to write: never echo their subject (it would make us a relay
+        # for their text). A fixed subject and the case's reference only.
+        acknowledged = str(interaction.channel.config.get("acknowledgement_subject") or _("We received your message"))
+        return f"{acknowledged} {tag}", headers
     if not subject:
         subject = str(interaction.channel.config.get("subject", "Your request"))
     if not subject.lower().startswith("re:"):

@@ -11,6 +11,7 @@ import email
 import hashlib
 import html as html_lib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from email import policy
 from email.header import Header, decode_header, make_header
@@ -73,6 +74,8 @@ class ParsedMail:
     attachments: list[ParsedAttachment]
     headers: dict[str, str]
     problems: list[str] = field(default_factory=list)
+    # Every Authentication-Results header, topmost first (see interactions.mail.authentication).
+    authentication_results: list[str] = field(default_factory=list)
     is_bounce: bool = False
     bounced_message_ids: list[str] = field(default_factory=list)
     bounce_diagnostic: str = ""
@@ -103,6 +106,7 @@ KEPT_HEADERS = (
     "x-autorespond",
     "x-auto-response-suppress",
     "x-mailer",
+    "x-omnidesk-too-large",
     "user-agent",
 )
 
@@ -135,13 +139,15 @@ def external_id_for(raw: bytes) -> str:
 ENCODED_HEADERS = {"from", "to", "cc", "reply-to", "subject"}
 
 
-def read_headers(raw: bytes, problems: list[str]) -> dict[str, str]:
-    """The kept headers, RFC 2047 words decoded where people write them. Read with compat32 (no header objects):
-    the default policy's header registry costs ~20 parses per message and is not needed for the others."""
+def read_headers(raw: bytes, problems: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The kept headers, RFC 2047 words decoded where people write them, and the Authentication-Results headers.
+    Read with compat32 (no header objects): the default policy's header registry costs ~20 parses per message and
+    is not needed for the others."""
     try:
         message = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
     except Exception:
-        return {}
+        return {}, []
+    authentication = [" ".join(str(value).split()) for value in (message.get_all("authentication-results") or [])[:20]]
     headers: dict[str, str] = {}
     for name in KEPT_HEADERS:
         value = message.get(name)
@@ -157,7 +163,7 @@ def read_headers(raw: bytes, problems: list[str]) -> dict[str, str]:
         value = " ".join(value.replace("\x00", "").split())
         if value:
             headers[name] = value
-    return headers
+    return headers, authentication
 
 
 def decode_part(part: Message, problems: list[str]) -> str:
@@ -180,25 +186,89 @@ def decode_part(part: Message, problems: list[str]) -> str:
     return payload.decode("cp1252", errors="replace").replace("\r\n", "\n")
 
 
+# Tags that end a line of text, and any tag: each regular expression reads from a `<` to the next `<` or `>` at most,
+# so together they scan the text a bounded number of times (no backtracking across tags).
+TEXT_BREAK_RE = re.compile(r"<(?:br|/(?:p|div|tr|li|h[1-6]|blockquote|table))\b[^<>]*>", re.IGNORECASE)
+ANY_TAG_RE = re.compile(r"<[A-Za-z/!?][^<>]*>")
+ANY_TAG_RE_UNCLOSED = re.compile(r"<[A-Za-z/!?][^<>]*$")
+# Character references that need decoding; a bare `&` (a flood of them made html.unescape call back per `&`) does not.
+ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{1,31};)")
+
+
+@lru_cache(maxsize=4096)
+def decode_entity(entity: str) -> str:
+    return html_lib.unescape(entity)
+
+
+def unescape_entity(match: re.Match[str]) -> str:
+    return decode_entity(match.group(0))
+
+
+COMMON_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&nbsp;", "\xa0"))
+
+
 def html_to_text(html: str) -> str:
-    """Plain text of an HTML body, for mail without a text part: block ends become line breaks."""
-    html = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", " ", html)
-    html = re.sub(r"(?i)<br\s*/?>", "\n", html)
-    html = re.sub(r"(?i)</(p|div|tr|li|h[1-6]|blockquote|table)>", "\n", html)
-    text = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+    """Plain text of an HTML body, for mail without a text part: block ends become line breaks.
+
+    Linear in the input, whatever it holds (`"<script" * n`, `"<" * n`, unclosed comments…): comments and raw-text
+    elements go with `str.find` (sanitize.strip_raw_text), tags with the regular expressions above; no HTML parser
+    and no backtracking pattern sees the raw HTML.
+    """
+    html = sanitize.strip_raw_text(html)
+    html = TEXT_BREAK_RE.sub("\n", html)
+    html = ANY_TAG_RE_UNCLOSED.sub("", ANY_TAG_RE.sub("", html))
+    for entity, char in COMMON_ENTITIES:
+        html = html.replace(entity, char)
+    text = ENTITY_RE.sub(unescape_entity, html) if "&" in html else html
     lines = [" ".join(line.split()) for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return collapse_blank_lines("\n".join(lines)).strip()
+
+
+def collapse_blank_lines(text: str) -> str:
+    """At most one empty line in a row (a linear scan: `\\n{3,}` alone is linear too, but this reads plainer)."""
+    out: list[str] = []
+    blank = 0
+    for line in text.split("\n"):
+        blank = blank + 1 if not line else 0
+        if blank <= 1:
+            out.append(line)
+    return "\n".join(out)
+
+
+# Names Windows refuses whatever the extension (an agent downloads attachments there too).
+RESERVED_NAMES = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(10)), *(f"lpt{n}" for n in range(10))}
+MAX_FILENAME = 150
+
+
+def safe_filename(name: str, *, fallback: str) -> str:
+    """A file name from a stranger made safe to store and to offer for download; never raises.
+
+    The last path component only (`/` and `\\` both separate), no control or bidi-override characters (U+202E would
+    show `exe.pdf` for `fdp.exe`), no leading dots (`..`, hidden files), no reserved device names, at most
+    MAX_FILENAME characters with the extension kept. Whatever is left empty becomes `fallback`.
+    """
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"))
+    name = " ".join(name.split()).strip(" .")
+    name = name.replace(":", "_").replace('"', "_").replace("<", "_").replace(">", "_").replace("|", "_")
+    name = name.replace("?", "_").replace("*", "_")
+    if name.split(".", 1)[0].strip().lower() in RESERVED_NAMES:
+        name = f"_{name}"
+    if len(name) > MAX_FILENAME:
+        stem, dot, extension = name.rpartition(".")
+        extension = extension[:16] if dot and stem else ""
+        name = name[: MAX_FILENAME - len(extension) - 1].rstrip(" .") + (f".{extension}" if extension else "")
+    return name or fallback
 
 
 def attachment_name(part: Message, index: int) -> str:
+    extension = "eml" if part.get_content_type() == "message/rfc822" else part.get_content_subtype() or "bin"
+    fallback = f"attachment-{index}.{safe_filename(extension, fallback='bin')[:16]}"
     try:
         name = part.get_filename()
     except Exception:
         name = None
-    if not name:
-        extension = "eml" if part.get_content_type() == "message/rfc822" else part.get_content_subtype() or "bin"
-        name = f"attachment-{index}.{extension}"
-    return name.replace("/", "_").replace("\\", "_")[:200]
+    return safe_filename(str(name), fallback=fallback) if name else fallback
 
 
 BOUNDARY_LINE_RE = re.compile(rb"^--([^\s]{1,200}?)(--)?\s*$", re.MULTILINE)
@@ -306,12 +376,28 @@ def read_bounce(message: Message, parsed: ParsedMail) -> None:
                 parsed.bounced_message_ids.append(original_id)
 
 
+# The reply heuristics (mail-parser-reply's regular expressions) read only the start of a long body: the reply is
+# on top, and their cost is superlinear on hostile text.
+REPLY_SCAN_CHARS = 32_000
+
+
 def latest_reply_of(text: str) -> str:
     try:
-        reply = reply_parser.parse_reply(text)
+        reply = reply_parser.parse_reply(text[:REPLY_SCAN_CHARS])
     except Exception:  # a heuristic; never worth failing ingestion for
         return text
     return (reply or text).strip()
+
+
+def safe_html(raw_html: str, problems: list[str]) -> str:
+    """The sanitized HTML body; none (the text is shown) when it is too complex to render safely and quickly."""
+    if not raw_html.strip():
+        return ""
+    try:
+        return sanitize.clean_html(raw_html)
+    except sanitize.TooManyTags as error:
+        problems.append(f"HTML part not shown ({error}); its text is")
+        return ""
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
@@ -324,7 +410,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         message.set_payload(raw.decode("cp1252", errors="replace"))
     for defect in getattr(message, "defects", []) or []:
         problems.append(f"malformed MIME: {defect.__class__.__name__}")
-    headers = read_headers(raw, problems)
+    headers, authentication_results = read_headers(raw, problems)
     from_name, from_address = parseaddr(headers.get("from", ""))
     try:
         text, raw_html, attachments = walk_body(message, problems)
@@ -348,11 +434,12 @@ def parse_mail(raw: bytes) -> ParsedMail:
         in_reply_to=message_ids_in(headers.get("in-reply-to", "")),
         references=message_ids_in(headers.get("references", "")),
         text=text.strip(),
-        html=sanitize.clean_html(raw_html) if raw_html.strip() else "",
+        html=safe_html(raw_html, problems),
         latest_reply="",
         attachments=attachments,
         headers=headers,
         problems=problems,
+        authentication_results=authentication_results,
     )
     # PostgreSQL text cannot hold NUL; binary junk in a body must not make the message unstorable.
     parsed.text, parsed.html = parsed.text.replace("\x00", "\ufffd"), parsed.html.replace("\x00", "")

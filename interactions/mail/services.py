@@ -10,6 +10,10 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
+from contextvars import ContextVar
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +29,7 @@ from interactions import outbound, services
 from interactions.adapters import InvalidPayload
 from interactions.inbound import DeferProcessing, record_inbound_event
 from interactions.mail import loops, threads
+from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
 from interactions.mail.parsing import ParsedMail, external_id_for, parse_mail
 from interactions.models import Attachment, Channel, Conversation, InboundEvent, Interaction
@@ -35,9 +40,51 @@ PROVIDER = "email"
 
 
 def record_raw_mail(*, channel: Channel, raw: bytes, source: str) -> tuple[InboundEvent, bool]:
-    """Store one RFC 822 message (base64 in the event's payload) for processing; a second copy is a no-op."""
+    """Store one RFC 822 message (base64 in the event's payload) for processing; a second copy is a no-op.
+
+    A message over the channel's size cap is not stored whole: its headers are, with a note saying it was too large
+    (`too_large_mail`), so that the agent sees it arrived and the inbound queue never chews on it.
+    """
+    limit = max_message_bytes(channel)
+    if len(raw) > limit:
+        raw = too_large_mail(head=raw[:HEAD_BYTES], size=len(raw), limit=limit, source=source)
     payload = {"raw": base64.b64encode(raw).decode("ascii"), "source": source}
     return record_inbound_event(channel=channel, external_id=external_id_for(raw), payload=payload, provider=PROVIDER)
+
+
+# The default cap on a whole message (headers, body, attachments, as received): larger ones are kept as a note.
+DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+HEAD_BYTES = 64 * 1024
+TOO_LARGE_HEADER = "X-Omnidesk-Too-Large"
+# Headers of the original that would describe a body the note no longer has.
+BODY_HEADERS = ("content-type", "content-transfer-encoding", "content-disposition", "mime-version", TOO_LARGE_HEADER)
+
+
+def max_message_bytes(channel: Channel) -> int:
+    default = getattr(settings, "OMNIDESK_EMAIL_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)
+    return int(channel.config.get("max_message_bytes", default))
+
+
+def too_large_mail(*, head: bytes, size: int, limit: int, source: str) -> bytes:
+    """A stand-in for a message over the size cap: its own headers (Message-ID, From, Subject… so it threads and
+    deduplicates like the original) and a plain-text body saying what happened and where the original is."""
+    end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=len(head))
+    message = BytesHeaderParser(policy=policy.compat32).parsebytes(head[:end] + b"\n\n")
+    for name in BODY_HEADERS:
+        del message[name]
+    message[TOO_LARGE_HEADER] = str(size)
+    note = _(
+        "This email (%(size)s bytes) is larger than the %(limit)s bytes this channel accepts, so it was not"
+        " downloaded. The original stays with the mail provider (%(source)s)."
+    ) % {"size": size, "limit": limit, "source": source}
+    message.set_payload(note, "utf-8")  # also writes MIME-Version, Content-Type and a base64 encoding
+    try:
+        return message.as_bytes(policy=policy.compat32.clone(linesep="\r\n"))
+    except Exception:  # headers too broken to write back: keep none of them rather than lose the note
+        fallback = EmailMessage()
+        fallback[TOO_LARGE_HEADER] = str(size)
+        fallback.set_content(note)
+        return fallback.as_bytes()
 
 
 def raw_of(event: InboundEvent) -> bytes:
@@ -59,27 +106,34 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
     parsed = parse_mail(raw_of(event))
     if parsed.is_bounce and record_bounce(parsed):
         return None
+    authentication = read_authentication(parsed.authentication_results, channel=channel)
     automatic = loops.automatic_reason(parsed, channel)
-    kind, address = sender_address(parsed)
-    if event.attempts > 1:
+    kind, address = sender_address(parsed, authentication=authentication)
+    # Embedded mode runs tasks in-process, one at a time: a parent still pending is simply next in line, and
+    # deferring would only re-enter this task synchronously. Process it here instead.
+    eager = bool(settings.CELERY_TASK_ALWAYS_EAGER)
+    if event.attempts > 1 or eager:
         process_parents_first(event, parsed)
     # The sender's lock before threading: the same customer's mail is threaded one message at a time.
     sender = lock_customer_by_identity(kind=kind, address=address, display_name=parsed.from_name)
-    thread = threads.find_thread(parsed)
-    if thread is None and event.attempts <= 1 and pending_parents(event, parsed).exists():
+    thread = threads.find_thread(parsed, channel=channel)
+    if thread is None and event.attempts <= 1 and not eager and pending_parents(event, parsed).exists():
         # The message this one answers is stored but not processed yet (another worker's batch has it, or its turn
         # has not come): threading now would open a second case. Try again shortly, first in a batch of its own.
         raise DeferProcessing("the message this one replies to is not processed yet", countdown=0.5)
-    meta = mail_meta(parsed, automatic=automatic, thread=thread)
-    target = thread.conversation if thread else None
-    customer = sender
-    if target is not None and target.status != Conversation.Status.RESOLVED and target.customer_id != sender.pk:
-        # Someone else wrote into the case (a colleague in Cc, a forwarded thread, a guessed subject tag): the mail
-        # joins the case, but the agent is told it is not from the customer, and the address is not linked to them.
-        meta["unknown_sender"] = {"address": parsed.from_address, "name": parsed.from_name}
-        customer = Customer.objects.select_for_update().get(pk=target.customer_id)
+    meta = mail_meta(parsed, automatic=automatic, authentication=authentication)
+    target: Conversation | None = None
+    if thread is not None:
+        refusal = thread_refusal(thread=thread, sender=sender, authentication=authentication)
+        if refusal:
+            # A marker anyone can copy (a forwarded thread, a Cc'd colleague, a forged From) does not make its
+            # sender the customer: the mail opens a case of its own, under who really wrote it.
+            meta["thread_refused"] = {"by": thread.by, "reason": refusal}
+        else:
+            target = thread.conversation
+            meta["threaded_by"] = thread.by
     interaction = services.receive_message(
-        customer=customer,
+        customer=sender,
         channel=channel,
         external_id=event.external_id,
         text=parsed.text or _("(This email has no text.)"),
@@ -96,14 +150,37 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
             conversation_id=interaction.conversation_id,
             interaction=interaction,
         )
-    if not automatic and thread is None and "unknown_sender" not in meta:
+    if not automatic and target is None and may_acknowledge(parsed, authentication=authentication, sender=sender):
         acknowledge(interaction=interaction, parsed=parsed)
     return interaction
 
 
+def thread_refusal(*, thread: threads.Thread, sender: Customer, authentication: Authentication) -> str:
+    """Why the mail must not join the conversation its markers point at ("" when it may)."""
+    if authentication.forged:
+        return "dmarc-fail"
+    if thread.conversation.customer_id != sender.pk:
+        return "not-the-customer"
+    return ""
+
+
+def may_acknowledge(parsed: ParsedMail, *, authentication: Authentication, sender: Customer) -> bool:
+    """Acknowledge only senders we can believe: their domain vouches for the mail (DMARC, else SPF/DKIM), or the
+    address is a verified identity of theirs. Anything else may be a forged From aiming our mail at a victim."""
+    if authentication.forged or not parsed.from_address:
+        return False
+    if authentication.authenticated:
+        return True
+    try:
+        address = normalize_email(parsed.from_address)
+    except ValidationError:
+        return False
+    return Identity.objects.filter(customer=sender, kind=Identity.Kind.EMAIL, address=address, verified=True).exists()
+
+
 def pending_parents(event: InboundEvent, parsed: ParsedMail) -> QuerySet[InboundEvent]:
     """The stored, not yet processed (nor dead) messages of the channel that this one refers to."""
-    referenced = [*parsed.in_reply_to, *parsed.references]
+    referenced = [*parsed.in_reply_to, *parsed.references][-50:]
     return InboundEvent.objects.filter(
         channel_id=event.channel_id,
         external_id__in=referenced or [""],
@@ -112,32 +189,55 @@ def pending_parents(event: InboundEvent, parsed: ParsedMail) -> QuerySet[Inbound
     ).exclude(pk=event.pk)
 
 
+# The events whose ancestors are being processed right now, in this thread: a References loop (A cites B, B cites
+# A) or a very long chain must end.
+_ancestry: ContextVar[tuple[int, ...]] = ContextVar("mail_ancestry", default=())
+MAX_ANCESTRY = 20
+
+
 def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
     """Wait for the messages this one answers, or process them here when nobody has them.
 
-    Called on a retried event, which the worker runs first in its batch: no customer or conversation lock is held
-    yet, so waiting for another batch's row locks cannot deadlock on them. After the wait (READ COMMITTED re-checks
-    the filter) what is still pending was waiting for its turn: it is processed now, in this transaction.
+    Called on a retried event, which the worker runs first in its batch (no customer or conversation lock is held
+    yet, so waiting for another batch's row locks cannot deadlock on them), and on every event in embedded mode.
+    After the wait (READ COMMITTED re-checks the filter) what is still pending was waiting for its turn: it is
+    processed now, in this transaction, its own parents first (it counts as retried), so a thread of replies
+    stored newest first still threads and nothing re-enters the task.
     """
     from interactions.inbound import process_one
 
-    if not (parsed.in_reply_to or parsed.references):
+    ancestry = _ancestry.get()
+    if not (parsed.in_reply_to or parsed.references) or len(ancestry) >= MAX_ANCESTRY:
         return
-    for parent in pending_parents(event, parsed).select_for_update(of=("self",)).select_related("channel__queue"):
-        process_one(parent)
-        InboundEvent.objects.filter(pk=parent.pk).update(processed_at=timezone.now(), last_error="")
-
-
-def sender_address(parsed: ParsedMail) -> tuple[str, str]:
-    """The identity a mail's sender resolves to; mail without a usable From is kept under an external identity."""
+    token = _ancestry.set((*ancestry, event.pk))
     try:
-        return Identity.Kind.EMAIL, normalize_email(parsed.from_address)
+        parents = pending_parents(event, parsed).exclude(pk__in=ancestry)
+        for parent in parents.select_for_update(of=("self",)).select_related("channel__queue"):
+            parent.attempts = max(parent.attempts, 2)  # in memory only: "retried", so it does not defer either
+            process_one(parent)
+            InboundEvent.objects.filter(pk=parent.pk).update(processed_at=timezone.now(), last_error="")
+    finally:
+        _ancestry.reset(token)
+
+
+def sender_address(parsed: ParsedMail, *, authentication: Authentication | None = None) -> tuple[str, str]:
+    """The identity a mail's sender resolves to; mail without a usable From is kept under an external identity.
+
+    A mail whose DMARC check failed never resolves to an existing verified email identity: whoever wrote it is not
+    shown as that customer. It is filed under an unverified stand-in identity instead."""
+    try:
+        address = normalize_email(parsed.from_address)
     except ValidationError:
         parsed.problems.append(f"no valid sender address ({parsed.header('from') or 'missing'})")
         return Identity.Kind.EXTERNAL, f"email-sender:{parsed.header('from') or 'unknown'}"[:200]
+    if authentication is not None and authentication.forged:
+        verified = Identity.objects.filter(kind=Identity.Kind.EMAIL, address=address, verified=True)
+        if verified.exists():
+            return Identity.Kind.EXTERNAL, f"unverified-email:{address}"[:200]
+    return Identity.Kind.EMAIL, address
 
 
-def mail_meta(parsed: ParsedMail, *, automatic: str, thread: threads.Thread | None) -> dict[str, Any]:
+def mail_meta(parsed: ParsedMail, *, automatic: str, authentication: Authentication) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "email": True,
         "subject": parsed.subject,
@@ -151,11 +251,15 @@ def mail_meta(parsed: ParsedMail, *, automatic: str, thread: threads.Thread | No
         "headers": parsed.headers,
         "latest_reply": parsed.latest_reply if parsed.latest_reply != parsed.text else "",
         "problems": parsed.problems,
+        "authentication": authentication.as_meta(),
     }
+    if authentication.forged:
+        meta["sender_unverified"] = True
     if automatic:
         meta["automatic"] = automatic
-    if thread is not None:
-        meta["threaded_by"] = thread.by
+    too_large = parsed.header(TOO_LARGE_HEADER)
+    if too_large:
+        meta["too_large"] = too_large
     return meta
 
 

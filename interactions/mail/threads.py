@@ -1,8 +1,10 @@
 """Which conversation an inbound mail belongs to, in this order: the reply token in a recipient address
-(`support+<token>@…`), In-Reply-To, References, a `[#<conversation id>]` subject tag; otherwise none (a new one).
+(`support+<token>@…`), In-Reply-To, References, a `[#<conversation id>-<signature>]` subject tag; otherwise none.
 
-The reply token is signed, so it cannot be guessed; Message-IDs are only matched against mail we stored or sent; the
-subject tag can be typed by anyone, which is why the processor flags a sender who is not the conversation's customer.
+Both the reply token and the subject tag are signed with SECRET_KEY, so neither can be made up from a conversation
+id; Message-IDs are only matched against mail of the same channel that we stored or sent. A marker found here is a
+claim, not a proof: the processor threads on it only when the sender is one of the conversation's customer's
+identities (see `interactions.mail.services.process_mail_event`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from interactions.mail.parsing import ParsedMail
 from interactions.models import Channel, Conversation
 
 TOKEN_RE = re.compile(r"\+(c\d+-[0-9a-f]{12})@", re.IGNORECASE)
-SUBJECT_TAG_RE = re.compile(r"\[#(\d{1,18})\]")
+SUBJECT_TAG_RE = re.compile(r"\[#(\d{1,18})-([0-9a-f]{8})\]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,14 @@ class Thread:
     by: str  # "token" | "in-reply-to" | "references" | "subject"
 
 
-def reply_token(conversation_id: int) -> str:
-    digest = hmac.new(
-        settings.SECRET_KEY.encode(), f"omnidesk.mail.reply:{conversation_id}".encode(), hashlib.sha256
+def signature(purpose: str, conversation_id: int) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"omnidesk.mail.{purpose}:{conversation_id}".encode(), hashlib.sha256
     ).hexdigest()
-    return f"c{conversation_id}-{digest[:12]}"
+
+
+def reply_token(conversation_id: int) -> str:
+    return f"c{conversation_id}-{signature('reply', conversation_id)[:12]}"
 
 
 def conversation_id_from_token(token: str) -> int | None:
@@ -41,7 +46,7 @@ def conversation_id_from_token(token: str) -> int | None:
         conversation_id = int(token[1:].split("-", 1)[0])
     except ValueError:
         return None
-    return conversation_id if hmac.compare_digest(reply_token(conversation_id), token) else None
+    return conversation_id if hmac.compare_digest(reply_token(conversation_id).encode(), token.encode()) else None
 
 
 def reply_address(channel: Channel, conversation_id: int) -> str:
@@ -56,28 +61,41 @@ def channel_address(channel: Channel) -> str:
 
 
 def subject_tag(conversation_id: int) -> str:
-    return f"[#{conversation_id}]"
+    """`[#12-1a2b3c4d]`: the conversation's reference in subjects; the signature makes it unguessable."""
+    return f"[#{conversation_id}-{signature('subject', conversation_id)[:8]}]"
 
 
-def find_thread(parsed: ParsedMail) -> Thread | None:
+def conversation_id_from_subject(subject: str) -> int | None:
+    for match in SUBJECT_TAG_RE.finditer(subject[:1000]):
+        conversation_id = int(match.group(1))
+        if hmac.compare_digest(subject_tag(conversation_id).encode(), match.group(0).lower().encode()):
+            return conversation_id
+    return None
+
+
+def find_thread(parsed: ParsedMail, *, channel: Channel) -> Thread | None:
+    """The conversation of `channel` (an email channel) that the mail's markers point at, if any."""
+    conversations = Conversation.objects.filter(channel=channel)
     recipients = " ".join([*parsed.to, *parsed.cc, parsed.header("delivered-to"), parsed.header("x-original-to")])
-    for token in TOKEN_RE.findall(recipients):
+    for token in TOKEN_RE.findall(recipients[:10000]):
         conversation_id = conversation_id_from_token(token)
         if conversation_id is not None:
-            conversation = Conversation.objects.filter(pk=conversation_id).first()
+            conversation = conversations.filter(pk=conversation_id).first()
             if conversation is not None:
                 return Thread(conversation, "token")
     for ids, by in ((parsed.in_reply_to, "in-reply-to"), (list(reversed(parsed.references)), "references")):
         if not ids:
             continue
-        references = MessageReference.objects.filter(message_id__in=ids).select_related("conversation")
+        references = MessageReference.objects.filter(
+            message_id__in=ids[:50], conversation__channel=channel
+        ).select_related("conversation")
         by_id = {reference.message_id: reference.conversation for reference in references}
-        for message_id in ids:
+        for message_id in ids[:50]:
             if message_id in by_id:
                 return Thread(by_id[message_id], by)
-    match = SUBJECT_TAG_RE.search(parsed.subject)
-    if match:
-        conversation = Conversation.objects.filter(pk=int(match.group(1))).first()
+    conversation_id = conversation_id_from_subject(parsed.subject)
+    if conversation_id is not None:
+        conversation = conversations.filter(pk=conversation_id).first()
         if conversation is not None:
             return Thread(conversation, "subject")
     return None

@@ -8,31 +8,42 @@ from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from interactions import access
-from interactions.mail import display
+from interactions.mail import display, webhooks
+from interactions.mail.parsing import external_id_for
 from interactions.mail.services import record_raw_mail
 from interactions.models import Channel, Interaction
 
 
 class MailgunInboundView(MailgunInboundWebhookView):
-    """Anymail's Mailgun inbound view (it verifies the HMAC signature with the channel's signing key); instead of
-    sending a signal it stores each message's raw MIME, and answers 200 only after that commit."""
+    """Anymail's Mailgun inbound view; instead of sending a signal it stores each message's raw MIME, and answers
+    200 only after that commit. The signature, its age, the token and the recipient are checked before this runs
+    (`mailgun_inbound`); the token is marked used in the same transaction as the message is stored."""
 
     channel: Channel | None = None
+    token: str = ""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.run_validators(request)
         events = self.parse_events(request)
         assert self.channel is not None
+        raws = [event.message.as_bytes() for event in events if event.message is not None]
         with transaction.atomic():
-            for event in events:
-                record_raw_mail(channel=self.channel, raw=event.message.as_bytes(), source="mailgun")
+            try:
+                webhooks.use_token(
+                    channel=self.channel, token=self.token, external_id=external_id_for(raws[0]) if raws else ""
+                )
+            except webhooks.WebhookRefused as error:
+                transaction.set_rollback(True)
+                return HttpResponseForbidden(str(error))
+            for raw in raws:
+                record_raw_mail(channel=self.channel, raw=raw, source="mailgun")
         return HttpResponse("stored")
 
 
@@ -43,11 +54,16 @@ def mailgun_inbound(request: HttpRequest, channel_uuid: str) -> HttpResponse:
     signing_key = channel.secrets.get("webhook_signing_key") if channel else None
     if channel is None or not signing_key:
         raise Http404("No such channel")
-    view = MailgunInboundView.as_view(webhook_signing_key=signing_key, channel=channel)
+    try:
+        token = webhooks.verify_mailgun_signature(channel=channel, form=request.POST, signing_key=str(signing_key))
+        webhooks.verify_recipient(channel=channel, recipient=str(request.POST.get("recipient", "") or ""))
+    except webhooks.WebhookRefused as error:
+        return HttpResponseForbidden(str(error))
+    view = MailgunInboundView.as_view(webhook_signing_key=signing_key, channel=channel, token=token)
     try:
         return view(request)
     except AnymailWebhookValidationFailure as error:
-        return HttpResponseBadRequest(str(error))
+        return HttpResponseForbidden(str(error))
 
 
 def email_interaction_for_agent(user: Any, pk: int) -> Interaction:
