@@ -190,9 +190,9 @@ def zoe_everywhere(
         channel=hotline, number="06 12 34 56 78", name=NAME, note=f"Rappeler {NAME} après 18 h", by=agent
     )
 
-    LogEntry.objects.log_action(
-        user_id=supervisor.pk,
-        content_type_id=ContentType.objects.get_for_model(Customer).pk,
+    LogEntry.objects.create(
+        user=supervisor,
+        content_type=ContentType.objects.get_for_model(Customer),
         object_id=str(zoe.pk),
         object_repr=NAME,
         action_flag=CHANGE,

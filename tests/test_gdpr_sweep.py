@@ -110,7 +110,7 @@ def test_it_leaves_no_trace_of_her_in_any_row_of_any_model_nor_in_any_file(
 def test_it_keeps_the_timeline_renderable_after_erasure(sophie: Any, zoe: Zoe) -> None:
     gdpr.erase_customer(customer=zoe.customer, by=sophie)
 
-    call_entry = Interaction.objects.get(pk=Call.objects.get(pk=zoe.call.pk).interaction_id)
+    call_entry = Interaction.objects.get(call__pk=zoe.call.pk)
     assert call_entry.meta["erased"] is True
     assert call_entry.meta["talk_seconds"] == 60
     assert "number" not in call_entry.meta and "notes" not in call_entry.meta
