@@ -18,7 +18,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import FileSystemStorage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -296,5 +296,46 @@ def erase_customer(*, customer: Customer, by: Any) -> ErasureRecord:
             display_name="", segment="", attributes={}, erased_at=now, updated_at=now
         )
         record = ErasureRecord.objects.create(customer=locked, erased_by=by, erased_at=now, counts=counts)
+        transaction.on_commit(_enqueue_vacuum)
     customer.refresh_from_db()
     return record
+
+
+# Tables whose rows erasure rewrites or deletes. PostgreSQL keeps the old row versions (and their entries in the
+# full-text search index) on disk until VACUUM reclaims them: a vacuum after each erasure makes that happen now
+# rather than whenever autovacuum gets to a large table.
+ERASED_MODELS = (
+    Customer,
+    Identity,
+    MergeRecord,
+    CustomerImport,
+    Interaction,
+    Attachment,
+    InboundEvent,
+    MessageReference,
+    Acknowledgement,
+    PendingReceipt,
+    Call,
+    Callback,
+    Transfer,
+    IntentCorrection,
+    Event,
+    LogEntry,
+)
+
+
+def _enqueue_vacuum() -> None:
+    from customers.tasks import vacuum_after_erasure
+
+    vacuum_after_erasure.delay()
+
+
+def vacuum_erased_tables() -> list[str]:
+    """VACUUM the tables erasure touches (PostgreSQL only, outside any transaction); returns the tables vacuumed."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return []  # SQLite (embedded mode) rewrites pages in place; VACUUM cannot run inside a transaction
+    tables = [model._meta.db_table for model in ERASED_MODELS]
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f'VACUUM "{table}"')
+    return tables
