@@ -30,6 +30,7 @@ from django.utils import timezone
 from customers.merge import merge_customers
 from customers.models import Customer, CustomerImport, Identity
 from interactions import outbound
+from interactions.inbound import record_inbound_event
 from interactions.mail.services import record_raw_mail
 from interactions.messaging import media, meta, twilio
 from interactions.messaging.services import record_provider_id
@@ -189,6 +190,12 @@ def zoe_everywhere(
     callback = callbacks.request_callback(
         channel=hotline, number="06 12 34 56 78", name=NAME, note=f"Rappeler {NAME} après 18 h", by=agent
     )
+
+    # Raw payloads that never became a message: a mail and an SMS still waiting for the worker.
+    record_raw_mail(channel=mailbox, raw=mail(message_id="<pending-3.5b2e81@example.net>", subject="?"), source="test")
+    waiting = twilio.events_from_params(twilio_sms("SMzoe-pending", sender=PHONE, body="encore moi"))
+    for external_id, payload in waiting:
+        record_inbound_event(channel=sms, external_id=external_id, payload=payload, provider="twilio")
 
     LogEntry.objects.create(
         user=supervisor,

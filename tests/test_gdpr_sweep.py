@@ -85,6 +85,7 @@ def test_it_finds_her_everywhere_before_erasure(zoe: Zoe) -> None:
         assert where in traces, where
     stored = {path.read_bytes() for path in files_under_media_root()}
     assert {MAIL_ATTACHMENT, PHOTO} <= stored
+    assert InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).count() == 2
 
 
 def test_it_leaves_no_trace_of_her_in_any_row_of_any_model_nor_in_any_file(
@@ -103,6 +104,8 @@ def test_it_leaves_no_trace_of_her_in_any_row_of_any_model_nor_in_any_file(
     assert record.counts["attachments"] == 2
     assert record.counts["calls"] == 2
     assert record.counts["callbacks"] == 1
+    # The two raw payloads still waiting were emptied and dead-lettered: the worker never processes an empty payload.
+    assert not InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).exists()
     zoe.customer.refresh_from_db()
     assert zoe.customer.erased_at == record.erased_at
 
