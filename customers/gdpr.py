@@ -10,10 +10,12 @@ text, JSON or file of any model (nor any file under MEDIA_ROOT) holds the person
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,8 +31,9 @@ from customers.gdpr_footprint import Footprint, footprint_of, inbound_events_of,
 from customers.models import Customer, CustomerImport, ErasureRecord, Identity, MergeRecord
 from interactions.access import is_supervisor
 from interactions.mail.models import Acknowledgement, MessageReference
+from interactions.mail.services import PROVIDER as EMAIL_PROVIDER
 from interactions.messaging.models import PendingReceipt, SignatureRejection
-from interactions.models import Attachment, Conversation, InboundEvent, Interaction
+from interactions.models import Attachment, Channel, Conversation, InboundEvent, Interaction
 from interactions.phone.models import Call, Callback
 from omnidesk import realtime
 from omnidesk.models import Event
@@ -105,12 +108,14 @@ def neutral_meta(meta: Any) -> dict[str, Any]:
     return {**kept, ERASED: True}
 
 
-def neutral_id(value: str, footprint: Footprint) -> str:
-    """A provider id (Message-IDs often carry the sender's address) replaced by a digest when it names the person:
-    still unique, no longer personal."""
-    if not footprint.mentions(value):
+def neutral_id(value: str, footprint: Footprint, *, always: bool = False) -> str:
+    """A provider id replaced by a keyed digest when it names the person, or `always` (an email's Message-ID is
+    written by the sender's software and may hold their name or host in any form): still unique, and the same for
+    the interaction and its inbound event, but no longer personal nor confirmable from a guessed address."""
+    if not (always or footprint.mentions(value)) or value.startswith(f"{ERASED}-"):
         return value
-    return f"{ERASED}-{hashlib.sha256(value.encode()).hexdigest()[:40]}"
+    digest = hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+    return f"{ERASED}-{digest[:40]}"
 
 
 def _delete_files(names: list[tuple[Any, str]]) -> None:
@@ -120,7 +125,7 @@ def _delete_files(names: list[tuple[Any, str]]) -> None:
         try:
             storage.delete(name)
         except OSError:
-            logger.warning("could not delete the erased attachment file %s", name)
+            logger.warning("could not delete the file of an erased attachment")  # its name may hold personal data
             continue
         if isinstance(storage, FileSystemStorage):
             folder = Path(storage.path(name)).parent
@@ -148,10 +153,12 @@ def _erase_interactions(footprint: Footprint) -> None:
     interactions = footprint.interactions()
     interactions.update(text="", html="", error="")
     changed = []
-    for interaction in interactions.only("pk", "meta", "external_id").iterator(chunk_size=BATCH):
+    rows = interactions.only("pk", "meta", "external_id", "channel__kind").select_related("channel")
+    for interaction in rows.iterator(chunk_size=BATCH):
         interaction.meta = neutral_meta(interaction.meta)
         if interaction.external_id:
-            interaction.external_id = neutral_id(interaction.external_id, footprint)
+            email = interaction.channel.kind == Channel.Kind.EMAIL
+            interaction.external_id = neutral_id(interaction.external_id, footprint, always=email)
         changed.append(interaction)
     Interaction.objects.bulk_update(changed, ["meta", "external_id"], batch_size=BATCH)
     MessageReference.objects.filter(
@@ -167,8 +174,8 @@ def _erase_inbound_events(footprint: Footprint) -> int:
     events.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).update(dead_lettered_at=now)
     count = events.update(payload={}, last_error="")
     renamed = []
-    for event in events.only("pk", "external_id").iterator(chunk_size=BATCH):
-        external_id = neutral_id(event.external_id, footprint)
+    for event in events.only("pk", "external_id", "provider").iterator(chunk_size=BATCH):
+        external_id = neutral_id(event.external_id, footprint, always=event.provider == EMAIL_PROVIDER)
         if external_id != event.external_id:
             event.external_id = external_id
             renamed.append(event)
