@@ -74,24 +74,40 @@ def needles() -> list[str]:
 FILE_BYTES = (MAIL_ATTACHMENT, PHOTO)
 
 
-def mail(*, message_id: str, subject: str, in_reply_to: str = "", attachment: bool = False) -> bytes:
+def mail(
+    *,
+    message_id: str,
+    subject: str,
+    in_reply_to: str = "",
+    attachment: bytes = b"",
+    name: str = NAME,
+    address: str = EMAIL,
+    phone: str = PHONE,
+) -> bytes:
+    """A mail from `name` <`address`> with a plain and an HTML part, a custom header and optionally a PDF."""
+    surname = name.split()[-1]
+    national = phone_national(phone)
     message = EmailMessage()
-    message["From"] = f"{NAME} <{EMAIL}>"
+    message["From"] = f"{name} <{address}>"
     message["To"] = "support@example.com"
     message["Subject"] = subject
     message["Date"] = format_datetime(timezone.now())
     message["Message-ID"] = message_id
-    message["X-Customer-Phone"] = PHONE
+    message["X-Customer-Phone"] = phone
     if in_reply_to:
         message["In-Reply-To"] = in_reply_to
         message["References"] = in_reply_to
-    message.set_content(f"Bonjour, ici {NAME}, joignable au 06 12 34 56 78.\n")
-    message.add_alternative(f"<p>Bonjour, ici <b>{NAME}</b> ({EMAIL}), tél. {PHONE}</p>", subtype="html")
+    message.set_content(f"Bonjour, ici {name}, joignable au {national}.\n")
+    message.add_alternative(f"<p>Bonjour, ici <b>{name}</b> ({address}), tél. {phone}</p>", subtype="html")
     if attachment:
-        message.add_attachment(
-            MAIL_ATTACHMENT, maintype="application", subtype="pdf", filename=f"facture-{SURNAME}.pdf"
-        )
+        message.add_attachment(attachment, maintype="application", subtype="pdf", filename=f"facture-{surname}.pdf")
     return message.as_bytes()
+
+
+def phone_national(e164: str) -> str:
+    import phonenumbers
+
+    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 @dataclass
@@ -133,7 +149,7 @@ def zoe_everywhere(
         attachment_max_bytes=1024 * 1024,
         acknowledgement="Nous avons bien reçu votre message.",
     )
-    first = ingest_mail(mailbox, mail(message_id=MESSAGE_ID, subject=f"Facture de {NAME}", attachment=True))
+    first = ingest_mail(mailbox, mail(message_id=MESSAGE_ID, subject=f"Facture de {NAME}", attachment=MAIL_ATTACHMENT))
     ingest_mail(mailbox, mail(message_id="<reply-2.5b2e81@example.com>", subject="Re", in_reply_to=MESSAGE_ID))
     email_case = first.conversation
     Conversation.objects.filter(pk=email_case.pk).update(assignee=agent)

@@ -185,3 +185,41 @@ def test_it_sweeps_models_it_was_never_told_about(zoe: Zoe) -> None:
 
     Session.objects.create(session_key="x" * 32, session_data=NAME, expire_date=gdpr_support.moment(days=1))
     assert any(trace.startswith("sessions.Session.session_data") for trace in traces_of([NAME]))
+
+
+def test_it_keeps_every_trace_of_another_customer_on_the_same_channels(
+    sophie: Any, zoe: Zoe, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Bernard wrote and called through the same mailbox, number and hotline: erasing Zoé leaves him untouched."""
+    from interactions import inbound
+    from interactions.mail.services import record_raw_mail
+    from interactions.messaging import twilio
+    from interactions.models import Channel
+    from tests import phone_factories
+    from tests.messaging_support import ingest, twilio_sms
+
+    bernard = ["Bernard Quintal", "bernard.quintal@example.org", "+33698765432", "0698765432"]
+    mailbox = Channel.objects.get(kind=Channel.Kind.EMAIL)
+    bernard_file = b"%PDF bernard 0a1b2c3d4e5f"
+    raw = gdpr_support.mail(
+        message_id="<b-1@example.org>",
+        subject="Bernard Quintal",
+        attachment=bernard_file,
+        name=bernard[0],
+        address=bernard[1],
+        phone=bernard[2],
+    )
+    event, _created = record_raw_mail(channel=mailbox, raw=raw, source="test")
+    inbound.process_inbound_event(event_id=event.pk)
+    sms = Channel.objects.get(kind=Channel.Kind.SMS)
+    ingest(sms, "twilio", twilio.events_from_params(twilio_sms("SMbernard", sender=bernard[2], body=bernard[0])))
+    hotline = Channel.objects.get(kind=Channel.Kind.VOICE)
+    phone_factories.send_event(hotline, "ringing", "call-bernard", caller=bernard[3])
+    before = traces_of(bernard, files=(bernard_file,))
+    assert len(before) > 10
+    with django_capture_on_commit_callbacks(execute=True):
+        gdpr.erase_customer(customer=zoe.customer, by=sophie)
+
+    after = traces_of(bernard, files=(bernard_file,))
+    assert sorted(set(before) - set(after)) == [] and after == before
+    assert traces_of(needles()) == []
