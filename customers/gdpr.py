@@ -21,7 +21,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import connection, transaction
-from django.db.models import Q, TextField
+from django.db.models import Exists, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -195,12 +195,8 @@ def _erase_phone_and_routing(footprint: Footprint) -> None:
 
 def _erase_side_records(footprint: Footprint) -> None:
     """Records outside the customer's foreign keys that copy an address: receipts, acknowledgements, refusals."""
-    outbound_ids = footprint.interactions().exclude(external_id__isnull=True).values_list("channel_id", "external_id")
-    receipts = Q(pk__in=[])
-    for channel_id, external_id in outbound_ids:
-        receipts |= Q(channel_id=channel_id, external_id=external_id)
     alias, mentions = text_contains_any("error", footprint.needles)
-    PendingReceipt.objects.filter(receipts).delete()
+    PendingReceipt.objects.filter(Exists(footprint.interactions_with_provider_id())).delete()
     PendingReceipt.objects.annotate(**{alias: Cast("error", TextField())}).filter(mentions).delete()
     Acknowledgement.objects.filter(address__in=footprint.emails).delete()
     alias, mentions = text_contains_any("last_reason", footprint.needles)
@@ -279,12 +275,13 @@ def erase_customer(*, customer: Customer, by: Any) -> ErasureRecord:
             "calls": len(footprint.call_ids),
             "callbacks": len(footprint.callback_ids),
         }
+        # Before the interactions' provider ids are replaced: both of these find rows by those ids.
         counts["inbound_events"] = _erase_inbound_events(footprint)
+        _erase_side_records(footprint)
         counts["attachments"] = _erase_attachments(footprint)
         _erase_realtime_events(footprint)
         _erase_interactions(footprint)
         _erase_phone_and_routing(footprint)
-        _erase_side_records(footprint)
         _erase_admin_log(footprint, identity_ids)
         identities.delete()
 

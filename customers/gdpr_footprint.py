@@ -71,6 +71,11 @@ class Footprint:
     def interactions(self) -> QuerySet[Interaction]:
         return Interaction.objects.filter(pk__in=self.interaction_ids)
 
+    def interactions_with_provider_id(self) -> QuerySet[Interaction]:
+        """For an Exists() filter on a model with channel_id and external_id: rows naming one of the person's
+        messages by its provider id (inbound events, pending receipts)."""
+        return self.interactions().filter(channel_id=OuterRef("channel_id"), external_id=OuterRef("external_id"))
+
     def calls(self) -> QuerySet[Call]:
         return Call.objects.filter(pk__in=self.call_ids)
 
@@ -152,10 +157,7 @@ def inbound_events_of(footprint: Footprint) -> QuerySet[InboundEvent]:
     Email payloads are base64 (not searchable in SQL): those that became none of the stored messages (bounces,
     dropped automatic mail, dead letters) are decoded and searched here, on the person's channels only.
     """
-    external = Interaction.objects.filter(pk__in=footprint.interaction_ids).exclude(external_id__isnull=True)
-    by_id = Q(pk__in=[])
-    for channel_id, external_id in external.values_list("channel_id", "external_id"):
-        by_id |= Q(channel_id=channel_id, external_id=external_id)
+    by_id = Q(Exists(footprint.interactions_with_provider_id()))
     for call_id in footprint.provider_call_ids:
         by_id |= Q(external_id__startswith=f"{call_id}:") | Q(external_id=call_id)
     if footprint.widget_ids:
