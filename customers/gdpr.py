@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import FileSystemStorage
 from django.db import connection, transaction
-from django.db.models import Exists, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Exists, F, Q, TextField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -148,19 +149,25 @@ def _erase_attachments(footprint: Footprint) -> int:
 
 
 def _erase_interactions(footprint: Footprint) -> None:
-    """One UPDATE for the texts; the details and provider ids, which depend on each row, in batched updates (a
-    customer with ten thousand messages costs a few statements, not ten thousand)."""
+    """One UPDATE for the texts, one per distinct neutral details value (most entries share `{"erased": true}`), and
+    batched updates for the few provider ids that change: a customer with ten thousand messages costs a few dozen
+    statements, not ten thousand."""
     interactions = footprint.interactions()
     interactions.update(text="", html="", error="")
-    changed = []
+    by_meta: dict[str, list[int]] = {}
+    renamed = []
     rows = interactions.only("pk", "meta", "external_id", "channel__kind").select_related("channel")
-    for interaction in rows.iterator(chunk_size=BATCH):
-        interaction.meta = neutral_meta(interaction.meta)
+    for interaction in rows.iterator(chunk_size=BATCH * 4):
+        by_meta.setdefault(json.dumps(neutral_meta(interaction.meta), sort_keys=True), []).append(interaction.pk)
         if interaction.external_id:
             email = interaction.channel.kind == Channel.Kind.EMAIL
-            interaction.external_id = neutral_id(interaction.external_id, footprint, always=email)
-        changed.append(interaction)
-    Interaction.objects.bulk_update(changed, ["meta", "external_id"], batch_size=BATCH)
+            external_id = neutral_id(interaction.external_id, footprint, always=email)
+            if external_id != interaction.external_id:
+                interaction.external_id = external_id
+                renamed.append(interaction)
+    for meta, pks in by_meta.items():
+        Interaction.objects.filter(pk__in=pks).update(meta=json.loads(meta))
+    Interaction.objects.bulk_update(renamed, ["external_id"], batch_size=BATCH)
     MessageReference.objects.filter(
         Q(interaction_id__in=footprint.interaction_ids) | Q(conversation_id__in=footprint.conversation_ids)
     ).delete()
@@ -232,10 +239,9 @@ def _erase_admin_log(footprint: Footprint, identity_ids: list[int]) -> None:
     }
     for model, pks in rows.items():
         content_type = ContentType.objects.get_for_model(model)
-        for pk in pks:
-            LogEntry.objects.filter(content_type=content_type, object_id=str(pk)).update(
-                object_repr=f"#{pk}", change_message=""
-            )
+        LogEntry.objects.filter(content_type=content_type, object_id__in=[str(pk) for pk in pks]).update(
+            object_repr=Concat(Value("#"), F("object_id")), change_message=""
+        )
     alias, mentions = text_contains_any("change_message", footprint.needles)
     LogEntry.objects.annotate(**{alias: Cast("change_message", TextField())}).filter(mentions).update(change_message="")
     alias, mentions = text_contains_any("object_repr", footprint.needles)
