@@ -19,6 +19,7 @@ from interactions.models import Attachment, Conversation, InboundEvent, Interact
 from interactions.phone.models import Call, Callback
 from routing.models import Queue
 from tests import gdpr_support, mail_support
+from tests.clients import logged_in
 from tests.gdpr_support import (
     EMAIL,
     MAIL_ATTACHMENT,
@@ -112,6 +113,15 @@ def test_it_leaves_no_trace_of_her_in_any_row_of_any_model_nor_in_any_file(
 
 def test_it_keeps_the_timeline_renderable_after_erasure(sophie: Any, zoe: Zoe) -> None:
     gdpr.erase_customer(customer=zoe.customer, by=sophie)
+
+    client = logged_in("sophie")
+    pages = [f"/customers/{zoe.customer.pk}/", f"/api/customers/{zoe.customer.pk}/timeline/"]
+    # Not the desk's conversation page: templates/desk/desk.html fails on the author-less email acknowledgement in her
+    # journey, with or without erasure (reported to the templates' owner).
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        assert all(needle.lower() not in response.content.decode().lower() for needle in needles()), page
 
     call_entry = Interaction.objects.get(call__pk=zoe.call.pk)
     assert call_entry.meta["erased"] is True
