@@ -248,3 +248,33 @@ def test_it_exports_nothing_personal_after_erasure(sophie: Any, zoe: Customer) -
     data = gdpr.export_customer_data(customer=zoe, by=sophie)
     assert "Lambertini" not in repr(data) and "zoe@example.com" not in repr(data)
     assert data["identities"] == [] and data["profile"]["erased_at"]
+
+
+def test_it_opens_a_new_customer_when_the_erased_visitors_browser_chats_again(
+    sophie: Any, chat_channel: Any, zoe: Customer
+) -> None:
+    from tests.factories import widget_message
+
+    Identity.objects.create(customer=zoe, kind=Identity.Kind.WIDGET, address="zoe-browser")
+    gdpr.erase_customer(customer=zoe, by=sophie)
+
+    again = widget_message(chat_channel, visitor="zoe-browser", text="Re-bonjour")
+
+    assert again.customer_id != zoe.pk
+    zoe.refresh_from_db()
+    assert zoe.display_name == "" and not zoe.identities.exists()
+
+
+def test_it_does_not_store_again_an_sms_redelivered_after_erasure(sophie: Any, support_queue: Any) -> None:
+    from interactions.messaging import twilio
+    from interactions.models import Channel, Interaction
+    from tests.messaging_support import ingest, make_channel, twilio_sms
+
+    sms = make_channel(Channel.Kind.SMS, support_queue)
+    params = twilio_sms("SMredelivered", sender="+33612345678", body="Zoé Lambertini")
+    [message] = ingest(sms, "twilio", twilio.events_from_params(params))
+    gdpr.erase_customer(customer=message.customer, by=sophie)
+
+    assert ingest(sms, "twilio", twilio.events_from_params(params)) == []
+    assert Interaction.objects.count() == 1
+    assert Interaction.objects.get().text == ""
