@@ -8,15 +8,22 @@ Importing the same file twice creates nothing the second time. Empty cells leave
 Each line is imported in its own transaction and a bad line never stops the others: its errors are reported as
 {"line": n, "errors": {"field": ["message", …]}}, n being the file's line number (the header is line 1).
 
-Export neutralizes CSV injection the way OWASP recommends: a cell starting with "=", "+", "-", "@", tab or carriage
-return gets a leading single quote, so a spreadsheet shows it as text instead of running it as a formula. Phone
-numbers in E.164 ("+33612345678") are therefore exported as "'+33612345678"; the import strips that quote again.
+Export neutralizes CSV injection the way OWASP recommends: a cell starting with "=", "+", "-", "@", tab, carriage
+return or line feed — also after leading blanks or invisible characters, and in their full-width forms ("＝") — gets
+a leading single quote, so a spreadsheet shows it as text instead of running it as a formula. Phone numbers in E.164
+("+33612345678") are therefore exported as "'+33612345678"; the import strips that quote again (and only that one:
+export then import gives back the same values). The import never evaluates anything: cells are stored as text, and
+refused per line when they cannot be stored (NUL), break a one-line field (control characters), or look like a
+formula in the email or phone column. A line the CSV reader cannot read (broken quoting, an oversized field) is
+reported with its number and the following lines are still imported.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
@@ -34,7 +41,10 @@ from customers.services import normalize_email, normalize_phone
 
 COLUMNS = ["display_name", "email", "phone", "language", "segment", "value_tier", "organization"]
 ATTRIBUTE_PREFIX = "attr:"
-DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r")
+DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# What spreadsheets read as the start of a formula once leading blanks are skipped: the ASCII signs and their
+# full-width and small forms (some spreadsheets fold them to ASCII), and the minus sign.
+FORMULA_SIGNS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\ufe62", "\ufe63", "\u2212")
 PROGRESS_EVERY = 50
 # Plain profile fields copied from a non-empty cell, with their maximum length.
 PROFILE_FIELDS = {"display_name": 200, "language": 16, "segment": 100}
@@ -68,26 +78,66 @@ class ImportSummary:
 # Import ---------------------------------------------------------------------------------------------------------------
 
 
+def _skip_blanks(value: str) -> str:
+    """`value` without its leading whitespace and invisible format characters (zero-width space, BOM…)."""
+    index = 0
+    while index < len(value) and (value[index].isspace() or unicodedata.category(value[index]) in ("Cf", "Cc")):
+        index += 1
+    return value[index:]
+
+
+def needs_quote(value: str) -> bool:
+    """Whether a spreadsheet could run `value` as a formula (or DDE command), or whether it starts with the quote
+    our export adds before such a value (so that the quote itself survives a round trip)."""
+    if value.startswith(DANGEROUS_FIRST_CHARACTERS) or _skip_blanks(value).startswith(FORMULA_SIGNS):
+        return True
+    return value[:1] == "'" and needs_quote(value[1:])
+
+
 def _unquote(value: str) -> str:
     """A cell as typed: trimmed, without the quote our own export adds before a dangerous first character."""
     value = value.strip()
-    if len(value) > 1 and value[0] == "'" and value[1] in DANGEROUS_FIRST_CHARACTERS:
+    if value[:1] == "'" and needs_quote(value[1:]):
         return value[1:].strip()
     return value
 
 
-def read_rows(content: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {column: cell}) for each data row; the header is line 1, blank lines are skipped.
+@dataclass
+class BadLine:
+    """A line the CSV reader could not read (broken quoting, a field over the size limit)."""
+
+    errors: Errors
+
+
+def read_rows(content: str) -> Iterator[tuple[int, dict[str, str] | BadLine]]:
+    """(line number, {column: cell}) for each data row, or (line number, BadLine) for a line that cannot be read;
+    the header is line 1, blank lines are skipped. The reader is strict, so broken quoting is reported instead of
+    silently merging lines, and reading goes on after a bad line.
 
     Raises ValidationError when the header has neither an email nor a phone column.
     """
-    reader = csv.reader(io.StringIO(content.lstrip("\ufeff")))
-    header = [name.strip().lower() for name in next(reader, [])]
+    reader = csv.reader(io.StringIO(content.lstrip("\ufeff")), strict=True)
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+    except csv.Error as error:
+        raise ValidationError(
+            _("The header line of this CSV file cannot be read: %(error)s") % {"error": error}
+        ) from None
     if "email" not in header and "phone" not in header:
         raise ValidationError(_("The CSV file needs a header line with an “email” or a “phone” column."))
     start = reader.line_num + 1
-    for cells in reader:
-        line, start = start, reader.line_num + 1
+    while True:
+        line = start
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            start = reader.line_num + 1
+            message = _("This line cannot be read as CSV (%(error)s); check its quotes.") % {"error": error}
+            yield line, BadLine({"file": [message]})
+            continue
+        start = reader.line_num + 1
         if not any(cell.strip() for cell in cells):
             continue
         yield line, {name: _unquote(cell) for name, cell in zip(header, cells, strict=False) if name}
@@ -96,7 +146,7 @@ def read_rows(content: str) -> Iterator[tuple[int, dict[str, str]]]:
 def count_rows(content: str) -> int:
     try:
         return sum(1 for _row in read_rows(content))
-    except (ValidationError, csv.Error):
+    except ValidationError:
         return 0
 
 
@@ -110,8 +160,34 @@ class _CleanRow:
     attributes: dict[str, str]
 
 
+# Cells of one-line fields: no control character (a line break inside a name or a number is never meant).
+SINGLE_LINE_COLUMNS = (*COLUMNS,)
+PHONE_CHARACTERS = re.compile(r"[0-9+(][0-9 ().\-/]*")
+
+
+def _refuse_hostile_cells(row: dict[str, str], errors: Errors) -> None:
+    """Cells that cannot be stored (NUL), that break a one-line field, or that look like a spreadsheet formula in
+    the columns that identify a person (where no real value starts so)."""
+    for name, value in row.items():
+        if "\x00" in value:
+            errors.setdefault(name, []).append(_("This cell contains a NUL character."))
+        elif name in SINGLE_LINE_COLUMNS and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            errors.setdefault(name, []).append(_("This cell contains a line break or another control character."))
+    email = row.get("email", "")
+    if email and needs_quote(email):
+        errors.setdefault("email", []).append(_("An email address cannot start like a spreadsheet formula."))
+    phone = row.get("phone", "")
+    if phone and not PHONE_CHARACTERS.fullmatch(phone):
+        errors.setdefault("phone", []).append(
+            _("A phone number holds only digits, spaces, dots, dashes, slashes, brackets and a leading +.")
+        )
+
+
 def _clean_row(row: dict[str, str]) -> _CleanRow:
     errors: Errors = {}
+    _refuse_hostile_cells(row, errors)
+    if errors:
+        raise ValidationError(errors)
 
     def check(name: str, function: Callable[[str], str]) -> str | None:
         value = row.get(name, "")
@@ -198,7 +274,10 @@ def import_row(row: dict[str, str]) -> tuple[Outcome, Customer]:
         changed = True
     current = customer.attributes if isinstance(customer.attributes, dict) else {}
     if any(current.get(key) != value for key, value in clean.attributes.items()):
-        customer.attributes = clean_attributes([*current.items(), *clean.attributes.items()])
+        try:
+            customer.attributes = clean_attributes([*current.items(), *clean.attributes.items()])
+        except ValidationError as error:
+            raise ValidationError({"attributes": error.messages}) from None
         changed = True
     if changed or existing is None:
         customer.save()
@@ -221,6 +300,9 @@ def import_lines(content: str) -> Iterator[LineResult]:
     try:
         rows = read_rows(content)
         for line, row in rows:
+            if isinstance(row, BadLine):
+                yield LineResult(line, "error", errors=row.errors)
+                continue
             try:
                 with transaction.atomic():
                     outcome, customer = import_row(row)
@@ -234,10 +316,6 @@ def import_lines(content: str) -> Iterator[LineResult]:
                 yield LineResult(line, outcome, customer_id=customer.pk)
     except ValidationError as error:
         yield LineResult(1, "error", errors={"file": error.messages})
-    except csv.Error as error:
-        yield LineResult(
-            1, "error", errors={"file": [_("This is not a readable CSV file: %(error)s") % {"error": error}]}
-        )
 
 
 def import_customers(*, content: str) -> ImportSummary:
@@ -283,6 +361,24 @@ def run_customer_import(*, import_id: int) -> CustomerImport:
     return customer_import
 
 
+def decode_csv(raw: bytes) -> str:
+    """An uploaded file's text: UTF-8 (with or without BOM), or UTF-16 with its BOM (Excel's "Unicode text").
+
+    ValidationError for anything else, rather than guessing a legacy encoding and storing mangled names.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    else:
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    raise ValidationError(_("The file must be a CSV file encoded in UTF-8."), code="encoding")
+
+
 def create_customer_import(*, filename: str, content: str, by: Any) -> CustomerImport:
     """Store an uploaded CSV file and enqueue its processing once committed."""
     from customers.tasks import run_customer_import as task
@@ -298,8 +394,11 @@ def create_customer_import(*, filename: str, content: str, by: Any) -> CustomerI
 
 
 def neutralize(value: str) -> str:
-    """A cell that a spreadsheet will show as text, never run as a formula (OWASP's advice against CSV injection)."""
-    return "'" + value if value.startswith(DANGEROUS_FIRST_CHARACTERS) else value
+    """A cell that a spreadsheet will show as text, never run as a formula (OWASP's advice against CSV injection).
+
+    `_unquote(neutralize(v)) == v.strip()` for every v, so the export imports back unchanged.
+    """
+    return "'" + value if needs_quote(value) else value
 
 
 def customers_for_export(user: Any) -> QuerySet[Customer]:
@@ -315,7 +414,7 @@ def write_customers(customers: QuerySet[Customer], out: TextIO) -> int:
             keys.update(str(key) for key in attributes)
     attribute_keys = sorted(keys)
     writer = csv.writer(out)
-    writer.writerow([*COLUMNS, *(ATTRIBUTE_PREFIX + key for key in attribute_keys)])
+    writer.writerow([neutralize(cell) for cell in (*COLUMNS, *(ATTRIBUTE_PREFIX + key for key in attribute_keys))])
     count = 0
     queryset = customers.select_related("organization").prefetch_related("identities").order_by("pk")
     for customer in queryset.iterator(chunk_size=500):

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from customers import csv_io
+from customers import csv_io, gdpr
 
 
 @shared_task(acks_late=True)
@@ -13,3 +13,8 @@ def run_customer_import(import_id: int) -> dict[str, int]:
         "updated": customer_import.updated_count,
         "errors": len(customer_import.errors),
     }
+
+
+@shared_task(ignore_result=True)
+def vacuum_after_erasure() -> list[str]:
+    return gdpr.vacuum_erased_tables()

@@ -112,7 +112,15 @@ def test_it_leaves_no_trace_of_the_email_or_the_name_in_the_database(sophie: Any
     assert Conversation.objects.count() == conversations == 2
     assert Interaction.objects.count() == interactions == 2
     assert Conversation.objects.filter(customer=zoe).count() == 2
-    assert record.counts == {"identities": 3, "interactions": 2, "conversations": 2}
+    assert record.counts == {
+        "identities": 3,
+        "interactions": 2,
+        "conversations": 2,
+        "calls": 0,
+        "callbacks": 0,
+        "inbound_events": 1,
+        "attachments": 0,
+    }
     assert record.erased_by == sophie
     zoe.refresh_from_db()
     assert zoe.erased_at == record.erased_at

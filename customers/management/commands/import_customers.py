@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from customers import csv_io
@@ -16,9 +17,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, file: str, **options: Any) -> None:
         try:
-            content = Path(file).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
+            content = csv_io.decode_csv(Path(file).read_bytes())
+        except OSError as error:
             raise CommandError(f"Cannot read {file}: {error}") from error
+        except ValidationError as error:
+            raise CommandError(f"Cannot read {file}: {' '.join(error.messages)}") from error
         summary = csv_io.ImportSummary()
         for result in csv_io.import_lines(content):
             summary.add(result)

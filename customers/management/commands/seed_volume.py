@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -17,9 +18,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
-from interactions.models import Channel
+from customers.models import Customer, Identity
+from interactions.models import Channel, Conversation, Interaction
 from routing.models import AgentProfile, Queue
 
 BIG_CUSTOMER_EMAIL = "big.customer@volume.test"
@@ -69,6 +71,50 @@ TABLES = ("customers_customer", "customers_identity", "interactions_conversation
 
 def _search_indexes() -> dict[str, str]:
     return dict(importlib.import_module("interactions.migrations.0003_search_indexes").INDEXES)
+
+
+def _copy_text(field: models.Field[Any, Any], value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(field, models.JSONField):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _defaults_of_other_columns(model: type[models.Model], columns: list[str]) -> dict[str, str | None]:
+    """The value to write in every NOT NULL column of `model` that `columns` leaves out: its field's default.
+
+    A column added later with NOT NULL and a Python-side default (the database has none) would otherwise make COPY
+    fail, as `priority` did; a NOT NULL column with no default at all is refused here with its name.
+    """
+    now = datetime.now(tz=UTC)
+    filled: dict[str, str | None] = {}
+    for field in model._meta.concrete_fields:
+        if field.column in columns or field.null or isinstance(field, models.AutoField):
+            continue
+        if field.has_default():
+            value = field.get_default()
+        elif field.db_default is not models.NOT_PROVIDED:
+            continue  # the database writes it
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        elif isinstance(field, models.CharField | models.TextField) and field.blank:
+            value = ""
+        else:
+            raise CommandError(f"seed_volume does not know what to write in {model._meta.db_table}.{field.column}")
+        filled[str(field.column)] = _copy_text(field, value)
+    return filled
+
+
+def _copy_model(model: type[models.Model], columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
+    """COPY rows of `columns` into `model`'s table, every other NOT NULL column getting its field's default."""
+    others = _defaults_of_other_columns(model, columns)
+    extra = tuple(others.values())
+    return _copy(model._meta.db_table, [*columns, *others], (row + extra for row in rows))
 
 
 def _copy(table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
@@ -169,8 +215,8 @@ class Command(BaseCommand):
 
         self._timed(
             "customers_customer",
-            lambda: _copy(
-                "customers_customer",
+            lambda: _copy_model(
+                Customer,
                 ["id", "display_name", "language", "segment", "value_tier", "attributes", "created_at", "updated_at"],
                 customers(),
             ),
@@ -188,9 +234,7 @@ class Command(BaseCommand):
 
         self._timed(
             "customers_identity",
-            lambda: _copy(
-                "customers_identity", ["customer_id", "kind", "address", "verified", "created_at"], identities()
-            ),
+            lambda: _copy_model(Identity, ["customer_id", "kind", "address", "verified", "created_at"], identities()),
         )
 
         first_conversation = _next_id("interactions_conversation")
@@ -209,8 +253,8 @@ class Command(BaseCommand):
 
         self._timed(
             "interactions_conversation",
-            lambda: _copy(
-                "interactions_conversation",
+            lambda: _copy_model(
+                Conversation,
                 CONVERSATION_COLUMNS,
                 conversations(),
             ),
@@ -254,8 +298,8 @@ class Command(BaseCommand):
             cursor.execute("DROP INDEX IF EXISTS interaction_text_fts")
         self._timed(
             "interactions_interaction",
-            lambda: _copy(
-                "interactions_interaction",
+            lambda: _copy_model(
+                Interaction,
                 ["id", "conversation_id", "customer_id", "channel_id", "kind", "direction", "text", "created_at"],
                 interactions(),
             ),
