@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.test import Client
-from playwright.sync_api import Browser, Locator, Page
+from playwright.sync_api import Browser, FloatRect, Locator, Page, ViewportSize
 
 from customers.models import Customer, Identity
 from interactions.models import Channel, Conversation, Interaction
@@ -19,7 +19,7 @@ from routing.models import Offer, Queue
 from tests.stack import ROOT, Stack, wait_until
 
 SCREENS = ROOT / "test-artifacts" / "screens"
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 
 
 def signed_in_page(browser: Browser, stack: Stack, user: Any, *, locale: str = "en-GB") -> Page:
@@ -32,7 +32,7 @@ def signed_in_page(browser: Browser, stack: Stack, user: Any, *, locale: str = "
     return context.new_page()
 
 
-def box(locator: Locator) -> dict[str, float]:
+def box(locator: Locator) -> FloatRect:
     """The element's bounding box in CSS pixels; fails loudly when it is not rendered at all."""
     found = locator.bounding_box()
     assert found is not None, f"{locator} is not rendered"
