@@ -16,7 +16,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from interactions.models import Channel
 from routing.models import Queue
-from tests.browser import website, widget_page
 from tests.stack import Stack
 from tests.ui_support import VIEWPORT, BusyDay, box, busy_day, screenshot, signed_in_page
 
@@ -143,12 +142,13 @@ def test_it_styles_the_360_page_the_supervisor_view_and_the_widget(
     assert queues["x"] + queues["width"] <= agents["x"], (queues, agents)
     screenshot(supervisor, "supervisor")
 
-    with website({"/": widget_page(desk_url=stack.base_url, channel_key=chat_channel.public_key)}) as origin:
-        Channel.objects.filter(pk=chat_channel.pk).update(allowed_origins=[origin])
-        visitor = browser.new_context(viewport=VIEWPORT).new_page()
-        visitor.goto(origin)
-        visitor.get_by_role("button", name="Chat with us").click()
-        visitor.get_by_label("Message").fill("Bonjour, ma facture de novembre est fausse")
-        visitor.get_by_role("button", name="Send").click()
-        expect(visitor.get_by_role("log", name="Conversation")).to_contain_text("ma facture de novembre")
-        screenshot(visitor, "widget")
+    # The demo customer website the desk serves (/widget/demo/), with the widget open, as a visitor sees it.
+    Channel.objects.filter(pk=chat_channel.pk).update(allowed_origins=[stack.base_url])
+    visitor = browser.new_context(viewport=VIEWPORT).new_page()
+    visitor.goto(f"{stack.base_url}/widget/demo/")
+    expect(visitor.get_by_role("heading", level=1)).to_have_css("font-size", "25.6px")  # demo-site.css loaded
+    visitor.get_by_role("button", name="Chat with us").click()
+    visitor.get_by_label("Message").fill("Bonjour, ma facture de novembre est fausse")
+    visitor.get_by_role("button", name="Send").click()
+    expect(visitor.get_by_role("log", name="Conversation")).to_contain_text("ma facture de novembre")
+    screenshot(visitor, "widget")
