@@ -15,6 +15,7 @@ from tests.conftest import make_user
 from tests.phone_factories import CARLA_PHONE, cti_body, give_phone, phone_channel, send_live
 from tests.stack import Stack
 from tests.test_widget_browser import log_in
+from tests.ui_support import VIEWPORT, box, screenshot
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +30,7 @@ def test_it_pops_the_callers_360_view_on_the_agents_desk_and_closes_it_when_anot
 ) -> None:
     make_user("bruno", queues=[support_queue])
     give_phone(carla)
-    desk = browser.new_context().new_page()
+    desk = browser.new_context(viewport=VIEWPORT).new_page()
     log_in(desk, stack.base_url, "alice")
 
     ringing = cti_body("ringing", "b-1", caller="06 12 34 56 78", intent="Billing")
@@ -41,6 +42,9 @@ def test_it_pops_the_callers_360_view_on_the_agents_desk_and_closes_it_when_anot
     expect(pop).to_contain_text(CARLA_PHONE)
     expect(pop).to_contain_text("Intent: Billing")
     expect(pop.get_by_role("link", name="Open the call")).to_be_visible()
+    # The pop floats above the desk without covering the lists.
+    assert box(pop)["x"] > box(desk.get_by_role("navigation", name="Conversations"))["width"]
+    screenshot(desk, "screen-pop")
 
     assert send_live(stack.base_url, hotline, cti_body("answered", "b-1", agent="bruno")).status_code == 202
     expect(pop).to_have_count(0)

@@ -40,7 +40,9 @@
     const items = list.querySelectorAll(".conversation-item");
     const empty = list.querySelector(".empty");
     if (items.length && empty) empty.remove();
-    if (!items.length && !empty) list.append(el("li", "empty", body.dataset.textEmpty));
+    if (!items.length && !empty) list.append(el("li", "empty", list.dataset.emptyText || body.dataset.textEmpty));
+    const count = list.parentElement && list.parentElement.querySelector("h2 .count");
+    if (count) count.textContent = String(items.length);
   }
 
   function upsertConversation(c) {
@@ -54,6 +56,7 @@
       if (target.id === "list-mine") target.prepend(item); else target.append(item);
       if (window.htmx) window.htmx.process(item);
     }
+    markCurrent();
     document.querySelectorAll(".conversation-list").forEach(setEmpty);
   }
 
@@ -191,11 +194,35 @@
     if (match && document.getElementById(match[1])) event.detail.shouldSwap = false;
   });
 
-  // Scroll the open conversation to its newest entry after htmx swaps it in.
+  // Scroll the open conversation to its newest entry after htmx swaps it in, and mark it in the lists.
   document.addEventListener("htmx:afterSwap", function (event) {
     const timeline = document.getElementById("timeline");
     if (timeline && event.detail.target.id === "conversation") timeline.scrollTop = timeline.scrollHeight;
+    markCurrent();
   });
+
+  // After a reply was accepted, empty the composer (replaces an inline hx-on handler: CSP forbids eval).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const form = event.detail.elt;
+    if (event.detail.successful && form instanceof HTMLFormElement && form.id === "composer") form.reset();
+  });
+
+  // The open conversation's list entry carries aria-current, so it is both highlighted and announced.
+  function markCurrent() {
+    const view = document.querySelector("[data-conversation-id].conversation-view");
+    const current = view ? view.dataset.conversationId : null;
+    document.querySelectorAll(".conversation-item").forEach(function (item) {
+      const link = item.querySelector("a");
+      if (!link) return;
+      if (current && item.dataset.conversationId === current) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    });
+  }
+  markCurrent();
+
+  // On first load, show the newest entry of an open conversation.
+  const initialTimeline = document.getElementById("timeline");
+  if (initialTimeline) initialTimeline.scrollTop = initialTimeline.scrollHeight;
 
   window.OmnideskDesk = { state: function () { return { connected: !!socket && socket.readyState === 1, lastEventId: lastEventId }; } };
   connect();

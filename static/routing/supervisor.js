@@ -16,12 +16,13 @@
     socket.addEventListener("message", function (message) {
       var frame = JSON.parse(message.data);
       if (typeof frame.id === "number") { lastEventId = Math.max(lastEventId, frame.id); }
-      if (frame.type === "welcome") { status.textContent = main.dataset.textLive; backoff = 500; }
+      if (frame.type === "welcome") { status.textContent = main.dataset.textLive; status.classList.add("is-live"); backoff = 500; }
       else if (frame.type === "resync") { window.location.reload(); }
       else if (frame.type === "queue.stats_changed") { region.innerHTML = frame.data.html; }
     });
     socket.addEventListener("close", function () {
       status.textContent = main.dataset.textReconnecting;
+      status.classList.remove("is-live");
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 10000);
     });
