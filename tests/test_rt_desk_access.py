@@ -36,7 +36,7 @@ async def greeted_desk(user: Any, *, last_event_id: int | None = None) -> tuple[
     cursor = last_event_id if last_event_id is not None else await database_sync_to_async(realtime.latest_event_id)()
     await desk.send_json_to({"type": "hello", "last_event_id": cursor})
     assert (await receive_type(desk, "welcome", timeout=5))["type"] == "welcome"
-    desk.client = client  # type: ignore[attr-defined]
+    desk.client = client
     return desk, session_key
 
 
@@ -99,7 +99,7 @@ async def test_it_closes_the_desk_of_a_deactivated_user_within_two_seconds(alice
 async def test_it_closes_the_desk_of_a_session_that_logged_out(alice: Any, support_queue: Queue) -> None:
     desk, _ = await greeted_desk(alice)
     other_desk, _ = await greeted_desk(alice)  # the same agent in another browser: stays
-    await database_sync_to_async(desk.client.logout)()  # type: ignore[attr-defined]
+    await database_sync_to_async(desk.client.logout)()
     assert await closed_within(desk, timeout=DEADLINE) == 4401
     await database_sync_to_async(announce_to_queue)(support_queue, "still here")
     assert (await receive_type(other_desk, "note.tested", timeout=5))["data"] == {"text": "still here"}
