@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import deque
 from typing import Any
 
@@ -25,6 +26,10 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
 # The consumer's cap, with a clear error; the server (uvicorn --ws-max-size, twice this) drops anything larger.
 MAX_FRAME_BYTES = 64 * 1024
+# Channel public keys are URL-safe tokens: anything else is not looked up at all (NUL bytes, surrogates, huge keys).
+CHANNEL_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Event ids are PostgreSQL bigints.
+MAX_CURSOR = 2**63 - 1
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -108,32 +113,43 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def read_frame(self, text_data: str | None) -> dict[str, Any] | None:
         """The frame as a JSON object with a string type, or None after answering why it is not one."""
+        frame, problem = self.parse_frame(text_data)
+        if problem is not None:
+            await self.send_frame_problem(problem)
+        return frame
+
+    @staticmethod
+    def parse_frame(text_data: str | None) -> tuple[dict[str, Any] | None, str | None]:
+        """The frame, or None and the code of what is wrong with it: not_text, frame_too_large or bad_frame."""
         if text_data is None:
-            await self.send_error("bad_frame", _("Frames must be JSON text."))
-            return None
+            return None, "not_text"
         # Characters first: no frame of fewer than a quarter of the cap in characters can exceed it in UTF-8 bytes.
         if len(text_data) > MAX_FRAME_BYTES or (
             len(text_data) * 4 > MAX_FRAME_BYTES and len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
         ):
-            await self.send_error(
-                "frame_too_large",
-                _("Frames may be at most %(limit)d bytes long.") % {"limit": MAX_FRAME_BYTES},
-                limit=MAX_FRAME_BYTES,
-            )
-            return None
+            return None, "frame_too_large"
         try:
             frame = json.loads(text_data)
         except (ValueError, RecursionError):
             # RecursionError: a deeply nested array ("[[[[…") fits in a frame and still breaks the parser.
             frame = None
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            return None, "bad_frame"
+        return frame, None
+
+    async def send_frame_problem(self, problem: str) -> None:
+        if problem == "frame_too_large":
+            message = _("Frames may be at most %(limit)d bytes long.") % {"limit": MAX_FRAME_BYTES}
+            await self.send_error("frame_too_large", message, limit=MAX_FRAME_BYTES)
+        elif problem == "not_text":
+            await self.send_error("bad_frame", _("Frames must be JSON text."))
+        else:
             await self.send_error("bad_frame", _("Frames must be JSON objects with a type."))
-            return None
-        return frame
 
     @staticmethod
     def parse_cursor(value: Any) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+        valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CURSOR
+        return value if valid else None
 
 
 class DeskConsumer(RealtimeConsumer):
@@ -243,12 +259,12 @@ class WidgetConsumer(RealtimeConsumer):
         await super().connect()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        frame = await self.read_frame(text_data)
-        if frame is None:
-            return
-        client_uuid = self.client_uuid(frame)
+        frame, problem = self.parse_frame(text_data)
+        # Every frame counts, garbage included: each one costs a parse and an answer.
         if (wait := self.frames.take()) > 0:
-            await self.send_rate_limited(wait, uuid=client_uuid)
+            await self.send_rate_limited(wait, uuid=self.client_uuid(frame) if frame is not None else None)
+        elif frame is None:
+            await self.send_frame_problem(problem or "bad_frame")
         elif frame["type"] == "hello":
             await self.hello(frame)
         elif self.visitor_id is None:
@@ -267,7 +283,8 @@ class WidgetConsumer(RealtimeConsumer):
             await self.send_error("already_greeted", _("This connection has already said hello."))
             return
         key = frame.get("channel")
-        channel = await database_sync_to_async(selectors.get_widget_channel)(key if isinstance(key, str) else "")
+        valid_key = isinstance(key, str) and CHANNEL_KEY.fullmatch(key) is not None
+        channel = await database_sync_to_async(selectors.get_widget_channel)(key if valid_key else "")
         if channel is None:
             await self.refuse(CLOSE_NOT_FOUND, "unknown_channel", _("This chat is not available."))
             return
@@ -301,6 +318,14 @@ class WidgetConsumer(RealtimeConsumer):
     async def message_send(self, frame: dict[str, Any]) -> None:
         assert self.channel is not None and self.visitor_id is not None
         client_uuid = self.client_uuid(frame)
+        if isinstance(frame.get("uuid"), str) and not visitors.storable(frame["uuid"]):
+            await self.send_error("bad_uuid", _("Each message needs a client uuid."))
+            return
+        text = frame.get("text")
+        if isinstance(text, str) and not visitors.storable(text):
+            message = _("Messages cannot contain NUL characters or unpaired surrogates.")
+            await self.send_error("invalid_text", message, uuid=client_uuid)
+            return
         if (wait := await widget_limits.avisitor_message(visitor_id=self.visitor_id)) > 0:
             # Refused before anything is stored: the widget keeps the message and sends it again after the wait.
             await self.send_rate_limited(wait, uuid=client_uuid)
@@ -308,7 +333,7 @@ class WidgetConsumer(RealtimeConsumer):
         try:
             # Off the shared database thread: visitors' writes are independent of each other.
             await database_sync_to_async(inbound.record_widget_message, thread_sensitive=False)(
-                channel=self.channel, visitor_id=self.visitor_id, uuid=frame.get("uuid"), text=frame.get("text")
+                channel=self.channel, visitor_id=self.visitor_id, uuid=frame.get("uuid"), text=text
             )
         except ValidationError as error:
             await self.send_error(error.code or "invalid", " ".join(error.messages), uuid=client_uuid)

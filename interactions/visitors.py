@@ -40,6 +40,29 @@ def identified_token_max_age() -> int:
     return int(setting("OMNIDESK_WIDGET_IDENTIFIED_TOKEN_MAX_AGE", 3600))
 
 
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store `text` (in JSON too): no NUL character, no unpaired surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def claimed_identity(identity: Any) -> dict[str, str]:
+    """The website's claim about its visitor, keeping only string fields we can store (others are ignored)."""
+    if not isinstance(identity, dict):
+        return {}
+    limits = {"email": 320, "name": 1000, "identifier_hash": 128}
+    return {
+        field: value
+        for field, limit in limits.items()
+        if isinstance(value := identity.get(field), str) and len(value) <= limit and storable(value)
+    }
+
+
 # --- visitor ids and tokens ---------------------------------------------------------------------------------------
 
 
@@ -124,7 +147,7 @@ def returning_visitor(*, channel: Channel, token: Any, identity: Any) -> str | N
     record = Identity.objects.filter(kind=Identity.Kind.WIDGET, address=claim.visitor_id).first()
     if not claim.verified and (record is None or not record.verified):
         return claim.visitor_id
-    claimed = identity if isinstance(identity, dict) else {}
+    claimed = claimed_identity(identity)
     email = signed_email(channel=channel, email=claimed.get("email"), identifier_hash=claimed.get("identifier_hash"))
     if email is None or record is None:
         return None
@@ -177,7 +200,7 @@ class Welcome(TypedDict):
 
 def greet_visitor(*, channel: Channel, visitor_id: str, identity: Any) -> Welcome:
     """What a visitor's hello answers: their (re)issued token and their history, after taking the website's claim."""
-    claimed = identity if isinstance(identity, dict) else {}
+    claimed = claimed_identity(identity)
     if claimed.get("email") or claimed.get("name"):
         identify_visitor(
             channel=channel,
