@@ -36,6 +36,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     """Shared delivery: replays from a cursor, then forwards live events exactly once per connection."""
 
     realtime_groups: list[str]
+    group_set: frozenset[str] = frozenset()
 
     async def connect(self) -> None:
         self.realtime_groups = []
@@ -57,7 +58,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
         Joining comes first so that nothing committed from here on can fall between the replay and live delivery.
         """
-        self.realtime_groups = groups
+        self.realtime_groups, self.group_set = groups, frozenset(groups)
         await realtime.add_to_groups(self.channel_name, groups)
         if cursor:
             welcome = {**welcome, "last_event_id": await database_sync_to_async(realtime.latest_event_id)()}
@@ -84,7 +85,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         audience = message.get("groups")
-        if audience is not None and not set(audience) & set(self.realtime_groups):
+        if audience is not None and self.group_set.isdisjoint(audience):
             # Sent to a group this socket has just left (its access changed): not for it any more.
             return
         if not self.ready:
@@ -235,7 +236,7 @@ class DeskConsumer(RealtimeConsumer):
         before, after = set(self.realtime_groups), set(groups)
         if before == after:
             return
-        self.realtime_groups = groups
+        self.realtime_groups, self.group_set = groups, frozenset(groups)
         await realtime.remove_from_groups(self.channel_name, sorted(before - after))
         await realtime.add_to_groups(self.channel_name, sorted(after - before))
         # The desk may reload its lists; what it shows of lost queues will not be updated any more.

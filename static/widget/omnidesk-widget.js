@@ -73,12 +73,24 @@
   local.del(KEY.lastEvent);
 
   // The stored token belongs to whoever the page said the visitor was. When the page no longer passes that identity
-  // (the site's user logged out, or another one logged in), the token, and any unsent message, belong to someone
-  // else: forget them so the next person starts a fresh anonymous chat. The server refuses such a token anyway.
-  const identityMark = hasIdentity ? `${identity.email || ""}|${identity.identifier_hash || ""}` : "";
-  if ((local.get(KEY.identity) || "") !== identityMark) {
+  // (the site's user logged out, or another one logged in), the token belongs to someone else: forget it so the next
+  // person starts a fresh anonymous chat. The server refuses such a token anyway.
+  // Only a hash of the identity is stored (FNV-1a), never the email itself.
+  const fnv1a = (text) => {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < text.length; i += 1) {
+      hash ^= text.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return hash.toString(16);
+  };
+  const identityMark = hasIdentity
+    ? fnv1a(`${identity.email || ""}|${identity.name || ""}|${identity.identifier_hash || ""}`) : "";
+  const previousMark = local.get(KEY.identity) || "";
+  if (previousMark !== identityMark) {
     local.del(KEY.token);
-    local.del(KEY.outbox);
+    // Unsent messages of an identified user are theirs alone; an anonymous visitor who just logged in keeps theirs.
+    if (previousMark) local.del(KEY.outbox);
     if (identityMark) local.set(KEY.identity, identityMark);
     else local.del(KEY.identity);
   }
