@@ -195,8 +195,10 @@ class DeskConsumer(RealtimeConsumer):
 
     async def hello(self, frame: dict[str, Any]) -> None:
         user = self.scope["user"]
-        # Joined before the groups are computed, so that an access change committed meanwhile is still heard.
-        await realtime.add_to_groups(self.channel_name, [realtime.agent_group(user.pk)])
+        # Joined before the groups are computed, so that an access change committed meanwhile is still heard (and
+        # recorded at once, so that a disconnect leaves it whatever happens next).
+        self.realtime_groups = [realtime.agent_group(user.pk)]
+        await realtime.add_to_groups(self.channel_name, self.realtime_groups)
         groups = await database_sync_to_async(access_changes.desk_groups)(
             user_id=user.pk, session_key=self.session_key()
         )
@@ -277,7 +279,7 @@ class WidgetConsumer(RealtimeConsumer):
 
     async def send_rate_limited(self, wait: float, **extra: Any) -> None:
         message = _("Too many messages; please wait a moment.")
-        await self.send_error("rate_limited", message, retry_after=round(max(wait, 0.05), 2), **extra)
+        await self.send_error("rate_limited", message, retry_after=retry_after(wait), **extra)
 
     async def hello(self, frame: dict[str, Any]) -> None:
         if self.visitor_id is not None or self.channel is not None:
@@ -300,7 +302,7 @@ class WidgetConsumer(RealtimeConsumer):
             # Every new visitor may become a customer, a conversation and a routed item: few per address and minute.
             if (wait := await widget_limits.anew_visitor(address=self.client_address())) > 0:
                 message = _("Too many new conversations from your network; please try again later.")
-                await self.refuse(CLOSE_RATE_LIMITED, "rate_limited", message, retry_after=round(wait, 2))
+                await self.refuse(CLOSE_RATE_LIMITED, "rate_limited", message, retry_after=retry_after(wait))
                 return
             visitor_id = visitors.new_visitor_id(channel=channel)
         welcome = await database_sync_to_async(visitors.greet_visitor)(
@@ -357,3 +359,8 @@ class WidgetConsumer(RealtimeConsumer):
         """The client's address as the server saw it (behind a proxy, uvicorn's --proxy-headers sets it)."""
         client = self.scope.get("client")
         return str(client[0]) if client else "unknown"
+
+
+def retry_after(wait: float) -> float:
+    """Seconds to tell the client to wait: finite (JSON has no infinity, a zero rate gives one) and not zero."""
+    return round(min(max(wait, 0.05), 3600.0), 2)

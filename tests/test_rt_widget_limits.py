@@ -156,3 +156,14 @@ async def test_it_lets_the_live_server_drop_a_frame_over_its_maximum_size(stack:
         await socket.receive(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     assert not await database_sync_to_async(InboundEvent.objects.exists)()
+
+
+async def test_it_stops_all_messages_with_a_finite_wait_when_the_rate_is_zero(chat_channel: Channel) -> None:
+    with override_settings(OMNIDESK_WIDGET_VISITOR_RATE=0):
+        widget, _ = await open_visitor(chat_channel)
+        message_uuid = str(uuid.uuid4())
+        await widget.send_json_to({"type": "message.send", "uuid": message_uuid, "text": "Bonjour"})
+        frame = await widget.receive_json_from(timeout=5)  # strict JSON: an infinite wait would not parse
+        assert frame["code"] == "rate_limited" and frame["retry_after"] == 3600 and frame["uuid"] == message_uuid
+        await widget.disconnect()
+    assert not await database_sync_to_async(InboundEvent.objects.exists)()
