@@ -300,7 +300,8 @@ class WidgetConsumer(RealtimeConsumer):
         )
         if visitor_id is None:
             # Every new visitor may become a customer, a conversation and a routed item: few per address and minute.
-            if (wait := await widget_limits.anew_visitor(address=self.client_address())) > 0:
+            address = self.client_address()
+            if address is not None and (wait := await widget_limits.anew_visitor(address=address)) > 0:
                 message = _("Too many new conversations from your network; please try again later.")
                 await self.refuse(CLOSE_RATE_LIMITED, "rate_limited", message, retry_after=retry_after(wait))
                 return
@@ -355,10 +356,14 @@ class WidgetConsumer(RealtimeConsumer):
                 return str(value.decode("latin-1"))
         return None
 
-    def client_address(self) -> str:
-        """The client's address as the server saw it (behind a proxy, uvicorn's --proxy-headers sets it)."""
+    def client_address(self) -> str | None:
+        """The client's address as the server saw it (behind a proxy, uvicorn's --proxy-headers sets it).
+
+        None when the server does not know it (a Unix socket without proxy headers): then every visitor would share
+        one budget, so the per-address limit is not applied rather than applied to everyone at once.
+        """
         client = self.scope.get("client")
-        return str(client[0]) if client else "unknown"
+        return str(client[0]) if client and client[0] else None
 
 
 def retry_after(wait: float) -> float:

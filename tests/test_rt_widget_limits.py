@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -14,6 +15,7 @@ from websockets.typing import Origin
 
 from interactions.consumers import MAX_FRAME_BYTES
 from interactions.models import Channel, InboundEvent, Interaction
+from omnidesk.asgi import application
 from tests.clients import Socket
 from tests.rt_support import ORIGIN, closed_within, greet, open_visitor, widget_socket
 from tests.stack import WS_MAX_SIZE, Stack, wait_until
@@ -167,3 +169,14 @@ async def test_it_stops_all_messages_with_a_finite_wait_when_the_rate_is_zero(ch
         assert frame["code"] == "rate_limited" and frame["retry_after"] == 3600 and frame["uuid"] == message_uuid
         await widget.disconnect()
     assert not await database_sync_to_async(InboundEvent.objects.exists)()
+
+
+async def test_it_does_not_put_every_visitor_in_one_budget_when_the_address_is_unknown(chat_channel: Channel) -> None:
+    """Behind a Unix socket without proxy headers the server knows no address: no shared budget for everyone."""
+    with override_settings(OMNIDESK_WIDGET_NEW_VISITORS_PER_MINUTE=2):
+        for _ in range(4):
+            socket = WebsocketCommunicator(application, "/ws/widget/", headers=[(b"origin", ORIGIN.encode())])
+            assert "client" not in socket.scope
+            assert (await socket.connect())[0]
+            assert (await greet(socket, chat_channel))["type"] == "welcome"
+            await socket.disconnect()
