@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import uuid
+import re
 from collections import deque
 from typing import Any
 
@@ -12,9 +13,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from interactions import access, inbound, selectors, visitors
+from interactions import inbound, selectors, visitors, widget_limits
 from interactions.models import Channel
-from omnidesk import realtime
+from omnidesk import access_changes, realtime
 from routing import services as routing_services
 
 # Close codes in the 4400–4499 range tell the widget not to reconnect.
@@ -22,13 +23,20 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
+# The consumer's cap, with a clear error; the server (uvicorn --ws-max-size, twice this) drops anything larger.
 MAX_FRAME_BYTES = 64 * 1024
+# Channel public keys are URL-safe tokens: anything else is not looked up at all (NUL bytes, surrogates, huge keys).
+CHANNEL_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Event ids are PostgreSQL bigints.
+MAX_CURSOR = 2**63 - 1
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """Shared delivery: replays from a cursor, then forwards live events exactly once per connection."""
 
     realtime_groups: list[str]
+    group_set: frozenset[str] = frozenset()
 
     async def connect(self) -> None:
         self.realtime_groups = []
@@ -42,15 +50,19 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await realtime.remove_from_groups(self.channel_name, self.realtime_groups)
 
-    async def start_delivery(self, *, groups: list[str], after: int | None, welcome: dict[str, Any]) -> None:
-        """Join `groups`, send `welcome` with the current cursor, replay what was missed after `after`, then go live.
+    async def start_delivery(
+        self, *, groups: list[str], after: int | None, welcome: dict[str, Any], cursor: bool = True
+    ) -> None:
+        """Join `groups`, send `welcome` (with the current cursor if `cursor`), replay what was missed after `after`,
+        then go live.
 
         Joining comes first so that nothing committed from here on can fall between the replay and live delivery.
         """
-        self.realtime_groups = groups
+        self.realtime_groups, self.group_set = groups, frozenset(groups)
         await realtime.add_to_groups(self.channel_name, groups)
-        cursor = await database_sync_to_async(realtime.latest_event_id)()
-        await self.send_json({**welcome, "last_event_id": cursor})
+        if cursor:
+            welcome = {**welcome, "last_event_id": await database_sync_to_async(realtime.latest_event_id)()}
+        await self.send_json(welcome)
         if after is not None:
             frames = await database_sync_to_async(realtime.replay)(groups=groups, after=after)
             if frames is None:
@@ -72,6 +84,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
+        audience = message.get("groups")
+        if audience is not None and self.group_set.isdisjoint(audience):
+            # Sent to a group this socket has just left (its access changed): not for it any more.
+            return
         if not self.ready:
             self.held.append(message)
             return
@@ -92,26 +108,60 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
-    async def refuse(self, close_code: int, code: str, message: str) -> None:
-        await self.send_error(code, message)
+    async def refuse(self, close_code: int, code: str, message: str, **extra: Any) -> None:
+        await self.send_error(code, message, **extra)
         await self.close(code=close_code, reason=message[:120])
 
-    def parse_frame(self, text_data: str | None) -> dict[str, Any] | None:
-        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
-            return None
+    async def read_frame(self, text_data: str | None) -> dict[str, Any] | None:
+        """The frame as a JSON object with a string type, or None after answering why it is not one."""
+        frame, problem = self.parse_frame(text_data)
+        if problem is not None:
+            await self.send_frame_problem(problem)
+        return frame
+
+    @staticmethod
+    def parse_frame(text_data: str | None) -> tuple[dict[str, Any] | None, str | None]:
+        """The frame, or None and the code of what is wrong with it: not_text, frame_too_large or bad_frame."""
+        if text_data is None:
+            return None, "not_text"
+        # Characters first: no frame of fewer than a quarter of the cap in characters can exceed it in UTF-8 bytes.
+        if len(text_data) > MAX_FRAME_BYTES or (
+            len(text_data) * 4 > MAX_FRAME_BYTES and len(text_data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
+        ):
+            return None, "frame_too_large"
         try:
             frame = json.loads(text_data)
-        except ValueError:
-            return None
-        return frame if isinstance(frame, dict) and isinstance(frame.get("type"), str) else None
+        except (ValueError, RecursionError):
+            # RecursionError: a deeply nested array ("[[[[…") fits in a frame and still breaks the parser.
+            frame = None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            return None, "bad_frame"
+        return frame, None
+
+    async def send_frame_problem(self, problem: str) -> None:
+        if problem == "frame_too_large":
+            message = _("Frames may be at most %(limit)d bytes long.") % {"limit": MAX_FRAME_BYTES}
+            await self.send_error("frame_too_large", message, limit=MAX_FRAME_BYTES)
+        elif problem == "not_text":
+            await self.send_error("bad_frame", _("Frames must be JSON text."))
+        else:
+            await self.send_error("bad_frame", _("Frames must be JSON objects with a type."))
 
     @staticmethod
     def parse_cursor(value: Any) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+        valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CURSOR
+        return value if valid else None
 
 
 class DeskConsumer(RealtimeConsumer):
-    """An agent's or supervisor's desk: everything they may see, live."""
+    """An agent's or supervisor's desk: everything they may see, live, for as long as they may see it.
+
+    Groups are computed at `hello` and again whenever the user's access changes (a control message from
+    `omnidesk.access_changes`) and every `OMNIDESK_DESK_RECHECK_SECONDS` (changes made outside Django).
+    """
+
+    greeted = False
+    recheck_task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -124,20 +174,80 @@ class DeskConsumer(RealtimeConsumer):
         self.counted = True
 
     async def disconnect(self, code: int) -> None:
+        if self.recheck_task is not None:
+            self.recheck_task.cancel()
         await super().disconnect(code)
         if getattr(self, "counted", False):
             await database_sync_to_async(routing_services.socket_disconnected)(user=self.scope["user"])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        frame = self.parse_frame(text_data)
+        frame = await self.read_frame(text_data)
         if frame is None:
-            await self.send_error("bad_frame", _("Frames must be JSON objects with a type."))
-        elif frame["type"] == "hello":
-            groups = await database_sync_to_async(access.realtime_groups_for_agent)(self.scope["user"])
-            after = self.parse_cursor(frame.get("last_event_id"))
-            await self.start_delivery(groups=groups, after=after, welcome={"type": "welcome"})
-        else:
+            return
+        if frame["type"] != "hello":
             await self.send_error("unknown_type", _("Unknown frame type."))
+        elif self.greeted:
+            # Each hello would replay the backlog again: one per socket; a client that needs a fresh start reconnects.
+            await self.send_error("already_greeted", _("This connection has already said hello."))
+        else:
+            self.greeted = True
+            await self.hello(frame)
+
+    async def hello(self, frame: dict[str, Any]) -> None:
+        user = self.scope["user"]
+        # Joined before the groups are computed, so that an access change committed meanwhile is still heard (and
+        # recorded at once, so that a disconnect leaves it whatever happens next).
+        self.realtime_groups = [realtime.agent_group(user.pk)]
+        await realtime.add_to_groups(self.channel_name, self.realtime_groups)
+        groups = await database_sync_to_async(access_changes.desk_groups)(
+            user_id=user.pk, session_key=self.session_key()
+        )
+        if groups is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        after = self.parse_cursor(frame.get("last_event_id"))
+        await self.start_delivery(groups=groups, after=after, welcome={"type": "welcome"})
+        self.recheck_task = asyncio.create_task(self.recheck_periodically())
+
+    async def realtime_access_changed(self, message: dict[str, Any]) -> None:
+        ended = message.get("ended_session")
+        if ended is not None and ended == self.session_key():
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        if self.greeted:
+            await self.recheck()
+
+    async def recheck_periodically(self) -> None:
+        interval = widget_limits.setting("OMNIDESK_DESK_RECHECK_SECONDS", 30)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.recheck()
+            except Exception:
+                # A failed check (database restarting) is retried at the next tick; it never kills the socket.
+                continue
+
+    async def recheck(self) -> None:
+        """Leave the groups the user lost, join the ones they gained, or close if they may no longer be here."""
+        groups = await database_sync_to_async(access_changes.desk_groups, thread_sensitive=False)(
+            user_id=self.scope["user"].pk, session_key=self.session_key()
+        )
+        if groups is None:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        before, after = set(self.realtime_groups), set(groups)
+        if before == after:
+            return
+        self.realtime_groups, self.group_set = groups, frozenset(groups)
+        await realtime.remove_from_groups(self.channel_name, sorted(before - after))
+        await realtime.add_to_groups(self.channel_name, sorted(after - before))
+        # The desk may reload its lists; what it shows of lost queues will not be updated any more.
+        await self.send_json({"type": "access.changed"})
+
+    def session_key(self) -> str | None:
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None) if session is not None else None
+        return key if isinstance(key, str) else None
 
 
 class WidgetConsumer(RealtimeConsumer):
@@ -146,10 +256,18 @@ class WidgetConsumer(RealtimeConsumer):
     channel: Channel | None = None
     visitor_id: str | None = None
 
+    async def connect(self) -> None:
+        rate, burst = widget_limits.socket_rate()
+        self.frames = widget_limits.TokenBucket(rate=rate, burst=burst)
+        await super().connect()
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        frame = self.parse_frame(text_data)
-        if frame is None:
-            await self.send_error("bad_frame", _("Frames must be JSON objects with a type."))
+        frame, problem = self.parse_frame(text_data)
+        # Every frame counts, garbage included: each one costs a parse and an answer.
+        if (wait := self.frames.take()) > 0:
+            await self.send_rate_limited(wait, uuid=self.client_uuid(frame) if frame is not None else None)
+        elif frame is None:
+            await self.send_frame_problem(problem or "bad_frame")
         elif frame["type"] == "hello":
             await self.hello(frame)
         elif self.visitor_id is None:
@@ -159,55 +277,95 @@ class WidgetConsumer(RealtimeConsumer):
         else:
             await self.send_error("unknown_type", _("Unknown frame type."))
 
+    async def send_rate_limited(self, wait: float, **extra: Any) -> None:
+        message = _("Too many messages; please wait a moment.")
+        await self.send_error("rate_limited", message, retry_after=retry_after(wait), **extra)
+
     async def hello(self, frame: dict[str, Any]) -> None:
-        if self.visitor_id is not None:
-            await self.send_error("bad_frame", _("Already greeted."))
+        if self.visitor_id is not None or self.channel is not None:
+            await self.send_error("already_greeted", _("This connection has already said hello."))
             return
         key = frame.get("channel")
-        channel = await database_sync_to_async(selectors.get_widget_channel)(key if isinstance(key, str) else "")
+        valid_key = isinstance(key, str) and CHANNEL_KEY.fullmatch(key) is not None
+        channel = await database_sync_to_async(selectors.get_widget_channel)(key if valid_key else "")
         if channel is None:
             await self.refuse(CLOSE_NOT_FOUND, "unknown_channel", _("This chat is not available."))
             return
         if not channel.allows_origin(self.origin()):
             await self.refuse(CLOSE_FORBIDDEN, "origin_not_allowed", _("This website may not use this chat."))
             return
-        self.channel = channel
-        token = frame.get("token")
-        visitor_id = visitors.visitor_from_token(channel=channel, token=token if isinstance(token, str) else None)
-        self.visitor_id = visitor_id or uuid.uuid4().hex
         identity = frame.get("identity")
-        if isinstance(identity, dict) and (identity.get("email") or identity.get("name")):
-            await database_sync_to_async(visitors.identify_visitor)(
-                channel=channel,
-                visitor_id=self.visitor_id,
-                email=identity.get("email"),
-                name=identity.get("name"),
-                identifier_hash=identity.get("identifier_hash"),
-            )
-        history = await database_sync_to_async(visitors.visitor_history)(channel=channel, visitor_id=self.visitor_id)
-        welcome = {
-            "type": "welcome",
-            "token": visitors.issue_visitor_token(channel=channel, visitor_id=self.visitor_id),
-            "history": history,
-        }
-        # The history already holds every processed message, so there is nothing to replay for a visitor.
-        await self.start_delivery(groups=[realtime.visitor_group(self.visitor_id)], after=None, welcome=welcome)
+        visitor_id = await database_sync_to_async(visitors.returning_visitor)(
+            channel=channel, token=frame.get("token"), identity=identity
+        )
+        if visitor_id is None:
+            # Every new visitor may become a customer, a conversation and a routed item: few per address and minute.
+            address = self.client_address()
+            if address is not None and (wait := await widget_limits.anew_visitor(address=address)) > 0:
+                message = _("Too many new conversations from your network; please try again later.")
+                await self.refuse(CLOSE_RATE_LIMITED, "rate_limited", message, retry_after=retry_after(wait))
+                return
+            visitor_id = visitors.new_visitor_id(channel=channel)
+        welcome = await database_sync_to_async(visitors.greet_visitor)(
+            channel=channel, visitor_id=visitor_id, identity=identity
+        )
+        self.channel, self.visitor_id = channel, visitor_id
+        # The history already holds every processed message, so there is nothing to replay for a visitor; nor is
+        # there a cursor to give: our event numbers are not the visitor's business.
+        await self.start_delivery(
+            groups=[realtime.visitor_group(visitor_id)],
+            after=None,
+            welcome={"type": "welcome", **welcome},
+            cursor=False,
+        )
 
     async def message_send(self, frame: dict[str, Any]) -> None:
         assert self.channel is not None and self.visitor_id is not None
-        client_uuid = frame.get("uuid")
+        client_uuid = self.client_uuid(frame)
+        if isinstance(frame.get("uuid"), str) and not visitors.storable(frame["uuid"]):
+            await self.send_error("bad_uuid", _("Each message needs a client uuid."))
+            return
+        text = frame.get("text")
+        if isinstance(text, str) and not visitors.storable(text):
+            message = _("Messages cannot contain NUL characters or unpaired surrogates.")
+            await self.send_error("invalid_text", message, uuid=client_uuid)
+            return
+        if (wait := await widget_limits.avisitor_message(visitor_id=self.visitor_id)) > 0:
+            # Refused before anything is stored: the widget keeps the message and sends it again after the wait.
+            await self.send_rate_limited(wait, uuid=client_uuid)
+            return
         try:
             # Off the shared database thread: visitors' writes are independent of each other.
             await database_sync_to_async(inbound.record_widget_message, thread_sensitive=False)(
-                channel=self.channel, visitor_id=self.visitor_id, uuid=client_uuid, text=frame.get("text")
+                channel=self.channel, visitor_id=self.visitor_id, uuid=frame.get("uuid"), text=text
             )
         except ValidationError as error:
             await self.send_error(error.code or "invalid", " ".join(error.messages), uuid=client_uuid)
             return
         await self.send_json({"type": "message.accepted", "uuid": client_uuid})
 
+    @staticmethod
+    def client_uuid(frame: dict[str, Any]) -> str | None:
+        """The message's client uuid, to echo in answers; anything that cannot be one is not echoed back."""
+        value = frame.get("uuid")
+        return value if frame["type"] == "message.send" and isinstance(value, str) and len(value) <= 64 else None
+
     def origin(self) -> str | None:
         for name, value in self.scope.get("headers", []):
             if name == b"origin":
                 return str(value.decode("latin-1"))
         return None
+
+    def client_address(self) -> str | None:
+        """The client's address as the server saw it (behind a proxy, uvicorn's --proxy-headers sets it).
+
+        None when the server does not know it (a Unix socket without proxy headers): then every visitor would share
+        one budget, so the per-address limit is not applied rather than applied to everyone at once.
+        """
+        client = self.scope.get("client")
+        return str(client[0]) if client and client[0] else None
+
+
+def retry_after(wait: float) -> float:
+    """Seconds to tell the client to wait: finite (JSON has no infinity, a zero rate gives one) and not zero."""
+    return round(min(max(wait, 0.05), 3600.0), 2)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+
 from interactions.models import Conversation, Interaction
 
 
@@ -37,11 +40,21 @@ class MessageCreated(TypedDict):
     conversation: ConversationSummary
 
 
+class VisitorMessage(TypedDict):
+    """A message as the customer's widget sees it: no database ids, no usernames, no kind (only messages go there)."""
+
+    id: str
+    uuid: str | None
+    direction: str
+    author: str
+    text: str
+    at: str
+
+
 class VisitorMessageCreated(TypedDict):
     """`message.created` on the customer's widget: nothing internal."""
 
-    conversation_id: int
-    message: MessageData
+    message: VisitorMessage
 
 
 class ConversationChanged(TypedDict):
@@ -65,6 +78,32 @@ def message_data(interaction: Interaction) -> MessageData:
         "kind": interaction.kind,
         "direction": interaction.direction,
         "author": author_name(interaction),
+        "text": interaction.text,
+        "at": interaction.created_at.isoformat(),
+    }
+
+
+def opaque_message_id(interaction: Interaction) -> str:
+    """A stable id the widget can deduplicate on that says nothing about our row numbers (keyed by SECRET_KEY)."""
+    return salted_hmac("omnidesk.widget.message", str(interaction.pk)).hexdigest()[:24]
+
+
+def visitor_author_name(interaction: Interaction) -> str:
+    """Agents are shown to visitors by first name, or a neutral label; never by username."""
+    if interaction.direction == Interaction.Direction.INBOUND:
+        return ""
+    if interaction.author is not None and interaction.author.first_name:
+        return str(interaction.author.first_name)
+    return _("Agent")
+
+
+def visitor_message(interaction: Interaction) -> VisitorMessage:
+    inbound = interaction.direction == Interaction.Direction.INBOUND
+    return {
+        "id": opaque_message_id(interaction),
+        "uuid": interaction.external_id if inbound else None,
+        "direction": interaction.direction,
+        "author": visitor_author_name(interaction),
         "text": interaction.text,
         "at": interaction.created_at.isoformat(),
     }

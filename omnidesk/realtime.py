@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # The message a consumer receives from the layer: the frame is serialized once, here, not once per socket.
 LAYER_HANDLER = "realtime.event"
+# A control message to a user's desks: their access changed (not an Event: there is nothing to replay).
+ACCESS_HANDLER = "realtime.access_changed"
+VISITOR_PREFIX = "visitor."
 
 
 class Frame(TypedDict):
@@ -43,6 +46,14 @@ class LayerMessage(TypedDict):
     type: Literal["realtime.event"]
     id: int
     text: str
+    # The event's audience: a consumer drops an event none of whose groups it still belongs to (access just changed).
+    groups: list[str]
+
+
+class AccessChanged(TypedDict):
+    type: Literal["realtime.access_changed"]
+    # Set on logout: desks of that session close; the user's other sessions only re-check their access.
+    ended_session: str | None
 
 
 def agent_group(user_id: int) -> str:
@@ -58,11 +69,19 @@ def supervisors_group() -> str:
 
 
 def visitor_group(visitor_id: str) -> str:
-    return f"visitor.{visitor_id}"
+    return f"{VISITOR_PREFIX}{visitor_id}"
 
 
 def frame_for(event: Event) -> Frame:
     return {"type": event.type, "id": event.id, "at": event.created_at.isoformat(), "data": event.data}
+
+
+def text_for(event: Event, groups: Sequence[str]) -> str:
+    """The serialized frame. Frames for widget visitors only carry no event id: our sequence numbers are not theirs."""
+    frame: dict[str, Any] = dict(frame_for(event))
+    if groups and all(group.startswith(VISITOR_PREFIX) for group in groups):
+        del frame["id"]
+    return json.dumps(frame)
 
 
 class Announcement(NamedTuple):
@@ -150,10 +169,23 @@ def _write(pending: Sequence[tuple[Event, list[str]]]) -> None:
         ]
     )
     deliveries: list[tuple[list[str], LayerMessage]] = [
-        (groups, {"type": "realtime.event", "id": event.id, "text": json.dumps(frame_for(event))})
+        (groups, {"type": "realtime.event", "id": event.id, "text": text_for(event, groups), "groups": groups})
         for event, (_same, groups) in zip(events, pending, strict=True)
     ]
     transaction.on_commit(lambda: send_to_groups(deliveries))
+
+
+def announce_access_changed(*, user_ids: Iterable[int], ended_session: str | None = None) -> None:
+    """Tell the open desks of `user_ids` to re-check what they may receive, once the current transaction commits.
+
+    Queue membership, role, deactivation and logout all change what a desk socket may receive; the socket decided
+    its groups at `hello`, so it must hear about the change. Not recorded: a desk that misses it re-checks
+    periodically anyway, and a reconnecting desk computes its groups afresh.
+    """
+    message: AccessChanged = {"type": "realtime.access_changed", "ended_session": ended_session}
+    deliveries = [([agent_group(user_id)], message) for user_id in sorted(set(user_ids))]
+    if deliveries:
+        transaction.on_commit(lambda: send_to_groups(deliveries))
 
 
 def send_to_groups(deliveries: Sequence[tuple[Sequence[str], Mapping[str, Any]]]) -> None:

@@ -19,6 +19,9 @@ from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = ROOT / "test-artifacts"
+# The largest websocket frame uvicorn accepts (its default is 16 MiB): twice the consumer's own cap
+# (interactions.consumers.MAX_FRAME_BYTES), which answers a clear error below it. Same value as the Procfile.
+WS_MAX_SIZE = 128 * 1024
 
 
 def free_port() -> int:
@@ -67,6 +70,11 @@ class Stack:
                 "ALLOWED_HOSTS": "127.0.0.1 localhost",
                 "DEBUG": "false",
                 "PYTHONUNBUFFERED": "1",
+                # Every test client comes from 127.0.0.1: the per-address limit on new widget visitors would make
+                # one test's visitors depend on how many the tests before it started. Tests of that limit set it.
+                "OMNIDESK_WIDGET_NEW_VISITORS_PER_MINUTE": os.environ.get(
+                    "OMNIDESK_WIDGET_NEW_VISITORS_PER_MINUTE", "100000"
+                ),
             }
         )
         env.update(self.extra_env)
@@ -89,6 +97,8 @@ class Stack:
             "--no-access-log",
             "--ws-per-message-deflate",
             "false",
+            "--ws-max-size",
+            str(WS_MAX_SIZE),
             "--lifespan",
             "off",
         ]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,23 @@ async def test_it_processes_a_chat_message_in_process(embedded: tuple[Stack, str
         echoed.append(frame["data"]["message"]["uuid"])
     await widget.close()
     assert sorted(echoed) == sorted(sent)
+
+
+async def test_it_rate_limits_a_flood_without_redis_and_keeps_what_it_accepted(embedded: tuple[Stack, str]) -> None:
+    """The embedded default has no Redis: the visitor's budget lives in the server process, with the same answers."""
+    server, channel_key = embedded
+    widget, _welcome = await open_widget(server.ws_url, channel_key=channel_key, origin=server.base_url)
+    sent = [await send_widget_message(widget, f"Inondation {n}") for n in range(16)]
+    answers: dict[str, dict[str, Any]] = {}
+    echoed: set[str] = set()
+    while len(answers) < len(sent) or echoed != {k for k, f in answers.items() if f["type"] == "message.accepted"}:
+        frame = await widget.receive(timeout=15)
+        if frame["type"] in ("message.accepted", "error"):
+            answers[frame["uuid"]] = frame
+        elif frame["type"] == "message.created":
+            echoed.add(frame["data"]["message"]["uuid"])
+    refused = [frame for frame in answers.values() if frame["type"] == "error"]
+    # Everything accepted came back processed (exactly the accepted ones); the rest was refused with a wait.
+    assert 10 <= len(echoed) < 16 and all(f["code"] == "rate_limited" and f["retry_after"] > 0 for f in refused)
+    assert len(echoed) + len(refused) == len(sent)
+    await widget.close()

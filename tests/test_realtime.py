@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
+from interactions import visitors
 from interactions.models import Channel
 from omnidesk import realtime
 from omnidesk.models import Event
@@ -18,7 +19,9 @@ from tests.factories import widget_message
 
 
 def test_it_records_an_event_for_each_announced_change(alice: Any, chat_channel: Channel) -> None:
-    widget_message(chat_channel, text="Bonjour")
+    # A visitor of this channel (their id carries its tag) gets the message pushed too: one event for the desk, one
+    # for the widget.
+    widget_message(chat_channel, visitor=visitors.new_visitor_id(channel=chat_channel), text="Bonjour")
     types = list(Event.objects.order_by("id").values_list("type", flat=True))
     assert types == ["conversation.assigned", "message.created", "message.created"]
 

@@ -65,15 +65,35 @@
   const session = makeStore(() => window.sessionStorage);
   const KEY = {
     token: `omnidesk:${channel}:token`,
-    lastEvent: `omnidesk:${channel}:last_event_id`,
+    lastEvent: `omnidesk:${channel}:last_event_id`, // no longer used; removed when found
     outbox: `omnidesk:${channel}:outbox`,
     open: `omnidesk:${channel}:open`,
+    identity: `omnidesk:${channel}:identity`,
   };
+  local.del(KEY.lastEvent);
 
-  const getLastEventId = () => {
-    const n = parseInt(local.get(KEY.lastEvent), 10);
-    return Number.isFinite(n) ? n : null;
+  // The stored token belongs to whoever the page said the visitor was. When the page no longer passes that identity
+  // (the site's user logged out, or another one logged in), the token belongs to someone else: forget it so the next
+  // person starts a fresh anonymous chat. The server refuses such a token anyway.
+  // Only a hash of the identity is stored (FNV-1a), never the email itself.
+  const fnv1a = (text) => {
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < text.length; i += 1) {
+      hash ^= text.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return hash.toString(16);
   };
+  const identityMark = hasIdentity
+    ? fnv1a(`${identity.email || ""}|${identity.name || ""}|${identity.identifier_hash || ""}`) : "";
+  const previousMark = local.get(KEY.identity) || "";
+  if (previousMark !== identityMark) {
+    local.del(KEY.token);
+    // Unsent messages of an identified user are theirs alone; an anonymous visitor who just logged in keeps theirs.
+    if (previousMark) local.del(KEY.outbox);
+    if (identityMark) local.set(KEY.identity, identityMark);
+    else local.del(KEY.identity);
+  }
   // Always read-modify-write storage so two tabs of the same site don't overwrite each other's queue.
   const loadOutbox = () => {
     try {
@@ -227,7 +247,7 @@
     welcomed = false;
     sock.onopen = () => {
       // The token only ever travels inside this frame, never in the URL (logs, referrers, proxies).
-      const hello = { type: "hello", channel, token: local.get(KEY.token) || null, last_event_id: getLastEventId() };
+      const hello = { type: "hello", channel, token: local.get(KEY.token) || null };
       if (hasIdentity) hello.identity = identity;
       sock.send(JSON.stringify(hello));
     };
@@ -241,6 +261,13 @@
       if (sock !== ws) return;
       ws = null;
       welcomed = false;
+      if (ev.code === 4429) {
+        // Too many new chats from this network: try again after the wait the server asked for.
+        setStatus(lastError || T.unavailable);
+        clearTimeout(retryTimer);
+        retryTimer = setTimeout(() => { retryTimer = null; connect(); }, retryAfterMs());
+        return;
+      }
       if (ev.code >= 4400 && ev.code <= 4499) {
         stopped = true;
         setStatus(ev.reason || lastError || T.unavailable);
@@ -265,11 +292,13 @@
     for (const m of loadOutbox()) sendFrame({ type: "message.send", uuid: m.uuid, text: m.text });
   };
 
-  const noteEventId = (id) => {
-    const n = Number(id);
-    if (!Number.isInteger(n)) return;
-    const cur = getLastEventId();
-    if (cur === null || n > cur) local.set(KEY.lastEvent, String(n));
+  // Rate limits: the server refuses (never drops) what comes too fast and says when to try again.
+  let retryAfter = 1;
+  let flushTimer = null;
+  const retryAfterMs = () => Math.min(60000, Math.max(250, retryAfter * 1000)) + Math.random() * 250;
+  const flushLater = () => {
+    if (flushTimer) return;
+    flushTimer = setTimeout(() => { flushTimer = null; flushOutbox(); }, retryAfterMs());
   };
 
   const renderPendingOutbox = () => {
@@ -283,7 +312,6 @@
     switch (f.type) {
       case "welcome": {
         if (f.token) local.set(KEY.token, String(f.token));
-        if (f.last_event_id != null) local.set(KEY.lastEvent, String(f.last_event_id));
         log.replaceChildren();
         byId.clear();
         byUuid.clear();
@@ -301,7 +329,6 @@
         break;
       case "message.created": {
         const m = f.data && f.data.message;
-        if (f.id != null) noteEventId(f.id);
         if (!m || m.id == null || byId.has(String(m.id))) break;
         const mine = m.uuid && byUuid.get(m.uuid);
         if (mine) {
@@ -316,13 +343,20 @@
         break;
       }
       case "resync":
-        // Our cursor is unusable; forget it and let the next welcome carry the full history.
-        local.del(KEY.lastEvent);
+        // The next welcome carries the full history.
         if (ws) { const old = ws; ws = null; welcomed = false; old.close(1000); }
         attempts = 0;
         connect();
         break;
       case "error":
+        if (f.code === "rate_limited") {
+          // Not stored yet, not lost: the message stays in the outbox (and pending) and goes again after the wait.
+          retryAfter = Number(f.retry_after) > 0 ? Number(f.retry_after) : 1;
+          lastError = String(f.message || f.code);
+          if (f.uuid) flushLater();
+          break;
+        }
+        if (f.code === "already_greeted") break;
         lastError = String(f.message || f.code || T.unavailable);
         setStatus(lastError);
         if (f.uuid) { dropFromOutbox(f.uuid); setBubbleState(f.uuid, "failed"); }
@@ -384,7 +418,7 @@
     open: () => open(),
     close: () => close(),
     state: () => ({ connected: !!(welcomed && ws && ws.readyState === WebSocket.OPEN),
-      outbox: loadOutbox().length, lastEventId: getLastEventId() }),
+      outbox: loadOutbox().length }),
   };
 
   const start = () => {
