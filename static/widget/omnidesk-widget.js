@@ -191,7 +191,16 @@
   const panel = h("div", { id: "omnidesk-panel", class: "panel", role: "dialog", "aria-label": T.dialog, hidden: "" },
     h("header", {}, h("div", { class: "t" }, h("h2", { text: T.title }), h("p", { text: T.subtitle })), closeBtn),
     log, status, form);
-  shadow.append(h("style", { text: CSS }), h("div", { class: "root", lang: LANG }, panel, launcher));
+  // A constructed stylesheet, not a <style> element: a host page with a strict Content-Security-Policy (style-src
+  // without 'unsafe-inline', like our own demo page) would block an inline <style> inside the shadow root.
+  if ("adoptedStyleSheets" in shadow && typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype) {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+    shadow.adoptedStyleSheets = [sheet];
+    shadow.append(h("div", { class: "root", lang: LANG }, panel, launcher));
+  } else {
+    shadow.append(h("style", { text: CSS }), h("div", { class: "root", lang: LANG }, panel, launcher));
+  }
 
   // ---- rendering ----
   const byId = new Map();
