@@ -36,12 +36,19 @@ def agent_call_states() -> dict[int, str]:
     return states
 
 
-def get_call_for_agent(user: Any, pk: int) -> Call:
-    """The call if `user` may see its conversation (or has the call); 404 otherwise."""
-    call = Call.objects.select_related("conversation", "customer", "agent", "disposition").filter(pk=pk).first()
-    if call is None or not user.is_authenticated:
+def _call(pk: Any) -> Call | None:
+    try:
+        return Call.objects.select_related("conversation", "customer", "agent", "disposition").filter(pk=pk).first()
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
+def get_call_for_agent(user: Any, pk: Any) -> Call:
+    """The call if `user` has it, supervises, or may open its conversation (interactions/access.py); 404 otherwise."""
+    call = _call(pk)
+    if call is None or not access.is_active_agent(user):
         raise Http404("No such call")
-    if call.agent_id == user.pk or access.is_supervisor(user):
+    if access.may_act_on_call(user, call):
         return call
     if (
         call.conversation_id is None
@@ -51,15 +58,28 @@ def get_call_for_agent(user: Any, pk: int) -> Call:
     return call
 
 
-def get_callback_for_agent(user: Any, pk: int) -> Callback:
-    callback = Callback.objects.select_related("customer", "channel").filter(pk=pk).first()
-    if callback is None or not user.is_authenticated:
+def get_call_for_action(user: Any, pk: Any) -> Call:
+    """The call if `user` may act on it (wrap-up, notes, link, caller's name): its agent or a supervisor. 404 when
+    they may not even see it, 403 when they may only read it."""
+    call = get_call_for_agent(user, pk)
+    access.require_call_action(user, call)
+    return call
+
+
+def get_callback_for_agent(user: Any, pk: Any) -> Callback:
+    """The callback if `user` may act on its routed conversation (an outcome is an action on it); 404 if they may
+    not open it, 403 if they may only read it."""
+    try:
+        callback = Callback.objects.select_related("customer", "channel").filter(pk=pk).first()
+    except (ValueError, TypeError, OverflowError):
+        callback = None
+    if callback is None or not access.is_active_agent(user):
         raise Http404("No such callback")
     if access.is_supervisor(user):
         return callback
-    visible = access.conversations_visible_to(user)
-    if callback.conversation_id is None or not visible.filter(pk=callback.conversation_id).exists():
+    if callback.conversation_id is None:
         raise Http404("No such callback")
+    access.get_conversation_for_action(user, callback.conversation_id)
     return callback
 
 

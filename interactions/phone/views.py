@@ -41,7 +41,7 @@ def call_details(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def wrap_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    call = selectors.get_call_for_agent(request.user, pk)
+    call = selectors.get_call_for_action(request.user, pk)
     try:
         actions.end_after_call_work(
             call=call, by=request.user, disposition=request.POST.get("disposition", ""), notes=request.POST.get("notes")
@@ -54,7 +54,7 @@ def wrap_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def case_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    call = selectors.get_call_for_agent(request.user, pk)
+    call = selectors.get_call_for_action(request.user, pk)
     try:
         actions.decide_case_link(call=call, by=request.user, confirm=request.POST.get("decision") == "confirm")
     except ValidationError as error:
