@@ -31,8 +31,7 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from routing.models import Queue
-from tests.vis_support import World, build_world
+from tests.vis_support import World, world_fixture  # noqa: F401 - the `world` fixture
 
 ROLES = (
     "anonymous",
@@ -65,7 +64,7 @@ UrlOf = Callable[[World, Any], str]
 DataOf = Callable[[World, Any], dict[str, Any]]
 
 
-def S(  # noqa: N802 - a table cell builder, read as a row of the table
+def S(
     anonymous: int,
     member: int,
     other_team: int,
@@ -75,7 +74,8 @@ def S(  # noqa: N802 - a table cell builder, read as a row of the table
     staff: int,
     deactivated: int,
 ) -> Expect:
-    return dict(zip(ROLES, (anonymous, member, other_team, confidential_outsider, confidential_member, supervisor, staff, deactivated), strict=True))  # fmt: skip
+    cells = (anonymous, member, other_team, confidential_outsider, confidential_member, supervisor, staff, deactivated)
+    return dict(zip(ROLES, cells, strict=True))
 
 
 LOGIN = 302  # htmx/desk views send the anonymous (and the deactivated, who are anonymous) to the login page
@@ -456,7 +456,7 @@ TABLE: dict[str, Row] = {
         lambda w, s: f"/customers/import/{w.customer_import.pk}/", desk_supervisors(200), DESK_GET_ONLY
     ),
     "customers/export.csv": Row(lambda w, s: "/customers/export.csv", desk_supervisors(200), DESK_GET_ONLY),
-    # --- accounts, public pages ----------------------------------------------------------------------------------------
+    # --- accounts, public pages ---------------------------------------------------------------------------------------
     "accounts/login/": Row(
         lambda w, s: "/accounts/login/", everyone(200), everyone(200), data=lambda w, s: {"username": "x"}
     ),
@@ -470,7 +470,7 @@ TABLE: dict[str, Row] = {
     # --- the admin: staff only (Stan may log in to it, which is all is_staff means); the rest go to its login -----
     "admin/": Row(
         lambda w, s: "/admin/", S(302, 302, 302, 302, 302, 200, 200, 302), S(302, 302, 302, 302, 302, 200, 200, 302)
-    ),  # fmt: skip
+    ),
     # --- provider webhooks: their own signature check, never 2xx without a valid one ---------------------------------
     "hooks/cti/<uuid:channel>/": Row(lambda w, s: f"/hooks/cti/{s.voice.uuid}/", everyone(REFUSED), everyone(REFUSED)),
     "hooks/twilio-voice/<uuid:channel>/": Row(
@@ -527,22 +527,6 @@ def test_it_has_a_row_for_every_url_pattern() -> None:
 
 def test_it_has_a_row_for_every_websocket_route() -> None:
     assert websocket_routes() == set(WS_TABLE)
-
-
-@pytest.fixture
-def world(
-    support_queue: Queue,
-    billing_queue: Queue,
-    fraud_queue: Queue,
-    alice: Any,
-    oscar: Any,
-    fiona: Any,
-    sophie: Any,
-    stan: Any,
-    dora: Any,
-) -> World:
-    users = {"alice": alice, "oscar": oscar, "fiona": fiona, "sophie": sophie, "stan": stan, "dora": dora}
-    return build_world(support_queue=support_queue, billing_queue=billing_queue, fraud_queue=fraud_queue, users=users)
 
 
 def request_as(world: World, role: str, row: Row, method: str) -> int:

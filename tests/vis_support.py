@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
@@ -208,3 +209,20 @@ def build_world(*, support_queue: Queue, billing_queue: Queue, fraud_queue: Queu
         customer_import=CustomerImport.objects.create(created_by=users["sophie"], content="display_name\nX\n"),
         users=users,
     )
+
+
+@pytest.fixture(name="world")
+def world_fixture(
+    support_queue: Queue,
+    billing_queue: Queue,
+    fraud_queue: Queue,
+    alice: Any,
+    oscar: Any,
+    fiona: Any,
+    sophie: Any,
+    stan: Any,
+    dora: Any,
+) -> World:
+    """Import it into a test module (`from tests.vis_support import world_fixture`) to use it."""
+    users = {"alice": alice, "oscar": oscar, "fiona": fiona, "sophie": sophie, "stan": stan, "dora": dora}
+    return build_world(support_queue=support_queue, billing_queue=billing_queue, fraud_queue=fraud_queue, users=users)
