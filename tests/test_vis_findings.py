@@ -259,8 +259,8 @@ def test_it_refuses_a_reply_through_another_teams_channel(world: World, alice: A
     assert billing_sms not in selectors.reply_channels(conversation, alice)
     response = api(alice).post(url, {"text": "hi", "channel": billing_sms.pk}, format="json")
     assert response.status_code == 400
-    response = desk(alice).post(f"/desk/conversations/{pk}/reply/", {"text": "hi", "channel": billing_sms.pk})
-    assert response.status_code == 422
+    page = desk(alice).post(f"/desk/conversations/{pk}/reply/", {"text": "hi", "channel": billing_sms.pk})
+    assert page.status_code == 422
     with pytest.raises(PermissionDenied):
         services.reply_to_conversation(conversation=conversation, author=alice, text="hi", channel=billing_sms)
     assert not Interaction.objects.filter(channel=billing_sms).exists()

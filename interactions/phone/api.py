@@ -248,13 +248,9 @@ class ClickToCallApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(ClickToCallInput, request)
         customer = customer_selectors.get_customer_for_agent(request.user, data["customer"])
-        channel = None
-        if data.get("channel"):
-            # Dialing through a channel speaks with its number: only a channel of the agent's own queues.
-            channel = access.channels_actionable_by(request.user).filter(pk=data["channel"]).first()
-            if channel is None:
-                raise ValidationError({"channel": ["Not a phone channel of your queues."]})
         try:
+            # Dialing through a channel speaks with its number: only a channel of the agent's own queues.
+            channel = selectors.dialing_channel_for(request.user, data.get("channel"))
             call = dialer.place_call(agent=request.user, customer=customer, number=data.get("number"), channel=channel)
         except DjangoValidationError as error:
             raise as_drf(error) from None

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from interactions import access
+from interactions.models import Channel
 from interactions.phone.models import Call, Callback, Disposition
 
 # A call the provider never reported ended stops counting after this long (a lost hang-up must not pin an agent).
@@ -81,6 +84,18 @@ def get_callback_for_agent(user: Any, pk: Any) -> Callback:
         raise Http404("No such callback")
     access.get_conversation_for_action(user, callback.conversation_id)
     return callback
+
+
+def dialing_channel_for(user: Any, channel_id: Any = None) -> Channel:
+    """The phone channel `user` may place a call through: one of their own queues' (supervisors: any), with a
+    click-to-call endpoint; `channel_id` picks one. A call speaks with the channel's number: never another team's."""
+    channels = access.channels_actionable_by(user).filter(kind=Channel.Kind.VOICE, is_active=True)
+    if channel_id is not None:
+        channels = channels.filter(pk=channel_id)
+    for candidate in channels.select_related("queue").order_by("pk"):
+        if (candidate.config or {}).get("click_to_call_url"):
+            return candidate
+    raise ValidationError(_("None of your queues' phone channels can place calls."), code="no_dialing_channel")
 
 
 def active_dispositions() -> list[Disposition]:

@@ -78,7 +78,12 @@ def name_caller(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def click_to_call(request: HtmxHttpRequest) -> HttpResponse:
     try:
         customer = customer_selectors.get_customer_for_agent(request.user, int(request.POST.get("customer", "0")))
-        call = dialer.place_call(agent=request.user, customer=customer, number=request.POST.get("number") or None)
+        call = dialer.place_call(
+            agent=request.user,
+            customer=customer,
+            number=request.POST.get("number") or None,
+            channel=selectors.dialing_channel_for(request.user),
+        )
     except ValueError:
         return render(request, "phone/message.html", {"errors": [_("Pick a customer.")]}, status=400)
     except ValidationError as error:

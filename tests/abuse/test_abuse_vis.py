@@ -453,9 +453,9 @@ CASES: dict[str, Case] = {
 def client_for(world: World, case: Case) -> Any:
     if case.who == "dora-token":
         token = Token.objects.create(user=world.users["dora"])
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client
+        token_client = APIClient()
+        token_client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return token_client
     user = world.users[case.who]
     if case.api:
         # force_authenticate skips DRF's own is_active check: the access rule itself must refuse Dora.

@@ -65,7 +65,12 @@ def phone_details(context: template.Context, item: Interaction) -> dict[str, Any
 
 @register.inclusion_tag("phone/click_to_call.html", takes_context=True)
 def click_to_call(context: template.Context, customer: Customer) -> dict[str, Any]:
-    """The customer panel's "Call" button, when the customer has a number and a phone channel can dial."""
-    channels = Channel.objects.filter(kind=Channel.Kind.VOICE, is_active=True, config__has_key="click_to_call_url")
+    """The customer panel's "Call" button, when the customer has a number and one of the agent's queues' phone
+    channels can dial (never another team's line)."""
+    request = context.get("request")
+    user = request.user if request is not None else AnonymousUser()
+    channels = access.channels_actionable_by(user).filter(
+        kind=Channel.Kind.VOICE, is_active=True, config__has_key="click_to_call_url"
+    )
     can_dial = channels.exists() and customer.identities.filter(kind=Identity.Kind.PHONE).exists()
     return {"customer": customer, "can_dial": can_dial, "csrf_token": context.get("csrf_token")}
