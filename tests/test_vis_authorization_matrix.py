@@ -384,7 +384,7 @@ TABLE: dict[str, Row] = {
     "desk/messages/<int:pk>/retry/": Row(
         lambda w, s: f"/desk/messages/{s.message.pk}/retry/",
         DESK_POST_ONLY,
-        desk_act(422),
+        desk_act(409),  # an inbound message is nothing to retry: 409 for those who may act
         xfail="needs interactions/messaging/views.py to use access.get_conversation_for_action (see the report)",
     ),
     # --- phone desk --------------------------------------------------------------------------------------------------

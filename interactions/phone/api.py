@@ -9,6 +9,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -303,13 +304,15 @@ class CallbackCreateApi(APIView):
         if data.get("channel"):
             channel = voice.filter(pk=data["channel"]).first()
             if channel is None:
-                raise ValidationError({"channel": ["Not an active phone channel."]})
+                raise ValidationError({"channel": [_("Not an active phone channel.")]})
             if not access.may_act_on_queue(request.user, channel.queue_id):
-                raise PermissionDenied("You may only schedule callbacks in your own queues.")
+                raise PermissionDenied(_("You may only schedule callbacks in your own queues."))
         else:
             channel = voice.filter(pk__in=access.channels_actionable_by(request.user).values("pk")).first()
         if channel is None:
-            raise ValidationError({"code": "no_channel", "detail": "no active phone channel of your queues"})
+            raise ValidationError(
+                {"code": "no_channel", "detail": _("None of your queues has an active phone channel.")}
+            )
         try:
             callback = callbacks.request_callback(
                 channel=channel,
