@@ -296,3 +296,22 @@ def test_it_shows_a_deactivated_user_nothing(world: World, dora: Any) -> None:
     profile.save()
     dora.refresh_from_db()
     assert not access.is_supervisor(dora), "a deactivated supervisor is nobody"
+
+
+def test_it_reads_queue_membership_afresh_for_realtime_groups(world: World, alice: Any, support_queue: Queue) -> None:
+    """A long-lived socket asks again: nothing about membership is cached on the user object."""
+    from omnidesk import realtime
+
+    assert realtime.queue_group(support_queue.pk) in access.realtime_groups_for_agent(alice)
+    support_queue.members.remove(alice)
+    assert realtime.queue_group(support_queue.pk) not in access.realtime_groups_for_agent(alice)
+    # Still the assignee of her conversations: she keeps acting on (and seeing the notes of) what is hers.
+    assert access.may_see_notes(alice, world.support.conversation)
+    assert not access.may_see_notes(alice, world.support.callback.conversation)
+
+
+def test_it_announces_a_conversation_only_to_those_who_may_see_its_notes(world: World, oscar: Any) -> None:
+    audience = set(access.audience_for_conversation(world.fraud.conversation))
+    assert not audience & set(access.realtime_groups_for_agent(oscar))
+    assert not audience & set(access.realtime_groups_for_agent(world.users["alice"]))
+    assert audience & set(access.realtime_groups_for_agent(world.users["fiona"]))
