@@ -307,7 +307,8 @@ def test_it_reads_queue_membership_afresh_for_realtime_groups(world: World, alic
     assert realtime.queue_group(support_queue.pk) not in access.realtime_groups_for_agent(alice)
     # Still the assignee of her conversations: she keeps acting on (and seeing the notes of) what is hers.
     assert access.may_see_notes(alice, world.support.conversation)
-    assert not access.may_see_notes(alice, world.support.callback.conversation)
+    unassigned = world.support.callback.conversation
+    assert unassigned is not None and not access.may_see_notes(alice, unassigned)
 
 
 def test_it_announces_a_conversation_only_to_those_who_may_see_its_notes(world: World, oscar: Any) -> None:
