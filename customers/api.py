@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,12 +31,19 @@ from customers.selectors import (
     identities_of,
     search_customers,
 )
+from interactions import access
 from interactions.events import message_data
-from interactions.selectors import customer_timeline
+from interactions.selectors import customer_timeline_for
 
 TIMELINE_PAGE_SIZE = 50
 # ?q= narrows the list to this many best matches, which are then paginated like the rest.
 SEARCH_LIMIT = 500
+
+
+def require_supervisor(request: Request) -> None:
+    """Organizations are shared reference data: only supervisors create or change them (403 for agents)."""
+    if not access.is_supervisor(request.user):
+        raise PermissionDenied(_("Only supervisors may do this."))
 
 
 class CustomerPagination(CursorPagination):
@@ -57,8 +64,10 @@ def _refusal(error: DjangoValidationError, *, field: str = "non_field_errors") -
 
 
 def _identity_taken(error: records.IdentityTaken) -> Response:
+    """409 without the owner's id: an address must not become a way to find out whose it is (look the customer up
+    through search instead, which the access rule governs)."""
     return Response(
-        {"detail": _("This address already belongs to another customer."), "customer_id": error.customer_id},
+        {"detail": _("This address already belongs to another customer."), "code": "identity_taken"},
         status=status.HTTP_409_CONFLICT,
     )
 
@@ -167,14 +176,22 @@ class CustomerTimelineApi(APIView):
         query = serializers.TimelineQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         # One more than a page tells whether an older page exists without a count.
-        interactions = customer_timeline(
-            customer, before=query.validated_data.get("before"), limit=TIMELINE_PAGE_SIZE + 1
+        interactions = customer_timeline_for(
+            request.user, customer, before=query.validated_data.get("before"), limit=TIMELINE_PAGE_SIZE + 1
         )
         page = interactions[:TIMELINE_PAGE_SIZE]
         next_url = None
         if len(interactions) > TIMELINE_PAGE_SIZE:
             next_url = replace_query_param(request.build_absolute_uri(), "before", page[-1].pk)
-        results = [{**message_data(interaction), "channel": interaction.channel.kind} for interaction in page]
+        results = [
+            {
+                **message_data(interaction),
+                "channel": interaction.channel.kind,
+                "conversation_id": interaction.conversation_id,
+                "redacted": bool(getattr(interaction, "redacted", False)),
+            }
+            for interaction in page
+        ]
         return Response({"next": next_url, "results": serializers.TimelineEntryOutput(results, many=True).data})
 
 
@@ -221,6 +238,7 @@ class OrganizationListApi(APIView):
 
     @extend_schema(request=serializers.OrganizationInput, responses={201: serializers.OrganizationOutput})
     def post(self, request: Request) -> Response:
+        require_supervisor(request)
         data = serializers.OrganizationInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -238,6 +256,7 @@ class OrganizationDetailApi(APIView):
 
     @extend_schema(request=serializers.OrganizationInput, responses=serializers.OrganizationOutput)
     def patch(self, request: Request, pk: int) -> Response:
+        require_supervisor(request)
         organization = get_object_or_404(Organization, pk=pk)
         # The instance lets the uniqueness check of `name` leave the organization itself out; nothing is saved here.
         data = serializers.OrganizationInput(organization, data=request.data, partial=True)

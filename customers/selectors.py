@@ -27,24 +27,22 @@ _MIN_PHONE_DIGITS = 6
 
 
 def customers_visible_to(user: Any) -> QuerySet[Customer]:
-    """Supervisors see every customer; an agent, those with at least one conversation visible to them.
+    """Every customer for every active agent (no silos: anyone serving a customer may look them up); nobody for the
+    anonymous and the deactivated. What of their history each agent sees is interactions/access.py's business.
 
     Merged-away customers are not filtered out here yet: `Customer.merged_into` is being added separately, and the
     filter belongs here, once, when it lands.
     """
-    if not user.is_authenticated:
+    if not access.is_active_agent(user):
         return Customer.objects.none()
-    if access.is_supervisor(user):
-        return Customer.objects.all()
-    visible = access.conversations_visible_to(user)
-    return Customer.objects.filter(pk__in=visible.values("customer_id"))
+    return Customer.objects.all()
 
 
-def get_customer_for_agent(user: Any, pk: int) -> Customer:
+def get_customer_for_agent(user: Any, pk: Any) -> Customer:
     """The customer if `user` may see them; 404 otherwise (never reveal that they exist)."""
     try:
         return customers_visible_to(user).get(pk=pk)
-    except Customer.DoesNotExist:
+    except (Customer.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such customer") from None
 
 
@@ -67,7 +65,7 @@ def get_active_merge_for_agent(user: Any, pk: int) -> MergeRecord | None:
 
 
 def open_cases(user: Any, customer: Customer) -> QuerySet[Conversation]:
-    """The customer's unresolved conversations that `user` may see, most recently active first."""
+    """The customer's unresolved conversations that `user` may open, most recently active first."""
     return (
         access.conversations_visible_to(user)
         .filter(customer=customer)
@@ -183,6 +181,8 @@ def _estimated_matches(query: str) -> tuple[float, float, float]:
     return matches, max(float(sizes[0]), 1.0), max(float(sizes[1]), 1.0)
 
 
+# Agents' text search gathers this many times the page, as some hits may be text they may not read.
+SEARCH_MARGIN = 3
 # Testing one row's text costs about WALK_COST_RATIO times more than fetching and sorting one GIN match.
 WALK_COST_RATIO = 4
 
@@ -205,7 +205,7 @@ def search_interactions(user: Any, query: str, *, limit: int = SEARCH_LIMIT) -> 
     Elsewhere (the embedded SQLite mode): a plain `icontains`.
     """
     query = query.strip()
-    if not query or not user.is_authenticated:
+    if not query or not access.is_active_agent(user):
         return []
     if connection.vendor != "postgresql":
         return plain_search_interactions(user, query, limit=limit)
@@ -215,26 +215,28 @@ def search_interactions(user: Any, query: str, *, limit: int = SEARCH_LIMIT) -> 
     matches, total, customers = _estimated_matches(query)
     share = 1.0 if visible is None else min(1.0, len(visible) / customers)
     walk_rows = limit * total / max(matches * share, 1.0)
+    # Entries whose text the agent may not read (others' notes, confidential queues) are dropped after the id search:
+    # gather a margin more so that they rarely leave the page short.
+    wanted = limit if access.is_supervisor(user) else limit * SEARCH_MARGIN
     if walk_rows * WALK_COST_RATIO > matches:
-        found = matches_through_index(query, visible=visible, limit=limit)
+        found = matches_through_index(query, visible=visible, limit=wanted)
     else:
-        found = matches_newest_first(query, visible=visible, limit=limit, expected_walk=walk_rows)
-    return interactions_by_id(found, limit=limit)
+        found = matches_newest_first(query, visible=visible, limit=wanted, expected_walk=walk_rows)
+    return interactions_by_id(found, limit=limit, user=user)
 
 
 def plain_search_interactions(user: Any, query: str, *, limit: int = SEARCH_LIMIT) -> list[Interaction]:
     """The embedded (SQLite) search: a plain `icontains`, newest first."""
-    results = Interaction.objects.select_related("customer", "channel")
-    if not access.is_supervisor(user):
-        results = results.filter(customer_id__in=customers_visible_to(user).values("pk"))
-    return list(results.filter(text__icontains=query).order_by("-id")[:limit])
+    results = Interaction.objects.select_related("customer", "channel", "conversation__queue")
+    results = access.searchable_interactions_for(user, results)
+    return access.redact(user, results.filter(text__icontains=query).order_by("-id")[:limit])
 
 
 def visible_customer_ids(user: Any) -> set[int] | None:
-    """None for supervisors (everything is visible), else the ids of the customers `user` may see."""
-    if access.is_supervisor(user):
+    """None when every customer is visible (every active agent: no silos), else the (empty) set `user` may see."""
+    if access.is_active_agent(user):
         return None
-    return set(customers_visible_to(user).values_list("pk", flat=True))
+    return set()
 
 
 def _keep(rows: QuerySet[Interaction], visible: set[int] | None, found: list[int]) -> None:
@@ -270,9 +272,15 @@ def matches_newest_first(query: str, *, visible: set[int] | None, limit: int, ex
     return matches_through_index(query, visible=visible, limit=limit, below=upper, found=found)
 
 
-def interactions_by_id(ids: list[int], *, limit: int = SEARCH_LIMIT) -> list[Interaction]:
-    newest = sorted(ids, reverse=True)[:limit]
-    if not newest:
+def interactions_by_id(ids: list[int], *, limit: int = SEARCH_LIMIT, user: Any = None) -> list[Interaction]:
+    """The interactions `ids`, newest first; with `user`, only those whose text `user` may read (access rule)."""
+    if user is None:
+        newest = sorted(ids, reverse=True)[:limit]
+        if not newest:
+            return []
+        return list(Interaction.objects.select_related("customer", "channel").filter(pk__in=newest).order_by("-id"))
+    if not ids:
         return []
-    results = Interaction.objects.select_related("customer", "channel")
-    return list(results.filter(pk__in=newest).order_by("-id"))
+    results = Interaction.objects.select_related("customer", "channel", "conversation__queue").filter(pk__in=ids)
+    results = access.searchable_interactions_for(user, results)
+    return access.redact(user, results.order_by("-id")[:limit])

@@ -95,14 +95,20 @@ class CustomerPageOutput(serializers.Serializer[Any]):
 
 
 class IdentityTakenOutput(serializers.Serializer[Any]):
+    """Which customer owns the address is not said: look it up through search, which the access rule governs."""
+
     detail = serializers.CharField()
-    customer_id = serializers.IntegerField(help_text="The customer the address already belongs to.")
+    code = serializers.CharField(help_text="Always `identity_taken`.")
 
 
 class TimelineEntryOutput(MessageOutput):
     """interactions.events.MessageData, plus the kind of channel it came through."""
 
     channel = serializers.CharField(help_text="The channel kind: chat, email, sms…")
+    conversation_id = serializers.IntegerField()
+    redacted = serializers.BooleanField(
+        help_text="A confidential queue's entry the reader is not a member of: metadata only, the text is empty."
+    )
 
 
 class TimelinePageOutput(serializers.Serializer[Any]):

@@ -24,7 +24,7 @@ from customers import csv_io, gdpr, profile, selectors
 from customers.merge import duplicate_suggestions, merge_customers, unmerge_customers
 from customers.models import Customer, CustomerImport, MergeRecord
 from interactions.access import is_supervisor
-from interactions.selectors import customer_timeline
+from interactions.selectors import customer_timeline_for
 from omnidesk.http import HtmxHttpRequest
 
 TIMELINE_PAGE = 50
@@ -38,9 +38,10 @@ def parse_before(value: str | None) -> int | None:
         return None
 
 
-def timeline_page(customer: Customer, *, before: int | None) -> dict[str, Any]:
-    """One page of the unified timeline, and the id the "Load older" control continues from (None on the last)."""
-    items = customer_timeline(customer, before=before, limit=TIMELINE_PAGE + 1)
+def timeline_page(user: Any, customer: Customer, *, before: int | None) -> dict[str, Any]:
+    """One page of the unified timeline as `user` may see it (notes hidden, confidential entries `redacted`), and the
+    id the "Load older" control continues from (None on the last)."""
+    items = customer_timeline_for(user, customer, before=before, limit=TIMELINE_PAGE + 1)
     page = items[:TIMELINE_PAGE]
     return {"timeline": page, "older_than": page[-1].pk if len(items) > TIMELINE_PAGE else None}
 
@@ -70,7 +71,7 @@ def detail_context(request: HttpRequest, customer: Customer, *, before: int | No
         "contacts": selectors.contacts_per_channel(customer),
         "summary_days": selectors.SUMMARY_DAYS,
         "before": before,
-        **timeline_page(customer, before=before),
+        **timeline_page(request.user, customer, before=before),
     }
 
 
@@ -80,7 +81,7 @@ def detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = selectors.get_customer_for_agent(request.user, pk)
     before = parse_before(request.GET.get("before"))
     if request.htmx and before is not None:
-        context = {"customer": customer, **timeline_page(customer, before=before)}
+        context = {"customer": customer, **timeline_page(request.user, customer, before=before)}
         return render(request, "customers/detail.html#timeline-page", context)
     return render(request, "customers/detail.html", detail_context(request, customer, before=before))
 

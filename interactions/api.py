@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interactions import access, events, selectors, services
-from interactions.models import Channel, Conversation
+from interactions.models import Channel, Conversation, Interaction
 
 
 class ConversationOutput(serializers.ModelSerializer[Conversation]):
@@ -71,6 +71,22 @@ class MessageOutput(serializers.Serializer[Any]):
     at = serializers.CharField()
 
 
+class TimelineEntryOutput(MessageOutput):
+    conversation_id = serializers.IntegerField()
+    channel = serializers.CharField()
+    redacted = serializers.BooleanField(help_text="A confidential queue's entry: metadata only, no text.")
+
+
+def timeline_entry(item: Interaction) -> dict[str, Any]:
+    """A timeline entry as the access rule left it: `redacted` entries (a confidential queue's) carry no text."""
+    return {
+        **events.message_data(item),
+        "conversation_id": item.conversation_id,
+        "channel": item.channel.kind,
+        "redacted": bool(getattr(item, "redacted", False)),
+    }
+
+
 class ConversationListApi(APIView):
     @extend_schema(
         operation_id="conversations_list",
@@ -99,16 +115,21 @@ class ConversationDetailApi(APIView):
     @extend_schema(
         responses=inline_serializer(
             name="ConversationDetail",
-            fields={"conversation": ConversationOutput(), "timeline": MessageOutput(many=True)},
+            fields={
+                "conversation": ConversationOutput(),
+                "may_act": serializers.BooleanField(),
+                "timeline": TimelineEntryOutput(many=True),
+            },
         )
     )
     def get(self, request: Request, pk: int) -> Response:
         conversation = access.get_conversation_for_agent(request.user, pk)
-        timeline = selectors.customer_timeline(conversation.customer, limit=100)
+        timeline = selectors.customer_timeline_for(request.user, conversation.customer, limit=100)
         return Response(
             {
                 "conversation": ConversationOutput(conversation).data,
-                "timeline": [events.message_data(item) for item in timeline],
+                "may_act": access.may_act_on(request.user, conversation),
+                "timeline": [timeline_entry(item) for item in timeline],
             }
         )
 
@@ -116,11 +137,11 @@ class ConversationDetailApi(APIView):
 class ConversationReplyApi(APIView):
     @extend_schema(request=ReplyInput, responses={201: MessageOutput})
     def post(self, request: Request, pk: int) -> Response:
-        conversation = access.get_conversation_for_agent(request.user, pk)
+        conversation = access.get_conversation_for_action(request.user, pk)
         data = ReplyInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            channel = selectors.get_reply_channel(conversation, data.validated_data.get("channel"))
+            channel = selectors.get_reply_channel(conversation, data.validated_data.get("channel"), request.user)
         except Channel.DoesNotExist:
             raise ValidationError({"channel": ["Not a reply channel of this conversation."]}) from None
         try:
@@ -135,7 +156,7 @@ class ConversationReplyApi(APIView):
 class ConversationResolveApi(APIView):
     @extend_schema(request=None, responses=ConversationOutput)
     def post(self, request: Request, pk: int) -> Response:
-        conversation = access.get_conversation_for_agent(request.user, pk)
+        conversation = access.get_conversation_for_action(request.user, pk)
         conversation = services.resolve_conversation(conversation=conversation, by=request.user)
         return Response(ConversationOutput(conversation).data)
 
@@ -150,7 +171,7 @@ class StatusInput(serializers.Serializer[Any]):
 class ConversationStatusApi(APIView):
     @extend_schema(request=StatusInput, responses=ConversationOutput)
     def post(self, request: Request, pk: int) -> Response:
-        conversation = access.get_conversation_for_agent(request.user, pk)
+        conversation = access.get_conversation_for_action(request.user, pk)
         data = StatusInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:

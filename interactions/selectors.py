@@ -18,16 +18,34 @@ def get_widget_channel(public_key: str) -> Channel | None:
 
 
 def customer_timeline(customer: Customer, *, before: int | None = None, limit: int = 50) -> list[Interaction]:
-    """The customer's whole history on every channel, newest first, keyset-paginated by interaction id."""
+    """The customer's whole history on every channel, newest first, keyset-paginated by interaction id.
+
+    Unfiltered: for services (merge, erase). Whatever is shown to a person goes through `customer_timeline_for`.
+    """
     interactions = Interaction.objects.filter(customer=customer).select_related("channel", "author", "customer")
     if before is not None:
         interactions = interactions.filter(id__lt=before)
     return list(interactions.order_by("-id")[:limit])
 
 
+def customer_timeline_for(
+    user: Any, customer: Customer, *, before: int | None = None, limit: int = 50
+) -> list[Interaction]:
+    """The customer's timeline as `user` may see it (interactions/access.py): every channel and queue, notes only
+    where `user` may see them, confidential conversations as metadata (`entry.redacted`). Newest first, keyset."""
+    interactions = Interaction.objects.filter(customer=customer).select_related(
+        "channel", "author", "customer", "conversation__queue"
+    )
+    interactions = access.interactions_visible_to(user, interactions)
+    if before is not None:
+        interactions = interactions.filter(id__lt=before)
+    return access.redact(user, interactions.order_by("-id")[:limit])
+
+
 def desk_lists(user: Any) -> dict[str, QuerySet[Conversation]]:
-    """The desk's two lists: what is assigned to the agent, and what waits in their queues."""
-    visible = access.conversations_visible_to(user).select_related("customer", "channel", "assignee")
+    """The desk's two lists: what is assigned to the agent, and what waits in their queues (work they may act on,
+    not everything they may read)."""
+    visible = access.conversations_actionable_by(user).select_related("customer", "channel", "assignee")
     open_ = visible.filter(status=Conversation.Status.OPEN)
     return {
         "mine": open_.filter(assignee=user).order_by("-last_message_at", "-id"),
@@ -48,20 +66,26 @@ REPLY_IDENTITY_KINDS: dict[str, str] = {
 }
 
 
-def reply_channels(conversation: Conversation) -> list[Channel]:
+def reply_channels(conversation: Conversation, user: Any = None) -> list[Channel]:
     """The channels an agent may answer this conversation on: its own first, then any active channel whose kind
-    reaches one of the customer's identities (an email case can be answered by SMS if we know the number)."""
+    reaches one of the customer's identities (an email case can be answered by SMS if we know the number) and, when
+    `user` is given, whose queue `user` may act on (never another team's number or mailbox)."""
     kinds = set(Identity.objects.filter(customer_id=conversation.customer_id).values_list("kind", flat=True))
     reachable = [channel_kind for channel_kind, identity_kind in REPLY_IDENTITY_KINDS.items() if identity_kind in kinds]
     others = Channel.objects.filter(is_active=True, kind__in=reachable).exclude(pk=conversation.channel_id)
+    if user is not None:
+        if not access.may_act_on(user, conversation):
+            return []
+        if not access.is_supervisor(user):
+            others = others.filter(queue_id__in=access.member_queue_ids(user))
     return [conversation.channel, *others.order_by("kind", "name")]
 
 
-def get_reply_channel(conversation: Conversation, channel_id: Any) -> Channel | None:
+def get_reply_channel(conversation: Conversation, channel_id: Any, user: Any = None) -> Channel | None:
     """The reply channel the agent picked, if it is one they may use for this conversation; None for the default."""
     if channel_id in (None, ""):
         return None
-    for channel in reply_channels(conversation):
+    for channel in reply_channels(conversation, user):
         if str(channel.pk) == str(channel_id):
             return channel
     raise Channel.DoesNotExist("not a reply channel of this conversation")

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -115,8 +115,9 @@ def reply_to_conversation(
 ) -> Interaction:
     """Send an agent's reply and announce it to the desk (and to the customer's widget for chat).
 
-    `channel` is the one the agent chose for this reply (default: the conversation's). On a provider channel the
-    reply is queued with an idempotency key and a task delivers it after commit; its delivery status follows.
+    `channel` is the one the agent chose for this reply (default: the conversation's); another channel must be one
+    whose queue `author` may act on (PermissionDenied otherwise). On a provider channel the reply is queued
+    with an idempotency key and a task delivers it after commit; its delivery status follows.
     """
     from interactions import outbound
 
@@ -126,6 +127,9 @@ def reply_to_conversation(
         if conversation.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
         channel = channel or conversation.channel
+        if channel.pk != conversation.channel_id and not access.may_reply_through(author, conversation, channel):
+            # Another team's channel speaks in that team's name (its number, its mailbox): never through ours.
+            raise PermissionDenied(_("You may not reply through this channel."))
         if not channel.is_active:
             raise ValidationError(_("This channel is not active."), code="channel_inactive")
         outbound.check_reply(conversation=conversation, channel=channel)

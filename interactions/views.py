@@ -52,16 +52,19 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = access.get_conversation_for_agent(request.user, pk)
     customer = conversation.customer
-    timeline = selectors.customer_timeline(customer, limit=100)
+    timeline = selectors.customer_timeline_for(request.user, customer, limit=100)
+    may_act = access.may_act_on(request.user, conversation)
     context = {
         "conversation": conversation,
+        # False: another team's conversation, opened read-only (no reply, status, transfer or resolve controls).
+        "may_act": may_act,
         "timeline": list(reversed(timeline)),
         # The 360° panel beside the conversation: who this is, on which channels, and what else is open.
         "identities": customer_selectors.identities_of(customer),
         "contacts": customer_selectors.contacts_per_channel(customer),
         "summary_days": customer_selectors.SUMMARY_DAYS,
         "open_cases": customer_selectors.open_cases(request.user, customer).select_related("channel"),
-        "reply_channels": selectors.reply_channels(conversation),
+        "reply_channels": selectors.reply_channels(conversation, request.user),
         "sla": sla.sla_state(conversation),
         "status_choices": STATUS_CHOICES,
     }
@@ -73,9 +76,9 @@ def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    conversation = access.get_conversation_for_agent(request.user, pk)
+    conversation = access.get_conversation_for_action(request.user, pk)
     try:
-        channel = selectors.get_reply_channel(conversation, request.POST.get("channel"))
+        channel = selectors.get_reply_channel(conversation, request.POST.get("channel"), request.user)
         interaction = services.reply_to_conversation(
             conversation=conversation, author=request.user, text=request.POST.get("text", ""), channel=channel
         )
@@ -84,7 +87,7 @@ def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context = {
             "conversation": conversation,
             "errors": messages,
-            "reply_channels": selectors.reply_channels(conversation),
+            "reply_channels": selectors.reply_channels(conversation, request.user),
         }
         response = render(request, "desk/desk.html#composer", context, status=422)
         return reswap(retarget(response, "#composer"), "outerHTML")
@@ -96,7 +99,7 @@ def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    conversation = access.get_conversation_for_agent(request.user, pk)
+    conversation = access.get_conversation_for_action(request.user, pk)
     services.resolve_conversation(conversation=conversation, by=request.user)
     if request.htmx:
         return HttpResponseClientRedirect("/desk/")
@@ -112,7 +115,7 @@ STATUS_CHOICES = [
 @login_required
 def set_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Pending, snoozed until a time (read in the desk's time zone when no offset is given) or open again."""
-    conversation = access.get_conversation_for_agent(request.user, pk)
+    conversation = access.get_conversation_for_action(request.user, pk)
     raw_until = request.POST.get("snoozed_until", "").strip()
     until = parse_datetime(raw_until) if raw_until else None
     try:

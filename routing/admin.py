@@ -21,7 +21,16 @@ from routing.services import recompute_ranks
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
-    list_display = ["name", "mode", "base_priority", "aging_acceleration", "overflow_queue", "created_at"]
+    list_display = [
+        "name",
+        "confidential",
+        "mode",
+        "base_priority",
+        "aging_acceleration",
+        "overflow_queue",
+        "created_at",
+    ]
+    list_filter = ["confidential"]
     filter_horizontal = ["members", "required_skills", "optional_skills"]
 
     def save_model(self, request: HttpRequest, obj: Queue, form: Any, change: bool) -> None:

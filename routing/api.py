@@ -255,7 +255,7 @@ class IntentListApi(APIView):
 class ConversationIntentApi(APIView):
     @extend_schema(operation_id="conversations_intent_correct", request=IntentCorrectionInput, responses=IntentOutput)
     def post(self, request: Request, pk: int) -> Response:
-        conversation = access.get_conversation_for_agent(request.user, pk)
+        conversation = access.get_conversation_for_action(request.user, pk)
         data = IntentCorrectionInput(data=request.data)
         data.is_valid(raise_exception=True)
         intent = Intent.objects.filter(key=data.validated_data["intent"]).first()
@@ -268,7 +268,7 @@ class ConversationIntentApi(APIView):
 class ConversationTransferApi(APIView):
     @extend_schema(operation_id="conversations_transfer", request=TransferInput, responses={201: TransferOutput})
     def post(self, request: Request, pk: int) -> Response:
-        conversation = access.get_conversation_for_agent(request.user, pk)
+        conversation = access.get_conversation_for_action(request.user, pk)
         data = TransferInput(data=request.data)
         data.is_valid(raise_exception=True)
         to_agent = agent_user(data.validated_data["agent"]) if data.validated_data.get("agent") else None

@@ -49,6 +49,13 @@ class Queue(models.Model):
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="queues", blank=True)
+    # Fraud, HR…: for anyone but its members, the conversations' assignees and supervisors, the queue's conversations
+    # are metadata only (date, channel, queue, status) and cannot be opened. See interactions/access.py.
+    confidential = models.BooleanField(
+        _("confidential"),
+        default=False,
+        help_text=_("Non-members see only the date, channel, queue and status of its conversations."),
+    )
     channel_kinds = models.JSONField(
         _("channel kinds served"), default=list, blank=True, help_text=_('e.g. ["chat", "email"]; empty serves all.')
     )

@@ -78,7 +78,7 @@ def safe_next(request: HttpRequest, default: str) -> str:
 @require_POST
 @login_required
 def transfer(request: HttpRequest, pk: int) -> HttpResponse:
-    conversation = access.get_conversation_for_agent(request.user, pk)
+    conversation = access.get_conversation_for_action(request.user, pk)
     target = request.POST.get("target", "")
     to_agent = to_queue = None
     kind, _sep, ident = target.partition(":")
@@ -130,7 +130,7 @@ def correct_intent(request: HttpRequest, pk: int) -> HttpResponse:
     from routing.intents import correct_intent as correct
     from routing.models import Intent
 
-    conversation = access.get_conversation_for_agent(request.user, pk)
+    conversation = access.get_conversation_for_action(request.user, pk)
     intent = Intent.objects.filter(key=request.POST.get("intent", "")).first()
     if intent is None:
         return HttpResponse(_("Pick one of the intents."), status=422, content_type="text/plain")

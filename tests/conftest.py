@@ -1,7 +1,8 @@
 """The people of the tests and the real stack they use.
 
 Alice is an agent of the Support team, Oscar an agent of another team (Billing), Sophie a supervisor and Carla a
-customer who chats from the website.
+customer who chats from the website. Fiona is an agent of the confidential Fraud team, Stan an `is_staff` user who is
+only an agent (staff is not a supervisor), and Dora a deactivated former agent of the Support team.
 """
 
 from __future__ import annotations
@@ -161,6 +162,30 @@ def oscar(billing_queue: Queue) -> Any:
 def sophie(db: None) -> Any:
     """A supervisor, who also administers the desk."""
     return make_user("sophie", role=AgentProfile.Role.SUPERVISOR, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def fraud_queue(db: None) -> Queue:
+    """A confidential queue: for non-members its conversations are metadata only."""
+    return Queue.objects.create(name="Fraud", confidential=True)
+
+
+@pytest.fixture
+def fiona(fraud_queue: Queue) -> Any:
+    """An agent of the confidential Fraud team."""
+    return make_user("fiona", queues=[fraud_queue])
+
+
+@pytest.fixture
+def stan(db: None) -> Any:
+    """A staff user (he may log into the admin) who is only an agent, of no queue: not a supervisor."""
+    return make_user("stan", is_staff=True)
+
+
+@pytest.fixture
+def dora(support_queue: Queue) -> Any:
+    """A former agent of the Support team, deactivated: she sees nothing."""
+    return make_user("dora", queues=[support_queue], is_active=False)
 
 
 @pytest.fixture

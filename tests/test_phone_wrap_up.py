@@ -99,10 +99,15 @@ def test_it_wraps_up_through_the_api(alice: Any, hotline: Channel, dispositions:
     assert again.status_code == 400 and again.json()["code"] == "not_in_wrap_up"
 
 
-def test_it_hides_a_call_from_an_agent_of_another_team(alice: Any, oscar: Any, hotline: Channel) -> None:
+def test_it_refuses_the_calls_actions_to_an_agent_of_another_team(alice: Any, oscar: Any, hotline: Channel) -> None:
+    """Issue 11 changed this test: the call may be read by every agent (its conversation opens read-only), so its
+    actions answer 403 (was 404); wrap-up, notes and link stay the call's agent's and supervisors'."""
     call = answered_and_hung_up(hotline)
-    assert logged_in("oscar").post(f"/phone/calls/{call.pk}/wrap-up/", {"disposition": ""}).status_code == 404
-    assert logged_in("oscar").post(f"/api/calls/{call.pk}/notes/", {"notes": "x"}).status_code == 404
+    assert logged_in("oscar").post(f"/phone/calls/{call.pk}/wrap-up/", {"disposition": ""}).status_code == 403
+    assert logged_in("oscar").post(f"/api/calls/{call.pk}/notes/", {"notes": "x"}).status_code == 403
+    assert logged_in("oscar").post(f"/api/calls/{call.pk}/link/", {"confirm": True}).status_code == 403
+    call.refresh_from_db()
+    assert call.notes == "" and call.wrap_up_ended_at is None
 
 
 def test_it_shows_the_call_and_its_wrap_up_form_in_the_desk_timeline(

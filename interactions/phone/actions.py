@@ -10,13 +10,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
+from interactions import access
 from interactions.phone.models import Call, Disposition
 from interactions.phone.services import ACTIVE_STATES, CALL_RELATIONS, settle
 from interactions.services import resolve_conversation
 
 
 def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | None = None) -> Call:
-    """The agent's wrap-up: the disposition code (and notes) ends after-call work and frees their voice capacity."""
+    """The agent's wrap-up: the disposition code (and notes) ends after-call work and frees their voice capacity.
+
+    Only the call's agent and supervisors (PermissionDenied otherwise), like every call action here.
+    """
+    access.require_call_action(by, call)
     with transaction.atomic():
         call = Call.objects.select_for_update(of=("self",)).select_related(*CALL_RELATIONS).get(pk=call.pk)
         if call.state != Call.State.WRAP_UP:
@@ -37,6 +42,7 @@ def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | N
 
 
 def save_call_notes(*, call: Call, by: Any, notes: str) -> Call:
+    access.require_call_action(by, call)
     with transaction.atomic():
         call = Call.objects.select_for_update(of=("self",)).select_related(*CALL_RELATIONS).get(pk=call.pk)
         call.notes = notes[:10_000]
@@ -52,6 +58,7 @@ def has_other_active_call(call: Call) -> bool:
 def decide_case_link(*, call: Call, by: Any, confirm: bool) -> Call:
     """The agent confirms that the call is about the linked open case (the customer had to use a second channel),
     or unlinks it."""
+    access.require_call_action(by, call)
     with transaction.atomic():
         call = Call.objects.select_for_update(of=("self",)).get(pk=call.pk)
         if call.linked_conversation_id is None:
@@ -64,7 +71,12 @@ def decide_case_link(*, call: Call, by: Any, confirm: bool) -> Call:
 
 
 def name_caller(*, call: Call, by: Any, name: str) -> Customer:
-    """The new-customer form of an unknown caller's pop: the caller's customer record gets its name."""
+    """The new-customer form of an unknown caller's pop: the caller's customer record gets its name.
+
+    The call's agent, supervisors, and the agents whose screen popped for it (they fill the form while it rings).
+    """
+    if not (access.is_active_agent(by) and by.pk in (call.popped_to or [])):
+        access.require_call_action(by, call)
     name = name.strip()[:200]
     if not name:
         raise ValidationError(_("Enter the caller's name."), code="empty_name")

@@ -9,6 +9,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -195,7 +196,7 @@ class WrapUpInput(serializers.Serializer[Any]):
 class CallWrapUpApi(APIView):
     @extend_schema(operation_id="call_wrap_up", request=WrapUpInput, responses=CallOutput)
     def post(self, request: Request, pk: int) -> Response:
-        call = selectors.get_call_for_agent(request.user, pk)
+        call = selectors.get_call_for_action(request.user, pk)
         data = validated(WrapUpInput, request)
         try:
             call = actions.end_after_call_work(
@@ -213,7 +214,7 @@ class NotesInput(serializers.Serializer[Any]):
 class CallNotesApi(APIView):
     @extend_schema(operation_id="call_notes", request=NotesInput, responses=CallOutput)
     def post(self, request: Request, pk: int) -> Response:
-        call = selectors.get_call_for_agent(request.user, pk)
+        call = selectors.get_call_for_action(request.user, pk)
         call = actions.save_call_notes(call=call, by=request.user, notes=validated(NotesInput, request)["notes"])
         return Response(CallOutput(call).data)
 
@@ -225,7 +226,7 @@ class LinkInput(serializers.Serializer[Any]):
 class CallLinkApi(APIView):
     @extend_schema(operation_id="call_case_link", request=LinkInput, responses=CallOutput)
     def post(self, request: Request, pk: int) -> Response:
-        call = selectors.get_call_for_agent(request.user, pk)
+        call = selectors.get_call_for_action(request.user, pk)
         try:
             call = actions.decide_case_link(
                 call=call, by=request.user, confirm=validated(LinkInput, request)["confirm"]
@@ -248,8 +249,9 @@ class ClickToCallApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(ClickToCallInput, request)
         customer = customer_selectors.get_customer_for_agent(request.user, data["customer"])
-        channel = Channel.objects.filter(pk=data["channel"]).first() if data.get("channel") else None
         try:
+            # Dialing through a channel speaks with its number: only a channel of the agent's own queues.
+            channel = selectors.dialing_channel_for(request.user, data.get("channel"))
             call = dialer.place_call(agent=request.user, customer=customer, number=data.get("number"), channel=channel)
         except DjangoValidationError as error:
             raise as_drf(error) from None
@@ -288,11 +290,29 @@ class CallbackInput(serializers.Serializer[Any]):
 class CallbackCreateApi(APIView):
     @extend_schema(operation_id="callback_create", request=CallbackInput, responses={201: CallbackOutput})
     def post(self, request: Request) -> Response:
+        """A callback to `number`, through a phone channel whose queue the caller may act on.
+
+        The rule (issue 11): the number is looked up among the customers' phone identities and the callback attaches
+        to that customer, or to a new one; every active agent may look customers up, so that reveals nothing they
+        could not see. What it must never do is put work about anyone into a queue the caller is not a member of:
+        the channel is one of the caller's queues' phone channels (supervisors: any), an explicit other channel is
+        refused with 403, and nothing is disclosed about the customer beyond the created callback (its `customer` id,
+        which any agent may open). An existing customer's name is never changed by `name`.
+        """
         data = validated(CallbackInput, request)
-        channels = Channel.objects.filter(kind=Channel.Kind.VOICE, is_active=True).order_by("pk")
-        channel = channels.filter(pk=data["channel"]).first() if data.get("channel") else channels.first()
+        voice = Channel.objects.filter(kind=Channel.Kind.VOICE, is_active=True).order_by("pk")
+        if data.get("channel"):
+            channel = voice.filter(pk=data["channel"]).first()
+            if channel is None:
+                raise ValidationError({"channel": [_("Not an active phone channel.")]})
+            if not access.may_act_on_queue(request.user, channel.queue_id):
+                raise PermissionDenied(_("You may only schedule callbacks in your own queues."))
+        else:
+            channel = voice.filter(pk__in=access.channels_actionable_by(request.user).values("pk")).first()
         if channel is None:
-            raise ValidationError({"code": "no_channel", "detail": "no active phone channel"})
+            raise ValidationError(
+                {"code": "no_channel", "detail": _("None of your queues has an active phone channel.")}
+            )
         try:
             callback = callbacks.request_callback(
                 channel=channel,

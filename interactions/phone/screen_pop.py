@@ -9,6 +9,7 @@ from django.db.models import Max
 
 from customers import selectors as customer_selectors
 from customers.models import Customer
+from interactions import access
 from interactions.models import Channel, Interaction
 from interactions.phone.models import Call
 from routing.models import AgentProfile
@@ -40,6 +41,8 @@ class PopInteraction(TypedDict):
     direction: str
     text: str
     at: str
+    # A confidential queue's entry the agent is not a member of: metadata only, `text` is empty.
+    redacted: bool
 
 
 class CallRinging(TypedDict):
@@ -87,13 +90,19 @@ def _case(conversation: Any) -> PopCase:
     }
 
 
-def last_interactions(customer: Customer, *, exclude: int | None = None) -> list[PopInteraction]:
-    """The newest interaction on every channel kind the customer used, newest first (one query)."""
-    interactions = Interaction.objects.filter(customer=customer)
+def last_interactions(customer: Customer, *, exclude: int | None = None, agent: Any = None) -> list[PopInteraction]:
+    """The newest interaction `agent` may see on every channel kind the customer used, newest first.
+
+    Through interactions/access.py: notes `agent` may not see are left out, a confidential queue's entries come as
+    metadata (`redacted`, no text). Without `agent` (no one to show it to) nothing is returned.
+    """
+    if agent is None:
+        return []
+    interactions = access.interactions_visible_to(agent, Interaction.objects.filter(customer=customer))
     if exclude is not None:
         interactions = interactions.exclude(pk=exclude)
     newest = interactions.values("channel__kind").annotate(last=Max("id")).values_list("last", flat=True)
-    rows = Interaction.objects.filter(pk__in=newest).select_related("channel").order_by("-id")
+    rows = Interaction.objects.filter(pk__in=newest).select_related("channel", "conversation__queue").order_by("-id")
     labels = dict(Channel.Kind.choices)
     return [
         {
@@ -103,13 +112,17 @@ def last_interactions(customer: Customer, *, exclude: int | None = None) -> list
             "direction": row.direction,
             "text": row.text[:140],
             "at": row.created_at.isoformat(),
+            "redacted": bool(getattr(row, "redacted", False)),
         }
-        for row in rows
+        for row in access.redact(agent, rows)
     ]
 
 
-def pop_for(call: Call, *, agent: Any, history: list[PopInteraction]) -> CallRinging:
-    """The pop as `agent` may see it: the open cases are those the agent may see."""
+def pop_for(call: Call, *, agent: Any, history: list[PopInteraction] | None = None) -> CallRinging:
+    """The pop as `agent` may see it: the open cases those the agent may open, the history as the access rule
+    shows it to them (computed here when `history` is None)."""
+    if history is None:
+        history = last_interactions(call.customer, exclude=call.interaction_id, agent=agent) if call.customer else []
     customer = call.customer
     pop_customer: PopCustomer = {
         "id": customer.pk if customer else None,

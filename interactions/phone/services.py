@@ -388,12 +388,12 @@ def pop_screens(call: Call, *, agents: list[Any]) -> None:
     """`call.ringing` to each of `agents`, with the open cases that agent may see."""
     if not agents:
         return
-    history = screen_pop.last_interactions(call.customer, exclude=call.interaction_id) if call.customer else []
     realtime.publish_many_on_commit(
         [
             realtime.Announcement(
                 "call.ringing",
-                screen_pop.pop_for(call, agent=agent, history=history),
+                # Per agent: what history each may see differs (notes, confidential queues).
+                screen_pop.pop_for(call, agent=agent),
                 [realtime.agent_group(agent.pk)],
             )
             for agent in agents

@@ -41,7 +41,7 @@ def call_details(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def wrap_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    call = selectors.get_call_for_agent(request.user, pk)
+    call = selectors.get_call_for_action(request.user, pk)
     try:
         actions.end_after_call_work(
             call=call, by=request.user, disposition=request.POST.get("disposition", ""), notes=request.POST.get("notes")
@@ -54,7 +54,7 @@ def wrap_up(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def case_link(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    call = selectors.get_call_for_agent(request.user, pk)
+    call = selectors.get_call_for_action(request.user, pk)
     try:
         actions.decide_case_link(call=call, by=request.user, confirm=request.POST.get("decision") == "confirm")
     except ValidationError as error:
@@ -78,7 +78,12 @@ def name_caller(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def click_to_call(request: HtmxHttpRequest) -> HttpResponse:
     try:
         customer = customer_selectors.get_customer_for_agent(request.user, int(request.POST.get("customer", "0")))
-        call = dialer.place_call(agent=request.user, customer=customer, number=request.POST.get("number") or None)
+        call = dialer.place_call(
+            agent=request.user,
+            customer=customer,
+            number=request.POST.get("number") or None,
+            channel=selectors.dialing_channel_for(request.user),
+        )
     except ValueError:
         return render(request, "phone/message.html", {"errors": [_("Pick a customer.")]}, status=400)
     except ValidationError as error:

@@ -17,11 +17,14 @@ def transfer_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
     from routing.views import transfer_targets
 
     request = context["request"]
+    may_act = access.may_act_on(request.user, conversation)
+    targets = transfer_targets(request.user) if may_act else {"transfer_queues": [], "transfer_agents": []}
     return {
         "conversation": conversation,
+        "may_act": may_act,
         "next": request.path,
         "csrf_token": context.get("csrf_token"),
-        **transfer_targets(request.user),
+        **targets,
     }
 
 
@@ -32,6 +35,7 @@ def intent_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
     current = ConversationIntent.objects.filter(conversation=conversation).select_related("intent").first()
     return {
         "conversation": conversation,
+        "may_act": access.may_act_on(context["request"].user, conversation),
         "current": current.intent if current else None,
         "confidence_percent": round(current.confidence * 100) if current else None,
         "intents": Intent.objects.order_by("name"),
@@ -50,3 +54,9 @@ def pending_offers(context: dict[str, Any]) -> dict[str, Any]:
 @register.simple_tag(takes_context=True)
 def is_supervisor(context: dict[str, Any]) -> bool:
     return access.is_supervisor(context["request"].user)
+
+
+@register.simple_tag(takes_context=True)
+def may_act_on(context: dict[str, Any], conversation: Any) -> bool:
+    """Whether the page's user may act on `conversation` (else it is shown read-only): interactions/access.py."""
+    return access.may_act_on(context["request"].user, conversation)

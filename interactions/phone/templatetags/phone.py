@@ -17,10 +17,18 @@ register = template.Library()
 
 
 def call_context(user: Any, call: Call) -> dict[str, Any]:
-    may_act = user.is_authenticated and (call.agent_id == user.pk or access.is_supervisor(user))
+    """The call's block: its actions for the call's agent and supervisors only; its notes (internal) only for them
+    and for who may see the conversation's notes (interactions/access.py). Notes are blanked in memory only."""
+    may_act = access.may_act_on_call(user, call)
+    conversation = call.conversation
+    notes_ok = may_act or (conversation is not None and access.may_see_notes(user, conversation))
+    meta = dict(call.interaction.meta or {}) if call.interaction_id and call.interaction else {}
+    if not notes_ok:
+        call.notes = ""
+        meta.pop("notes", None)
     return {
         "call": call,
-        "meta": call.interaction.meta if call.interaction_id and call.interaction else {},
+        "meta": meta,
         "dispositions": selectors.active_dispositions() if call.state == Call.State.WRAP_UP else [],
         "may_act": may_act,
     }
@@ -29,7 +37,10 @@ def call_context(user: Any, call: Call) -> dict[str, Any]:
 def callback_context(user: Any, callback: Callback, conversation_id: int | None) -> dict[str, Any]:
     return {
         "callback": callback,
-        "awaiting_outcome": callback.status == Callback.Status.ROUTED and callback.conversation_id == conversation_id,
+        "awaiting_outcome": callback.status == Callback.Status.ROUTED
+        and callback.conversation_id == conversation_id
+        and callback.conversation is not None
+        and access.may_act_on(user, callback.conversation),
         "outcomes": Callback.Outcome.choices,
     }
 
@@ -54,7 +65,12 @@ def phone_details(context: template.Context, item: Interaction) -> dict[str, Any
 
 @register.inclusion_tag("phone/click_to_call.html", takes_context=True)
 def click_to_call(context: template.Context, customer: Customer) -> dict[str, Any]:
-    """The customer panel's "Call" button, when the customer has a number and a phone channel can dial."""
-    channels = Channel.objects.filter(kind=Channel.Kind.VOICE, is_active=True, config__has_key="click_to_call_url")
+    """The customer panel's "Call" button, when the customer has a number and one of the agent's queues' phone
+    channels can dial (never another team's line)."""
+    request = context.get("request")
+    user = request.user if request is not None else AnonymousUser()
+    channels = access.channels_actionable_by(user).filter(
+        kind=Channel.Kind.VOICE, is_active=True, config__has_key="click_to_call_url"
+    )
     can_dial = channels.exists() and customer.identities.filter(kind=Identity.Kind.PHONE).exists()
     return {"customer": customer, "can_dial": can_dial, "csrf_token": context.get("csrf_token")}

@@ -1,0 +1,620 @@
+"""The authorization matrix of issue 11, generated from ONE table: every URL pattern of the URLconf (and every
+websocket route of omnidesk/asgi.py) × every role, with the status each role gets for a GET and for the write that
+matters (POST, or PATCH where that is the write).
+
+A URL pattern (or websocket route) without a row fails `test_it_has_a_row_for_every_url_pattern`: a new endpoint cannot
+ship without someone deciding who may use it.
+
+Roles, and the objects their `<int:pk>` names (tests/vis_support.py builds them):
+- anonymous: nobody logged in;
+- member: Alice, agent of Support, on Support's objects (her conversation, call, callback, offer…);
+- other_team: Oscar, agent of Billing, on Support's objects (read-only: messages yes, notes no, actions 403);
+- confidential_outsider: Alice on the confidential Fraud queue's objects (metadata only: 404 on open);
+- confidential_member: Fiona, agent of Fraud, on Fraud's objects;
+- supervisor: Sophie (profile role supervisor), on Support's objects;
+- staff: Stan, `is_staff` but only an agent of no queue: not a supervisor;
+- deactivated: Dora, a former Support agent whose account is inactive: she is nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.vis_support import World, world_fixture  # noqa: F401 - the `world` fixture
+
+ROLES = (
+    "anonymous",
+    "member",
+    "other_team",
+    "confidential_outsider",
+    "confidential_member",
+    "supervisor",
+    "staff",
+    "deactivated",
+)
+ROLE_USER = {
+    "anonymous": None,
+    "member": "alice",
+    "other_team": "oscar",
+    "confidential_outsider": "alice",
+    "confidential_member": "fiona",
+    "supervisor": "sophie",
+    "staff": "stan",
+    "deactivated": "dora",
+}
+FRAUD_ROLES = {"confidential_outsider", "confidential_member"}
+# A webhook must never answer 2xx without a valid signature, whoever asks: "at least 400".
+REFUSED = -1
+# A public endpoint whose status does not depend on who asks: every role gets the same one.
+SAME = -2
+
+Expect = dict[str, int]
+UrlOf = Callable[[World, Any], str]
+DataOf = Callable[[World, Any], dict[str, Any]]
+
+
+def S(
+    anonymous: int,
+    member: int,
+    other_team: int,
+    confidential_outsider: int,
+    confidential_member: int,
+    supervisor: int,
+    staff: int,
+    deactivated: int,
+) -> Expect:
+    cells = (anonymous, member, other_team, confidential_outsider, confidential_member, supervisor, staff, deactivated)
+    return dict(zip(ROLES, cells, strict=True))
+
+
+LOGIN = 302  # htmx/desk views send the anonymous (and the deactivated, who are anonymous) to the login page
+NOAUTH = 403  # DRF with session authentication first: not authenticated is a 403
+
+
+def everyone(status: int) -> Expect:
+    return S(*(status,) * 8)
+
+
+def desk_agents(ok: int) -> Expect:
+    """Any active agent; anonymous and deactivated go to the login page."""
+    return S(LOGIN, ok, ok, ok, ok, ok, ok, LOGIN)
+
+
+def api_agents(ok: int) -> Expect:
+    return S(NOAUTH, ok, ok, ok, ok, ok, ok, NOAUTH)
+
+
+def desk_read(ok: int = 200) -> Expect:
+    """May open: every active agent, except a confidential queue's outsiders (404)."""
+    return S(LOGIN, ok, ok, 404, ok, ok, ok, LOGIN)
+
+
+def api_read(ok: int = 200) -> Expect:
+    return S(NOAUTH, ok, ok, 404, ok, ok, ok, NOAUTH)
+
+
+def desk_act(ok: int, *, other: int = 403) -> Expect:
+    """May act: members, assignee, supervisors; readers get 403, confidential outsiders 404."""
+    return S(LOGIN, ok, other, 404, ok, ok, other, LOGIN)
+
+
+def api_act(ok: int, *, other: int = 403) -> Expect:
+    return S(NOAUTH, ok, other, 404, ok, ok, other, NOAUTH)
+
+
+def desk_supervisors(ok: int) -> Expect:
+    return S(LOGIN, 403, 403, 403, 403, ok, 403, LOGIN)
+
+
+def api_supervisors(ok: int) -> Expect:
+    return S(NOAUTH, 403, 403, 403, 403, ok, 403, NOAUTH)
+
+
+DESK_POST_ONLY = everyone(405)  # require_POST answers before login_required
+DESK_GET_ONLY = everyone(405)
+API_WRONG_METHOD = api_agents(405)  # DRF authenticates first, then refuses the method
+
+
+@dataclass
+class Row:
+    url: UrlOf
+    get: Expect
+    write: Expect
+    data: DataOf = field(default=lambda w, s: {})
+    method: str = "post"
+    api: bool = False
+    xfail: str = ""
+
+
+def conv(w: World, s: Any) -> int:
+    return int(s.conversation.pk)
+
+
+TABLE: dict[str, Row] = {
+    # --- REST API: conversations -------------------------------------------------------------------------------------
+    "api/conversations/": Row(lambda w, s: "/api/conversations/", api_agents(200), API_WRONG_METHOD, api=True),
+    "api/conversations/<int:pk>/": Row(
+        lambda w, s: f"/api/conversations/{conv(w, s)}/", api_read(200), API_WRONG_METHOD, api=True
+    ),
+    "api/conversations/<int:pk>/reply/": Row(
+        lambda w, s: f"/api/conversations/{conv(w, s)}/reply/",
+        API_WRONG_METHOD,
+        api_act(201),
+        data=lambda w, s: {"text": "Nous regardons."},
+        api=True,
+    ),
+    "api/conversations/<int:pk>/resolve/": Row(
+        lambda w, s: f"/api/conversations/{conv(w, s)}/resolve/", API_WRONG_METHOD, api_act(200), api=True
+    ),
+    "api/conversations/<int:pk>/status/": Row(
+        lambda w, s: f"/api/conversations/{conv(w, s)}/status/",
+        API_WRONG_METHOD,
+        api_act(200),
+        data=lambda w, s: {"status": "pending"},
+        api=True,
+    ),
+    "api/conversations/<int:pk>/transfer/": Row(
+        lambda w, s: f"/api/conversations/{conv(w, s)}/transfer/",
+        API_WRONG_METHOD,
+        api_act(201),
+        data=lambda w, s: {"queue": s.queue.pk, "note": "for the team"},
+        api=True,
+    ),
+    "api/conversations/<int:pk>/intent/": Row(
+        lambda w, s: f"/api/conversations/{conv(w, s)}/intent/",
+        API_WRONG_METHOD,
+        api_act(200),
+        data=lambda w, s: {"intent": w.intent.key},
+        api=True,
+    ),
+    # --- REST API: customers and organizations ---------------------------------------------------------------------
+    "api/customers/": Row(
+        lambda w, s: "/api/customers/",
+        api_agents(200),
+        api_agents(201),
+        data=lambda w, s: {"display_name": "Nouvelle cliente"},
+        api=True,
+    ),
+    "api/customers/<int:pk>/": Row(
+        lambda w, s: f"/api/customers/{s.customer.pk}/",
+        api_agents(200),
+        api_agents(200),
+        data=lambda w, s: {"language": "fr"},
+        method="patch",
+        api=True,
+    ),
+    "api/customers/<int:pk>/identities/": Row(
+        lambda w, s: f"/api/customers/{s.customer.pk}/identities/",
+        api_agents(200),
+        api_agents(201),
+        data=lambda w, s: {"kind": "email", "address": "new-address@example.com"},
+        api=True,
+    ),
+    "api/customers/<int:pk>/timeline/": Row(
+        lambda w, s: f"/api/customers/{s.customer.pk}/timeline/", api_agents(200), API_WRONG_METHOD, api=True
+    ),
+    "api/customers/<int:pk>/merge/": Row(
+        lambda w, s: f"/api/customers/{s.customer.pk}/merge/",
+        API_WRONG_METHOD,
+        api_supervisors(200),
+        data=lambda w, s: {"into": w.merge_record.target_id},
+        api=True,
+    ),
+    "api/customers/<int:pk>/unmerge/": Row(
+        lambda w, s: f"/api/customers/{w.merged_source.pk}/unmerge/", API_WRONG_METHOD, api_supervisors(200), api=True
+    ),
+    "api/organizations/": Row(
+        lambda w, s: "/api/organizations/",
+        api_agents(200),
+        api_supervisors(201),
+        data=lambda w, s: {"name": "Globex"},
+        api=True,
+    ),
+    "api/organizations/<int:pk>/": Row(
+        lambda w, s: f"/api/organizations/{w.organization.pk}/",
+        api_agents(200),
+        api_supervisors(200),
+        data=lambda w, s: {"domain": "acme.example"},
+        method="patch",
+        api=True,
+    ),
+    # --- REST API: routing -----------------------------------------------------------------------------------------
+    "api/queues/": Row(lambda w, s: "/api/queues/", api_agents(200), API_WRONG_METHOD, api=True),
+    # A queue's live statistics are its members' (and supervisors'): others get 404, like for a queue that is not.
+    "api/queues/<int:pk>/ewt/": Row(
+        lambda w, s: f"/api/queues/{s.queue.pk}/ewt/",
+        S(NOAUTH, 200, 404, 404, 200, 200, 404, NOAUTH),
+        API_WRONG_METHOD,
+        api=True,
+    ),
+    "api/skills/": Row(lambda w, s: "/api/skills/", api_agents(200), API_WRONG_METHOD, api=True),
+    "api/agents/": Row(lambda w, s: "/api/agents/", api_supervisors(200), API_WRONG_METHOD, api=True),
+    "api/agents/me/presence/": Row(
+        lambda w, s: "/api/agents/me/presence/",
+        API_WRONG_METHOD,
+        api_agents(200),
+        data=lambda w, s: {"presence": "away"},
+        api=True,
+    ),
+    "api/agents/<int:pk>/capacity/": Row(
+        lambda w, s: f"/api/agents/{s.agent.pk}/capacity/",
+        API_WRONG_METHOD,
+        api_supervisors(200),
+        data=lambda w, s: {"chat": 2},
+        api=True,
+    ),
+    "api/agents/<int:pk>/skills/": Row(
+        lambda w, s: f"/api/agents/{s.agent.pk}/skills/",
+        API_WRONG_METHOD,
+        api_supervisors(200),
+        data=lambda w, s: {"skills": {}},
+        api=True,
+    ),
+    "api/intents/": Row(lambda w, s: "/api/intents/", api_agents(200), API_WRONG_METHOD, api=True),
+    # An offer exists only for the agent it was made to (Alice's in Support, Fiona's in Fraud): 404 for anyone else.
+    "api/offers/<int:pk>/accept/": Row(
+        lambda w, s: f"/api/offers/{s.offer.pk}/accept/",
+        API_WRONG_METHOD,
+        S(NOAUTH, 200, 404, 404, 200, 404, 404, NOAUTH),
+        api=True,
+    ),
+    "api/offers/<int:pk>/decline/": Row(
+        lambda w, s: f"/api/offers/{s.offer.pk}/decline/",
+        API_WRONG_METHOD,
+        S(NOAUTH, 200, 404, 404, 200, 404, 404, NOAUTH),
+        api=True,
+    ),
+    "api/schema/": Row(lambda w, s: "/api/schema/", everyone(200), everyone(405)),
+    "api/docs/": Row(lambda w, s: "/api/docs/", everyone(200), everyone(405)),
+    # --- REST API: phone ---------------------------------------------------------------------------------------------
+    "api/calls/agent-states/": Row(
+        lambda w, s: "/api/calls/agent-states/", api_supervisors(200), API_WRONG_METHOD, api=True
+    ),
+    # Call actions: the call's agent (Alice on Support's call, Fiona on Fraud's) and supervisors.
+    "api/calls/<int:pk>/wrap-up/": Row(
+        lambda w, s: f"/api/calls/{s.call.pk}/wrap-up/",
+        API_WRONG_METHOD,
+        api_act(200),
+        data=lambda w, s: {"disposition": ""},
+        api=True,
+    ),
+    "api/calls/<int:pk>/notes/": Row(
+        lambda w, s: f"/api/calls/{s.call.pk}/notes/",
+        API_WRONG_METHOD,
+        api_act(200),
+        data=lambda w, s: {"notes": "called back"},
+        api=True,
+    ),
+    "api/calls/<int:pk>/link/": Row(
+        lambda w, s: f"/api/calls/{s.call.pk}/link/",
+        API_WRONG_METHOD,
+        api_act(200),
+        data=lambda w, s: {"confirm": True},
+        api=True,
+    ),
+    # No phone channel here has a click-to-call endpoint: every agent is refused the same way (400), not by access.
+    "api/click-to-call/": Row(
+        lambda w, s: "/api/click-to-call/",
+        API_WRONG_METHOD,
+        api_agents(400),
+        data=lambda w, s: {"customer": s.customer.pk},
+        api=True,
+    ),
+    # A callback goes into a queue of the caller's: Oscar and Stan have no phone channel in theirs (400).
+    "api/callbacks/": Row(
+        lambda w, s: "/api/callbacks/",
+        API_WRONG_METHOD,
+        S(NOAUTH, 201, 400, 201, 201, 201, 400, NOAUTH),
+        data=lambda w, s: {"number": "+33 1 23 45 67 89"},
+        api=True,
+    ),
+    "api/callbacks/<int:pk>/outcome/": Row(
+        lambda w, s: f"/api/callbacks/{s.callback.pk}/outcome/",
+        API_WRONG_METHOD,
+        api_act(200),
+        data=lambda w, s: {"outcome": "reached"},
+        api=True,
+    ),
+    # --- desk (htmx) -----------------------------------------------------------------------------------------------
+    "": Row(lambda w, s: "/", everyone(302), everyone(302)),
+    "desk/": Row(lambda w, s: "/desk/", desk_agents(200), DESK_GET_ONLY),
+    "desk/conversations/<int:pk>/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/", desk_read(200), DESK_GET_ONLY
+    ),
+    "desk/conversations/<int:pk>/reply/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/reply/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"text": "Nous regardons."},
+    ),
+    "desk/conversations/<int:pk>/resolve/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/resolve/", DESK_POST_ONLY, desk_act(302)
+    ),
+    "desk/conversations/<int:pk>/status/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/status/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"status": "pending"},
+    ),
+    "desk/conversations/<int:pk>/transfer/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/transfer/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"target": f"queue:{s.queue.pk}", "note": "for the team"},
+    ),
+    "desk/conversations/<int:pk>/intent/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/intent/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"intent": w.intent.key},
+    ),
+    "desk/presence/": Row(
+        lambda w, s: "/desk/presence/", DESK_POST_ONLY, desk_agents(302), data=lambda w, s: {"presence": "away"}
+    ),
+    # A file of a message: whoever may open its conversation.
+    "desk/attachments/<int:pk>/": Row(
+        lambda w, s: f"/desk/attachments/{s.attachment.pk}/", desk_read(200), DESK_GET_ONLY
+    ),
+    "desk/supervisor/": Row(lambda w, s: "/desk/supervisor/", desk_supervisors(200), DESK_GET_ONLY),
+    "desk/offers/<int:pk>/<str:decision>/": Row(
+        lambda w, s: f"/desk/offers/{s.offer.pk}/accept/", DESK_POST_ONLY, S(LOGIN, 302, 404, 404, 302, 404, 404, LOGIN)
+    ),
+    "desk/email/<int:pk>/body/": Row(
+        lambda w, s: f"/desk/email/{s.email_message.pk}/body/", desk_read(200), DESK_GET_ONLY
+    ),
+    # Messaging's desk actions are actions on the conversation: refused to readers.
+    "desk/conversations/<int:pk>/template/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/template/",
+        DESK_POST_ONLY,
+        desk_act(422),
+        data=lambda w, s: {"template": "none"},
+        xfail="needs interactions/messaging/views.py to use access.get_conversation_for_action (see the report)",
+    ),
+    "desk/messages/<int:pk>/retry/": Row(
+        lambda w, s: f"/desk/messages/{s.message.pk}/retry/",
+        DESK_POST_ONLY,
+        desk_act(409),  # an inbound message is nothing to retry: 409 for those who may act
+        xfail="needs interactions/messaging/views.py to use access.get_conversation_for_action (see the report)",
+    ),
+    # --- phone desk --------------------------------------------------------------------------------------------------
+    # Reading a call's block: who may open its conversation (a non-htmx GET goes back to the conversation: 302).
+    "phone/calls/<int:pk>/": Row(lambda w, s: f"/phone/calls/{s.call.pk}/", desk_read(302), DESK_GET_ONLY),
+    "phone/calls/<int:pk>/wrap-up/": Row(
+        lambda w, s: f"/phone/calls/{s.call.pk}/wrap-up/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"disposition": ""},
+    ),
+    "phone/calls/<int:pk>/link/": Row(
+        lambda w, s: f"/phone/calls/{s.call.pk}/link/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"decision": "confirm"},
+    ),
+    "phone/calls/<int:pk>/caller/": Row(
+        lambda w, s: f"/phone/calls/{s.call.pk}/caller/",
+        DESK_POST_ONLY,
+        desk_act(200),
+        data=lambda w, s: {"name": "Jeanne Martin"},
+    ),
+    "phone/click-to-call/": Row(
+        lambda w, s: "/phone/click-to-call/",
+        DESK_POST_ONLY,
+        desk_agents(422),
+        data=lambda w, s: {"customer": s.customer.pk},
+    ),
+    "phone/callbacks/<int:pk>/outcome/": Row(
+        lambda w, s: f"/phone/callbacks/{s.callback.pk}/outcome/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"outcome": "reached"},
+    ),
+    # --- customers (360°, search, supervisors' data actions) ---------------------------------------------------------
+    "customers/search/": Row(lambda w, s: "/customers/search/?q=carte", desk_agents(200), DESK_GET_ONLY),
+    "customers/<int:pk>/": Row(lambda w, s: f"/customers/{s.customer.pk}/", desk_agents(200), DESK_GET_ONLY),
+    "customers/<int:pk>/attributes/edit/": Row(
+        lambda w, s: f"/customers/{s.customer.pk}/attributes/edit/", desk_agents(200), DESK_GET_ONLY
+    ),
+    "customers/<int:pk>/attributes/": Row(
+        lambda w, s: f"/customers/{s.customer.pk}/attributes/",
+        DESK_POST_ONLY,
+        desk_agents(302),
+        data=lambda w, s: {"key": "plan", "value": "gold"},
+    ),
+    "customers/<int:pk>/export.json": Row(
+        lambda w, s: f"/customers/{s.customer.pk}/export.json", desk_supervisors(200), DESK_GET_ONLY
+    ),
+    # Without the confirmation box the supervisor is asked again (422); nobody else gets that far.
+    "customers/<int:pk>/erase/": Row(
+        lambda w, s: f"/customers/{s.customer.pk}/erase/", DESK_POST_ONLY, desk_supervisors(422)
+    ),
+    "customers/<int:pk>/merge/": Row(
+        lambda w, s: f"/customers/{s.customer.pk}/merge/",
+        DESK_POST_ONLY,
+        desk_supervisors(302),
+        data=lambda w, s: {"target": w.merge_record.target_id},
+    ),
+    "customers/<int:pk>/duplicates/": Row(
+        lambda w, s: f"/customers/{s.customer.pk}/duplicates/", desk_supervisors(200), DESK_GET_ONLY
+    ),
+    "customers/merge-records/<int:pk>/unmerge/": Row(
+        lambda w, s: f"/customers/merge-records/{w.merge_record.pk}/unmerge/", DESK_POST_ONLY, desk_supervisors(302)
+    ),
+    "customers/import/": Row(lambda w, s: "/customers/import/", desk_supervisors(200), desk_supervisors(422)),
+    "customers/import/<int:pk>/": Row(
+        lambda w, s: f"/customers/import/{w.customer_import.pk}/", desk_supervisors(200), DESK_GET_ONLY
+    ),
+    "customers/export.csv": Row(lambda w, s: "/customers/export.csv", desk_supervisors(200), DESK_GET_ONLY),
+    # --- accounts, public pages ---------------------------------------------------------------------------------------
+    "accounts/login/": Row(
+        lambda w, s: "/accounts/login/", everyone(200), everyone(200), data=lambda w, s: {"username": "x"}
+    ),
+    "accounts/logout/": Row(lambda w, s: "/accounts/logout/", everyone(405), everyone(302)),
+    "widget/demo/": Row(lambda w, s: "/widget/demo/", everyone(200), everyone(405)),
+    # Health is public and the same for everyone (no worker runs here, so it answers "unhealthy" to all alike).
+    "healthz": Row(lambda w, s: "/healthz", everyone(SAME), everyone(SAME)),
+    "i18n/setlang/": Row(
+        lambda w, s: "/i18n/setlang/", everyone(302), everyone(302), data=lambda w, s: {"language": "fr", "next": "/"}
+    ),
+    # --- the admin: staff only (Stan may log in to it, which is all is_staff means); the rest go to its login -----
+    "admin/": Row(
+        lambda w, s: "/admin/", S(302, 302, 302, 302, 302, 200, 200, 302), S(302, 302, 302, 302, 302, 200, 200, 302)
+    ),
+    # --- provider webhooks: their own signature check, never 2xx without a valid one ---------------------------------
+    "hooks/cti/<uuid:channel>/": Row(lambda w, s: f"/hooks/cti/{s.voice.uuid}/", everyone(REFUSED), everyone(REFUSED)),
+    "hooks/twilio-voice/<uuid:channel>/": Row(
+        lambda w, s: f"/hooks/twilio-voice/{s.voice.uuid}/", everyone(REFUSED), everyone(REFUSED)
+    ),
+    "hooks/email/mailgun/<uuid:channel_uuid>/": Row(
+        lambda w, s: f"/hooks/email/mailgun/{s.email.uuid}/", everyone(REFUSED), everyone(REFUSED)
+    ),
+    "hooks/email/mailgun/<uuid:channel_uuid>/mime": Row(
+        lambda w, s: f"/hooks/email/mailgun/{s.email.uuid}/mime", everyone(REFUSED), everyone(REFUSED)
+    ),
+    "hooks/twilio/<uuid:channel>/": Row(
+        lambda w, s: f"/hooks/twilio/{s.chat.uuid}/", everyone(REFUSED), everyone(REFUSED)
+    ),
+    "hooks/meta/<uuid:channel>/": Row(lambda w, s: f"/hooks/meta/{s.chat.uuid}/", everyone(REFUSED), everyone(REFUSED)),
+    "hooks/telegram/<uuid:channel>/": Row(
+        lambda w, s: f"/hooks/telegram/{s.chat.uuid}/", everyone(REFUSED), everyone(REFUSED)
+    ),
+    "hooks/api/<uuid:channel>/": Row(lambda w, s: f"/hooks/api/{s.chat.uuid}/", everyone(REFUSED), everyone(REFUSED)),
+}
+
+# Websocket routes of omnidesk/asgi.py: what a connection gets, per role. The desk needs a logged-in, active user
+# (anonymous and deactivated: closed with 4401); the widget is public (each channel checks its origins at hello).
+ACCEPTED = 0
+WS_TABLE: dict[str, Expect] = {
+    "ws/desk/": S(4401, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED, 4401),
+    "ws/widget/": everyone(ACCEPTED),
+}
+
+
+def url_patterns(patterns: list[Any], prefix: str = "") -> Iterator[str]:
+    """Every route of the URLconf, prefixes joined; the admin's many routes are one row ("admin/")."""
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if route.startswith("admin/"):
+            yield "admin/"
+        elif isinstance(pattern, URLResolver):
+            yield from url_patterns(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route
+
+
+def websocket_routes() -> set[str]:
+    from omnidesk.asgi import application
+
+    router = application.application_mapping["websocket"]
+    assert isinstance(router, URLRouter)
+    return {str(route.pattern) for route in router.routes}
+
+
+def test_it_has_a_row_for_every_url_pattern() -> None:
+    assert set(url_patterns(get_resolver().url_patterns)) == set(TABLE)
+
+
+def test_it_has_a_row_for_every_websocket_route() -> None:
+    assert websocket_routes() == set(WS_TABLE)
+
+
+def request_as(world: World, role: str, row: Row, method: str) -> int:
+    """One request by `role`, in a savepoint rolled back afterwards: each role meets the same untouched world."""
+    scope = world.fraud if role in FRAUD_ROLES else world.support
+    client = Client()
+    if ROLE_USER[role] is not None:
+        client.force_login(world.users[str(ROLE_USER[role])])
+    url = row.url(world, scope)
+    with transaction.atomic():
+        if method == "get":
+            response = client.get(url)
+        else:
+            data = row.data(world, scope)
+            if row.api:
+                response = getattr(client, method)(url, data, content_type="application/json")
+            else:
+                response = getattr(client, method)(url, data)
+        if response.streaming:
+            # Reading a streamed response to its end closes it the way the test client expects (no extra
+            # request_finished, which would close the test's database connection).
+            b"".join(response.streaming_content)  # type: ignore[attr-defined]
+        transaction.set_rollback(True)
+    return int(response.status_code)
+
+
+def matches(expected: Expect, got: dict[str, int]) -> bool:
+    if set(expected.values()) == {SAME}:
+        return len(set(got.values())) == 1
+    return all((got[role] >= 400) if status == REFUSED else got[role] == status for role, status in expected.items())
+
+
+def _cases() -> list[Any]:
+    return [
+        pytest.param(
+            route,
+            id=route or "/",
+            marks=[pytest.mark.xfail(reason=row.xfail, strict=True)] if row.xfail else [],
+        )
+        for route, row in TABLE.items()
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", _cases())
+def test_it_answers_each_role_as_the_table_says(world: World, route: str) -> None:
+    """One world per route: the GET and the write, each role in a savepoint rolled back after its request."""
+    row = TABLE[route]
+    got_get = {role: request_as(world, role, row, "get") for role in ROLES}
+    got_write = {role: request_as(world, role, row, row.method) for role in ROLES}
+    problems = []
+    if not matches(row.get, got_get):
+        problems.append(f"GET {route}: expected {row.get}, got {got_get}")
+    if not matches(row.write, got_write):
+        problems.append(f"{row.method.upper()} {route}: expected {row.write}, got {got_write}")
+    assert not problems, "\n".join(problems)
+
+
+async def ws_outcome(path: str, user: Any) -> int:
+    """ACCEPTED, or the close code the server answered the connection (or its hello) with."""
+    from omnidesk.asgi import application
+
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    if user is not None:
+        session_key = await database_sync_to_async(_session_for)(user)
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect()
+    if not connected:
+        return int(code or 1000)
+    await communicator.disconnect()
+    return ACCEPTED
+
+
+def _session_for(user: Any) -> str:
+    client = Client()
+    client.force_login(user)
+    return str(client.session.session_key)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("route", sorted(WS_TABLE))
+async def test_it_opens_each_websocket_route_as_the_table_says(
+    route: str, alice: Any, oscar: Any, fiona: Any, sophie: Any, stan: Any, dora: Any
+) -> None:
+    users = {"alice": alice, "oscar": oscar, "fiona": fiona, "sophie": sophie, "stan": stan, "dora": dora}
+    got = {}
+    for role in ROLES:
+        name = ROLE_USER[role]
+        got[role] = await ws_outcome(f"/{route}", users[name] if name else None)
+    assert got == WS_TABLE[route]
