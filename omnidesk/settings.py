@@ -386,5 +386,7 @@ LOGGING = {
         # httpx logs every request's URL at INFO, and Telegram's Bot API URLs hold the bot token.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # axes logs every successful login at INFO ("Deleted 0 failed login attempts"): noise, not news.
+        "axes": {"level": "WARNING"},
     },
 }

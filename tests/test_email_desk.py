@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from playwright.sync_api import Browser, Dialog, expect
-
 from interactions import inbound
 from interactions.mail.services import record_raw_mail
 from interactions.models import Attachment, Channel, Interaction
+from playwright.sync_api import Browser, Dialog, expect
 from routing.models import Queue
 from tests.clients import logged_in
 from tests.conftest import PASSWORD
@@ -118,11 +117,18 @@ def test_it_shows_inline_images_from_our_own_attachment_url(mailbox: Channel, al
 
 
 @pytest.mark.django_db
-def test_it_keeps_emails_and_attachments_from_agents_of_other_teams(mailbox: Channel, alice: Any, oscar: Any) -> None:
+def test_it_shows_emails_and_attachments_to_agents_of_other_teams_unless_confidential(
+    mailbox: Channel, alice: Any, oscar: Any
+) -> None:
+    """Issue 11 changed this test (it was: 404 for another team): every active agent sees a customer's messages on
+    every channel; a confidential queue's stay hidden (404) from non-members."""
     interaction = received(mailbox, fixture_bytes("pdf_attachment.eml"))
     attachment = Attachment.objects.get(interaction=interaction)
     client = logged_in("oscar")
 
+    assert client.get(f"/desk/attachments/{attachment.pk}/").status_code == 200
+    assert client.get(f"/desk/email/{interaction.pk}/body/?remote=1").status_code == 200
+    Queue.objects.filter(pk=mailbox.queue_id).update(confidential=True)
     assert client.get(f"/desk/attachments/{attachment.pk}/").status_code == 404
     assert client.get(f"/desk/email/{interaction.pk}/body/?remote=1").status_code == 404
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
-
 from customers.merge import duplicate_suggestions, merge_customers, unmerge_customers
 from customers.models import Customer, Identity, MergeRecord
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from interactions.models import Channel, Conversation
 from interactions.selectors import customer_timeline
+from routing.models import AgentProfile
 from tests.factories import customer_named, widget_message
 
 
@@ -237,7 +237,9 @@ def test_it_leaves_nothing_half_written_when_the_merge_fails(
 ) -> None:
     # A supervisor object that was never saved passes the permission check, and then makes the very last step
     # (creating the MergeRecord) fail, after every row has already been moved.
-    ghost = get_user_model()(username="ghost", is_staff=True)
+    ghost = get_user_model()(username="ghost")
+    # Issue 11: a supervisor is the profile's role (is_staff alone is not one); the unsaved profile is cached on ghost.
+    AgentProfile(user=ghost, role=AgentProfile.Role.SUPERVISOR)
     carla_on_the_website.display_name = ""
     carla_on_the_website.save()
     before = state_of(carla_on_the_website, carla_by_email)

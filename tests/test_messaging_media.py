@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.test import Client
-
 from interactions.messaging import media, meta, telegram, twilio
 from interactions.models import Attachment, Channel
 from routing.models import Queue
@@ -134,4 +133,8 @@ def test_it_serves_a_stored_file_only_to_agents_who_may_see_the_conversation(
     answer = as_alice.get(url)
     assert answer.status_code == 200 and b"".join(answer.streaming_content) == PHOTO  # type: ignore[attr-defined]
     assert answer["Content-Disposition"].startswith("attachment")
+    # Issue 11 changed this test (it was 404): another team's agent may see the file; not a confidential queue's.
+    shown = as_oscar.get(url)
+    assert shown.status_code == 200 and b"".join(shown.streaming_content) == PHOTO  # type: ignore[attr-defined]
+    Queue.objects.filter(pk=support_queue.pk).update(confidential=True)
     assert as_oscar.get(url).status_code == 404

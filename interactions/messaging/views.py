@@ -126,7 +126,7 @@ def telegram_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
 @require_POST
 @login_required
 def send_template(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    conversation = access.get_conversation_for_agent(request.user, pk)
+    conversation = access.get_conversation_for_action(request.user, pk)
     try:
         interaction = services.send_template(
             conversation=conversation, author=request.user, template_name=request.POST.get("template", "")
@@ -142,7 +142,8 @@ def send_template(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def get_interaction_for_agent(user: object, pk: int) -> Interaction:
     interaction = get_object_or_404(Interaction.objects.select_related("conversation"), pk=pk)
-    access.get_conversation_for_agent(user, interaction.conversation_id)  # 404 unless the agent may see it
+    # 404 unless the agent may open the conversation, 403 unless they may act on it (retrying a delivery is acting).
+    access.get_conversation_for_action(user, interaction.conversation_id)
     return interaction
 
 
