@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from playwright.sync_api import Browser, Dialog, expect
+
 from interactions import inbound
 from interactions.mail.services import record_raw_mail
 from interactions.models import Attachment, Channel, Interaction
-from playwright.sync_api import Browser, Dialog, expect
 from routing.models import Queue
 from tests.clients import logged_in
 from tests.conftest import PASSWORD

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from customers.merge import duplicate_suggestions, merge_customers, unmerge_customers
-from customers.models import Customer, Identity, MergeRecord
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+
+from customers.merge import duplicate_suggestions, merge_customers, unmerge_customers
+from customers.models import Customer, Identity, MergeRecord
 from interactions.models import Channel, Conversation
 from interactions.selectors import customer_timeline
 from routing.models import AgentProfile

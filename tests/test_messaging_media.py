@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+
 from interactions.messaging import media, meta, telegram, twilio
 from interactions.models import Attachment, Channel
 from routing.models import Queue

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
 from interactions.phone import cti

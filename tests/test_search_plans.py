@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from customers import selectors
-from customers.models import Customer, Identity
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
+from customers import selectors
+from customers.models import Customer, Identity
 from interactions.models import Interaction
 from routing.models import Queue
 from tests.test_search import customer_with_case
