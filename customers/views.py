@@ -222,9 +222,9 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         errors.append(_("The file is too large (10 MB at most)."))
     else:
         try:
-            content = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            errors.append(_("The file must be a CSV file encoded in UTF-8."))
+            content = csv_io.decode_csv(upload.read())
+        except ValidationError as error:
+            errors.extend(error.messages)
     if errors:
         return render(request, "customers/import.html", {"errors": errors}, status=422)
     customer_import = csv_io.create_customer_import(

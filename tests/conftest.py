@@ -17,7 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import TransactionTestCase
 from playwright.sync_api import Browser, sync_playwright
 
@@ -70,8 +70,6 @@ def clean_redis() -> None:
 @pytest.fixture(scope="session", autouse=True)
 def drop_stray_connections(django_db_setup: None) -> Iterator[None]:
     """Connections left by consumer threads would keep the test database from being dropped at the end."""
-    from django.db import connection
-
     db = dict(connection.settings_dict)
     yield
     with (
@@ -89,7 +87,9 @@ def drop_stray_connections(django_db_setup: None) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
     """uvicorn and a Celery worker (with beat) on the test database, started once for the session."""
-    db = settings.DATABASES["default"]
+    # The connection's settings carry the test database's name once django_db_setup created it; settings.DATABASES
+    # may still name the real database when no test of the session has used `db` yet.
+    db = connection.settings_dict
     database_url = (
         f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )

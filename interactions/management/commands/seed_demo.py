@@ -77,7 +77,8 @@ CHANNELS = [
         Channel.Kind.WHATSAPP,
         "WhatsApp (Meta)",
         "Support",
-        {"provider": "meta"},
+        # Meta events are accepted only for the channel's own number: the admin replaces this placeholder id.
+        {"provider": "meta", "phone_number_id": "000000000000000"},
         ["app_secret", "verify_token", "access_token"],
     ),
     (Channel.Kind.TELEGRAM, "Telegram bot", "Support", {}, ["bot_token", "secret_token"]),
