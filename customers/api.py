@@ -32,7 +32,7 @@ from customers.selectors import (
     search_customers,
 )
 from interactions import access
-from interactions.events import message_data
+from interactions.api import timeline_entry
 from interactions.selectors import customer_timeline_for
 
 TIMELINE_PAGE_SIZE = 50
@@ -183,15 +183,7 @@ class CustomerTimelineApi(APIView):
         next_url = None
         if len(interactions) > TIMELINE_PAGE_SIZE:
             next_url = replace_query_param(request.build_absolute_uri(), "before", page[-1].pk)
-        results = [
-            {
-                **message_data(interaction),
-                "channel": interaction.channel.kind,
-                "conversation_id": interaction.conversation_id,
-                "redacted": bool(getattr(interaction, "redacted", False)),
-            }
-            for interaction in page
-        ]
+        results = [timeline_entry(interaction) for interaction in page]
         return Response({"next": next_url, "results": serializers.TimelineEntryOutput(results, many=True).data})
 
 

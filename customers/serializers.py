@@ -13,7 +13,7 @@ from rest_framework import serializers
 from customers.models import Customer, Identity, MergeRecord, Organization
 from customers.selectors import customers_visible_to
 from customers.services import normalize_address
-from interactions.api import MessageOutput
+from interactions.api import TimelineEntryOutput
 
 
 def attributes_field() -> serializers.DictField:
@@ -99,16 +99,6 @@ class IdentityTakenOutput(serializers.Serializer[Any]):
 
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Always `identity_taken`.")
-
-
-class TimelineEntryOutput(MessageOutput):
-    """interactions.events.MessageData, plus the kind of channel it came through."""
-
-    channel = serializers.CharField(help_text="The channel kind: chat, email, sms…")
-    conversation_id = serializers.IntegerField()
-    redacted = serializers.BooleanField(
-        help_text="A confidential queue's entry the reader is not a member of: metadata only, the text is empty."
-    )
 
 
 class TimelinePageOutput(serializers.Serializer[Any]):

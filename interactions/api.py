@@ -72,9 +72,13 @@ class MessageOutput(serializers.Serializer[Any]):
 
 
 class TimelineEntryOutput(MessageOutput):
+    """A timeline entry (customer timeline and conversation detail alike), as the access rule left it."""
+
     conversation_id = serializers.IntegerField()
-    channel = serializers.CharField()
-    redacted = serializers.BooleanField(help_text="A confidential queue's entry: metadata only, no text.")
+    channel = serializers.CharField(help_text="The channel kind: chat, email, sms…")
+    redacted = serializers.BooleanField(
+        help_text="A confidential queue's entry the reader is not a member of: metadata only, the text is empty."
+    )
 
 
 def timeline_entry(item: Interaction) -> dict[str, Any]:

@@ -276,8 +276,24 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's loop when this thread is one of its sync_to_async threads, else None.
+
+    asgiref leaves `main_event_loop` on a thread after the call that set it; only a loop still running, seen from a
+    thread that runs no loop itself, is a server waiting for us (a Playwright-driven test thread runs its own).
+    """
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or not loop.is_running():
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return loop
+    return None
+
+
 def _run(function: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    if getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None:
+    if _server_loop() is not None:
         async_to_sync(function)()
         return
     asyncio.run_coroutine_threadsafe(function(), _background_loop()).result(timeout=10)
