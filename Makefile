@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := omnidesk.settings
 
-.PHONY: run test bench lint typecheck venv chromium system-packages messages clean deploy-check
+.PHONY: run test bench bench-smoke lint typecheck venv chromium system-packages messages clean deploy-check
 
 # The marker carries a hash of the requirements, so any change to them reinstalls, whatever the file dates say.
 REQUIREMENTS_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
@@ -57,6 +57,11 @@ test: venv system-packages
 
 bench: venv
 	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m bench
+
+# Every benchmark once at a tiny size (about a minute): CI runs it so that a benchmark cannot break silently. Its
+# figures mean nothing at this size.
+bench-smoke: venv
+	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=redis://127.0.0.1:6379/12 $(PY) -m bench --smoke
 
 # A production install, as README's Deployment section describes it: requirements.txt ALONE in a fresh venv (no
 # development packages to hide a missing runtime dependency), then `check --deploy` with warnings as failures and
