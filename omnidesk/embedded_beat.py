@@ -57,14 +57,11 @@ def run_entry(task_name: str) -> Any:
     """Run one periodic task in this thread, exactly as a worker would (its errors are logged, never raised)."""
     from omnidesk.celery import app
 
-    close_old_connections()
     try:
         return app.tasks[task_name].apply().get(propagate=False)
     except Exception:  # one failing periodic task must not stop the others
         logger.exception("embedded periodic task %s failed", task_name)
         return None
-    finally:
-        close_old_connections()
 
 
 def _loop(stop: threading.Event) -> None:
@@ -77,7 +74,10 @@ def _loop(stop: threading.Event) -> None:
             due, next_in = every.is_due(last_run[name])
             if due:
                 last_run[name] = datetime.now(UTC)
+                # This thread's connection lives across runs, like a worker's: drop it when broken or too old.
+                close_old_connections()
                 run_entry(task_name)
+                close_old_connections()
             wait = min(wait, max(float(next_in), 0.05))
         stop.wait(wait)
 
