@@ -224,6 +224,7 @@ class MyPresenceApi(APIView):
 class MyTakesWorkApi(APIView):
     @extend_schema(operation_id="agents_me_takes_work", request=TakesWorkInput, responses=AgentOutput)
     def post(self, request: Request) -> Response:
+        require_supervisor(request)  # agents who want no work choose Away
         data = TakesWorkInput(data=request.data)
         data.is_valid(raise_exception=True)
         profile = agents.set_takes_work(user=request.user, takes_work=data.validated_data["takes_work"])

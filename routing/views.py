@@ -40,7 +40,9 @@ def presence(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def takes_work(request: HttpRequest) -> HttpResponse:
-    """A supervisor chooses whether routing offers them work (the checkbox beside presence)."""
+    """A supervisor chooses whether routing offers them work (the checkbox beside presence); agents use Away."""
+    if not access.is_supervisor(request.user):
+        raise PermissionDenied
     profile = agents.set_takes_work(user=request.user, takes_work=request.POST.get("takes_work") == "on")
     if getattr(request, "htmx", False):
         return render(request, "desk/_takes_work.html", {"profile": profile})
