@@ -13,6 +13,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from interactions.consumers import DeskConsumer, WidgetConsumer  # noqa: E402
+from omnidesk import embedded_beat  # noqa: E402
+
+# The embedded default has no beat process: its periodic work runs in this process (a no-op with a broker, in tests).
+embedded_beat.start()
 
 application = ProtocolTypeRouter(
     {

@@ -39,6 +39,20 @@ def set_capacity(
     return profile
 
 
+def set_takes_work(*, user: Any, takes_work: bool) -> AgentProfile:
+    """Whether routing offers this person work (supervisors choose to; agents do by default)."""
+    if not isinstance(takes_work, bool):
+        raise ValidationError(_("Takes work must be true or false."), code="invalid_takes_work")
+    with transaction.atomic():
+        profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
+        profile.takes_work = takes_work
+        profile.save(update_fields=["takes_work"])
+        stats.publish_stats_on_commit()
+    if takes_work:
+        route_for_agent(user=user)
+    return profile
+
+
 def set_skills(*, user: Any, proficiencies: dict[str, int]) -> AgentProfile:
     """Replace an agent's skills: names → proficiency 1–5. Unknown skills are refused, nothing changes."""
     known = dict(Skill.objects.filter(name__in=list(proficiencies)).values_list("name", "pk"))

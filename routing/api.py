@@ -79,6 +79,7 @@ class AgentOutput(serializers.ModelSerializer[AgentProfile]):
             "username",
             "role",
             "presence",
+            "takes_work",
             "is_busy",
             "chat_capacity",
             "voice_capacity",
@@ -131,6 +132,10 @@ class EwtOutput(serializers.Serializer[Any]):
 
 class PresenceInput(serializers.Serializer[Any]):
     presence = serializers.ChoiceField(choices=[AgentProfile.Presence.AVAILABLE, AgentProfile.Presence.AWAY])
+
+
+class TakesWorkInput(serializers.Serializer[Any]):
+    takes_work = serializers.BooleanField()
 
 
 class CapacityInput(serializers.Serializer[Any]):
@@ -213,6 +218,16 @@ class MyPresenceApi(APIView):
             profile = services.set_presence(user=request.user, presence=data.validated_data["presence"])
         except DjangoValidationError as error:
             raise django_errors(error) from error
+        return Response(AgentOutput(profile).data)
+
+
+class MyTakesWorkApi(APIView):
+    @extend_schema(operation_id="agents_me_takes_work", request=TakesWorkInput, responses=AgentOutput)
+    def post(self, request: Request) -> Response:
+        require_supervisor(request)  # agents who want no work choose Away
+        data = TakesWorkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        profile = agents.set_takes_work(user=request.user, takes_work=data.validated_data["takes_work"])
         return Response(AgentOutput(profile).data)
 
 

@@ -75,6 +75,7 @@ def candidate_agents(
     agents = AgentProfile.objects.filter(
         Exists(membership),
         presence=AgentProfile.Presence.AVAILABLE,
+        takes_work=True,
         user__is_active=True,
         **{f"{load}__lt": F(capacity)},
     )
@@ -136,7 +137,7 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
         )
         order = "k.proficiency DESC, "
     where = [
-        "p.presence = 'available'",
+        "p.presence = 'available' AND p.takes_work",
         f"{load} < {capacity}",
         f"p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %(queue)s)",
         "u.is_active",
@@ -185,7 +186,7 @@ def _names(model: Any) -> list[str]:
 def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()) -> str:
     """Why no agent could take `item` now, in words a supervisor understands."""
     members = AgentProfile.objects.filter(
-        presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=item.queue_id
+        presence=AgentProfile.Presence.AVAILABLE, takes_work=True, user__is_active=True, user__queues=item.queue_id
     )
     if exclude_user_ids:
         members = members.exclude(user_id__in=list(exclude_user_ids))
@@ -248,7 +249,7 @@ def agent_pool(*, queue: Queue) -> list[PoolGroup]:
     membership = Queue.members.through.objects.filter(queue_id=queue.pk, user_id=OuterRef("user_id"))
     columns = [f"{c}_{kind}" for c in CLASSES for kind in ("load", "capacity")]
     available = AgentProfile.objects.filter(
-        Exists(membership), presence=AgentProfile.Presence.AVAILABLE, user__is_active=True
+        Exists(membership), presence=AgentProfile.Presence.AVAILABLE, takes_work=True, user__is_active=True
     )
     rooms: dict[int, tuple[int, frozenset[str]]] = {}
     for pk, user_id, *figures in available.values_list("pk", "user_id", *columns):
@@ -273,7 +274,7 @@ def _agent_pool_sql(queue: Queue) -> list[PoolGroup]:
     agents = (
         f"SELECT p.user_id, {rooms}, array_remove(array_agg(s.skill_id ORDER BY s.skill_id), NULL) AS skills"
         f" FROM {profiles} p LEFT JOIN {skills_table} s ON s.agent_id = p.id"
-        f" WHERE p.presence = 'available' AND ({any_room})"
+        f" WHERE p.presence = 'available' AND p.takes_work AND ({any_room})"
         f" AND p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %s)"
         f" AND p.user_id IN (SELECT u.id FROM {users} u WHERE u.is_active) GROUP BY p.id"
     )
@@ -305,7 +306,7 @@ def free_classes(*, queue: Queue) -> set[str]:
     """The capacity classes in which some available member of `queue` has room (a cheap pre-check)."""
     membership = Queue.members.through.objects.filter(queue_id=queue.pk, user_id=OuterRef("user_id"))
     counts = AgentProfile.objects.filter(
-        Exists(membership), presence=AgentProfile.Presence.AVAILABLE, user__is_active=True
+        Exists(membership), presence=AgentProfile.Presence.AVAILABLE, takes_work=True, user__is_active=True
     ).aggregate(
         **{
             capacity_class: Count("pk", filter=Q(**{f"{capacity_class}_load__lt": F(f"{capacity_class}_capacity")}))
@@ -326,7 +327,7 @@ def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str], av
         return
     if available is None:
         available = AgentProfile.objects.filter(
-            presence=AgentProfile.Presence.AVAILABLE, user__is_active=True, user__queues=queue
+            presence=AgentProfile.Presence.AVAILABLE, takes_work=True, user__is_active=True, user__queues=queue
         ).exists()
     for capacity_class in full:
         if available:

@@ -113,6 +113,9 @@ class AgentProfile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.AGENT)
     presence = models.CharField(_("presence"), max_length=16, choices=Presence.choices, default=Presence.OFFLINE)
+    # Whether routing offers this person work. Supervisors watch the floor and take work only when they choose to
+    # (`services.set_takes_work`); agents take it by default.
+    takes_work = models.BooleanField(_("takes routed work"), default=True)
     chat_capacity = models.PositiveSmallIntegerField(
         _("chat capacity"), default=3, validators=[MaxValueValidator(MAX_CAPACITY)]
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, TypedDict
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
+from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from interactions.models import Conversation
 from routing import ewt
-from routing.models import AgentProfile, Queue, RoutingItem, capacity_class_for
+from routing.models import AgentProfile, Assignment, Queue, RoutingItem, capacity_class_for
 
 AHT_SAMPLE_DAYS = 7
 
@@ -56,6 +56,7 @@ def estimated_wait(queue: Queue, channel_kind: str) -> WaitEstimate:
     )
     agents = AgentProfile.objects.filter(
         presence=AgentProfile.Presence.AVAILABLE,
+        takes_work=True,
         user__is_active=True,
         user__queues=queue,
         **{f"{capacity_class}_capacity__gt": 0},
@@ -118,7 +119,16 @@ def supervisor_overview() -> dict[str, Any]:
         )
     agents = list(
         AgentProfile.objects.select_related("user")
-        .filter(user__is_active=True, role=AgentProfile.Role.AGENT)
+        # Agents, supervisors who take work, and anyone who still holds work: nothing held is invisible here.
+        .filter(
+            Q(role=AgentProfile.Role.AGENT)
+            | Q(takes_work=True)
+            | Q(chat_load__gt=0)
+            | Q(voice_load__gt=0)
+            | Q(email_load__gt=0)
+            | Exists(Assignment.objects.filter(agent_id=OuterRef("user_id"), ended_at__isnull=True)),
+            user__is_active=True,
+        )
         .order_by("presence", "user__username")
     )
     return {"queues": queues, "agents": agents}

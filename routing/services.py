@@ -456,6 +456,9 @@ def socket_connected(*, user: Any) -> None:
     """A desk socket of the agent opened (the 60 s offline rule counts sockets)."""
     AgentProfile.objects.get_or_create(user=user)
     AgentProfile.objects.filter(user=user).update(socket_count=F("socket_count") + 1, last_seen_at=timezone.now())
+    # Presence follows the desk: an open desk makes an offline agent available; one who chose Away stays away.
+    if AgentProfile.objects.filter(user=user, presence=AgentProfile.Presence.OFFLINE).exists():
+        set_presence(user=user, presence=AgentProfile.Presence.AVAILABLE, by_system=True)
 
 
 def socket_disconnected(*, user: Any) -> None:

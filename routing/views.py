@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from interactions import access
 from interactions.models import Conversation
 from omnidesk import realtime
-from routing import offers, selectors, transfers
+from routing import agents, offers, selectors, transfers
 from routing.models import AgentProfile, Offer, Queue
 from routing.services import set_presence
 
@@ -34,6 +34,18 @@ def presence(request: HttpRequest) -> HttpResponse:
     if getattr(request, "htmx", False):
         choices = [c for c in AgentProfile.Presence.choices if c[0] != AgentProfile.Presence.OFFLINE]
         return render(request, "desk/desk.html#presence", {"profile": profile, "presence_choices": choices})
+    return redirect("desk:home")
+
+
+@require_POST
+@login_required
+def takes_work(request: HttpRequest) -> HttpResponse:
+    """A supervisor chooses whether routing offers them work (the checkbox beside presence); agents use Away."""
+    if not access.is_supervisor(request.user):
+        raise PermissionDenied
+    profile = agents.set_takes_work(user=request.user, takes_work=request.POST.get("takes_work") == "on")
+    if getattr(request, "htmx", False):
+        return render(request, "desk/_takes_work.html", {"profile": profile})
     return redirect("desk:home")
 
 

@@ -226,6 +226,13 @@ TABLE: dict[str, Row] = {
         data=lambda w, s: {"presence": "away"},
         api=True,
     ),
+    "api/agents/me/takes-work/": Row(
+        lambda w, s: "/api/agents/me/takes-work/",
+        API_WRONG_METHOD,
+        api_supervisors(200),
+        data=lambda w, s: {"takes_work": True},
+        api=True,
+    ),
     "api/agents/<int:pk>/capacity/": Row(
         lambda w, s: f"/api/agents/{s.agent.pk}/capacity/",
         API_WRONG_METHOD,
@@ -347,6 +354,9 @@ TABLE: dict[str, Row] = {
     ),
     "desk/presence/": Row(
         lambda w, s: "/desk/presence/", DESK_POST_ONLY, desk_agents(302), data=lambda w, s: {"presence": "away"}
+    ),
+    "desk/takes-work/": Row(
+        lambda w, s: "/desk/takes-work/", DESK_POST_ONLY, desk_supervisors(302), data=lambda w, s: {"takes_work": "on"}
     ),
     # A file of a message: whoever may open its conversation.
     "desk/attachments/<int:pk>/": Row(

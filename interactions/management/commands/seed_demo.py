@@ -154,7 +154,14 @@ class Command(BaseCommand):
                 user.is_superuser = role == AgentProfile.Role.SUPERVISOR
                 user.save()
             profile, _ = AgentProfile.objects.update_or_create(
-                user=user, defaults={"role": role, "presence": AgentProfile.Presence.AVAILABLE}
+                user=user,
+                # Everyone starts offline and becomes available when their desk connects; the supervisor watches
+                # the floor and takes routed work only after choosing to.
+                defaults={
+                    "role": role,
+                    "presence": AgentProfile.Presence.OFFLINE,
+                    "takes_work": role == AgentProfile.Role.AGENT,
+                },
             )
             for skill_name, proficiency in proficiencies.items():
                 AgentSkill.objects.get_or_create(
