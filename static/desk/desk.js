@@ -73,7 +73,9 @@
     const meta = el("div", "meta");
     const time = el("time", null, new Date(m.at).toLocaleString());
     time.setAttribute("datetime", m.at);
-    meta.append(el("span", "author", m.author), " · ", el("span", "channel", data.conversation.channel), " · ", time);
+    meta.append(el("span", "author", m.author), " · ", el("span", "channel", data.conversation.channel));
+    if (m.kind === "note") meta.append(" · ", el("span", "kind", body.dataset.textNote));
+    meta.append(" · ", time);
     li.append(meta, el("p", "text", m.text));
     timeline.append(li);
     li.scrollIntoView({ block: "end" });
@@ -95,7 +97,61 @@
     "message.status_changed": function (frame) { showDelivery(frame.data); },
     "offer.created": function (frame) { addOffer(frame.data); },
     "offer.withdrawn": function (frame) { removeOffer(frame.data.offer_id); },
+    "mention.created": function (frame) { addMention(frame.data); },
   };
+
+  // @mentions in internal notes: a new entry on top of the Mentions list, and a toast saying who and where.
+  function addMention(data) {
+    const list = document.getElementById("list-mentions");
+    if (list && !list.querySelector('[data-mention-id="' + data.mention_id + '"]')) {
+      const li = el("li", "mention-item unread");
+      li.dataset.mentionId = data.mention_id;
+      const a = el("a");
+      a.href = "/desk/mentions/" + data.mention_id + "/";
+      a.append(el("span", "author", data.author), " · ", el("span", "customer", data.customer), " ", el("span", "excerpt", data.text));
+      li.append(a);
+      const empty = list.querySelector(".empty");
+      if (empty) empty.remove();
+      list.prepend(li);
+      const count = document.getElementById("mentions-unread");
+      if (count) count.textContent = String(list.querySelectorAll(".mention-item.unread").length);
+    }
+    toast(data.author + " " + body.dataset.textMentioned + " · " + data.customer);
+  }
+  function toast(text) {
+    let box = document.getElementById("desk-toast");
+    if (!box) {
+      box = el("div", "toast");
+      box.id = "desk-toast";
+      box.setAttribute("role", "status");
+      body.append(box);
+    }
+    box.textContent = text;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { box.textContent = ""; }, 8000);
+  }
+
+  // The composer's two modes. The button of the other mode is disabled, not only hidden, so that no implicit
+  // submission can ever send a note to the customer through the reply endpoint.
+  function setMode(form, mode) {
+    form.dataset.mode = mode;
+    form.classList.toggle("mode-note", mode === "note");
+    form.classList.toggle("mode-reply", mode !== "note");
+    const send = form.querySelector(".send-reply");
+    const note = form.querySelector(".add-note");
+    if (send) send.disabled = mode === "note";
+    if (note) note.disabled = mode !== "note";
+    const text = form.querySelector("textarea");
+    if (text) text.placeholder = mode === "note" ? text.dataset.placeholderNote : text.dataset.placeholderReply;
+    const label = form.querySelector('label[for="reply-text"]');
+    if (label) label.textContent = mode === "note" ? form.dataset.textNote : form.dataset.textReply;
+    const radio = form.querySelector('input[name="mode"][value="' + mode + '"]');
+    if (radio) radio.checked = true;
+  }
+  document.addEventListener("change", function (event) {
+    const input = event.target;
+    if (input instanceof HTMLInputElement && input.name === "mode" && input.form && input.form.id === "composer") setMode(input.form, input.value);
+  });
 
   // SLA warnings and breaches: a badge on the list item and, when the conversation is open, in its header.
   function slaBadge(level) {
@@ -204,7 +260,12 @@
   // After a reply was accepted, empty the composer (replaces an inline hx-on handler: CSP forbids eval).
   document.addEventListener("htmx:afterRequest", function (event) {
     const form = event.detail.elt;
-    if (event.detail.successful && form instanceof HTMLFormElement && form.id === "composer") form.reset();
+    const composer = form instanceof HTMLElement ? form.closest("#composer") : null;
+    if (event.detail.successful && composer instanceof HTMLFormElement) {
+      const mode = composer.dataset.mode || "reply";
+      composer.reset();
+      setMode(composer, mode);
+    }
   });
 
   // The open conversation's list entry carries aria-current, so it is both highlighted and announced.
@@ -224,6 +285,6 @@
   const initialTimeline = document.getElementById("timeline");
   if (initialTimeline) initialTimeline.scrollTop = initialTimeline.scrollHeight;
 
-  window.OmnideskDesk = { state: function () { return { connected: !!socket && socket.readyState === 1, lastEventId: lastEventId }; } };
+  window.OmnideskDesk = { setMode: setMode, state: function () { return { connected: !!socket && socket.readyState === 1, lastEventId: lastEventId }; } };
   connect();
 })();
