@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
-from assist import notes
+from assist import canned, notes
 from interactions import access, selectors
 from omnidesk.http import HtmxHttpRequest
 
@@ -42,3 +42,12 @@ def open_mention(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Marks the mention read and opens its conversation."""
     mention = notes.open_mention(user=request.user, pk=pk)
     return redirect("desk:conversation", pk=mention.conversation_id)
+
+
+@require_GET
+@login_required
+def canned_search(request: HtmxHttpRequest, pk: int) -> JsonResponse:
+    """The composer's "/" search: canned responses rendered for this conversation's customer."""
+    conversation = access.get_conversation_for_action(request.user, pk)
+    query = request.GET.get("q", "")[:100]
+    return JsonResponse({"results": canned.suggestions(user=request.user, conversation=conversation, query=query)})

@@ -27,6 +27,7 @@ desk_patterns = (
         path("offers/<int:pk>/<str:decision>/", routing_views.decide_offer, name="offer"),
         path("conversations/<int:pk>/note/", assist_views.add_note, name="note"),
         path("mentions/<int:pk>/", assist_views.open_mention, name="mention"),
+        path("conversations/<int:pk>/canned/", assist_views.canned_search, name="canned"),
     ],
     "desk",
 )
