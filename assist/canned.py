@@ -2,7 +2,8 @@
 filling-in of their variables.
 
 Variables are `{{customer.first_name}}`, `{{customer.name}}`, `{{customer.<custom attribute>}}`, `{{agent.name}}`,
-`{{agent.first_name}}`, `{{conversation.id}}`, each with an optional fallback after a bar: `{{customer.first_name|there}}`.
+`{{agent.first_name}}`, `{{conversation.id}}`, each with an optional fallback after a bar:
+`{{customer.first_name|there}}`.
 The text is written by users, so it is NEVER given to Django's template engine (which would expose tags, filters and
 attribute lookups): one regular expression replaces the variables with plain strings from a fixed table (an unknown
 name of these three is empty, or its fallback), and anything else between braces is left as written.
