@@ -28,6 +28,10 @@ desk_patterns = (
         path("conversations/<int:pk>/note/", assist_views.add_note, name="note"),
         path("mentions/<int:pk>/", assist_views.open_mention, name="mention"),
         path("conversations/<int:pk>/canned/", assist_views.canned_search, name="canned"),
+        path("canned/", assist_views.canned_list, name="canned-list"),
+        path("canned/<int:pk>/delete/", assist_views.canned_delete, name="canned-delete"),
+        path("canned/export.csv", assist_views.canned_export, name="canned-export"),
+        path("canned/import/", assist_views.canned_import, name="canned-import"),
     ],
     "desk",
 )

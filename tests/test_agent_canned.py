@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from assist import canned
 from assist.models import CannedResponse
 from customers.models import Customer
@@ -77,3 +79,46 @@ def test_it_offers_personal_queue_and_global_responses_to_the_right_agents(
     assert shortcuts == {"support", "billing", "all"}
     # Another team's agent may not act on the conversation, so gets no canned responses for it.
     assert logged_in("oscar").get(f"/desk/conversations/{conversation.pk}/canned/").status_code == 403
+
+
+def test_it_lets_agents_manage_personal_responses_and_only_supervisors_shared_ones(
+    alice: Any, sophie: Any, support_queue: Queue
+) -> None:
+    client = logged_in("alice")
+    assert client.get("/desk/canned/").status_code == 200
+    response = client.post("/desk/canned/", {"shortcut": "thanks", "title": "Thanks", "body": "Merci !"})
+    assert response.status_code == 302
+    assert CannedResponse.objects.get(shortcut="thanks").owner == alice
+    refused = client.post("/desk/canned/", {"shortcut": "all", "title": "All", "body": "x", "scope": "global"})
+    assert refused.status_code == 403
+    assert not CannedResponse.objects.filter(scope="global").exists()
+    shared = logged_in("sophie").post(
+        "/desk/canned/",
+        {"shortcut": "team", "title": "Team", "body": "y", "scope": "queue", "queue": support_queue.pk},
+    )
+    assert shared.status_code == 302
+    team = CannedResponse.objects.get(shortcut="team")
+    assert client.post(f"/desk/canned/{team.pk}/delete/").status_code == 403
+    assert CannedResponse.objects.filter(pk=team.pk).exists()
+
+
+def test_it_exports_formula_safe_csv_and_imports_it_back(alice: Any) -> None:
+    CannedResponse.objects.create(shortcut="sum", title="=SUM(A1:A2)", body="@cmd|' /C calc'!A0", owner=alice)
+    client = logged_in("alice")
+    exported = client.get("/desk/canned/export.csv").content.decode()
+    assert "'=SUM(A1:A2)" in exported and "'@cmd" in exported
+    CannedResponse.objects.all().delete()
+    upload = SimpleUploadedFile("canned.csv", exported.encode(), content_type="text/csv")
+    response = client.post("/desk/canned/import/", {"file": upload})
+    assert response.status_code == 302
+    restored = CannedResponse.objects.get()
+    assert (restored.title, restored.body, restored.owner) == ("=SUM(A1:A2)", "@cmd|' /C calc'!A0", alice)
+
+
+def test_it_refuses_an_imported_line_that_would_run_as_a_formula(alice: Any) -> None:
+    content = "shortcut,title,language,scope,queue,body\nok,Fine,,personal,,Hello\nbad,=HYPERLINK(1),,personal,,x\n"
+    upload = SimpleUploadedFile("canned.csv", content.encode(), content_type="text/csv")
+    response = logged_in("alice").post("/desk/canned/import/", {"file": upload})
+    assert response.status_code == 422
+    assert "Line 3: a cell starts like a spreadsheet formula." in response.content.decode()
+    assert list(CannedResponse.objects.values_list("shortcut", flat=True)) == ["ok"]
