@@ -75,7 +75,8 @@ def canned_list(request: HtmxHttpRequest) -> HttpResponse:
     """The desk's canned responses page: everyone's personal ones, supervisors' shared ones."""
     if request.method == "GET":
         return _canned_page(request)
-    queue = Queue.objects.filter(pk=request.POST.get("queue") or None).first() if request.POST.get("queue") else None
+    raw_queue = request.POST.get("queue", "")
+    queue = Queue.objects.filter(pk=raw_queue).first() if raw_queue.isdigit() else None
     try:
         canned_admin.save_canned(
             user=request.user,
@@ -110,7 +111,7 @@ def canned_export(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def canned_import(request: HtmxHttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
-    if upload is None or upload.size > 2_000_000:
+    if upload is None or (upload.size or 0) > 2_000_000:
         return _canned_page(request, errors=[_("Choose a CSV file of at most 2 MB.")], status=422)
     try:
         content = upload.read().decode("utf-8-sig")
