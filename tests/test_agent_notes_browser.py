@@ -63,7 +63,7 @@ def test_it_delivers_a_mention_live_and_never_shows_the_note_to_the_visitor(
     assert Mention.objects.filter(user=sophie).count() == 1
 
     # A reply afterwards reaches the widget, which proves the socket was live all along; the note never did.
-    agent.get_by_label("Reply to the customer").check()
+    agent.get_by_label("To the customer").check()
     agent.locator("#reply-text").fill("Je regarde votre dossier.")
     agent.get_by_role("button", name="Send").click()
     expect(visitor.get_by_role("log", name="Conversation")).to_contain_text("Je regarde votre dossier.")
