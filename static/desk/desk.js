@@ -82,10 +82,11 @@
   }
 
   const handlers = {
-    "welcome": function () { status(body.dataset.textLive); backoff = 500; },
+    "welcome": function () { status(body.dataset.textLive); backoff = 500; heartbeat(); },
     "resync": function () { window.location.reload(); },
     "message.created": function (frame) {
       upsertConversation(frame.data.conversation);
+      noticeCollision(frame.data);
       appendMessage(frame.data);
     },
     "conversation.queued": function (frame) { upsertConversation(frame.data.conversation); },
@@ -98,7 +99,110 @@
     "offer.created": function (frame) { addOffer(frame.data); },
     "offer.withdrawn": function (frame) { removeOffer(frame.data.offer_id); },
     "mention.created": function (frame) { addMention(frame.data); },
+    "presence.viewers": function (frame) { showViewers(frame.data); },
+    "presence.typing": function (frame) { showTyping(frame.data); },
   };
+
+  // ---- Typing and collision (ephemeral frames: never stored, never replayed) ----
+  function openConversationId() {
+    const view = document.querySelector("[data-conversation-id].conversation-view");
+    return view ? Number(view.dataset.conversationId) : null;
+  }
+  function sendFrame(frame) {
+    if (socket && socket.readyState === 1) socket.send(JSON.stringify(frame));
+  }
+  function composing() {
+    const text = document.getElementById("reply-text");
+    return !!(text && text.value.trim());
+  }
+  let viewingSent = null;
+  function heartbeat() {
+    const id = openConversationId();
+    if (id === null) { viewingSent = null; return; }
+    viewingSent = id + ":" + composing();
+    sendFrame({ type: "viewing", conversation_id: id, composing: composing() });
+  }
+  setInterval(heartbeat, 10000);
+  function showViewers(data) {
+    const box = document.getElementById("viewers");
+    if (!box || data.conversation_id !== openConversationId()) return;
+    box.textContent = "";
+    const others = data.viewers.filter(function (v) { return v.user_id !== me; });
+    if (!others.length) return;
+    box.append(body.dataset.textAlsoHere);
+    others.forEach(function (v) {
+      const span = el("span", "viewer" + (v.composing ? " composing" : ""));
+      span.dataset.userId = v.user_id;
+      const avatar = el("span", "avatar", (v.name || "?").slice(0, 1).toUpperCase());
+      avatar.setAttribute("aria-hidden", "true");
+      span.append(avatar, el("span", "name", v.name + (v.composing ? " (" + body.dataset.textReplying + ")" : "")));
+      box.append(span);
+    });
+  }
+  const typingTimers = {};
+  function showTyping(data) {
+    const line = document.getElementById("typing-indicator");
+    if (!line || data.conversation_id !== openConversationId() || data.user_id === me) return;
+    const key = data.who === "visitor" ? "visitor" : "agent-" + data.user_id;
+    const text = data.who === "visitor" ? body.dataset.textVisitorTyping : body.dataset.textAgentTyping.replace("%(name)s", data.name);
+    clearTimeout(typingTimers[key]);
+    if (data.typing) {
+      line.textContent = text;
+      line.dataset.who = key;
+      // A lost "stopped" frame must not leave the line forever.
+      typingTimers[key] = setTimeout(function () { if (line.dataset.who === key) line.textContent = ""; }, 6000);
+    } else if (line.dataset.who === key) {
+      line.textContent = "";
+    }
+  }
+  let typingState = false;
+  let typingAt = 0;
+  let typingIdle = null;
+  function typing(state) {
+    const id = openConversationId();
+    if (id === null) return;
+    const now = Date.now();
+    if (state === typingState && (!state || now - typingAt < 2000)) return;
+    typingState = state;
+    typingAt = now;
+    sendFrame({ type: "typing", conversation_id: id, typing: state });
+  }
+  // Collision: the reply being written started before another agent's reply landed: flag it before sending.
+  let collision = false;
+  document.addEventListener("input", function (event) {
+    if (!(event.target instanceof HTMLTextAreaElement) || event.target.id !== "reply-text") return;
+    const form = event.target.form;
+    const noteMode = form && form.dataset.mode === "note";
+    if (!noteMode) {
+      typing(composing());
+      clearTimeout(typingIdle);
+      typingIdle = setTimeout(function () { typing(false); }, 3000);
+    }
+    if (!composing()) collision = false;
+    if ((openConversationId() + ":" + composing()) !== viewingSent) heartbeat();
+  });
+  function noticeCollision(data) {
+    const m = data.message;
+    if (data.conversation_id !== openConversationId() || m.kind !== "message" || m.direction !== "out") return;
+    if (m.author === body.dataset.userName || !composing()) return;
+    collision = true;
+  }
+  document.addEventListener("click", function (event) {
+    const button = event.target instanceof Element ? event.target.closest(".send-reply") : null;
+    if (!button) return;
+    const warning = document.getElementById("collision-warning");
+    if (collision) {
+      // First press after someone else replied: stop, say so; the next press sends.
+      event.preventDefault();
+      event.stopPropagation();
+      collision = false;
+      if (warning) warning.hidden = false;
+      return;
+    }
+    if (warning) warning.hidden = true;
+    clearTimeout(typingIdle);
+    typing(false);
+  }, true);
 
   // @mentions in internal notes: a new entry on top of the Mentions list, and a toast saying who and where.
   function addMention(data) {
@@ -253,7 +357,11 @@
   // Scroll the open conversation to its newest entry after htmx swaps it in, and mark it in the lists.
   document.addEventListener("htmx:afterSwap", function (event) {
     const timeline = document.getElementById("timeline");
-    if (timeline && event.detail.target.id === "conversation") timeline.scrollTop = timeline.scrollHeight;
+    if (timeline && event.detail.target.id === "conversation") {
+      timeline.scrollTop = timeline.scrollHeight;
+      collision = false;
+      heartbeat();
+    }
     markCurrent();
   });
 
@@ -265,6 +373,10 @@
       const mode = composer.dataset.mode || "reply";
       composer.reset();
       setMode(composer, mode);
+      collision = false;
+      const warning = document.getElementById("collision-warning");
+      if (warning) warning.hidden = true;
+      heartbeat();
     }
   });
 
