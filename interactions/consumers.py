@@ -46,6 +46,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.held: list[dict[str, Any]] = []
         self.recent_ids: deque[int] = deque(maxlen=2000)
         self.sent: set[int] = set()
+        self.ephemeral_seen: deque[Any] = deque(maxlen=64)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -84,7 +85,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         if message["type"] == realtime.EPHEMERAL_HANDLER:
             # Typing and viewing: only live, only to sockets still in one of its groups; nothing to hold or replay.
-            if self.ready and not self.group_set.isdisjoint(message.get("groups") or ()):
+            nonce = message.get("nonce")
+            if self.ready and nonce not in self.ephemeral_seen and not self.group_set.isdisjoint(message["groups"]):
+                self.ephemeral_seen.append(nonce)
                 await self.send(text_data=message["text"])
             return
         await super().dispatch(message)

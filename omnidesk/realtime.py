@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -242,6 +243,8 @@ class EphemeralMessage(TypedDict):
     type: Literal["realtime.ephemeral"]
     text: str
     groups: list[str]
+    # One per frame: a socket in several of its groups gets it once per group and forwards it once.
+    nonce: str
 
 
 async def send_ephemeral(*, type: str, data: Mapping[str, Any], groups: Iterable[str]) -> None:
@@ -254,6 +257,7 @@ async def send_ephemeral(*, type: str, data: Mapping[str, Any], groups: Iterable
         "type": "realtime.ephemeral",
         "text": json.dumps({"type": type, "data": dict(data)}),
         "groups": audience,
+        "nonce": uuid.uuid4().hex,
     }
     layer = get_channel_layer()
     if layer is None:
