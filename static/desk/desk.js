@@ -144,7 +144,7 @@
     const line = document.getElementById("typing-indicator");
     if (!line || data.conversation_id !== openConversationId() || data.user_id === me) return;
     const key = data.who === "visitor" ? "visitor" : "agent-" + data.user_id;
-    const text = data.who === "visitor" ? body.dataset.textVisitorTyping : body.dataset.textAgentTyping.replace("%(name)s", data.name);
+    const text = data.who === "visitor" ? body.dataset.textVisitorTyping : body.dataset.textAgentTyping.replace("{name}", data.name);
     clearTimeout(typingTimers[key]);
     if (data.typing) {
       line.textContent = text;
