@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from assist import presence
 from interactions import inbound, selectors, visitors, widget_limits
 from interactions.models import Channel
 from omnidesk import access_changes, realtime
@@ -45,6 +46,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.held: list[dict[str, Any]] = []
         self.recent_ids: deque[int] = deque(maxlen=2000)
         self.sent: set[int] = set()
+        self.ephemeral_seen: deque[Any] = deque(maxlen=64)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -80,6 +82,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         # database, so they must not queue behind the ingest writes on that thread.
         if message["type"] == realtime.LAYER_HANDLER:
             await self.realtime_event(message)
+            return
+        if message["type"] == realtime.EPHEMERAL_HANDLER:
+            # Typing and viewing: only live, only to sockets still in one of its groups; nothing to hold or replay.
+            nonce = message.get("nonce")
+            if self.ready and nonce not in self.ephemeral_seen and not self.group_set.isdisjoint(message["groups"]):
+                self.ephemeral_seen.append(nonce)
+                await self.send(text_data=message["text"])
             return
         await super().dispatch(message)
 
@@ -162,6 +171,7 @@ class DeskConsumer(RealtimeConsumer):
 
     greeted = False
     recheck_task: asyncio.Task[None] | None = None
+    desk_presence: presence.DeskPresence | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -176,6 +186,9 @@ class DeskConsumer(RealtimeConsumer):
     async def disconnect(self, code: int) -> None:
         if self.recheck_task is not None:
             self.recheck_task.cancel()
+        if self.desk_presence is not None:
+            # No stale "viewing": the socket's entry goes at once (and would expire anyway if this never ran).
+            await self.desk_presence.leave()
         await super().disconnect(code)
         if getattr(self, "counted", False):
             await database_sync_to_async(routing_services.socket_disconnected)(user=self.scope["user"])
@@ -184,7 +197,9 @@ class DeskConsumer(RealtimeConsumer):
         frame = await self.read_frame(text_data)
         if frame is None:
             return
-        if frame["type"] != "hello":
+        if frame["type"] in presence.DESK_FRAMES and self.desk_presence is not None:
+            await self.desk_presence.receive(frame)
+        elif frame["type"] != "hello":
             await self.send_error("unknown_type", _("Unknown frame type."))
         elif self.greeted:
             # Each hello would replay the backlog again: one per socket; a client that needs a fresh start reconnects.
@@ -207,6 +222,7 @@ class DeskConsumer(RealtimeConsumer):
             return
         after = self.parse_cursor(frame.get("last_event_id"))
         await self.start_delivery(groups=groups, after=after, welcome={"type": "welcome"})
+        self.desk_presence = presence.DeskPresence(user=user, socket_id=self.channel_name)
         self.recheck_task = asyncio.create_task(self.recheck_periodically())
 
     async def realtime_access_changed(self, message: dict[str, Any]) -> None:
@@ -255,6 +271,7 @@ class WidgetConsumer(RealtimeConsumer):
 
     channel: Channel | None = None
     visitor_id: str | None = None
+    visitor_typing: presence.VisitorTyping
 
     async def connect(self) -> None:
         rate, burst = widget_limits.socket_rate()
@@ -274,6 +291,8 @@ class WidgetConsumer(RealtimeConsumer):
             await self.refuse(CLOSE_BAD_REQUEST, "hello_required", _("The first frame must be a hello."))
         elif frame["type"] == "message.send":
             await self.message_send(frame)
+        elif frame["type"] == "typing":
+            await self.visitor_typing.receive(frame)
         else:
             await self.send_error("unknown_type", _("Unknown frame type."))
 
@@ -310,6 +329,7 @@ class WidgetConsumer(RealtimeConsumer):
             channel=channel, visitor_id=visitor_id, identity=identity
         )
         self.channel, self.visitor_id = channel, visitor_id
+        self.visitor_typing = presence.VisitorTyping(channel=channel, visitor_id=visitor_id)
         # The history already holds every processed message, so there is nothing to replay for a visitor; nor is
         # there a cursor to give: our event numbers are not the visitor's business.
         await self.start_delivery(

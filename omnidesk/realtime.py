@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 LAYER_HANDLER = "realtime.event"
 # A control message to a user's desks: their access changed (not an Event: there is nothing to replay).
 ACCESS_HANDLER = "realtime.access_changed"
+# Ephemeral frames (typing, who is viewing): sent at most once, never stored, never replayed.
+EPHEMERAL_HANDLER = "realtime.ephemeral"
 VISITOR_PREFIX = "visitor."
 
 
@@ -234,6 +237,36 @@ def latest_event_id() -> int:
 def prune_events(*, older_than_days: int = 7) -> int:
     deleted, _ = Event.objects.filter(created_at__lt=timezone.now() - timedelta(days=older_than_days)).delete()
     return deleted
+
+
+class EphemeralMessage(TypedDict):
+    type: Literal["realtime.ephemeral"]
+    text: str
+    groups: list[str]
+    # One per frame: a socket in several of its groups gets it once per group and forwards it once.
+    nonce: str
+
+
+async def send_ephemeral(*, type: str, data: Mapping[str, Any], groups: Iterable[str]) -> None:
+    """A frame that is not worth keeping (someone typing, who is viewing): no Event row, no id, no replay; a socket
+    that misses it sees the next heartbeat. Best effort, like every send."""
+    audience = sorted(set(groups))
+    if not audience:
+        return
+    message: EphemeralMessage = {
+        "type": "realtime.ephemeral",
+        "text": json.dumps({"type": type, "data": dict(data)}),
+        "groups": audience,
+        "nonce": uuid.uuid4().hex,
+    }
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        for group in audience:
+            await layer.group_send(group, dict(message))
+    except Exception:
+        logger.exception("ephemeral send failed")
 
 
 async def add_to_groups(channel_name: str, groups: Iterable[str]) -> None:

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "interactions.messaging",
     "interactions.phone",
     "routing",
+    "assist",
 ]
 
 MIDDLEWARE = [

@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from assist import views as assist_views
 from customers import api as customers_api
 from interactions import api
 from interactions import views as desk_views
@@ -25,6 +26,13 @@ desk_patterns = (
         path("conversations/<int:pk>/transfer/", routing_views.transfer, name="transfer"),
         path("conversations/<int:pk>/intent/", routing_views.correct_intent, name="intent"),
         path("offers/<int:pk>/<str:decision>/", routing_views.decide_offer, name="offer"),
+        path("conversations/<int:pk>/note/", assist_views.add_note, name="note"),
+        path("mentions/<int:pk>/", assist_views.open_mention, name="mention"),
+        path("conversations/<int:pk>/canned/", assist_views.canned_search, name="canned"),
+        path("canned/", assist_views.canned_list, name="canned-list"),
+        path("canned/<int:pk>/delete/", assist_views.canned_delete, name="canned-delete"),
+        path("canned/export.csv", assist_views.canned_export, name="canned-export"),
+        path("canned/import/", assist_views.canned_import, name="canned-import"),
     ],
     "desk",
 )

@@ -73,17 +73,20 @@
     const meta = el("div", "meta");
     const time = el("time", null, new Date(m.at).toLocaleString());
     time.setAttribute("datetime", m.at);
-    meta.append(el("span", "author", m.author), " · ", el("span", "channel", data.conversation.channel), " · ", time);
+    meta.append(el("span", "author", m.author), " · ", el("span", "channel", data.conversation.channel));
+    if (m.kind === "note") meta.append(" · ", el("span", "kind", body.dataset.textNote));
+    meta.append(" · ", time);
     li.append(meta, el("p", "text", m.text));
     timeline.append(li);
     li.scrollIntoView({ block: "end" });
   }
 
   const handlers = {
-    "welcome": function () { status(body.dataset.textLive); backoff = 500; },
+    "welcome": function () { status(body.dataset.textLive); backoff = 500; heartbeat(); },
     "resync": function () { window.location.reload(); },
     "message.created": function (frame) {
       upsertConversation(frame.data.conversation);
+      noticeCollision(frame.data);
       appendMessage(frame.data);
     },
     "conversation.queued": function (frame) { upsertConversation(frame.data.conversation); },
@@ -95,7 +98,164 @@
     "message.status_changed": function (frame) { showDelivery(frame.data); },
     "offer.created": function (frame) { addOffer(frame.data); },
     "offer.withdrawn": function (frame) { removeOffer(frame.data.offer_id); },
+    "mention.created": function (frame) { addMention(frame.data); },
+    "presence.viewers": function (frame) { showViewers(frame.data); },
+    "presence.typing": function (frame) { showTyping(frame.data); },
   };
+
+  // ---- Typing and collision (ephemeral frames: never stored, never replayed) ----
+  function openConversationId() {
+    const view = document.querySelector("[data-conversation-id].conversation-view");
+    return view ? Number(view.dataset.conversationId) : null;
+  }
+  function sendFrame(frame) {
+    if (socket && socket.readyState === 1) socket.send(JSON.stringify(frame));
+  }
+  function composing() {
+    const text = document.getElementById("reply-text");
+    return !!(text && text.value.trim());
+  }
+  let viewingSent = null;
+  function heartbeat() {
+    const id = openConversationId();
+    if (id === null) { viewingSent = null; return; }
+    viewingSent = id + ":" + composing();
+    sendFrame({ type: "viewing", conversation_id: id, composing: composing() });
+  }
+  setInterval(heartbeat, 10000);
+  function showViewers(data) {
+    const box = document.getElementById("viewers");
+    if (!box || data.conversation_id !== openConversationId()) return;
+    box.textContent = "";
+    const others = data.viewers.filter(function (v) { return v.user_id !== me; });
+    if (!others.length) return;
+    box.append(body.dataset.textAlsoHere);
+    others.forEach(function (v) {
+      const span = el("span", "viewer" + (v.composing ? " composing" : ""));
+      span.dataset.userId = v.user_id;
+      const avatar = el("span", "avatar", (v.name || "?").slice(0, 1).toUpperCase());
+      avatar.setAttribute("aria-hidden", "true");
+      span.append(avatar, el("span", "name", v.name + (v.composing ? " (" + body.dataset.textReplying + ")" : "")));
+      box.append(span);
+    });
+  }
+  const typingTimers = {};
+  function showTyping(data) {
+    const line = document.getElementById("typing-indicator");
+    if (!line || data.conversation_id !== openConversationId() || data.user_id === me) return;
+    const key = data.who === "visitor" ? "visitor" : "agent-" + data.user_id;
+    const text = data.who === "visitor" ? body.dataset.textVisitorTyping : body.dataset.textAgentTyping.replace("{name}", data.name);
+    clearTimeout(typingTimers[key]);
+    if (data.typing) {
+      line.textContent = text;
+      line.dataset.who = key;
+      // A lost "stopped" frame must not leave the line forever.
+      typingTimers[key] = setTimeout(function () { if (line.dataset.who === key) line.textContent = ""; }, 6000);
+    } else if (line.dataset.who === key) {
+      line.textContent = "";
+    }
+  }
+  let typingState = false;
+  let typingAt = 0;
+  let typingIdle = null;
+  function typing(state) {
+    const id = openConversationId();
+    if (id === null) return;
+    const now = Date.now();
+    if (state === typingState && (!state || now - typingAt < 2000)) return;
+    typingState = state;
+    typingAt = now;
+    sendFrame({ type: "typing", conversation_id: id, typing: state });
+  }
+  // Collision: the reply being written started before another agent's reply landed: flag it before sending.
+  let collision = false;
+  document.addEventListener("input", function (event) {
+    if (!(event.target instanceof HTMLTextAreaElement) || event.target.id !== "reply-text") return;
+    const form = event.target.form;
+    const noteMode = form && form.dataset.mode === "note";
+    if (!noteMode) {
+      typing(composing());
+      clearTimeout(typingIdle);
+      typingIdle = setTimeout(function () { typing(false); }, 3000);
+    }
+    if (!composing()) collision = false;
+    if ((openConversationId() + ":" + composing()) !== viewingSent) heartbeat();
+  });
+  function noticeCollision(data) {
+    const m = data.message;
+    if (data.conversation_id !== openConversationId() || m.kind !== "message" || m.direction !== "out") return;
+    if (m.author === body.dataset.userName || !composing()) return;
+    collision = true;
+  }
+  document.addEventListener("click", function (event) {
+    const button = event.target instanceof Element ? event.target.closest(".send-reply") : null;
+    if (!button) return;
+    const warning = document.getElementById("collision-warning");
+    if (collision) {
+      // First press after someone else replied: stop, say so; the next press sends.
+      event.preventDefault();
+      event.stopPropagation();
+      collision = false;
+      if (warning) warning.hidden = false;
+      return;
+    }
+    if (warning) warning.hidden = true;
+    clearTimeout(typingIdle);
+    typing(false);
+  }, true);
+
+  // @mentions in internal notes: a new entry on top of the Mentions list, and a toast saying who and where.
+  function addMention(data) {
+    const list = document.getElementById("list-mentions");
+    if (list && !list.querySelector('[data-mention-id="' + data.mention_id + '"]')) {
+      const li = el("li", "mention-item unread");
+      li.dataset.mentionId = data.mention_id;
+      const a = el("a");
+      a.href = "/desk/mentions/" + data.mention_id + "/";
+      a.append(el("span", "author", data.author), " · ", el("span", "customer", data.customer), " ", el("span", "excerpt", data.text));
+      li.append(a);
+      const empty = list.querySelector(".empty");
+      if (empty) empty.remove();
+      list.prepend(li);
+      const count = document.getElementById("mentions-unread");
+      if (count) count.textContent = String(list.querySelectorAll(".mention-item.unread").length);
+    }
+    toast(data.author + " " + body.dataset.textMentioned + " · " + data.customer);
+  }
+  function toast(text) {
+    let box = document.getElementById("desk-toast");
+    if (!box) {
+      box = el("div", "toast");
+      box.id = "desk-toast";
+      box.setAttribute("role", "status");
+      body.append(box);
+    }
+    box.textContent = text;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { box.textContent = ""; }, 8000);
+  }
+
+  // The composer's two modes. The button of the other mode is disabled, not only hidden, so that no implicit
+  // submission can ever send a note to the customer through the reply endpoint.
+  function setMode(form, mode) {
+    form.dataset.mode = mode;
+    form.classList.toggle("mode-note", mode === "note");
+    form.classList.toggle("mode-reply", mode !== "note");
+    const send = form.querySelector(".send-reply");
+    const note = form.querySelector(".add-note");
+    if (send) send.disabled = mode === "note";
+    if (note) note.disabled = mode !== "note";
+    const text = form.querySelector("textarea");
+    if (text) text.placeholder = mode === "note" ? text.dataset.placeholderNote : text.dataset.placeholderReply;
+    const label = form.querySelector('label[for="reply-text"]');
+    if (label) label.textContent = mode === "note" ? form.dataset.textNote : form.dataset.textReply;
+    const radio = form.querySelector('input[name="mode"][value="' + mode + '"]');
+    if (radio) radio.checked = true;
+  }
+  document.addEventListener("change", function (event) {
+    const input = event.target;
+    if (input instanceof HTMLInputElement && input.name === "mode" && input.form && input.form.id === "composer") setMode(input.form, input.value);
+  });
 
   // SLA warnings and breaches: a badge on the list item and, when the conversation is open, in its header.
   function slaBadge(level) {
@@ -197,14 +357,27 @@
   // Scroll the open conversation to its newest entry after htmx swaps it in, and mark it in the lists.
   document.addEventListener("htmx:afterSwap", function (event) {
     const timeline = document.getElementById("timeline");
-    if (timeline && event.detail.target.id === "conversation") timeline.scrollTop = timeline.scrollHeight;
+    if (timeline && event.detail.target.id === "conversation") {
+      timeline.scrollTop = timeline.scrollHeight;
+      collision = false;
+      heartbeat();
+    }
     markCurrent();
   });
 
   // After a reply was accepted, empty the composer (replaces an inline hx-on handler: CSP forbids eval).
   document.addEventListener("htmx:afterRequest", function (event) {
     const form = event.detail.elt;
-    if (event.detail.successful && form instanceof HTMLFormElement && form.id === "composer") form.reset();
+    const composer = form instanceof HTMLElement ? form.closest("#composer") : null;
+    if (event.detail.successful && composer instanceof HTMLFormElement) {
+      const mode = composer.dataset.mode || "reply";
+      composer.reset();
+      setMode(composer, mode);
+      collision = false;
+      const warning = document.getElementById("collision-warning");
+      if (warning) warning.hidden = true;
+      heartbeat();
+    }
   });
 
   // The open conversation's list entry carries aria-current, so it is both highlighted and announced.
@@ -224,6 +397,90 @@
   const initialTimeline = document.getElementById("timeline");
   if (initialTimeline) initialTimeline.scrollTop = initialTimeline.scrollHeight;
 
-  window.OmnideskDesk = { state: function () { return { connected: !!socket && socket.readyState === 1, lastEventId: lastEventId }; } };
+  // Canned responses: "/word" at the start of a line of the composer searches them (rendered by the server for this
+  // customer, in their language); arrows choose, Enter or Tab inserts, Escape closes.
+  let cannedTimer = null;
+  let cannedResults = [];
+  let cannedActive = -1;
+  function cannedQuery(text) {
+    const caret = text.selectionStart;
+    const before = text.value.slice(0, caret);
+    const match = /(^|\n)\/([^\s\/]*)$/.exec(before);
+    return match ? { query: match[2], start: caret - match[2].length - 1 } : null;
+  }
+  function closeCanned() {
+    const list = document.getElementById("canned-results");
+    if (list) { list.hidden = true; list.textContent = ""; }
+    cannedResults = [];
+    cannedActive = -1;
+    const text = document.getElementById("reply-text");
+    if (text) text.removeAttribute("aria-activedescendant");
+  }
+  function showCanned(results) {
+    const list = document.getElementById("canned-results");
+    if (!list) return;
+    list.textContent = "";
+    cannedResults = results;
+    cannedActive = results.length ? 0 : -1;
+    results.forEach(function (result, index) {
+      const li = el("li", "canned-option");
+      li.id = "canned-" + index;
+      li.setAttribute("role", "option");
+      li.append(el("strong", "", "/" + result.shortcut + " "), el("span", "", result.title), el("span", "canned-preview", result.text));
+      li.addEventListener("mousedown", function (event) { event.preventDefault(); insertCanned(index); });
+      list.append(li);
+    });
+    list.hidden = !results.length;
+    markCanned();
+  }
+  function markCanned() {
+    const text = document.getElementById("reply-text");
+    document.querySelectorAll(".canned-option").forEach(function (option, index) {
+      option.setAttribute("aria-selected", index === cannedActive ? "true" : "false");
+    });
+    if (text && cannedActive >= 0) text.setAttribute("aria-activedescendant", "canned-" + cannedActive);
+  }
+  function insertCanned(index) {
+    const text = document.getElementById("reply-text");
+    const result = cannedResults[index];
+    const found = text ? cannedQuery(text) : null;
+    if (!text || !result || !found) { closeCanned(); return; }
+    const end = text.selectionStart;
+    text.value = text.value.slice(0, found.start) + result.text + text.value.slice(end);
+    const caret = found.start + result.text.length;
+    text.setSelectionRange(caret, caret);
+    closeCanned();
+    text.focus();
+  }
+  document.addEventListener("input", function (event) {
+    const text = event.target;
+    if (!(text instanceof HTMLTextAreaElement) || text.id !== "reply-text") return;
+    const found = cannedQuery(text);
+    clearTimeout(cannedTimer);
+    if (!found) { closeCanned(); return; }
+    cannedTimer = setTimeout(function () {
+      fetch(text.dataset.cannedUrl + "?q=" + encodeURIComponent(found.query), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+        .then(function (data) { if (cannedQuery(text)) showCanned(data.results || []); });
+    }, 150);
+  });
+  document.addEventListener("keydown", function (event) {
+    const text = event.target;
+    if (!(text instanceof HTMLTextAreaElement) || text.id !== "reply-text" || !cannedResults.length) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      cannedActive = (cannedActive + step + cannedResults.length) % cannedResults.length;
+      markCanned();
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      insertCanned(cannedActive);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      closeCanned();
+    }
+  });
+
+  window.OmnideskDesk = { setMode: setMode, state: function () { return { connected: !!socket && socket.readyState === 1, lastEventId: lastEventId }; } };
   connect();
 })();

@@ -34,12 +34,14 @@
     en: {
       launcher: "Chat with us", dialog: "Chat", title: "Customer support", subtitle: "We usually reply within minutes",
       close: "Close chat", log: "Conversation", label: "Message", placeholder: "Type your message\u2026",
+      typing: "{name} is typing\u2026",
       send: "Send", connecting: "Connecting\u2026", reconnecting: "Reconnecting\u2026",
       unavailable: "Chat is currently unavailable.", failed: "Not sent", empty: "Ask us anything \u2014 we're here to help.",
     },
     fr: {
       launcher: "Discuter avec nous", dialog: "Discussion", title: "Service client", subtitle: "Nous r\u00e9pondons en g\u00e9n\u00e9ral en quelques minutes",
       close: "Fermer la discussion", log: "Conversation", label: "Message", placeholder: "\u00c9crivez votre message\u2026",
+      typing: "{name} est en train d\u2019\u00e9crire\u2026",
       send: "Envoyer", connecting: "Connexion\u2026", reconnecting: "Reconnexion\u2026",
       unavailable: "La discussion est indisponible pour le moment.", failed: "Non envoy\u00e9", empty: "Posez-nous vos questions, nous sommes l\u00e0 pour vous aider.",
     },
@@ -184,13 +186,15 @@
   const closeBtn = h("button", { type: "button", class: "close", "aria-label": T.close, text: "\u00d7" });
   const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": T.log, "data-empty": T.empty });
   const status = h("div", { class: "status", role: "status" });
+  const typingLine = h("div", { class: "status typing", "aria-live": "polite" });
+  let typingTimer = null;
   const input = h("textarea", { id: "omnidesk-input", rows: "1", maxlength: String(MAX_LEN), placeholder: T.placeholder });
   const form = h("form", { novalidate: "" },
     h("label", { class: "sr", for: "omnidesk-input", text: T.label }), input,
     h("button", { type: "submit", class: "send", text: T.send }));
   const panel = h("div", { id: "omnidesk-panel", class: "panel", role: "dialog", "aria-label": T.dialog, hidden: "" },
     h("header", {}, h("div", { class: "t" }, h("h2", { text: T.title }), h("p", { text: T.subtitle })), closeBtn),
-    log, status, form);
+    log, typingLine, status, form);
   // A constructed stylesheet, not a <style> element: a host page with a strict Content-Security-Policy (style-src
   // without 'unsafe-inline', like our own demo page) would block an inline <style> inside the shadow root.
   if ("adoptedStyleSheets" in shadow && typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype) {
@@ -351,6 +355,14 @@
         }
         break;
       }
+      case "agent.typing": {
+        // Ephemeral: shown while the agent types, cleared when they stop (or after a while if that frame is lost).
+        const d = f.data || {};
+        clearTimeout(typingTimer);
+        typingLine.textContent = d.typing ? T.typing.replace("{name}", String(d.name || "")) : "";
+        if (d.typing) typingTimer = setTimeout(() => { typingLine.textContent = ""; }, 6000);
+        break;
+      }
       case "resync":
         // The next welcome carries the full history.
         if (ws) { const old = ws; ws = null; welcomed = false; old.close(1000); }
@@ -404,8 +416,27 @@
     }
   });
 
+  // Typing: at most one "typing" frame every 2 s while keys are pressed, one "stopped" after 3 s idle or on send.
+  let typingSent = false;
+  let typingAt = 0;
+  let typingIdle = null;
+  const sendTyping = (state) => {
+    const now = Date.now();
+    if (!welcomed || (state === typingSent && (!state || now - typingAt < 2000))) return;
+    typingSent = state;
+    typingAt = now;
+    sendFrame({ type: "typing", typing: state });
+  };
+  input.addEventListener("input", () => {
+    sendTyping(input.value.trim() !== "");
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(() => sendTyping(false), 3000);
+  });
+
   form.addEventListener("submit", (e) => {
     e.preventDefault();
+    clearTimeout(typingIdle);
+    sendTyping(false);
     const text = input.value.trim();
     if (!text) return;
     const item = { uuid: newUuid(), text, at: new Date().toISOString() };

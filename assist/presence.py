@@ -1,0 +1,269 @@
+"""Typing and collision (issue 15, item 4): who is viewing or replying to a conversation, and who is typing.
+
+Nothing here is stored in the database or as an Event: typing and viewing are ephemeral frames
+(`realtime.send_ephemeral`). "Viewing" is a heartbeat with an expiry, kept in Redis (a hash per conversation, one field
+per desk socket, with its own deadline, and the key itself expiring) or, in the embedded default, in memory. A socket
+that closes removes its entry at once; one that dies silently expires after `VIEW_TTL` seconds.
+
+Frames a desk sends: {"type": "viewing", "conversation_id": N, "composing": bool} (every 10 s and on change) and
+{"type": "typing", "conversation_id": N, "typing": bool}. A widget sends {"type": "typing", "typing": bool}.
+Every conversation is checked through `interactions.access` before anything is said about it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import redis
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from interactions import access
+from interactions.models import Channel, Conversation
+from omnidesk import realtime
+
+DESK_FRAMES = frozenset({"viewing", "typing"})
+VIEW_TTL = 30.0
+# A "typing: true" is forwarded at most once a second per socket; a change to false always is.
+TYPING_INTERVAL = 1.0
+# How long a socket trusts a conversation access check before asking again.
+ACCESS_CACHE_SECONDS = 10.0
+
+_memory: dict[int, dict[str, dict[str, Any]]] = {}
+_memory_lock = threading.Lock()
+_client: Any = None
+
+
+def _redis() -> Any:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return _client
+
+
+def _key(conversation_id: int) -> str:
+    return f"omnidesk:viewing:{conversation_id}"
+
+
+def set_viewing(*, conversation_id: int, socket_id: str, entry: dict[str, Any], now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    record = {**entry, "expires": now + VIEW_TTL}
+    if settings.REDIS_URL:
+        pipe = _redis().pipeline()
+        pipe.hset(_key(conversation_id), socket_id, json.dumps(record))
+        pipe.expire(_key(conversation_id), int(VIEW_TTL) + 1)
+        pipe.execute()
+        return
+    with _memory_lock:
+        _memory.setdefault(conversation_id, {})[socket_id] = record
+
+
+def clear_viewing(*, conversation_id: int, socket_id: str) -> None:
+    if settings.REDIS_URL:
+        _redis().hdel(_key(conversation_id), socket_id)
+        return
+    with _memory_lock:
+        _memory.get(conversation_id, {}).pop(socket_id, None)
+
+
+def viewers(*, conversation_id: int, now: float | None = None) -> list[dict[str, Any]]:
+    """The live viewers of a conversation (one entry per user, composing if any of their sockets is), expired
+    entries dropped."""
+    now = time.time() if now is None else now
+    if settings.REDIS_URL:
+        raw = _redis().hgetall(_key(conversation_id))
+        records = {k.decode(): json.loads(v) for k, v in raw.items()}
+        stale = [socket for socket, record in records.items() if record["expires"] <= now]
+        if stale:
+            _redis().hdel(_key(conversation_id), *stale)
+    else:
+        with _memory_lock:
+            records = dict(_memory.get(conversation_id, {}))
+            for socket, record in records.items():
+                if record["expires"] <= now:
+                    _memory[conversation_id].pop(socket, None)
+    people: dict[int, dict[str, Any]] = {}
+    for record in records.values():
+        if record["expires"] <= now:
+            continue
+        person = people.setdefault(record["user_id"], {"user_id": record["user_id"], "name": record["name"]})
+        person["composing"] = bool(person.get("composing") or record.get("composing"))
+    return sorted(people.values(), key=lambda person: person["user_id"])
+
+
+def _desk_groups(conversation: Conversation, people: list[dict[str, Any]]) -> list[str]:
+    """Who hears about viewers and typing: those who may act on the conversation, and the viewers themselves."""
+    return access.audience_for_conversation(conversation) + [realtime.agent_group(p["user_id"]) for p in people]
+
+
+def _visitor_groups(conversation: Conversation) -> list[str]:
+    from customers.models import Identity
+    from interactions.visitors import channel_tag
+
+    if conversation.channel.kind != Channel.Kind.CHAT:
+        return []
+    addresses = Identity.objects.filter(
+        customer_id=conversation.customer_id,
+        kind=Identity.Kind.WIDGET,
+        address__startswith=f"{channel_tag(conversation.channel)}.",
+    ).values_list("address", flat=True)
+    return [realtime.visitor_group(address) for address in addresses]
+
+
+class DeskPresence:
+    """One desk socket's viewing heartbeat and typing, with their throttles and access checks."""
+
+    def __init__(self, *, user: Any, socket_id: str) -> None:
+        self.user = user
+        self.socket_id = socket_id
+        self.name = user.first_name or user.get_username()
+        self.viewing: int | None = None
+        self.checked: dict[tuple[int, str], tuple[float, Conversation | None]] = {}
+        self.typing_sent: dict[int, tuple[bool, float]] = {}
+
+    async def conversation(self, value: Any, *, act: bool) -> Conversation | None:
+        """The conversation if this user may open it (or act on it, for typing); checked through access, cached
+        briefly per socket."""
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
+            return None
+        need = "act" if act else "open"
+        cached = self.checked.get((value, need))
+        if cached is not None and time.monotonic() - cached[0] < ACCESS_CACHE_SECONDS:
+            return cached[1]
+
+        def check() -> Conversation | None:
+            conversation = (
+                access.conversations_visible_to(self.user)
+                .select_related("channel", "queue", "customer")
+                .filter(pk=value)
+                .first()
+            )
+            if conversation is None or not access.may_open(self.user, conversation):
+                return None
+            if act and not access.may_act_on(self.user, conversation):
+                return None
+            return conversation
+
+        found = await database_sync_to_async(check, thread_sensitive=False)()
+        self.checked[(value, need)] = (time.monotonic(), found)
+        return found
+
+    async def receive(self, frame: dict[str, Any]) -> None:
+        if frame["type"] == "viewing":
+            await self.view(frame)
+        else:
+            await self.typing(frame)
+
+    async def view(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation(frame.get("conversation_id"), act=False)
+        previous = self.viewing
+        if previous is not None and (conversation is None or conversation.pk != previous):
+            await self.leave()
+        if conversation is None:
+            return
+        self.viewing = conversation.pk
+        entry = {"user_id": self.user.pk, "name": self.name, "composing": frame.get("composing") is True}
+        await sync_to_async(set_viewing, thread_sensitive=False)(
+            conversation_id=conversation.pk, socket_id=self.socket_id, entry=entry
+        )
+        await self.announce_viewers(conversation)
+
+    async def announce_viewers(self, conversation: Conversation) -> None:
+        people = await sync_to_async(viewers, thread_sensitive=False)(conversation_id=conversation.pk)
+        await realtime.send_ephemeral(
+            type="presence.viewers",
+            data={"conversation_id": conversation.pk, "viewers": people},
+            groups=_desk_groups(conversation, people),
+        )
+
+    async def leave(self) -> None:
+        if self.viewing is None:
+            return
+        conversation_id, self.viewing = self.viewing, None
+        await sync_to_async(clear_viewing, thread_sensitive=False)(
+            conversation_id=conversation_id, socket_id=self.socket_id
+        )
+        conversation = await self.conversation(conversation_id, act=False)
+        if conversation is not None:
+            await self.announce_viewers(conversation)
+
+    async def typing(self, frame: dict[str, Any]) -> None:
+        conversation = await self.conversation(frame.get("conversation_id"), act=True)
+        if conversation is None:
+            return
+        state = frame.get("typing") is True
+        last = self.typing_sent.get(conversation.pk)
+        now = time.monotonic()
+        if last is not None and last[0] == state and (not state or now - last[1] < TYPING_INTERVAL):
+            return
+        self.typing_sent[conversation.pk] = (state, now)
+        await realtime.send_ephemeral(
+            type="presence.typing",
+            data={
+                "conversation_id": conversation.pk,
+                "who": "agent",
+                "user_id": self.user.pk,
+                "name": self.name,
+                "typing": state,
+            },
+            groups=access.audience_for_conversation(conversation),
+        )
+        visitor_groups = await database_sync_to_async(_visitor_groups, thread_sensitive=False)(conversation)
+        # Visitors get a first name (never a username) and no ids, like their messages.
+        public_name = self.user.first_name or _("Agent")
+        await realtime.send_ephemeral(
+            type="agent.typing", data={"typing": state, "name": public_name}, groups=visitor_groups
+        )
+
+
+class VisitorTyping:
+    """A widget socket's typing, throttled and forwarded to the desks of the visitor's open conversation."""
+
+    def __init__(self, *, channel: Channel, visitor_id: str) -> None:
+        self.channel = channel
+        self.visitor_id = visitor_id
+        self.last: tuple[bool, float] | None = None
+        self.conversation: tuple[float, Conversation | None] | None = None
+
+    async def open_conversation(self) -> Conversation | None:
+        now = time.monotonic()
+        if self.conversation is not None and now - self.conversation[0] < ACCESS_CACHE_SECONDS:
+            return self.conversation[1]
+
+        def find() -> Conversation | None:
+            return (
+                Conversation.objects.filter(
+                    channel=self.channel,
+                    customer__identities__kind="widget",
+                    customer__identities__address=self.visitor_id,
+                )
+                .exclude(status=Conversation.Status.RESOLVED)
+                .select_related("queue")
+                .order_by("-created_at")
+                .first()
+            )
+
+        found = await database_sync_to_async(find, thread_sensitive=False)()
+        # Only a found case is remembered: the visitor's first message may open one any moment now.
+        self.conversation = (now, found) if found is not None else None
+        return found
+
+    async def receive(self, frame: dict[str, Any]) -> None:
+        state = frame.get("typing") is True
+        now = time.monotonic()
+        if self.last is not None and self.last[0] == state and (not state or now - self.last[1] < TYPING_INTERVAL):
+            return
+        self.last = (state, now)
+        conversation = await self.open_conversation()
+        if conversation is None:
+            return
+        await realtime.send_ephemeral(
+            type="presence.typing",
+            data={"conversation_id": conversation.pk, "who": "visitor", "typing": state},
+            groups=access.audience_for_conversation(conversation),
+        )
