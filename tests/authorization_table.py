@@ -362,6 +362,28 @@ TABLE: dict[str, Row] = {
     "desk/attachments/<int:pk>/": Row(
         lambda w, s: f"/desk/attachments/{s.attachment.pk}/", desk_read(200), DESK_GET_ONLY
     ),
+    # Notes are actions on the conversation; mentions and canned responses (issue 15).
+    "desk/conversations/<int:pk>/note/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/note/",
+        DESK_POST_ONLY,
+        desk_act(302),
+        data=lambda w, s: {"text": "Note interne"},
+    ),
+    "desk/mentions/<int:pk>/": Row(
+        lambda w, s: "/desk/mentions/999999/", S(LOGIN, 404, 404, 404, 404, 404, 404, LOGIN), DESK_GET_ONLY
+    ),
+    "desk/conversations/<int:pk>/canned/": Row(
+        lambda w, s: f"/desk/conversations/{conv(w, s)}/canned/", desk_act(200), DESK_GET_ONLY
+    ),
+    "desk/canned/": Row(
+        lambda w, s: "/desk/canned/",
+        desk_agents(200),
+        desk_agents(302),
+        data=lambda w, s: {"shortcut": "merci", "title": "Merci", "body": "Merci {{customer.first_name|à vous}}"},
+    ),
+    "desk/canned/<int:pk>/delete/": Row(lambda w, s: "/desk/canned/999999/delete/", DESK_POST_ONLY, desk_agents(403)),
+    "desk/canned/export.csv": Row(lambda w, s: "/desk/canned/export.csv", desk_agents(200), DESK_GET_ONLY),
+    "desk/canned/import/": Row(lambda w, s: "/desk/canned/import/", DESK_POST_ONLY, desk_agents(422)),
     "desk/supervisor/": Row(lambda w, s: "/desk/supervisor/", desk_supervisors(200), DESK_GET_ONLY),
     "desk/offers/<int:pk>/<str:decision>/": Row(
         lambda w, s: f"/desk/offers/{s.offer.pk}/accept/", DESK_POST_ONLY, S(LOGIN, 302, 404, 404, 302, 404, 404, LOGIN)
