@@ -30,18 +30,8 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.authorization_table import (
-    ACCEPTED,
-    FRAUD_ROLES,
-    REFUSED,
-    ROLE_USER,
-    ROLES,
-    SAME,
-    TABLE,
-    WS_TABLE,
-    Expect,
-    Row,
-)
+from tests.authorization_roles import FRAUD_ROLES, REFUSED, ROLE_USER, ROLES, SAME, Expect, Row
+from tests.authorization_table import ACCEPTED, TABLE, WS_TABLE
 from tests.vis_support import World, world_fixture  # noqa: F401 - the `world` fixture
 
 
