@@ -51,7 +51,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/omnidesk
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 # Outside the embedded default omnidesk needs its own SECRET_KEY and defaults to HTTPS-only cookies and redirects;
 # the tests talk plain http to loopback servers, with a key that is only ever used here.
-TEST_ENV := SECRET_KEY=omnidesk-tests-only-key-7f3c9a1e5b2d8c4f6a0e9b3d7c1f5a2e8b4d6c0f OMNIDESK_HTTPS=false
+TEST_ENV := SECRET_KEY=omnidesk-tests-only-key-7f3c9a1e5b2d8c4f6a0e9b3d7c1f5a2e8b4d6c0f OMNIDESK_HTTPS=false OMNIDESK_TEST_FAST_PASSWORD_HASHER=true
 test: venv system-packages
 	$(TEST_ENV) DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -281,6 +281,12 @@ OMNIDESK_EMAIL_MAX_MESSAGE_BYTES = env_int("OMNIDESK_EMAIL_MAX_MESSAGE_BYTES", 2
 # how old a Mailgun inbound signature's timestamp may be (seconds); its token is accepted once.
 OMNIDESK_MAILGUN_REPLAY_WINDOW = env_int("OMNIDESK_MAILGUN_REPLAY_WINDOW", 300)
 
+# Tests only (`make test` sets it, for the test process and the servers it starts): a fast hasher, as Django's testing
+# documentation advises, so that creating the suite's thousands of test users does not cost minutes of PBKDF2. Never
+# set in production.
+if env_bool("OMNIDESK_TEST_FAST_PASSWORD_HASHER", False):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
