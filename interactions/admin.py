@@ -11,8 +11,11 @@ from django.utils.translation import ngettext
 from interactions import inbound
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 
-if TYPE_CHECKING:  # django-stubs-ext is a development dependency: never imported at run time
-    from django_stubs_ext import StrOrPromise
+if TYPE_CHECKING:
+    # _StrPromise exists only in django-stubs: named for the type checker, never imported at run time.
+    from django.utils.functional import _StrPromise
+
+    StrOrPromise = str | _StrPromise
 
 
 @admin.register(Channel)

@@ -109,4 +109,3 @@ class Row:
     data: DataOf = field(default=lambda w, s: {})
     method: str = "post"
     api: bool = False
-    xfail: str = ""

@@ -15,8 +15,11 @@ from interactions.messaging import meta
 from interactions.messaging.models import MESSAGING_KINDS, PROVIDERS_BY_KIND, MessagingChannel, SignatureRejection
 from interactions.models import Channel
 
-if TYPE_CHECKING:  # django-stubs-ext is a development dependency: never imported at run time
-    from django_stubs_ext import StrOrPromise
+if TYPE_CHECKING:
+    # _StrPromise exists only in django-stubs: named for the type checker, never imported at run time.
+    from django.utils.functional import _StrPromise
+
+    StrOrPromise = str | _StrPromise
 
 # The secrets each provider needs, with the label an admin sees. Their values are never rendered back.
 SECRET_FIELDS: dict[str, StrOrPromise] = {
