@@ -29,6 +29,7 @@ from tests.authorization_roles import (
     desk_supervisors,
     everyone,
 )
+from tests.authorization_rows import gathered_rows
 from tests.vis_support import World
 
 
@@ -423,6 +424,10 @@ TABLE: dict[str, Row] = {
     ),
     "hooks/api/<uuid:channel>/": Row(lambda w, s: f"/hooks/api/{s.chat.uuid}/", everyone(REFUSED), everyone(REFUSED)),
 }
+
+_MORE = gathered_rows()
+assert not (_MORE.keys() & TABLE.keys()), "a route has a row in the table and in tests/authorization_rows/"
+TABLE.update(_MORE)
 
 # Websocket routes of omnidesk/asgi.py: what a connection gets, per role. The desk needs a logged-in, active user
 # (anonymous and deactivated: closed with 4401); the widget is public (each channel checks its origins at hello).
