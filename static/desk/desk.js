@@ -338,6 +338,9 @@
       const handler = handlers[frame.type];
       if (handler) handler(frame);
       else if (window.OmnideskPhone && window.OmnideskPhone.handles(frame.type)) window.OmnideskPhone.handle(frame);
+      // Every frame is also a DOM event, so a feature's own script (escalation badges, suggestions…) can follow the
+      // stream without another socket and without editing this file.
+      document.dispatchEvent(new CustomEvent("omnidesk:frame", { detail: frame }));
     });
     socket.addEventListener("close", function (event) {
       status(body.dataset.textReconnecting);
