@@ -23,6 +23,9 @@ BENCHMARKS = {
     "screen_pop": "bench.screen_pop",
     "timeline": "bench.timeline",
     "search": "bench.search",
+    "reports": "bench.reports",
+    "desk_typing": "bench.desk_typing",
+    "contact_page": "bench.contact_page",
 }
 
 
