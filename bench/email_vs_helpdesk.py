@@ -48,9 +48,13 @@ from interactions.mail.archives import ingest_paths
 from interactions.models import Channel, InboundEvent, Interaction
 from routing.models import AgentProfile, Queue
 queue = Queue.objects.create(name="Bench email")
-channel = Channel.objects.create(kind="email", name="Bench mailbox", queue=queue, config={"address": "support@bench.test"})
+channel = Channel.objects.create(
+    kind="email", name="Bench mailbox", queue=queue, config={"address": "support@bench.test"}
+)
 agent = get_user_model().objects.create_user(username="bench-email-agent", first_name="Bench")
-AgentProfile.objects.update_or_create(user=agent, defaults={"presence": "available", "chat_capacity": 30000, "email_capacity": 30000})
+AgentProfile.objects.update_or_create(
+    user=agent, defaults={"presence": "available", "chat_capacity": 30000, "email_capacity": 30000}
+)
 queue.members.add(agent)
 cpu, started = time.process_time(), time.perf_counter()
 result = ingest_paths(channel=channel, paths=[sys.argv[1]])
