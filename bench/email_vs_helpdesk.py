@@ -110,27 +110,40 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
         logger.info("django-helpdesk 2.6.1 on %d messages", args.email_vs_helpdesk_messages)
         done = subprocess.run(
             [helpdesk_python(), str(ROOT / "bench" / "helpdesk_baseline.py"), helpdesk_url, str(flat)],
-            capture_output=True, text=True, check=True, env={**os.environ, "MEDIA_ROOT": f"{scratch}/helpdesk-media"},
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "MEDIA_ROOT": f"{scratch}/helpdesk-media"},
         )
         helpdesk = last_json_line(done.stdout)
 
         omnidesk_url = fresh_database(database_url, OMNIDESK_DATABASE, bench="email_vs_helpdesk")
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SECRET_KEY")}
-        env.update(DATABASE_URL=omnidesk_url, DJANGO_SETTINGS_MODULE="omnidesk.settings", DEBUG="false",
-                   MEDIA_ROOT=f"{scratch}/omnidesk-media")
+        env.update(
+            DATABASE_URL=omnidesk_url,
+            DJANGO_SETTINGS_MODULE="omnidesk.settings",
+            DEBUG="false",
+            MEDIA_ROOT=f"{scratch}/omnidesk-media",
+        )
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
         logger.info("omnidesk, single process (embedded task mode) on the same messages")
         done = subprocess.run(
-            [sys.executable, "-c", OMNIDESK_SINGLE, str(maildir)], cwd=ROOT, env=env, capture_output=True, text=True,
+            [sys.executable, "-c", OMNIDESK_SINGLE, str(maildir)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
             check=True,
         )
         omnidesk = last_json_line(done.stdout)
-    emit({
-        "bench": "email_vs_helpdesk",
-        "messages": args.email_vs_helpdesk_messages,
-        "expected_threaded": replies,
-        "helpdesk": helpdesk,
-        "omnidesk_single": omnidesk,
-        "ratio": round(omnidesk["msg_per_s"] / helpdesk["msg_per_s"], 2) if helpdesk["msg_per_s"] else None,
-        "machine_load": round(os.getloadavg()[0], 1),
-    })
+    emit(
+        {
+            "bench": "email_vs_helpdesk",
+            "messages": args.email_vs_helpdesk_messages,
+            "expected_threaded": replies,
+            "helpdesk": helpdesk,
+            "omnidesk_single": omnidesk,
+            "ratio": round(omnidesk["msg_per_s"] / helpdesk["msg_per_s"], 2) if helpdesk["msg_per_s"] else None,
+            "machine_load": round(os.getloadavg()[0], 1),
+        }
+    )

@@ -78,8 +78,12 @@ def main() -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     queue = Queue.objects.create(
-        title="Bench", slug="bench", email_address="support@bench.test", allow_email_submission=True,
-        email_box_type="local", email_box_local_dir=mail_dir,
+        title="Bench",
+        slug="bench",
+        email_address="support@bench.test",
+        allow_email_submission=True,
+        email_box_type="local",
+        email_box_local_dir=mail_dir,
     )
     count = len(os.listdir(mail_dir))
     logger = logging.getLogger("helpdesk-baseline")
@@ -89,15 +93,19 @@ def main() -> None:
     process_queue(queue, logger=logger)
     seconds, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     left = len(os.listdir(mail_dir))
-    print(json.dumps({
-        "messages": count,
-        "processed": count - left,
-        "tickets": Ticket.objects.count(),
-        "followups": FollowUp.objects.count(),
-        "seconds": round(seconds, 2),
-        "msg_per_s": round((count - left) / seconds, 1),
-        "cpu_ms_per_msg": round(1000 * cpu / max(count - left, 1), 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "messages": count,
+                "processed": count - left,
+                "tickets": Ticket.objects.count(),
+                "followups": FollowUp.objects.count(),
+                "seconds": round(seconds, 2),
+                "msg_per_s": round((count - left) / seconds, 1),
+                "cpu_ms_per_msg": round(1000 * cpu / max(count - left, 1), 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
