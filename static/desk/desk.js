@@ -360,6 +360,8 @@
   // Scroll the open conversation to its newest entry after htmx swaps it in, and mark it in the lists.
   document.addEventListener("htmx:afterSwap", function (event) {
     const timeline = document.getElementById("timeline");
+    // The agent's own reply may come back by POST before the websocket frame: it is appended, so scroll to it too.
+    if (timeline && event.detail.target.id === "timeline") timeline.scrollTop = timeline.scrollHeight;
     if (timeline && event.detail.target.id === "conversation") {
       timeline.scrollTop = timeline.scrollHeight;
       collision = false;
