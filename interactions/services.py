@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from interactions import access, cases, continuity, events, selectors, visitors
+from interactions import access, cases, continuity, events, visitors
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 from routing import sla
@@ -124,8 +124,8 @@ def reply_to_conversation(
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
-        # By default, where the customer last spoke to us in this case (a case spans channels).
-        channel = channel or selectors.case_channels(conversation)[0]
+        # By default the case's reply channel: where the customer last wrote in that we can answer on.
+        channel = channel or conversation.channel
         if channel.pk != conversation.channel_id and not access.may_reply_through(author, conversation, channel):
             # Another team's channel speaks in that team's name (its number, its mailbox): never through ours.
             raise PermissionDenied(_("You may not reply through this channel."))
