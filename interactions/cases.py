@@ -111,9 +111,12 @@ def follow_case(*, conversation: Conversation, channel: Channel, reopened: bool 
     wanted = capacity_class_for(channel.kind)
     if not reopened and item.state in (RoutingItem.State.WAITING, RoutingItem.State.OFFERED):
         return Followed(rerouted=False)
-    assigned = not reopened and item.state == RoutingItem.State.ASSIGNED and conversation.assignee_id is not None
-    if assigned and (
-        item.capacity_class == wanted or agent_serves(agent_id=conversation.assignee_id, channel_kind=channel.kind)
+    agent_id = conversation.assignee_id
+    assigned = not reopened and item.state == RoutingItem.State.ASSIGNED and agent_id is not None
+    if (
+        assigned
+        and agent_id is not None
+        and (item.capacity_class == wanted or agent_serves(agent_id=agent_id, channel_kind=channel.kind))
     ):
         return Followed(rerouted=False)
     previous_id = conversation.assignee_id

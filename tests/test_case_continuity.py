@@ -190,7 +190,7 @@ def test_it_starts_the_sla_clocks_of_a_call_routed_to_an_intent_queue(
     with_targets(billing_queue)
     give_phone(carla)
     call = send_event(hotline, "ringing", "c-2", caller=CARLA_PHONE, queue="Billing")
-    case = Conversation.objects.get(pk=call.conversation_id)
+    case = Conversation.objects.get(calls=call)
     assert case.queue == billing_queue
     assert case.first_response_due_at is not None and case.resolution_due_at is not None
 
@@ -202,7 +202,7 @@ def test_it_starts_the_sla_clocks_of_a_routed_callback(alice: Any, support_queue
     callback = Callback.objects.get(call=call)
     callbacks.route_due_callbacks()
     callback.refresh_from_db()
-    case = Conversation.objects.get(pk=callback.conversation_id)
+    case = Conversation.objects.get(callbacks=callback)
     assert case.assignee == alice
     assert case.first_response_due_at is not None and case.resolution_due_at is not None
 

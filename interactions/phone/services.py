@@ -200,13 +200,15 @@ def open_outbound_entry(call: Call, customer: Customer) -> None:
 
 
 def link_to_open_case(call: Call) -> None:
-    """Channel attrition: the caller already has an open case on another channel; the agent confirms or unlinks."""
+    """Channel attrition: the caller has *another* open case (the call joined the latest one by the continuity rule,
+    interactions/continuity.py); the agent confirms or unlinks the suggestion."""
     if call.customer is None or call.linked_conversation_id is not None:
         return
+    others = Conversation.objects.filter(customer=call.customer)
+    if call.conversation_id is not None:
+        others = others.exclude(pk=call.conversation_id)
     other = (
-        Conversation.objects.filter(customer=call.customer)
-        .select_related("channel")
-        .exclude(pk=call.conversation_id)  # the case the call joined is not "another" case
+        others.select_related("channel")
         .exclude(channel__kind=Channel.Kind.VOICE)
         .exclude(status=Conversation.Status.RESOLVED)
         .order_by("-last_message_at", "-id")
