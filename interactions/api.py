@@ -67,6 +67,7 @@ class MessageOutput(serializers.Serializer[Any]):
     kind = serializers.CharField()
     direction = serializers.CharField()
     author = serializers.CharField()
+    channel_label = serializers.CharField(help_text="The entry's own channel, labelled: a case spans channels.")
     text = serializers.CharField()
     at = serializers.CharField()
 

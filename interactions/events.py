@@ -16,6 +16,8 @@ class MessageData(TypedDict):
     kind: str
     direction: str
     author: str
+    # The entry's own channel kind, labelled (a case spans channels: each entry says where it came or went).
+    channel_label: str
     text: str
     at: str
 
@@ -78,6 +80,7 @@ def message_data(interaction: Interaction) -> MessageData:
         "kind": interaction.kind,
         "direction": interaction.direction,
         "author": author_name(interaction),
+        "channel_label": str(interaction.channel.get_kind_display()),
         "text": interaction.text,
         "at": interaction.created_at.isoformat(),
     }

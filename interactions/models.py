@@ -73,6 +73,9 @@ class Conversation(models.Model):
         RESOLVED = "resolved", _("Resolved")
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations")
+    # A case belongs to its customer, not to a channel: every Interaction keeps its own channel. This is the case's
+    # *reply channel*: the one it was opened on, then the last one the customer wrote in on that we can answer on (a
+    # call never moves it). Replies default to it; the agent may pick another (interactions/cases.py).
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
     queue = models.ForeignKey(
@@ -106,7 +109,8 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["queue", "status", "assignee", "queued_at"], name="conversation_waiting"),
             models.Index(fields=["assignee", "status"], name="conversation_assignee_status"),
-            models.Index(fields=["customer", "channel", "status"], name="conversation_customer_open"),
+            # The continuity rule looks a customer's cases up by customer and status, on any channel.
+            models.Index(fields=["customer", "status", "last_message_at"], name="conversation_customer_case"),
         ]
 
     def __str__(self) -> str:
@@ -238,3 +242,35 @@ class InboundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.external_id}"
+
+
+class CaseChange(models.Model):
+    """An agent split a message off into a new case, or merged two cases: what moved, so undo is exact."""
+
+    class Kind(models.TextChoices):
+        SPLIT = "split", _("Split")
+        MERGE = "merge", _("Merge")
+
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    # Entries moved from `source` to `target`; undo moves exactly these back.
+    source = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    interaction_ids = models.JSONField(default=list)
+    # How `source` stood before a merge resolved it, so undo puts it back as it was: status, agent, reply channel.
+    previous_status = models.CharField(max_length=16, blank=True)
+    previous_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("case change")
+        verbose_name_plural = _("case changes")
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.source_id} → #{self.target_id}"

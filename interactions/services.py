@@ -14,10 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from interactions import access, events, visitors
+from interactions import access, cases, continuity, events, visitors
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 from routing import sla
+from routing.models import Queue
 
 logger = logging.getLogger(__name__)
 
@@ -46,63 +47,60 @@ def receive_message(
     kind: str = Interaction.Kind.MESSAGE,
     conversation: Conversation | None = None,
     new_conversation: bool = False,
+    queue: Queue | None = None,
 ) -> Interaction:
-    """Append an inbound message to the customer's open conversation on `channel`, or open one and route it.
+    """Append an inbound message to the customer's case the continuity rule picks, or open one and route it.
 
-    `conversation` is the case the channel's threading found (an email reply, say); it is used unless resolved.
-    `new_conversation=True` opens a new case when `conversation` is None or resolved, for channels whose threading
-    is explicit (an email with no thread markers is a new request, even from a customer with an open case).
+    The case may have been opened on any channel (interactions/continuity.py says which case continues). `conversation`
+    is the case the channel's own threading found (an email reply, say); `new_conversation=True` marks a channel whose
+    threading is explicit (email), where only a recently active case continues without a marker. `queue` routes a
+    new case somewhere else than the channel's queue (a call the IVR sent to an intent's queue).
     The caller holds the customer's row lock. A second message with the same external id on the channel violates a
     unique constraint: callers deduplicate before (InboundEvent is unique per channel and external id).
     """
-    from routing.services import enqueue_conversation
-
     now = timezone.now()
-    if conversation is not None:
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("customer", "channel", "assignee", "queue")  # the queue: SLA reads it per message
-            .exclude(status=Conversation.Status.RESOLVED)
-            .filter(pk=conversation.pk)
-            .first()
-        )
-    if conversation is None and not new_conversation:
-        conversation = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("customer", "channel", "assignee", "queue")  # the queue: SLA reads it per message
-            .filter(customer=customer, channel=channel)
-            .exclude(status=Conversation.Status.RESOLVED)
-            .order_by("-created_at")
-            .first()
-        )
-    is_new = conversation is None
-    if conversation is None:
-        conversation = Conversation.objects.create(customer=customer, channel=channel, last_message_at=now)
-    else:
-        conversation.last_message_at = now
-        conversation.save(update_fields=["last_message_at", "updated_at"])
-    interaction = Interaction.objects.create(
-        conversation=conversation,
+    decision = continuity.decide_case(
         customer=customer,
         channel=channel,
-        kind=kind,
-        direction=Interaction.Direction.INBOUND,
-        external_id=external_id,
-        text=text,
-        html=html,
-        meta=meta or {},
+        text=text if kind == Interaction.Kind.MESSAGE else "",
+        threaded=conversation,
+        explicit_threading=new_conversation,
+        now=now,
     )
-    if is_new:
-        enqueue_conversation(conversation=conversation, queue=channel.queue)
-        # Routing may have assigned it through another instance of the row; announce the state as it now is.
-        conversation.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
-        sla.start_sla_clocks(conversation=conversation)
-    else:
-        if conversation.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
-            # The customer answered: the case is theirs no longer, its clocks run again.
-            set_conversation_status(conversation=conversation, status=Conversation.Status.OPEN, by=None)
-            conversation.refresh_from_db(fields=["status", "snoozed_until", *SLA_FIELDS])
-        sla.note_customer_message(conversation=conversation)
+    meta = {**(meta or {}), "continuity": decision.reason}
+    entry = {
+        "kind": kind,
+        "direction": Interaction.Direction.INBOUND,
+        "external_id": external_id,
+        "text": text,
+        "html": html,
+        "meta": meta,
+    }
+    case = decision.conversation
+    if case is None:
+        interaction = cases.open_conversation(customer=customer, channel=channel, entry=entry, queue=queue, now=now)
+        announce_message(interaction=interaction)
+        return interaction
+    reopening = decision.reopens
+    case.last_message_at = now
+    case.save(update_fields=["last_message_at", "updated_at"])
+    cases.note_inbound_channel(conversation=case, channel=channel)
+    interaction = Interaction.objects.create(conversation=case, customer=customer, channel=channel, **entry)
+    if reopening or case.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
+        # The customer answered (or came back about the same thing): the case is theirs no longer, its clocks run.
+        set_conversation_status(conversation=case, status=Conversation.Status.OPEN, by=None)
+        case.refresh_from_db(fields=["status", "resolved_at", "snoozed_until", *SLA_FIELDS])
+    followed = cases.follow_case(conversation=case, channel=channel, reopened=reopening)
+    if followed.rerouted:
+        case.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
+        extra = [realtime.agent_group(followed.previous_agent_id)] if followed.previous_agent_id else []
+        announce_conversation(
+            conversation=case,
+            type="conversation.assigned" if case.assignee_id else "conversation.queued",
+            extra_groups=extra,
+        )
+    sla.note_customer_message(conversation=case)
+    interaction.conversation = case
     announce_message(interaction=interaction)
     return interaction
 
@@ -126,6 +124,7 @@ def reply_to_conversation(
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
+        # By default the case's reply channel: where the customer last wrote in that we can answer on.
         channel = channel or conversation.channel
         if channel.pk != conversation.channel_id and not access.may_reply_through(author, conversation, channel):
             # Another team's channel speaks in that team's name (its number, its mailbox): never through ours.

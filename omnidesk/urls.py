@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from assist import views as assist_views
 from customers import api as customers_api
-from interactions import api
+from interactions import api, case_api, case_views
 from interactions import views as desk_views
 from omnidesk.health import healthz
 from routing import api as routing_api
@@ -19,6 +19,9 @@ desk_patterns = (
         path("conversations/<int:pk>/reply/", desk_views.reply, name="reply"),
         path("conversations/<int:pk>/resolve/", desk_views.resolve, name="resolve"),
         path("conversations/<int:pk>/status/", desk_views.set_status, name="status"),
+        path("entries/<int:pk>/split/", case_views.split, name="split"),  # case: split a message off
+        path("conversations/<int:pk>/merge/", case_views.merge, name="merge"),  # case: merge into `into`
+        path("case-changes/<int:pk>/undo/", case_views.undo, name="case-change-undo"),  # case: undo either
         path("presence/", routing_views.presence, name="presence"),
         path("takes-work/", routing_views.takes_work, name="takes-work"),
         path("attachments/<int:pk>/", desk_views.attachment, name="attachment"),
@@ -44,6 +47,9 @@ api_patterns = (
         path("conversations/<int:pk>/reply/", api.ConversationReplyApi.as_view(), name="reply"),
         path("conversations/<int:pk>/resolve/", api.ConversationResolveApi.as_view(), name="resolve"),
         path("conversations/<int:pk>/status/", api.ConversationStatusApi.as_view(), name="status"),
+        path("entries/<int:pk>/split/", case_api.SplitApi.as_view(), name="split"),  # case
+        path("conversations/<int:pk>/merge/", case_api.MergeApi.as_view(), name="case-merge"),  # case
+        path("case-changes/<int:pk>/undo/", case_api.UndoApi.as_view(), name="case-change-undo"),  # case
         path("customers/", customers_api.CustomerListApi.as_view(), name="customers"),
         path("customers/<int:pk>/", customers_api.CustomerDetailApi.as_view(), name="customer"),
         path("customers/<int:pk>/identities/", customers_api.CustomerIdentitiesApi.as_view(), name="identities"),

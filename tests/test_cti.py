@@ -215,13 +215,34 @@ def test_it_finds_the_same_customer_for_french_numbers_in_any_format(
     assert call.number == CARLA_PHONE
 
 
-def test_it_links_a_call_to_the_callers_open_case_on_another_channel(
+def test_it_joins_a_call_to_the_callers_open_case_on_another_channel(
     alice: Any, carla: Customer, hotline: Channel, chat_channel: Channel
 ) -> None:
     give_phone(carla)
-    chat_case = Conversation.objects.create(customer=carla, channel=chat_channel, queue=chat_channel.queue)
+    chat_case = Conversation.objects.create(
+        customer=carla, channel=chat_channel, queue=chat_channel.queue, last_message_at=timezone.now()
+    )
     call = send_event(hotline, "ringing", "c-31", caller=CARLA_PHONE, agent="alice")
-    assert call.linked_conversation == chat_case and call.link_status == Call.LinkStatus.SUGGESTED
+    assert call.conversation == chat_case, "one case: the call is an entry of the chat's case"
+    assert call.interaction is not None and call.interaction.channel == hotline
+    assert call.linked_conversation is None, "nothing left to suggest"
+    assert Conversation.objects.filter(customer=carla).count() == 1
+
+
+def test_it_suggests_the_callers_other_open_case_and_the_agent_confirms(
+    alice: Any, carla: Customer, hotline: Channel, chat_channel: Channel
+) -> None:
+    give_phone(carla)
+    now = timezone.now()
+    older = Conversation.objects.create(
+        customer=carla, channel=chat_channel, queue=chat_channel.queue, last_message_at=now - timedelta(hours=2)
+    )
+    latest = Conversation.objects.create(
+        customer=carla, channel=chat_channel, queue=chat_channel.queue, last_message_at=now
+    )
+    call = send_event(hotline, "ringing", "c-31", caller=CARLA_PHONE, agent="alice")
+    assert call.conversation == latest
+    assert call.linked_conversation == older and call.link_status == Call.LinkStatus.SUGGESTED
     client = Client()
     client.force_login(alice)
     response = client.post(f"/api/calls/{call.pk}/link/", {"confirm": True}, content_type="application/json")

@@ -88,14 +88,19 @@ def test_it_does_not_thread_into_a_case_of_another_mailbox(
         assert "threaded_by" not in interaction.meta
 
 
-def test_it_does_not_thread_mail_into_a_chat_conversation(mailbox: Channel, chat_channel: Channel, carla: Any) -> None:
+def test_it_does_not_thread_by_a_chat_cases_tag_but_the_case_continues_by_the_continuity_rule(
+    mailbox: Channel, chat_channel: Channel, carla: Any
+) -> None:
     with transaction.atomic():
         chat = services.receive_message(customer=carla, channel=chat_channel, external_id="chat-1", text="Bonjour")
     Identity.objects.create(customer=carla, kind=Identity.Kind.EMAIL, address="carla@example.com", verified=True)
     raw = mail(subject=f"Re: {threads.subject_tag(chat.conversation_id)}", message_id="carla-5@example.com")
     interaction = ingest(mailbox, raw)
     assert interaction is not None and interaction.customer_id == carla.pk
-    assert interaction.conversation_id != chat.conversation_id
+    # The subject tag of a chat case is no thread marker; the verified customer's open case continues (issue 14).
+    assert "threaded_by" not in interaction.meta
+    assert interaction.meta["continuity"] == "open_case"
+    assert interaction.conversation_id == chat.conversation_id
 
 
 def test_it_never_files_a_dmarc_failed_mail_under_a_verified_identity(

@@ -78,7 +78,9 @@ async def test_it_pops_the_screen_of_the_rung_agent_only(
     assert data["number"] == CARLA_PHONE and data["intent"] == "billing"
     assert [case["channel"] for case in data["open_cases"]] == ["Website chat"]
     assert [(i["channel"], i["text"]) for i in data["last_interactions"]] == [("Website chat", "Ma facture est fausse")]
-    assert data["linked_case"]["id"] == data["open_cases"][0]["id"], "the open chat case is linked for attrition"
+    # Issue 14: the call joins the open chat case (the continuity rule) instead of suggesting a link to it.
+    assert data["conversation_id"] == data["open_cases"][0]["id"], "the call is an entry of the open chat case"
+    assert data["linked_case"] is None
     assert data["new_customer"] is None
     assert await frames_of(desks["bruno"], "call.ringing", wait=0.5) == []
     assert await frames_of(desks["oscar"], "call.ringing", wait=0.5) == []

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_phone
+from interactions.cases import open_conversation
 from interactions.models import Channel, Conversation, Interaction
 from interactions.phone.models import Call, Callback
 from interactions.services import announce_message, resolve_conversation
@@ -42,16 +43,22 @@ def channel_setting(channel: Channel, name: str) -> int:
         return DEFAULTS[name]
 
 
+def entry_fields(*, callback: Callback, text: str, event: str) -> dict[str, Any]:
+    return {
+        "kind": Interaction.Kind.SYSTEM,
+        "direction": Interaction.Direction.OUTBOUND,
+        "text": text,
+        "meta": {"callback": callback.pk, "callback_event": event, "attempt": callback.attempts},
+    }
+
+
 def add_entry(*, callback: Callback, conversation: Conversation, text: str, event: str) -> Interaction:
     """A system entry about the callback in the customer's timeline, announced to the desk."""
     interaction = Interaction.objects.create(
         conversation=conversation,
         customer_id=callback.customer_id,
         channel=callback.channel,
-        kind=Interaction.Kind.SYSTEM,
-        direction=Interaction.Direction.OUTBOUND,
-        text=text,
-        meta={"callback": callback.pk, "callback_event": event, "attempt": callback.attempts},
+        **entry_fields(callback=callback, text=text, event=event),
     )
     announce_message(interaction=interaction)
     return interaction
@@ -151,16 +158,8 @@ def route_due_callbacks(*, now: datetime | None = None) -> list[Callback]:
 
 
 def route_callback(*, callback: Callback, now: datetime) -> None:
-    """The attempt's case: a new conversation in the voice queue with the callback's entry."""
-    from routing.services import enqueue_conversation
-
+    """The attempt's case: work of its own in the voice queue, routed and timed like any case, with its entry."""
     Customer.objects.select_for_update().filter(pk=callback.customer_id).first()
-    conversation = Conversation.objects.create(
-        customer=callback.customer, channel=callback.channel, last_message_at=now
-    )
-    callback.status = Callback.Status.ROUTED
-    callback.conversation = conversation
-    callback.save(update_fields=["status", "conversation", "updated_at"])
     text = _("Call back %(number)s (attempt %(n)s of %(max)s)") % {
         "number": callback.number,
         "n": callback.attempts + 1,
@@ -168,8 +167,17 @@ def route_callback(*, callback: Callback, now: datetime) -> None:
     }
     if callback.note:
         text += f" — {callback.note}"
-    add_entry(callback=callback, conversation=conversation, text=text, event="due")
-    enqueue_conversation(conversation=conversation, queue=callback.channel.queue)
+    entry = open_conversation(
+        customer=callback.customer,
+        channel=callback.channel,
+        entry=entry_fields(callback=callback, text=text, event="due"),
+        queue=callback.channel.queue,
+        now=now,
+    )
+    callback.status = Callback.Status.ROUTED
+    callback.conversation = entry.conversation
+    callback.save(update_fields=["status", "conversation", "updated_at"])
+    announce_message(interaction=entry)
 
 
 def record_callback_outcome(*, callback: Callback, outcome: str, by: Any, note: str = "") -> Callback:

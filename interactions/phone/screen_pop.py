@@ -138,10 +138,11 @@ def pop_for(call: Call, *, agent: Any, history: list[PopInteraction] | None = No
     }
     cases = []
     if customer is not None:
-        # The call's own case is the call: "open cases" are where the customer's journey already stands.
+        # A case the call opened is the call itself; a case the call joined (interactions/continuity.py) is where
+        # the customer's journey already stands, so it is listed.
         others = customer_selectors.open_cases(agent, customer)
         if call.conversation_id is not None:
-            others = others.exclude(pk=call.conversation_id)
+            others = others.exclude(pk=call.conversation_id, channel__kind=Channel.Kind.VOICE)
         cases = [_case(c) for c in others]
     linked = call.linked_conversation
     # The channel's queue is loaded with the call already.

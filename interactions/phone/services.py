@@ -22,6 +22,8 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_phone
 from interactions import access
+from interactions.cases import open_conversation
+from interactions.continuity import decide_case
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import screen_pop
 from interactions.phone.cti import CtiEvent, parse_cti, parse_twilio
@@ -29,6 +31,7 @@ from interactions.phone.models import Call
 from interactions.services import announce_message, receive_message, resolve_conversation
 from omnidesk import realtime
 from routing.models import Queue
+from routing.services import assign_conversation
 
 logger = logging.getLogger(__name__)
 
@@ -151,17 +154,9 @@ def open_call_entry(call: Call) -> None:
     if call.direction == "out":
         open_outbound_entry(call, customer)
     else:
-        queue = call.queue or call.channel.queue
-        conversation = None
-        if queue.pk != call.channel.queue_id:
-            conversation = open_voice_conversation(customer=customer, channel=call.channel)
-            if conversation is None:
-                from routing.services import enqueue_conversation
-
-                conversation = Conversation.objects.create(
-                    customer=customer, channel=call.channel, last_message_at=timezone.now()
-                )
-                enqueue_conversation(conversation=conversation, queue=queue)
+        # The call joins the caller's open case on any channel (interactions/continuity.py); a new case goes to
+        # the queue the IVR chose, when it chose one.
+        queue = call.queue if call.queue_id not in (None, call.channel.queue_id) else None
         interaction = receive_message(
             customer=customer,
             channel=call.channel,
@@ -169,7 +164,7 @@ def open_call_entry(call: Call) -> None:
             text=call_summary(call),
             meta=call_meta(call),
             kind=Interaction.Kind.CALL,
-            conversation=conversation,
+            queue=queue,
         )
         call.interaction = interaction
         call.conversation = interaction.conversation
@@ -178,52 +173,42 @@ def open_call_entry(call: Call) -> None:
     link_to_open_case(call)
 
 
-def open_voice_conversation(*, customer: Customer, channel: Channel) -> Conversation | None:
-    return (
-        Conversation.objects.select_for_update(of=("self",))
-        .filter(customer=customer, channel=channel)
-        .exclude(status=Conversation.Status.RESOLVED)
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def open_outbound_entry(call: Call, customer: Customer) -> None:
-    """An agent's outgoing call (click-to-call): their own case from the start, no queue."""
-    from routing.services import assign_conversation
-
-    conversation = open_voice_conversation(customer=customer, channel=call.channel)
-    if conversation is None:
-        now = timezone.now()
-        conversation = Conversation.objects.create(
-            customer=customer, channel=call.channel, queue=call.queue or call.channel.queue, last_message_at=now
-        )
+    """An agent's outgoing call (click-to-call): it joins the customer's open case, else opens one that is theirs."""
     agent = call.target_agent or call.agent
-    interaction = Interaction.objects.create(
-        conversation=conversation,
-        customer=customer,
-        channel=call.channel,
-        kind=Interaction.Kind.CALL,
-        direction=Interaction.Direction.OUTBOUND,
-        author=agent,
-        external_id=f"call:{call.call_id}",
-        text=call_summary(call),
-        meta=call_meta(call),
-    )
+    entry = {
+        "kind": Interaction.Kind.CALL,
+        "direction": Interaction.Direction.OUTBOUND,
+        "author": agent,
+        "external_id": f"call:{call.call_id}",
+        "text": call_summary(call),
+        "meta": call_meta(call),
+    }
+    case = decide_case(customer=customer, channel=call.channel, text="").conversation
+    if case is None:
+        interaction = open_conversation(
+            customer=customer, channel=call.channel, entry=entry, queue=call.queue or call.channel.queue, agent=agent
+        )
+    else:
+        interaction = Interaction.objects.create(conversation=case, customer=customer, channel=call.channel, **entry)
+        if agent is not None and case.assignee_id != agent.pk:
+            case = assign_conversation(conversation=case, agent=agent)
+        interaction.conversation = case
     call.interaction = interaction
-    call.conversation = conversation
-    if agent is not None and conversation.assignee_id != agent.pk:
-        assign_conversation(conversation=conversation, agent=agent)
+    call.conversation = interaction.conversation
     announce_message(interaction=interaction)
 
 
 def link_to_open_case(call: Call) -> None:
-    """Channel attrition: the caller already has an open case on another channel; the agent confirms or unlinks."""
+    """Channel attrition: the caller has *another* open case (the call joined the latest one by the continuity rule,
+    interactions/continuity.py); the agent confirms or unlinks the suggestion."""
     if call.customer is None or call.linked_conversation_id is not None:
         return
+    others = Conversation.objects.filter(customer=call.customer)
+    if call.conversation_id is not None:
+        others = others.exclude(pk=call.conversation_id)
     other = (
-        Conversation.objects.filter(customer=call.customer)
-        .select_related("channel")
+        others.select_related("channel")
         .exclude(channel__kind=Channel.Kind.VOICE)
         .exclude(status=Conversation.Status.RESOLVED)
         .order_by("-last_message_at", "-id")
@@ -329,7 +314,6 @@ def call_summary(call: Call) -> str:
 def settle(call: Call) -> None:
     """Derive the new state, bring the timeline entry up to date and make each once-only side effect happen."""
     from interactions.phone import callbacks
-    from routing.services import assign_conversation
 
     derive(call)
     conversation = call.conversation

@@ -73,7 +73,8 @@
     const meta = el("div", "meta");
     const time = el("time", null, new Date(m.at).toLocaleString());
     time.setAttribute("datetime", m.at);
-    meta.append(el("span", "author", m.author), " · ", el("span", "channel", data.conversation.channel));
+    // The entry's own channel, not the case's: one case spans channels.
+    meta.append(el("span", "author", m.author), " · ", el("span", "channel", m.channel_label || data.conversation.channel));
     if (m.kind === "note") meta.append(" · ", el("span", "kind", body.dataset.textNote));
     meta.append(" · ", time);
     li.append(meta, el("p", "text", m.text));
