@@ -18,9 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from interactions import access
+from interactions.announcements import announce_delivery_status
 from interactions.models import STATUS_RANK, Channel, Interaction
-from omnidesk import realtime
 
 logger = logging.getLogger(__name__)
 
@@ -145,16 +144,3 @@ def record_delivery_failure(*, interaction: Interaction, error: str) -> None:
 def note_delivery_problem(*, interaction: Interaction, error: str) -> None:
     """A retryable failure: shown on the interaction while the task retries."""
     Interaction.objects.filter(pk=interaction.pk).update(error=error[:2000])
-
-
-def announce_delivery_status(*, interaction: Interaction) -> None:
-    conversation = interaction.conversation
-    data = {
-        "conversation_id": conversation.pk,
-        "message_id": interaction.pk,
-        "status": interaction.status,
-        "error": interaction.error,
-    }
-    realtime.publish_on_commit(
-        type="message.status_changed", data=data, groups=access.audience_for_conversation(conversation)
-    )

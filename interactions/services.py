@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from interactions import access, events, visitors
+from interactions import access
+from interactions.announcements import announce_conversation, announce_message
 from interactions.models import Channel, Conversation, Interaction
-from omnidesk import realtime
 from routing import sla
 
 logger = logging.getLogger(__name__)
@@ -224,26 +224,3 @@ def set_conversation_status(
         if previous == Conversation.Status.OPEN:
             release_capacity(agent=conversation.assignee, queue=conversation.queue)
     return conversation
-
-
-# --- announcements ------------------------------------------------------------------------------------------------
-
-
-def announce_message(*, interaction: Interaction) -> None:
-    """Tell the desk, and the customer's open widgets, about a new message. Internal notes stay on the desk."""
-    conversation = interaction.conversation
-    message = events.message_data(interaction)
-    desk: events.MessageCreated = {
-        "conversation_id": conversation.pk,
-        "message": message,
-        "conversation": events.conversation_summary(conversation, preview=interaction.text),
-    }
-    announcements = [realtime.Announcement("message.created", desk, access.audience_for_conversation(conversation))]
-    announcements += visitors.visitor_announcements(interaction=interaction)
-    realtime.publish_many_on_commit(announcements)
-
-
-def announce_conversation(*, conversation: Conversation, type: str, extra_groups: list[str] | None = None) -> None:
-    data: events.ConversationChanged = {"conversation": events.conversation_summary(conversation)}
-    groups = access.audience_for_conversation(conversation) + (extra_groups or [])
-    realtime.publish_on_commit(type=type, data=data, groups=groups)

@@ -17,6 +17,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from interactions.announcements import announce_conversation
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from routing import engine, stats
@@ -38,10 +39,11 @@ def tier_boost(value_tier: str) -> int:
     return int(boosts.get(value_tier, 0))
 
 
-def _announce(conversation: Conversation, type: str, extra_groups: list[str] | None = None) -> None:
-    from interactions.services import announce_conversation
-
-    announce_conversation(conversation=conversation, type=type, extra_groups=extra_groups)
+def announce_routing_change(
+    *, conversation: Conversation, type: str, extra_groups: list[str] | None = None, preview: str | None = None
+) -> None:
+    """A routing change (queued, assigned) reaches the case's audience, and the supervisors' figures follow."""
+    announce_conversation(conversation=conversation, type=type, extra_groups=extra_groups, preview=preview)
     stats.publish_stats_on_commit()
 
 
@@ -81,7 +83,7 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         conversation.save(update_fields=["queue", "queued_at", "updated_at"])
         if route_item(item=item) is None:
             conversation.refresh_from_db(fields=["assignee", "assigned_at"])
-            _announce(conversation, "conversation.queued")
+            announce_routing_change(conversation=conversation, type="conversation.queued")
     return item
 
 
@@ -226,19 +228,10 @@ def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversati
     item.updated_at = now
     setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
     profile.last_assigned_at = now
-    _announce_assigned(conversation, preview=conversation.last_text or "")
-    return conversation
-
-
-def _announce_assigned(conversation: Conversation, *, preview: str) -> None:
-    """`interactions.services.announce_conversation` for an assignment, with the preview the caller already has."""
-    from interactions import access, events
-
-    data: events.ConversationChanged = {"conversation": events.conversation_summary(conversation, preview=preview)}
-    realtime.publish_on_commit(
-        type="conversation.assigned", data=data, groups=access.audience_for_conversation(conversation)
+    announce_routing_change(
+        conversation=conversation, type="conversation.assigned", preview=conversation.last_text or ""
     )
-    stats.publish_stats_on_commit()
+    return conversation
 
 
 # Kept for the callers of the minimal routing: one decision for a queue.
@@ -298,7 +291,7 @@ def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = Non
         refresh_load(user=agent)
         locked = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=locked.pk)
         extra = [] if previous_id is None else [realtime.agent_group(previous_id)]
-        _announce(locked, "conversation.assigned", extra_groups=extra)
+        announce_routing_change(conversation=locked, type="conversation.assigned", extra_groups=extra)
     if previous_id is not None:
         transaction.on_commit(lambda: _route_for_user_id(previous_id))
     return locked
@@ -436,7 +429,9 @@ def return_unanswered(*, user: Any) -> list[RoutingItem]:
         item.save(update_fields=["state", "agent", "updated_at"])
         Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
         conversation = Conversation.objects.select_related("customer", "channel").get(pk=conversation.pk)
-        _announce(conversation, "conversation.queued", extra_groups=[realtime.agent_group(user.pk)])
+        announce_routing_change(
+            conversation=conversation, type="conversation.queued", extra_groups=[realtime.agent_group(user.pk)]
+        )
         returned.append(item)
     refresh_load(user=user)
     return returned

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from interactions.announcements import announce_conversation
 from interactions.models import Conversation
 from routing import engine, offers, stats
 from routing.models import AgentProfile, Queue, RoutingItem
@@ -37,7 +38,6 @@ def sweep_presence(*, now: Any = None) -> int:
 
 def sweep_overflow(*, now: Any = None) -> int:
     """Items waiting longer than their queue's overflow timeout move to the overflow queue or drop optional skills."""
-    from interactions.services import announce_conversation
     from routing.services import route_item
 
     now = now or timezone.now()

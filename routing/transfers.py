@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from interactions import timeline
+from interactions.announcements import announce_message
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from routing import engine
@@ -25,9 +27,14 @@ def transfer_conversation(
     has room for the conversation's channel kind.
     """
     from interactions import access
-    from interactions.services import announce_message
     from routing.selectors import queues_visible_to
-    from routing.services import _announce, _item_for, assign_conversation, end_live_assignment, route_item
+    from routing.services import (
+        _item_for,
+        announce_routing_change,
+        assign_conversation,
+        end_live_assignment,
+        route_item,
+    )
 
     if (to_agent is None) == (to_queue is None):
         raise ValidationError(_("Transfer to either an agent or a queue."), code="transfer_target")
@@ -66,15 +73,14 @@ def transfer_conversation(
             note=note,
             by=by,
         )
-        entry = Interaction.objects.create(
+        # Announced below, once the entry's conversation shows the new assignee.
+        entry = timeline.add_entry(
             conversation=locked,
-            customer_id=locked.customer_id,
-            channel_id=locked.channel_id,
             kind=Interaction.Kind.NOTE,
-            direction=Interaction.Direction.OUTBOUND,
             author=by,
             text=transfer_text(by=by, to_agent=to_agent, to_queue=to_queue, note=note),
             meta={"transfer_id": record.pk},
+            announce=False,
         )
         previous_id = locked.assignee_id
         if to_agent is not None:
@@ -96,7 +102,7 @@ def transfer_conversation(
             fresh = Conversation.objects.select_related("customer", "channel").get(pk=locked.pk)
             extra = [realtime.agent_group(previous_id)] if previous_id else []
             if route_item(item=RoutingItem.objects.select_related("queue").get(pk=item.pk)) is None:
-                _announce(fresh, "conversation.queued", extra_groups=extra)
+                announce_routing_change(conversation=fresh, type="conversation.queued", extra_groups=extra)
         entry.conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=locked.pk)
         announce_message(interaction=entry)
     if previous_id is not None and to_queue is not None:

@@ -27,6 +27,7 @@ from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
 from interactions import outbound, services
 from interactions.adapters import InvalidPayload
+from interactions.announcements import announce_message
 from interactions.inbound import DeferProcessing, record_inbound_event
 from interactions.mail import loops, threads
 from interactions.mail.authentication import Authentication, read_authentication
@@ -315,6 +316,6 @@ def acknowledge(*, interaction: Interaction, parsed: ParsedMail) -> Interaction 
         status_at=timezone.now(),
         idempotency_key=uuid.uuid4().hex,
     )
-    services.announce_message(interaction=reply)
+    announce_message(interaction=reply)
     outbound.enqueue_delivery(interaction=reply)
     return reply

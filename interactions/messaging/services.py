@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_address
 from interactions import outbound
+from interactions.announcements import announce_delivery_status, announce_message
 from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
-from interactions.services import announce_message
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 # Phone numbers are one person whether they write by SMS or WhatsApp.
@@ -257,7 +257,7 @@ def retry_delivery(*, interaction: Interaction) -> Interaction:
         locked.external_id = None
         locked.idempotency_key = uuid.uuid4().hex
         locked.save(update_fields=["status", "status_at", "error", "external_id", "idempotency_key"])
-        outbound.announce_delivery_status(interaction=locked)
+        announce_delivery_status(interaction=locked)
         outbound.enqueue_delivery(interaction=locked)
     return locked
 
