@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -133,29 +132,9 @@ def reply_to_conversation(
         if not channel.is_active:
             raise ValidationError(_("This channel is not active."), code="channel_inactive")
         outbound.check_reply(conversation=conversation, channel=channel)
-        sender = outbound.sender_for(channel)
-        now = timezone.now()
-        interaction = Interaction.objects.create(
-            conversation=conversation,
-            customer_id=conversation.customer_id,
-            channel=channel,
-            direction=Interaction.Direction.OUTBOUND,
-            author=author,
-            text=text,
-            status=Interaction.Status.QUEUED if sender else Interaction.Status.SENT,
-            status_at=now,
-            idempotency_key=uuid.uuid4().hex if sender else None,
+        interaction = outbound.queue_outbound(
+            conversation=conversation, channel=channel, text=text, author=author, counts_as_response=True
         )
-        conversation.last_message_at = now
-        fields = ["last_message_at", "updated_at"]
-        if conversation.first_response_at is None:
-            conversation.first_response_at = now
-            fields.append("first_response_at")
-        conversation.save(update_fields=fields)
-        sla.note_agent_reply(conversation=conversation, now=now)
-        announce_message(interaction=interaction)
-        if sender:
-            outbound.enqueue_delivery(interaction=interaction)
     return interaction
 
 

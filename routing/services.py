@@ -412,10 +412,12 @@ def return_unanswered(*, user: Any) -> list[RoutingItem]:
     live = Assignment.objects.filter(agent=user, ended_at__isnull=True).select_related("conversation")
     for assignment in live:
         conversation = assignment.conversation
+        # A person's message answers; an automatic one (the email acknowledgement, no author) does not.
         answered = Interaction.objects.filter(
             conversation=conversation,
             direction=Interaction.Direction.OUTBOUND,
             kind=Interaction.Kind.MESSAGE,
+            author__isnull=False,
             created_at__gte=assignment.started_at,
         ).exists()
         if answered or conversation.status == Conversation.Status.RESOLVED:

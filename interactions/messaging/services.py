@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_address
 from interactions import outbound
-from interactions.announcements import announce_delivery_status, announce_message
+from interactions.announcements import announce_delivery_status
 from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
@@ -225,23 +225,15 @@ def send_template(*, conversation: Conversation, author: Any, template_name: str
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
-        now = timezone.now()
-        interaction = Interaction.objects.create(
+        # An agent chose the template: it answers the customer as a free-text reply would (the SLA clocks stop).
+        interaction = outbound.queue_outbound(
             conversation=conversation,
-            customer_id=conversation.customer_id,
             channel=channel,
-            direction=Interaction.Direction.OUTBOUND,
-            author=author,
             text=template["text"],
+            author=author,
             meta={"template": {"name": template["name"], "language": template["language"]}},
-            status=Interaction.Status.QUEUED,
-            status_at=now,
-            idempotency_key=uuid.uuid4().hex,
+            counts_as_response=True,
         )
-        conversation.last_message_at = now
-        conversation.save(update_fields=["last_message_at", "updated_at"])
-        announce_message(interaction=interaction)
-        outbound.enqueue_delivery(interaction=interaction)
     return interaction
 
 
