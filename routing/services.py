@@ -7,7 +7,7 @@ intents.py, sweeps.py); the contract names other apps call are all here.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -293,11 +293,11 @@ def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = Non
         extra = [] if previous_id is None else [realtime.agent_group(previous_id)]
         announce_routing_change(conversation=locked, type="conversation.assigned", extra_groups=extra)
     if previous_id is not None:
-        transaction.on_commit(lambda: _route_for_user_id(previous_id))
+        transaction.on_commit(lambda: route_for_user_id(previous_id))
     return locked
 
 
-def _route_for_user_id(user_id: int) -> None:
+def route_for_user_id(user_id: int) -> None:
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.filter(pk=user_id).first()
@@ -357,6 +357,42 @@ def release_capacity(*, agent: Any, queue: Queue | None) -> None:
         refresh_load(user=agent)
         stats.publish_stats_on_commit()
     route_for_agent(user=agent)
+
+
+def move_to_queue(
+    *, item: RoutingItem, queue: Queue, reset_skills: bool, reason: str, overflowed_at: datetime | None = None
+) -> AgentProfile | None:
+    """Move a conversation's routing item to `queue`, waiting there, and route it at once; who got it, or None.
+
+    The caller holds the item's lock. A live assignment ends with `reason` (the agent's capacity comes back and they
+    are given other work after commit); the item keeps its original waiting time, re-ranked in `queue`.
+    `reset_skills=True` replaces the item's skills with `queue`'s (a transfer: a person chose the queue for what the
+    case needs); False keeps them (an overflow: waiting longer does not change what the customer needs, and
+    `overflowed_at` already drops the optional ones).
+    """
+    conversation = Conversation.objects.get(pk=item.conversation_id)
+    previous_id = conversation.assignee_id
+    end_live_assignment(conversation=conversation, reason=reason)
+    item.queue = queue
+    item.state = RoutingItem.State.WAITING
+    item.agent = None
+    item.overflowed_at = overflowed_at
+    item.rank = engine.rank_for(queue=queue, boost=item.boost, queued_at=item.queued_at)
+    item.save(update_fields=["queue", "state", "agent", "overflowed_at", "rank", "updated_at"])
+    if reset_skills:
+        item.set_skills(
+            required=set(queue.required_skills.values_list("pk", flat=True)),
+            optional=set(queue.optional_skills.values_list("pk", flat=True)),
+        )
+    Conversation.objects.filter(pk=conversation.pk).update(queue=queue, assignee=None, assigned_at=None)
+    profile = route_item(item=RoutingItem.objects.select_related("queue").get(pk=item.pk))
+    if profile is None:
+        fresh = Conversation.objects.select_related("customer", "channel").get(pk=conversation.pk)
+        extra = [realtime.agent_group(previous_id)] if previous_id else []
+        announce_routing_change(conversation=fresh, type="conversation.queued", extra_groups=extra)
+    if previous_id is not None:
+        transaction.on_commit(lambda: route_for_user_id(previous_id))
+    return profile
 
 
 # --- presence and capacity ----------------------------------------------------------------------------------------

@@ -9,9 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from interactions.announcements import announce_conversation
-from interactions.models import Conversation
-from routing import engine, offers, stats
+from routing import offers, stats
 from routing.models import AgentProfile, Queue, RoutingItem
 
 OFFLINE_AFTER = timedelta(seconds=60)
@@ -38,7 +36,7 @@ def sweep_presence(*, now: Any = None) -> int:
 
 def sweep_overflow(*, now: Any = None) -> int:
     """Items waiting longer than their queue's overflow timeout move to the overflow queue or drop optional skills."""
-    from routing.services import route_item
+    from routing.services import move_to_queue, route_item
 
     now = now or timezone.now()
     moved = 0
@@ -58,19 +56,14 @@ def sweep_overflow(*, now: Any = None) -> int:
                 )
                 if item is None:
                     continue
-                item.overflowed_at = now
                 target = queue.overflow_queue
                 if target is not None and target.pk != queue.pk:
-                    item.queue = target
-                    item.rank = engine.rank_for(queue=target, boost=item.boost, queued_at=item.queued_at)
-                    Conversation.objects.filter(pk=item.conversation_id).update(queue=target)
-                item.save(update_fields=["overflowed_at", "queue", "rank", "updated_at"])
-                item = RoutingItem.objects.select_related("queue").get(pk=item.pk)
-                if route_item(item=item) is None and target is not None:
-                    conversation = Conversation.objects.select_related("customer", "channel").get(
-                        pk=item.conversation_id
-                    )
-                    announce_conversation(conversation=conversation, type="conversation.queued")
+                    move_to_queue(item=item, queue=target, reset_skills=False, reason="overflowed", overflowed_at=now)
+                else:
+                    # No queue to go to: the item stays, and from now on its optional skills are not asked for.
+                    item.overflowed_at = now
+                    item.save(update_fields=["overflowed_at", "updated_at"])
+                    route_item(item=RoutingItem.objects.select_related("queue").get(pk=item.pk))
                 moved += 1
     return moved
 

@@ -11,9 +11,7 @@ from django.utils.translation import gettext as _
 from interactions import timeline
 from interactions.announcements import announce_message
 from interactions.models import Conversation, Interaction
-from omnidesk import realtime
-from routing import engine
-from routing.models import AgentProfile, Queue, RoutingItem, Transfer
+from routing.models import AgentProfile, Queue, Transfer
 
 MAX_NOTE = 2000
 
@@ -28,13 +26,7 @@ def transfer_conversation(
     """
     from interactions import access
     from routing.selectors import queues_visible_to
-    from routing.services import (
-        _item_for,
-        announce_routing_change,
-        assign_conversation,
-        end_live_assignment,
-        route_item,
-    )
+    from routing.services import _item_for, assign_conversation, move_to_queue
 
     if (to_agent is None) == (to_queue is None):
         raise ValidationError(_("Transfer to either an agent or a queue."), code="transfer_target")
@@ -82,33 +74,13 @@ def transfer_conversation(
             meta={"transfer_id": record.pk},
             announce=False,
         )
-        previous_id = locked.assignee_id
         if to_agent is not None:
             assign_conversation(conversation=locked, agent=to_agent, by=by, note=note or "transfer")
         else:
             assert to_queue is not None
-            end_live_assignment(conversation=locked, reason="transferred")
-            item.queue = to_queue
-            item.state = RoutingItem.State.WAITING
-            item.agent = None
-            item.overflowed_at = None
-            item.rank = engine.rank_for(queue=to_queue, boost=item.boost, queued_at=item.queued_at)
-            item.save()
-            item.set_skills(
-                required=set(to_queue.required_skills.values_list("pk", flat=True)),
-                optional=set(to_queue.optional_skills.values_list("pk", flat=True)),
-            )
-            Conversation.objects.filter(pk=locked.pk).update(queue=to_queue, assignee=None, assigned_at=None)
-            fresh = Conversation.objects.select_related("customer", "channel").get(pk=locked.pk)
-            extra = [realtime.agent_group(previous_id)] if previous_id else []
-            if route_item(item=RoutingItem.objects.select_related("queue").get(pk=item.pk)) is None:
-                announce_routing_change(conversation=fresh, type="conversation.queued", extra_groups=extra)
+            move_to_queue(item=item, queue=to_queue, reset_skills=True, reason="transferred")
         entry.conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=locked.pk)
         announce_message(interaction=entry)
-    if previous_id is not None and to_queue is not None:
-        from routing.services import _route_for_user_id
-
-        transaction.on_commit(lambda: _route_for_user_id(previous_id))
     return record
 
 
