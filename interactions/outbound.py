@@ -119,6 +119,7 @@ def queue_outbound(
 
 def enqueue_delivery(*, interaction: Interaction) -> None:
     """After commit, hand the interaction to the delivery task (the sweeper-free path: the task retries itself)."""
+    # The delivery task runs `deliver_interaction` (interactions.tasks imports this module): looked up when used.
     from interactions.tasks import deliver_interaction_task
 
     transaction.on_commit(lambda: deliver_interaction_task.delay(interaction.pk))

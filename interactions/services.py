@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from interactions import access
+from interactions import access, outbound
 from interactions.announcements import announce_conversation, announce_message
 from interactions.models import Channel, Conversation, Interaction
 from routing import sla
@@ -118,8 +118,6 @@ def reply_to_conversation(
     whose queue `author` may act on (PermissionDenied otherwise). On a provider channel the reply is queued
     with an idempotency key and a task delivers it after commit; its delivery status follows.
     """
-    from interactions import outbound
-
     text = validate_message_text(text)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)

@@ -11,20 +11,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from interactions.announcements import announce_conversation
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
-from routing import engine, stats
+from routing import engine, intents, offers, stats
+from routing.assignments import announce_routing_change, end_live_assignment, give, item_for, refresh_load
 from routing.models import (
     AgentProfile,
     Assignment,
-    CapacityClass,
     Offer,
     Queue,
     RoutingItem,
@@ -39,14 +39,6 @@ def tier_boost(value_tier: str) -> int:
     return int(boosts.get(value_tier, 0))
 
 
-def announce_routing_change(
-    *, conversation: Conversation, type: str, extra_groups: list[str] | None = None, preview: str | None = None
-) -> None:
-    """A routing change (queued, assigned) reaches the case's audience, and the supervisors' figures follow."""
-    announce_conversation(conversation=conversation, type=type, extra_groups=extra_groups, preview=preview)
-    stats.publish_stats_on_commit()
-
-
 # --- enqueue ------------------------------------------------------------------------------------------------------
 
 
@@ -56,8 +48,6 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
     The intent detected on its first inbound text may send it to the intent's queue, add skills and raise its
     priority; the customer's value tier raises it too.
     """
-    from routing import intents
-
     now = timezone.now()
     detected = intents.detect_for_conversation(conversation=conversation)
     intent = detected.intent if detected else None
@@ -103,8 +93,6 @@ def route_item(
     (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again. `pool`
     (engine.agent_pool) lets a hopeless item fail without the locking query.
     """
-    from routing import offers
-
     # No savepoint: the caller's transaction holds the item's lock, and nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
         skill_ids = engine.wanted_skill_ids(item)
@@ -198,40 +186,11 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
             if item is None:
                 return routed
             if item.queue.mode == Queue.Mode.OFFER:
-                from routing import offers
-
                 offers.make_offer(item=item, profile=profile)
             else:
                 give(item=item, profile=profile, source=Assignment.Source.ROUTED)
         routed += 1
     return routed
-
-
-def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversation:
-    """Assign `item` to the agent whose row the caller has locked; the caller checked the capacity."""
-    now = timezone.now()
-    # The last message's text comes with the conversation: the announcement's preview costs no query of its own.
-    last_text = (
-        Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id").values("text")[:1]
-    )
-    conversation = (
-        Conversation.objects.select_related("customer", "channel")
-        .annotate(last_text=Subquery(last_text))
-        .get(pk=item.conversation_id)
-    )
-    engine.record_assignment(item=item, profile=profile, source=source, now=now)
-    conversation.assignee = profile.user
-    conversation.assigned_at = now
-    item.state = RoutingItem.State.ASSIGNED
-    item.agent_id = profile.user_id
-    item.reason = ""
-    item.updated_at = now
-    setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
-    profile.last_assigned_at = now
-    announce_routing_change(
-        conversation=conversation, type="conversation.assigned", preview=conversation.last_text or ""
-    )
-    return conversation
 
 
 # Kept for the callers of the minimal routing: one decision for a queue.
@@ -247,18 +206,6 @@ def assign_waiting(*, queue: Queue, limit: int = 100) -> int:
 # --- direct assignment and release --------------------------------------------------------------------------------
 
 
-def end_live_assignment(*, conversation: Conversation, reason: str) -> Assignment | None:
-    """Close the conversation's live assignment, if any, and give the agent's capacity back (recounted)."""
-    live = Assignment.objects.filter(conversation=conversation, ended_at__isnull=True).first()
-    if live is None:
-        return None
-    live.ended_at = timezone.now()
-    live.end_reason = reason
-    live.save(update_fields=["ended_at", "end_reason"])
-    refresh_load(user=live.agent)
-    return live
-
-
 def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = None, note: str = "") -> Conversation:
     """Give `conversation` to `agent` now, whatever the queue order (an answered call, a supervisor's reassignment).
 
@@ -270,7 +217,7 @@ def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = Non
         if previous_id == agent.pk:
             return locked
         end_live_assignment(conversation=locked, reason="reassigned")
-        item = _item_for(locked)
+        item = item_for(locked)
         now = timezone.now()
         Assignment.objects.create(
             conversation=locked,
@@ -298,49 +245,9 @@ def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = Non
 
 
 def route_for_user_id(user_id: int) -> None:
-    from django.contrib.auth import get_user_model
-
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
         route_for_agent(user=user)
-
-
-def _item_for(conversation: Conversation) -> RoutingItem:
-    """The conversation's routing item, created for conversations that never went through a queue."""
-    item = RoutingItem.objects.select_for_update().filter(conversation=conversation).first()
-    if item is not None:
-        return item
-    queue = conversation.queue or conversation.channel.queue
-    now = conversation.queued_at or timezone.now()
-    return RoutingItem.objects.create(
-        conversation=conversation,
-        queue=queue,
-        capacity_class=capacity_class_for(conversation.channel.kind),
-        rank=engine.rank_for(queue=queue, boost=0, queued_at=now),
-        queued_at=now,
-    )
-
-
-def refresh_load(*, user: Any) -> AgentProfile | None:
-    """Recount the agent's load per class from live assignments and pending offers, under the agent's lock."""
-    profile = AgentProfile.objects.select_for_update().filter(user=user).first()
-    if profile is None:
-        return None
-    counts = {c: 0 for c in CapacityClass.values}
-    live = Assignment.objects.filter(agent=user, ended_at__isnull=True).values("capacity_class").annotate(n=Count("pk"))
-    for row in live:
-        counts[row["capacity_class"]] += row["n"]
-    offered = (
-        Offer.objects.filter(agent=user, state=Offer.State.PENDING)
-        .values("item__capacity_class")
-        .annotate(n=Count("pk"))
-    )
-    for offered_row in offered:
-        counts[offered_row["item__capacity_class"]] += offered_row["n"]
-    for capacity_class, n in counts.items():
-        setattr(profile, f"{capacity_class}_load", n)
-    profile.save(update_fields=[f"{c}_load" for c in counts])
-    return profile
 
 
 def release_capacity(*, agent: Any, queue: Queue | None) -> None:
@@ -441,8 +348,6 @@ def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentP
 
 def return_unanswered(*, user: Any) -> list[RoutingItem]:
     """Put back in their queue, with their original waiting time, the agent's items no reply has gone out on yet."""
-    from routing import offers
-
     offers.withdraw_offers(user=user)
     returned = []
     live = Assignment.objects.filter(agent=user, ended_at__isnull=True).select_related("conversation")

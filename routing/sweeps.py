@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from routing import offers, stats
 from routing.models import AgentProfile, Queue, RoutingItem
+from routing.services import move_to_queue, route_item, route_queue, set_presence
 
 OFFLINE_AFTER = timedelta(seconds=60)
 
@@ -21,8 +22,6 @@ def offline_after() -> timedelta:
 
 def sweep_presence(*, now: Any = None) -> int:
     """Agents whose desk sockets have all been gone for the timeout become offline (their items go back)."""
-    from routing.services import set_presence
-
     now = now or timezone.now()
     gone = AgentProfile.objects.filter(
         socket_count=0, last_seen_at__lt=now - offline_after(), last_seen_at__isnull=False
@@ -36,8 +35,6 @@ def sweep_presence(*, now: Any = None) -> int:
 
 def sweep_overflow(*, now: Any = None) -> int:
     """Items waiting longer than their queue's overflow timeout move to the overflow queue or drop optional skills."""
-    from routing.services import move_to_queue, route_item
-
     now = now or timezone.now()
     moved = 0
     for queue in Queue.objects.filter(overflow_timeout_seconds__isnull=False).select_related("overflow_queue"):
@@ -70,8 +67,6 @@ def sweep_overflow(*, now: Any = None) -> int:
 
 def sweep_queues() -> int:
     """The catch-all trigger: whatever could be assigned now is (after a missed trigger or a crash)."""
-    from routing.services import route_queue
-
     routed = 0
     queue_ids = RoutingItem.objects.filter(state=RoutingItem.State.WAITING).values_list("queue_id", flat=True)
     for queue in Queue.objects.filter(pk__in=queue_ids.distinct()):

@@ -8,10 +8,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from interactions import timeline
+from interactions import access, timeline
 from interactions.announcements import announce_message
 from interactions.models import Conversation, Interaction
+from routing.assignments import item_for
 from routing.models import AgentProfile, Queue, Transfer
+from routing.selectors import queues_visible_to
+from routing.services import assign_conversation, move_to_queue
 
 MAX_NOTE = 2000
 
@@ -24,10 +27,6 @@ def transfer_conversation(
     An agent may transfer only to queues they can see, and to an agent who is a member of one of those queues and
     has room for the conversation's channel kind.
     """
-    from interactions import access
-    from routing.selectors import queues_visible_to
-    from routing.services import _item_for, assign_conversation, move_to_queue
-
     if (to_agent is None) == (to_queue is None):
         raise ValidationError(_("Transfer to either an agent or a queue."), code="transfer_target")
     note = (note or "").strip()
@@ -40,7 +39,7 @@ def transfer_conversation(
         locked = Conversation.objects.select_for_update().select_related("channel").get(pk=conversation.pk)
         if locked.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
-        item = _item_for(locked)
+        item = item_for(locked)
         if to_agent is not None:
             profile = AgentProfile.objects.filter(user=to_agent, user__is_active=True).first()
             if profile is None:

@@ -27,7 +27,7 @@ from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
 from interactions import outbound, services
 from interactions.adapters import InvalidPayload
-from interactions.inbound import DeferProcessing, record_inbound_event
+from interactions.inbound import DeferProcessing, process_one, record_inbound_event
 from interactions.mail import loops, threads
 from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
@@ -204,8 +204,6 @@ def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
     processed now, in this transaction, its own parents first (it counts as retried), so a thread of replies
     stored newest first still threads and nothing re-enters the task.
     """
-    from interactions.inbound import process_one
-
     ancestry = _ancestry.get()
     if not (parsed.in_reply_to or parsed.references) or len(ancestry) >= MAX_ANCESTRY:
         return

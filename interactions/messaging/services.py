@@ -21,6 +21,7 @@ from interactions.announcements import announce_delivery_status
 from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
+from interactions.services import receive_message
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 # Phone numbers are one person whether they write by SMS or WhatsApp.
@@ -79,8 +80,8 @@ def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "")
 
 def receive_provider_message(*, channel: Channel, message: ParsedMessage) -> Interaction:
     """Append `message` to the sender's timeline; its media are recorded and fetched after commit. Idempotent."""
+    # The fetch task runs this module's verbs (messaging.tasks imports it): the task is looked up when used.
     from interactions.messaging.tasks import fetch_attachment_task
-    from interactions.services import receive_message
 
     existing = Interaction.objects.filter(channel=channel, external_id=message.external_id).first()
     if existing is not None:
@@ -256,6 +257,7 @@ def retry_delivery(*, interaction: Interaction) -> Interaction:
 
 def send_whatsapp(interaction: Interaction) -> SendResult:
     """WhatsApp goes through Meta's Cloud API or through Twilio, as the channel is configured."""
+    # Each provider's module registers this sender and imports this module's verbs: the sender looks them up late.
     from interactions.messaging import meta, twilio
 
     if interaction.channel.config.get("provider") == "twilio":
