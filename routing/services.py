@@ -305,13 +305,21 @@ def move_to_queue(
 # --- presence and capacity ----------------------------------------------------------------------------------------
 
 
+# What a person may choose; offline is set by the system only (no desk socket for the timeout). Adapters offer these.
+CHOOSABLE_PRESENCES = (AgentProfile.Presence.AVAILABLE, AgentProfile.Presence.AWAY)
+
+
 def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentProfile:
     """Change an agent's presence; available pulls waiting work, offline gives back unanswered items.
 
+    A person chooses one of CHOOSABLE_PRESENCES; `by_system` (the desk sockets, the sweep) may also set offline.
     An agent's own changes are limited to OMNIDESK_PRESENCE_CHANGES_PER_MINUTE (flapping would churn routing).
     """
     if presence not in AgentProfile.Presence.values:
         raise ValidationError(_("Unknown presence %(value)s.") % {"value": presence}, code="unknown_presence")
+    if not by_system and presence not in CHOOSABLE_PRESENCES:
+        # Offline follows the desk's sockets (the presence sweep): a person who wants no work chooses Away.
+        raise ValidationError(_("Choose Available or Away."), code="presence_not_choosable")
     limit = getattr(settings, "OMNIDESK_PRESENCE_CHANGES_PER_MINUTE", 10)
     with transaction.atomic():
         profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)

@@ -110,7 +110,7 @@ def test_it_gives_back_an_acknowledged_email_when_its_agent_goes_offline_before_
     first = carla_emails(channel)
     assert Conversation.objects.get(pk=first.conversation_id).assignee == alice
 
-    routing.set_presence(user=alice, presence=AgentProfile.Presence.OFFLINE)
+    routing.set_presence(user=alice, presence=AgentProfile.Presence.OFFLINE, by_system=True)
 
     assert Conversation.objects.get(pk=first.conversation_id).assignee is None
     assert RoutingItem.objects.get(conversation_id=first.conversation_id).state == RoutingItem.State.WAITING
@@ -121,6 +121,6 @@ def test_it_keeps_an_answered_email_with_its_agent_when_they_go_offline(alice: A
     first = carla_emails(channel)
     services.reply_to_conversation(conversation=first.conversation, author=alice, text="On it.")
 
-    routing.set_presence(user=alice, presence=AgentProfile.Presence.OFFLINE)
+    routing.set_presence(user=alice, presence=AgentProfile.Presence.OFFLINE, by_system=True)
 
     assert Conversation.objects.get(pk=first.conversation_id).assignee == alice
