@@ -30,6 +30,14 @@ def french(support_queue: Queue) -> Skill:
     return skill
 
 
+def overflow_after_a_minute(queue: Queue, *, to: Queue, away: Any) -> None:
+    """`queue` overflows to `to` after 60 s, and its only agent (`away`) is not taking work."""
+    queue.overflow_queue = to
+    queue.overflow_timeout_seconds = 60
+    queue.save()
+    AgentProfile.objects.filter(user=away).update(presence=AgentProfile.Presence.AWAY)
+
+
 def speaks(user: Any, skill: Skill) -> None:
     AgentSkill.objects.create(agent=AgentProfile.objects.get(user=user), skill=skill)
 
@@ -57,10 +65,7 @@ def test_it_keeps_the_skills_when_an_item_overflows_to_another_queue(
     chat_channel: Channel,
     arrive: Any,
 ) -> None:
-    support_queue.overflow_queue = billing_queue
-    support_queue.overflow_timeout_seconds = 60
-    support_queue.save()
-    AgentProfile.objects.filter(user=alice).update(presence=AgentProfile.Presence.AWAY)
+    overflow_after_a_minute(support_queue, to=billing_queue, away=alice)
     conversation = arrive(chat_channel)
 
     assert sweep_overflow(now=timezone.now() + timedelta(seconds=61)) == 1
@@ -74,10 +79,7 @@ def test_it_keeps_the_skills_when_an_item_overflows_to_another_queue(
 def test_it_gives_an_overflowed_item_to_an_agent_of_the_new_queue_with_its_skills(
     alice: Any, french: Skill, support_queue: Queue, billing_queue: Queue, chat_channel: Channel, arrive: Any
 ) -> None:
-    support_queue.overflow_queue = billing_queue
-    support_queue.overflow_timeout_seconds = 60
-    support_queue.save()
-    AgentProfile.objects.filter(user=alice).update(presence=AgentProfile.Presence.AWAY)
+    overflow_after_a_minute(support_queue, to=billing_queue, away=alice)
     bruno = make_user("bruno", queues=[billing_queue])
     speaks(bruno, french)
     AgentProfile.objects.filter(user=bruno).update(presence=AgentProfile.Presence.AWAY)
