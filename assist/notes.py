@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from assist.models import Mention
-from interactions import access, services
+from interactions import access
+from interactions.announcements import announce_message
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 
@@ -98,7 +99,7 @@ def add_note(*, conversation: Conversation, author: Any, text: Any) -> Interacti
             meta={"mentions": [user.pk for user in mentioned]},
         )
         note.conversation = conversation
-        services.announce_message(interaction=note)
+        announce_message(interaction=note)
         for user in mentioned:
             if user.pk == author.pk:
                 continue

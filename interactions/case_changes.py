@@ -17,16 +17,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions import access
+from interactions.announcements import announce_conversation, announce_message
 from interactions.cases import open_conversation
 from interactions.mail.models import MessageReference
 from interactions.models import CaseChange, Conversation, Interaction
 from interactions.phone.models import Call
-from interactions.services import (
-    announce_conversation,
-    announce_message,
-    resolve_conversation,
-    set_conversation_status,
-)
+from interactions.services import resolve_conversation, set_conversation_status
 from routing.services import assign_conversation
 
 # What a customer sent us: the entries an agent may split off (notes, replies and system entries stay put).

@@ -21,14 +21,9 @@ from django.utils import timezone
 from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
 from routing import engine, sla, stats
+from routing.assignments import end_live_assignment
 from routing.models import AgentProfile, Queue, RoutingItem, capacity_class_for
-from routing.services import (
-    assign_conversation,
-    end_live_assignment,
-    enqueue_conversation,
-    route_for_agent,
-    route_item,
-)
+from routing.services import assign_conversation, enqueue_conversation, route_for_agent, route_item
 
 
 def open_conversation(

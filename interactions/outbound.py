@@ -10,6 +10,7 @@ which only moves a status forward, so duplicated or out-of-order receipts end in
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,9 +19,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from interactions import access
-from interactions.models import STATUS_RANK, Channel, Interaction
-from omnidesk import realtime
+from interactions.announcements import announce_delivery_status, announce_message
+from interactions.models import STATUS_RANK, Channel, Conversation, Interaction
+from routing import sla
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,53 @@ def sender_for(channel: Channel) -> Sender | None:
     return SENDERS.get(channel.kind)
 
 
+def queue_outbound(
+    *,
+    conversation: Conversation,
+    channel: Channel,
+    text: str,
+    author: Any = None,
+    meta: dict[str, Any] | None = None,
+    counts_as_response: bool,
+) -> Interaction:
+    """Write an outbound message in `conversation`'s timeline, announce it and hand it to its channel's sender.
+
+    The caller holds `conversation`'s row lock and has checked the message may go (status, channel rules). On a
+    channel with a sender the message is QUEUED with an idempotency key and a task delivers it after commit; on the
+    others (the website chat: the widget's socket is the delivery) it is SENT at once.
+
+    `counts_as_response`: a person's answer (an agent's reply, a WhatsApp template an agent chose) stops the
+    first-response and next-response clocks and sets `first_response_at`; a machine's (the automatic acknowledgement
+    of an email) does not, since the customer still waits for a person. Either way the case's last message moves.
+    """
+    sender = sender_for(channel)
+    now = timezone.now()
+    interaction = Interaction.objects.create(
+        conversation=conversation,
+        customer_id=conversation.customer_id,
+        channel=channel,
+        kind=Interaction.Kind.MESSAGE,
+        direction=Interaction.Direction.OUTBOUND,
+        author=author,
+        text=text,
+        meta=meta or {},
+        status=Interaction.Status.QUEUED if sender else Interaction.Status.SENT,
+        status_at=now,
+        idempotency_key=uuid.uuid4().hex if sender else None,
+    )
+    conversation.last_message_at = now
+    conversation.save(update_fields=["last_message_at", "updated_at"])
+    if counts_as_response:
+        sla.note_agent_reply(conversation=conversation, now=now)
+    announce_message(interaction=interaction)
+    if sender:
+        enqueue_delivery(interaction=interaction)
+    return interaction
+
+
 def enqueue_delivery(*, interaction: Interaction) -> None:
     """After commit, hand the interaction to the delivery task (the sweeper-free path: the task retries itself)."""
+    # The delivery task runs `deliver_interaction` (interactions.tasks imports this module): looked up when used.
     from interactions.tasks import deliver_interaction_task
 
     transaction.on_commit(lambda: deliver_interaction_task.delay(interaction.pk))
@@ -145,16 +191,3 @@ def record_delivery_failure(*, interaction: Interaction, error: str) -> None:
 def note_delivery_problem(*, interaction: Interaction, error: str) -> None:
     """A retryable failure: shown on the interaction while the task retries."""
     Interaction.objects.filter(pk=interaction.pk).update(error=error[:2000])
-
-
-def announce_delivery_status(*, interaction: Interaction) -> None:
-    conversation = interaction.conversation
-    data = {
-        "conversation_id": conversation.pk,
-        "message_id": interaction.pk,
-        "status": interaction.status,
-        "error": interaction.error,
-    }
-    realtime.publish_on_commit(
-        type="message.status_changed", data=data, groups=access.audience_for_conversation(conversation)
-    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +13,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from interactions import access, cases, continuity, events, visitors
+from interactions import access, cases, continuity, outbound
+from interactions.announcements import announce_conversation, announce_message
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 from routing import sla
 from routing.models import Queue
+from routing.services import release_capacity
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,6 @@ def reply_to_conversation(
     whose queue `author` may act on (PermissionDenied otherwise). On a provider channel the reply is queued
     with an idempotency key and a task delivers it after commit; its delivery status follows.
     """
-    from interactions import outbound
-
     text = validate_message_text(text)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
@@ -132,36 +131,14 @@ def reply_to_conversation(
         if not channel.is_active:
             raise ValidationError(_("This channel is not active."), code="channel_inactive")
         outbound.check_reply(conversation=conversation, channel=channel)
-        sender = outbound.sender_for(channel)
-        now = timezone.now()
-        interaction = Interaction.objects.create(
-            conversation=conversation,
-            customer_id=conversation.customer_id,
-            channel=channel,
-            direction=Interaction.Direction.OUTBOUND,
-            author=author,
-            text=text,
-            status=Interaction.Status.QUEUED if sender else Interaction.Status.SENT,
-            status_at=now,
-            idempotency_key=uuid.uuid4().hex if sender else None,
+        interaction = outbound.queue_outbound(
+            conversation=conversation, channel=channel, text=text, author=author, counts_as_response=True
         )
-        conversation.last_message_at = now
-        fields = ["last_message_at", "updated_at"]
-        if conversation.first_response_at is None:
-            conversation.first_response_at = now
-            fields.append("first_response_at")
-        conversation.save(update_fields=fields)
-        sla.note_agent_reply(conversation=conversation, now=now)
-        announce_message(interaction=interaction)
-        if sender:
-            outbound.enqueue_delivery(interaction=interaction)
     return interaction
 
 
 def resolve_conversation(*, conversation: Conversation, by: Any) -> Conversation:
     """Close the case; the agent's capacity is freed for the next waiting conversation."""
-    from routing.services import release_capacity
-
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.status == Conversation.Status.RESOLVED:
@@ -188,8 +165,6 @@ def set_conversation_status(
     starts fresh clocks). Resolving goes through `resolve_conversation`. `by` is None for the system (a snooze that
     ends, a customer who writes back).
     """
-    from routing.services import release_capacity
-
     if status == Conversation.Status.RESOLVED:
         return resolve_conversation(conversation=conversation, by=by)
     if status not in Conversation.Status.values:
@@ -223,26 +198,3 @@ def set_conversation_status(
         if previous == Conversation.Status.OPEN:
             release_capacity(agent=conversation.assignee, queue=conversation.queue)
     return conversation
-
-
-# --- announcements ------------------------------------------------------------------------------------------------
-
-
-def announce_message(*, interaction: Interaction) -> None:
-    """Tell the desk, and the customer's open widgets, about a new message. Internal notes stay on the desk."""
-    conversation = interaction.conversation
-    message = events.message_data(interaction)
-    desk: events.MessageCreated = {
-        "conversation_id": conversation.pk,
-        "message": message,
-        "conversation": events.conversation_summary(conversation, preview=interaction.text),
-    }
-    announcements = [realtime.Announcement("message.created", desk, access.audience_for_conversation(conversation))]
-    announcements += visitors.visitor_announcements(interaction=interaction)
-    realtime.publish_many_on_commit(announcements)
-
-
-def announce_conversation(*, conversation: Conversation, type: str, extra_groups: list[str] | None = None) -> None:
-    data: events.ConversationChanged = {"conversation": events.conversation_summary(conversation)}
-    groups = access.audience_for_conversation(conversation) + (extra_groups or [])
-    realtime.publish_on_commit(type=type, data=data, groups=groups)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from omnidesk import realtime
 from routing import stats
+from routing.assignments import give, refresh_load
 from routing.models import AgentProfile, Assignment, Offer, RoutingItem
 
 
@@ -67,8 +68,6 @@ def get_offer_for_agent(user: Any, pk: int) -> Offer:
 
 def accept_offer(*, offer: Offer, by: Any) -> Offer:
     """Take the offered conversation. After its timeout the offer is refused and nothing changes."""
-    from routing.services import give
-
     with transaction.atomic():
         locked = Offer.objects.select_for_update().select_related("item__queue").get(pk=offer.pk)
         if locked.agent_id != by.pk:
@@ -125,8 +124,6 @@ def withdraw_offers(*, user: Any) -> None:
 
 
 def _close(offer: Offer, state: str) -> RoutingItem:
-    from routing.services import refresh_load
-
     offer.state = state
     offer.decided_at = timezone.now()
     offer.save(update_fields=["state", "decided_at"])
@@ -145,6 +142,7 @@ def _close(offer: Offer, state: str) -> RoutingItem:
 
 
 def _offer_next(item: RoutingItem) -> None:
+    # routing.services offers items (it imports this module): a declined or expired offer's re-route calls back.
     from routing.services import route_item
 
     with transaction.atomic():

@@ -7,23 +7,24 @@ intents.py, sweeps.py); the contract names other apps call are all here.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
-from routing import engine, stats
+from routing import engine, intents, offers, stats
+from routing.assignments import announce_routing_change, end_live_assignment, give, item_for, refresh_load
 from routing.models import (
     AgentProfile,
     Assignment,
-    CapacityClass,
     Offer,
     Queue,
     RoutingItem,
@@ -38,13 +39,6 @@ def tier_boost(value_tier: str) -> int:
     return int(boosts.get(value_tier, 0))
 
 
-def _announce(conversation: Conversation, type: str, extra_groups: list[str] | None = None) -> None:
-    from interactions.services import announce_conversation
-
-    announce_conversation(conversation=conversation, type=type, extra_groups=extra_groups)
-    stats.publish_stats_on_commit()
-
-
 # --- enqueue ------------------------------------------------------------------------------------------------------
 
 
@@ -54,8 +48,6 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
     The intent detected on its first inbound text may send it to the intent's queue, add skills and raise its
     priority; the customer's value tier raises it too.
     """
-    from routing import intents
-
     now = timezone.now()
     detected = intents.detect_for_conversation(conversation=conversation)
     intent = detected.intent if detected else None
@@ -81,7 +73,7 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         conversation.save(update_fields=["queue", "queued_at", "updated_at"])
         if route_item(item=item) is None:
             conversation.refresh_from_db(fields=["assignee", "assigned_at"])
-            _announce(conversation, "conversation.queued")
+            announce_routing_change(conversation=conversation, type="conversation.queued")
     return item
 
 
@@ -101,8 +93,6 @@ def route_item(
     (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again. `pool`
     (engine.agent_pool) lets a hopeless item fail without the locking query.
     """
-    from routing import offers
-
     # No savepoint: the caller's transaction holds the item's lock, and nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
         skill_ids = engine.wanted_skill_ids(item)
@@ -196,49 +186,11 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
             if item is None:
                 return routed
             if item.queue.mode == Queue.Mode.OFFER:
-                from routing import offers
-
                 offers.make_offer(item=item, profile=profile)
             else:
                 give(item=item, profile=profile, source=Assignment.Source.ROUTED)
         routed += 1
     return routed
-
-
-def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversation:
-    """Assign `item` to the agent whose row the caller has locked; the caller checked the capacity."""
-    now = timezone.now()
-    # The last message's text comes with the conversation: the announcement's preview costs no query of its own.
-    last_text = (
-        Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id").values("text")[:1]
-    )
-    conversation = (
-        Conversation.objects.select_related("customer", "channel")
-        .annotate(last_text=Subquery(last_text))
-        .get(pk=item.conversation_id)
-    )
-    engine.record_assignment(item=item, profile=profile, source=source, now=now)
-    conversation.assignee = profile.user
-    conversation.assigned_at = now
-    item.state = RoutingItem.State.ASSIGNED
-    item.agent_id = profile.user_id
-    item.reason = ""
-    item.updated_at = now
-    setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
-    profile.last_assigned_at = now
-    _announce_assigned(conversation, preview=conversation.last_text or "")
-    return conversation
-
-
-def _announce_assigned(conversation: Conversation, *, preview: str) -> None:
-    """`interactions.services.announce_conversation` for an assignment, with the preview the caller already has."""
-    from interactions import access, events
-
-    data: events.ConversationChanged = {"conversation": events.conversation_summary(conversation, preview=preview)}
-    realtime.publish_on_commit(
-        type="conversation.assigned", data=data, groups=access.audience_for_conversation(conversation)
-    )
-    stats.publish_stats_on_commit()
 
 
 # Kept for the callers of the minimal routing: one decision for a queue.
@@ -254,18 +206,6 @@ def assign_waiting(*, queue: Queue, limit: int = 100) -> int:
 # --- direct assignment and release --------------------------------------------------------------------------------
 
 
-def end_live_assignment(*, conversation: Conversation, reason: str) -> Assignment | None:
-    """Close the conversation's live assignment, if any, and give the agent's capacity back (recounted)."""
-    live = Assignment.objects.filter(conversation=conversation, ended_at__isnull=True).first()
-    if live is None:
-        return None
-    live.ended_at = timezone.now()
-    live.end_reason = reason
-    live.save(update_fields=["ended_at", "end_reason"])
-    refresh_load(user=live.agent)
-    return live
-
-
 def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = None, note: str = "") -> Conversation:
     """Give `conversation` to `agent` now, whatever the queue order (an answered call, a supervisor's reassignment).
 
@@ -277,7 +217,7 @@ def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = Non
         if previous_id == agent.pk:
             return locked
         end_live_assignment(conversation=locked, reason="reassigned")
-        item = _item_for(locked)
+        item = item_for(locked)
         now = timezone.now()
         Assignment.objects.create(
             conversation=locked,
@@ -298,56 +238,16 @@ def assign_conversation(*, conversation: Conversation, agent: Any, by: Any = Non
         refresh_load(user=agent)
         locked = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=locked.pk)
         extra = [] if previous_id is None else [realtime.agent_group(previous_id)]
-        _announce(locked, "conversation.assigned", extra_groups=extra)
+        announce_routing_change(conversation=locked, type="conversation.assigned", extra_groups=extra)
     if previous_id is not None:
-        transaction.on_commit(lambda: _route_for_user_id(previous_id))
+        transaction.on_commit(lambda: route_for_user_id(previous_id))
     return locked
 
 
-def _route_for_user_id(user_id: int) -> None:
-    from django.contrib.auth import get_user_model
-
+def route_for_user_id(user_id: int) -> None:
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is not None:
         route_for_agent(user=user)
-
-
-def _item_for(conversation: Conversation) -> RoutingItem:
-    """The conversation's routing item, created for conversations that never went through a queue."""
-    item = RoutingItem.objects.select_for_update().filter(conversation=conversation).first()
-    if item is not None:
-        return item
-    queue = conversation.queue or conversation.channel.queue
-    now = conversation.queued_at or timezone.now()
-    return RoutingItem.objects.create(
-        conversation=conversation,
-        queue=queue,
-        capacity_class=capacity_class_for(conversation.channel.kind),
-        rank=engine.rank_for(queue=queue, boost=0, queued_at=now),
-        queued_at=now,
-    )
-
-
-def refresh_load(*, user: Any) -> AgentProfile | None:
-    """Recount the agent's load per class from live assignments and pending offers, under the agent's lock."""
-    profile = AgentProfile.objects.select_for_update().filter(user=user).first()
-    if profile is None:
-        return None
-    counts = {c: 0 for c in CapacityClass.values}
-    live = Assignment.objects.filter(agent=user, ended_at__isnull=True).values("capacity_class").annotate(n=Count("pk"))
-    for row in live:
-        counts[row["capacity_class"]] += row["n"]
-    offered = (
-        Offer.objects.filter(agent=user, state=Offer.State.PENDING)
-        .values("item__capacity_class")
-        .annotate(n=Count("pk"))
-    )
-    for offered_row in offered:
-        counts[offered_row["item__capacity_class"]] += offered_row["n"]
-    for capacity_class, n in counts.items():
-        setattr(profile, f"{capacity_class}_load", n)
-    profile.save(update_fields=[f"{c}_load" for c in counts])
-    return profile
 
 
 def release_capacity(*, agent: Any, queue: Queue | None) -> None:
@@ -366,16 +266,60 @@ def release_capacity(*, agent: Any, queue: Queue | None) -> None:
     route_for_agent(user=agent)
 
 
+def move_to_queue(
+    *, item: RoutingItem, queue: Queue, reset_skills: bool, reason: str, overflowed_at: datetime | None = None
+) -> AgentProfile | None:
+    """Move a conversation's routing item to `queue`, waiting there, and route it at once; who got it, or None.
+
+    The caller holds the item's lock. A live assignment ends with `reason` (the agent's capacity comes back and they
+    are given other work after commit); the item keeps its original waiting time, re-ranked in `queue`.
+    `reset_skills=True` replaces the item's skills with `queue`'s (a transfer: a person chose the queue for what the
+    case needs); False keeps them (an overflow: waiting longer does not change what the customer needs, and
+    `overflowed_at` already drops the optional ones).
+    """
+    conversation = Conversation.objects.get(pk=item.conversation_id)
+    previous_id = conversation.assignee_id
+    end_live_assignment(conversation=conversation, reason=reason)
+    item.queue = queue
+    item.state = RoutingItem.State.WAITING
+    item.agent = None
+    item.overflowed_at = overflowed_at
+    item.rank = engine.rank_for(queue=queue, boost=item.boost, queued_at=item.queued_at)
+    item.save(update_fields=["queue", "state", "agent", "overflowed_at", "rank", "updated_at"])
+    if reset_skills:
+        item.set_skills(
+            required=set(queue.required_skills.values_list("pk", flat=True)),
+            optional=set(queue.optional_skills.values_list("pk", flat=True)),
+        )
+    Conversation.objects.filter(pk=conversation.pk).update(queue=queue, assignee=None, assigned_at=None)
+    profile = route_item(item=RoutingItem.objects.select_related("queue").get(pk=item.pk))
+    if profile is None:
+        fresh = Conversation.objects.select_related("customer", "channel").get(pk=conversation.pk)
+        extra = [realtime.agent_group(previous_id)] if previous_id else []
+        announce_routing_change(conversation=fresh, type="conversation.queued", extra_groups=extra)
+    if previous_id is not None:
+        transaction.on_commit(lambda: route_for_user_id(previous_id))
+    return profile
+
+
 # --- presence and capacity ----------------------------------------------------------------------------------------
+
+
+# What a person may choose; offline is set by the system only (no desk socket for the timeout). Adapters offer these.
+CHOOSABLE_PRESENCES = (AgentProfile.Presence.AVAILABLE, AgentProfile.Presence.AWAY)
 
 
 def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentProfile:
     """Change an agent's presence; available pulls waiting work, offline gives back unanswered items.
 
+    A person chooses one of CHOOSABLE_PRESENCES; `by_system` (the desk sockets, the sweep) may also set offline.
     An agent's own changes are limited to OMNIDESK_PRESENCE_CHANGES_PER_MINUTE (flapping would churn routing).
     """
     if presence not in AgentProfile.Presence.values:
         raise ValidationError(_("Unknown presence %(value)s.") % {"value": presence}, code="unknown_presence")
+    if not by_system and presence not in CHOOSABLE_PRESENCES:
+        # Offline follows the desk's sockets (the presence sweep): a person who wants no work chooses Away.
+        raise ValidationError(_("Choose Available or Away."), code="presence_not_choosable")
     limit = getattr(settings, "OMNIDESK_PRESENCE_CHANGES_PER_MINUTE", 10)
     with transaction.atomic():
         profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
@@ -412,17 +356,17 @@ def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentP
 
 def return_unanswered(*, user: Any) -> list[RoutingItem]:
     """Put back in their queue, with their original waiting time, the agent's items no reply has gone out on yet."""
-    from routing import offers
-
     offers.withdraw_offers(user=user)
     returned = []
     live = Assignment.objects.filter(agent=user, ended_at__isnull=True).select_related("conversation")
     for assignment in live:
         conversation = assignment.conversation
+        # A person's message answers; an automatic one (the email acknowledgement, no author) does not.
         answered = Interaction.objects.filter(
             conversation=conversation,
             direction=Interaction.Direction.OUTBOUND,
             kind=Interaction.Kind.MESSAGE,
+            author__isnull=False,
             created_at__gte=assignment.started_at,
         ).exists()
         if answered or conversation.status == Conversation.Status.RESOLVED:
@@ -436,7 +380,9 @@ def return_unanswered(*, user: Any) -> list[RoutingItem]:
         item.save(update_fields=["state", "agent", "updated_at"])
         Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
         conversation = Conversation.objects.select_related("customer", "channel").get(pk=conversation.pk)
-        _announce(conversation, "conversation.queued", extra_groups=[realtime.agent_group(user.pk)])
+        announce_routing_change(
+            conversation=conversation, type="conversation.queued", extra_groups=[realtime.agent_group(user.pk)]
+        )
         returned.append(item)
     refresh_load(user=user)
     return returned

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from interactions.models import Conversation
-from routing import engine, offers, stats
+from routing import offers, stats
 from routing.models import AgentProfile, Queue, RoutingItem
+from routing.services import move_to_queue, route_item, route_queue, set_presence
 
 OFFLINE_AFTER = timedelta(seconds=60)
 
@@ -22,8 +22,6 @@ def offline_after() -> timedelta:
 
 def sweep_presence(*, now: Any = None) -> int:
     """Agents whose desk sockets have all been gone for the timeout become offline (their items go back)."""
-    from routing.services import set_presence
-
     now = now or timezone.now()
     gone = AgentProfile.objects.filter(
         socket_count=0, last_seen_at__lt=now - offline_after(), last_seen_at__isnull=False
@@ -37,9 +35,6 @@ def sweep_presence(*, now: Any = None) -> int:
 
 def sweep_overflow(*, now: Any = None) -> int:
     """Items waiting longer than their queue's overflow timeout move to the overflow queue or drop optional skills."""
-    from interactions.services import announce_conversation
-    from routing.services import route_item
-
     now = now or timezone.now()
     moved = 0
     for queue in Queue.objects.filter(overflow_timeout_seconds__isnull=False).select_related("overflow_queue"):
@@ -58,27 +53,20 @@ def sweep_overflow(*, now: Any = None) -> int:
                 )
                 if item is None:
                     continue
-                item.overflowed_at = now
                 target = queue.overflow_queue
                 if target is not None and target.pk != queue.pk:
-                    item.queue = target
-                    item.rank = engine.rank_for(queue=target, boost=item.boost, queued_at=item.queued_at)
-                    Conversation.objects.filter(pk=item.conversation_id).update(queue=target)
-                item.save(update_fields=["overflowed_at", "queue", "rank", "updated_at"])
-                item = RoutingItem.objects.select_related("queue").get(pk=item.pk)
-                if route_item(item=item) is None and target is not None:
-                    conversation = Conversation.objects.select_related("customer", "channel").get(
-                        pk=item.conversation_id
-                    )
-                    announce_conversation(conversation=conversation, type="conversation.queued")
+                    move_to_queue(item=item, queue=target, reset_skills=False, reason="overflowed", overflowed_at=now)
+                else:
+                    # No queue to go to: the item stays, and from now on its optional skills are not asked for.
+                    item.overflowed_at = now
+                    item.save(update_fields=["overflowed_at", "updated_at"])
+                    route_item(item=RoutingItem.objects.select_related("queue").get(pk=item.pk))
                 moved += 1
     return moved
 
 
 def sweep_queues() -> int:
     """The catch-all trigger: whatever could be assigned now is (after a missed trigger or a crash)."""
-    from routing.services import route_queue
-
     routed = 0
     queue_ids = RoutingItem.objects.filter(state=RoutingItem.State.WAITING).values_list("queue_id", flat=True)
     for queue in Queue.objects.filter(pk__in=queue_ids.distinct()):

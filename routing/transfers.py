@@ -8,10 +8,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from interactions import access, timeline
+from interactions.announcements import announce_message
 from interactions.models import Conversation, Interaction
-from omnidesk import realtime
-from routing import engine
-from routing.models import AgentProfile, Queue, RoutingItem, Transfer
+from routing.assignments import item_for
+from routing.models import AgentProfile, Queue, Transfer
+from routing.selectors import queues_visible_to
+from routing.services import assign_conversation, move_to_queue
 
 MAX_NOTE = 2000
 
@@ -24,11 +27,6 @@ def transfer_conversation(
     An agent may transfer only to queues they can see, and to an agent who is a member of one of those queues and
     has room for the conversation's channel kind.
     """
-    from interactions import access
-    from interactions.services import announce_message
-    from routing.selectors import queues_visible_to
-    from routing.services import _announce, _item_for, assign_conversation, end_live_assignment, route_item
-
     if (to_agent is None) == (to_queue is None):
         raise ValidationError(_("Transfer to either an agent or a queue."), code="transfer_target")
     note = (note or "").strip()
@@ -41,7 +39,7 @@ def transfer_conversation(
         locked = Conversation.objects.select_for_update().select_related("channel").get(pk=conversation.pk)
         if locked.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
-        item = _item_for(locked)
+        item = item_for(locked)
         if to_agent is not None:
             profile = AgentProfile.objects.filter(user=to_agent, user__is_active=True).first()
             if profile is None:
@@ -66,43 +64,22 @@ def transfer_conversation(
             note=note,
             by=by,
         )
-        entry = Interaction.objects.create(
+        # Announced below, once the entry's conversation shows the new assignee.
+        entry = timeline.add_entry(
             conversation=locked,
-            customer_id=locked.customer_id,
-            channel_id=locked.channel_id,
             kind=Interaction.Kind.NOTE,
-            direction=Interaction.Direction.OUTBOUND,
             author=by,
             text=transfer_text(by=by, to_agent=to_agent, to_queue=to_queue, note=note),
             meta={"transfer_id": record.pk},
+            announce=False,
         )
-        previous_id = locked.assignee_id
         if to_agent is not None:
             assign_conversation(conversation=locked, agent=to_agent, by=by, note=note or "transfer")
         else:
             assert to_queue is not None
-            end_live_assignment(conversation=locked, reason="transferred")
-            item.queue = to_queue
-            item.state = RoutingItem.State.WAITING
-            item.agent = None
-            item.overflowed_at = None
-            item.rank = engine.rank_for(queue=to_queue, boost=item.boost, queued_at=item.queued_at)
-            item.save()
-            item.set_skills(
-                required=set(to_queue.required_skills.values_list("pk", flat=True)),
-                optional=set(to_queue.optional_skills.values_list("pk", flat=True)),
-            )
-            Conversation.objects.filter(pk=locked.pk).update(queue=to_queue, assignee=None, assigned_at=None)
-            fresh = Conversation.objects.select_related("customer", "channel").get(pk=locked.pk)
-            extra = [realtime.agent_group(previous_id)] if previous_id else []
-            if route_item(item=RoutingItem.objects.select_related("queue").get(pk=item.pk)) is None:
-                _announce(fresh, "conversation.queued", extra_groups=extra)
+            move_to_queue(item=item, queue=to_queue, reset_skills=True, reason="transferred")
         entry.conversation = Conversation.objects.select_related("customer", "channel", "assignee").get(pk=locked.pk)
         announce_message(interaction=entry)
-    if previous_id is not None and to_queue is not None:
-        from routing.services import _route_for_user_id
-
-        transaction.on_commit(lambda: _route_for_user_id(previous_id))
     return record
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import uuid
 from contextvars import ContextVar
 from email import policy
 from email.message import EmailMessage
@@ -19,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
 from interactions import outbound, services
 from interactions.adapters import InvalidPayload
-from interactions.inbound import DeferProcessing, record_inbound_event
+from interactions.inbound import DeferProcessing, process_one, record_inbound_event
 from interactions.mail import loops, threads
 from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
@@ -204,8 +204,6 @@ def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
     processed now, in this transaction, its own parents first (it counts as retried), so a thread of replies
     stored newest first still threads and nothing re-enters the task.
     """
-    from interactions.inbound import process_one
-
     ancestry = _ancestry.get()
     if not (parsed.in_reply_to or parsed.references) or len(ancestry) >= MAX_ANCESTRY:
         return
@@ -303,18 +301,14 @@ def acknowledge(*, interaction: Interaction, parsed: ParsedMail) -> Interaction 
     if not loops.acknowledgement_allowed(channel=channel, address=parsed.from_address):
         return None
     Acknowledgement.objects.create(channel=channel, address=parsed.from_address.lower())
-    reply = Interaction.objects.create(
-        conversation=interaction.conversation,
-        customer=interaction.customer,
-        channel=channel,
-        kind=Interaction.Kind.MESSAGE,
-        direction=Interaction.Direction.OUTBOUND,
-        text=str(text),
-        meta={"auto_reply": True, "to": parsed.from_address},
-        status=Interaction.Status.QUEUED,
-        status_at=timezone.now(),
-        idempotency_key=uuid.uuid4().hex,
-    )
-    services.announce_message(interaction=reply)
-    outbound.enqueue_delivery(interaction=reply)
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=interaction.conversation_id)
+        # A machine's answer: the customer still waits for a person, so the first-response clock keeps running.
+        reply = outbound.queue_outbound(
+            conversation=conversation,
+            channel=channel,
+            text=str(text),
+            meta={"auto_reply": True, "to": parsed.from_address},
+            counts_as_response=False,
+        )
     return reply

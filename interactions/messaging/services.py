@@ -17,10 +17,11 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_address
 from interactions import outbound
+from interactions.announcements import announce_delivery_status
 from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
-from interactions.services import announce_message
+from interactions.services import receive_message
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 # Phone numbers are one person whether they write by SMS or WhatsApp.
@@ -79,8 +80,8 @@ def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "")
 
 def receive_provider_message(*, channel: Channel, message: ParsedMessage) -> Interaction:
     """Append `message` to the sender's timeline; its media are recorded and fetched after commit. Idempotent."""
+    # The fetch task runs this module's verbs (messaging.tasks imports it): the task is looked up when used.
     from interactions.messaging.tasks import fetch_attachment_task
-    from interactions.services import receive_message
 
     existing = Interaction.objects.filter(channel=channel, external_id=message.external_id).first()
     if existing is not None:
@@ -225,23 +226,15 @@ def send_template(*, conversation: Conversation, author: Any, template_name: str
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.status == Conversation.Status.RESOLVED:
             raise ValidationError(_("This conversation is resolved."), code="conversation_resolved")
-        now = timezone.now()
-        interaction = Interaction.objects.create(
+        # An agent chose the template: it answers the customer as a free-text reply would (the SLA clocks stop).
+        interaction = outbound.queue_outbound(
             conversation=conversation,
-            customer_id=conversation.customer_id,
             channel=channel,
-            direction=Interaction.Direction.OUTBOUND,
-            author=author,
             text=template["text"],
+            author=author,
             meta={"template": {"name": template["name"], "language": template["language"]}},
-            status=Interaction.Status.QUEUED,
-            status_at=now,
-            idempotency_key=uuid.uuid4().hex,
+            counts_as_response=True,
         )
-        conversation.last_message_at = now
-        conversation.save(update_fields=["last_message_at", "updated_at"])
-        announce_message(interaction=interaction)
-        outbound.enqueue_delivery(interaction=interaction)
     return interaction
 
 
@@ -257,13 +250,14 @@ def retry_delivery(*, interaction: Interaction) -> Interaction:
         locked.external_id = None
         locked.idempotency_key = uuid.uuid4().hex
         locked.save(update_fields=["status", "status_at", "error", "external_id", "idempotency_key"])
-        outbound.announce_delivery_status(interaction=locked)
+        announce_delivery_status(interaction=locked)
         outbound.enqueue_delivery(interaction=locked)
     return locked
 
 
 def send_whatsapp(interaction: Interaction) -> SendResult:
     """WhatsApp goes through Meta's Cloud API or through Twilio, as the channel is configured."""
+    # Each provider's module registers this sender and imports this module's verbs: the sender looks them up late.
     from interactions.messaging import meta, twilio
 
     if interaction.channel.config.get("provider") == "twilio":

@@ -20,10 +20,11 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_phone
+from interactions.announcements import announce_message
 from interactions.cases import open_conversation
 from interactions.models import Channel, Conversation, Interaction
 from interactions.phone.models import Call, Callback
-from interactions.services import announce_message, resolve_conversation
+from interactions.services import resolve_conversation
 
 DEFAULTS = {"callback_window_minutes": 240, "callback_max_attempts": 3, "callback_retry_minutes": 15}
 RETRYABLE = {Callback.Outcome.NO_ANSWER, Callback.Outcome.VOICEMAIL}

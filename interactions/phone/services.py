@@ -22,13 +22,14 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_phone
 from interactions import access
+from interactions.announcements import announce_message
 from interactions.cases import open_conversation
 from interactions.continuity import decide_case
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import screen_pop
 from interactions.phone.cti import CtiEvent, parse_cti, parse_twilio
 from interactions.phone.models import Call
-from interactions.services import announce_message, receive_message, resolve_conversation
+from interactions.services import receive_message, resolve_conversation
 from omnidesk import realtime
 from routing.models import Queue
 from routing.services import assign_conversation

@@ -1,0 +1,104 @@
+"""Assignment primitives: the state changes routing's decisions and the direct verbs are made of.
+
+Nothing here decides who gets what or routes further (routing/services.py does, and imports this module): giving an
+item to an agent whose row is locked, ending a live assignment, the routing item of a conversation, recounting an
+agent's load, and the announcement of a routing change. So offers, transfers and the sweeps build on these without
+importing each other's private names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, OuterRef, Subquery
+from django.utils import timezone
+
+from interactions.announcements import announce_conversation
+from interactions.models import Conversation, Interaction
+from routing import engine, stats
+from routing.models import AgentProfile, Assignment, CapacityClass, Offer, RoutingItem, capacity_class_for
+
+
+def announce_routing_change(
+    *, conversation: Conversation, type: str, extra_groups: list[str] | None = None, preview: str | None = None
+) -> None:
+    """A routing change (queued, assigned) reaches the case's audience, and the supervisors' figures follow."""
+    announce_conversation(conversation=conversation, type=type, extra_groups=extra_groups, preview=preview)
+    stats.publish_stats_on_commit()
+
+
+def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversation:
+    """Assign `item` to the agent whose row the caller has locked; the caller checked the capacity."""
+    now = timezone.now()
+    # The last message's text comes with the conversation: the announcement's preview costs no query of its own.
+    last_text = (
+        Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id").values("text")[:1]
+    )
+    conversation = (
+        Conversation.objects.select_related("customer", "channel")
+        .annotate(last_text=Subquery(last_text))
+        .get(pk=item.conversation_id)
+    )
+    engine.record_assignment(item=item, profile=profile, source=source, now=now)
+    conversation.assignee = profile.user
+    conversation.assigned_at = now
+    item.state = RoutingItem.State.ASSIGNED
+    item.agent_id = profile.user_id
+    item.reason = ""
+    item.updated_at = now
+    setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
+    profile.last_assigned_at = now
+    announce_routing_change(
+        conversation=conversation, type="conversation.assigned", preview=conversation.last_text or ""
+    )
+    return conversation
+
+
+def end_live_assignment(*, conversation: Conversation, reason: str) -> Assignment | None:
+    """Close the conversation's live assignment, if any, and give the agent's capacity back (recounted)."""
+    live = Assignment.objects.filter(conversation=conversation, ended_at__isnull=True).first()
+    if live is None:
+        return None
+    live.ended_at = timezone.now()
+    live.end_reason = reason
+    live.save(update_fields=["ended_at", "end_reason"])
+    refresh_load(user=live.agent)
+    return live
+
+
+def item_for(conversation: Conversation) -> RoutingItem:
+    """The conversation's routing item, created for conversations that never went through a queue."""
+    item = RoutingItem.objects.select_for_update().filter(conversation=conversation).first()
+    if item is not None:
+        return item
+    queue = conversation.queue or conversation.channel.queue
+    now = conversation.queued_at or timezone.now()
+    return RoutingItem.objects.create(
+        conversation=conversation,
+        queue=queue,
+        capacity_class=capacity_class_for(conversation.channel.kind),
+        rank=engine.rank_for(queue=queue, boost=0, queued_at=now),
+        queued_at=now,
+    )
+
+
+def refresh_load(*, user: Any) -> AgentProfile | None:
+    """Recount the agent's load per class from live assignments and pending offers, under the agent's lock."""
+    profile = AgentProfile.objects.select_for_update().filter(user=user).first()
+    if profile is None:
+        return None
+    counts = {c: 0 for c in CapacityClass.values}
+    live = Assignment.objects.filter(agent=user, ended_at__isnull=True).values("capacity_class").annotate(n=Count("pk"))
+    for row in live:
+        counts[row["capacity_class"]] += row["n"]
+    offered = (
+        Offer.objects.filter(agent=user, state=Offer.State.PENDING)
+        .values("item__capacity_class")
+        .annotate(n=Count("pk"))
+    )
+    for offered_row in offered:
+        counts[offered_row["item__capacity_class"]] += offered_row["n"]
+    for capacity_class, n in counts.items():
+        setattr(profile, f"{capacity_class}_load", n)
+    profile.save(update_fields=[f"{c}_load" for c in counts])
+    return profile
