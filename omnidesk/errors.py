@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.views.debug import SafeExceptionReporterFilter
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -59,14 +59,6 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = _("This conflicts with the current state.")
     default_code = "conflict"
-
-
-class ErrorBody(serializers.Serializer[Any]):
-    """The body of every API error (documented in the OpenAPI schema)."""
-
-    detail = serializers.CharField(help_text="What went wrong, for a person.")
-    code = serializers.CharField(help_text="A stable machine code: invalid, not_found, permission_denied, …")
-    fields = serializers.DictField(help_text="The messages of each input field at fault; {} when none is.")
 
 
 def _leaves(value: Any) -> list[str]:

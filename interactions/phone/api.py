@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -138,7 +139,8 @@ class TwilioVoiceWebhookApi(APIView):
         parameters=[OpenApiParameter(cti.TWILIO_SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request, channel: UUID) -> Response:
-        params = [(name, str(value)) for name in request.data for value in request.data.getlist(name)]
+        form = cast(QueryDict, request.data)  # FormParser only: repeated parameters kept
+        params = [(name, str(value)) for name in form for value in form.getlist(name)]
         with intake.storage_guard():
             voice = voice_channel(channel)
             refusal = intake.check_twilio(
