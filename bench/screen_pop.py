@@ -154,6 +154,7 @@ class Desk:
 
 
 def signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    from interactions.intake import timestamped_signature
     from interactions.phone import cti
 
     raw = json.dumps(body).encode()
@@ -161,7 +162,7 @@ def signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     headers = {
         "Content-Type": "application/json",
         cti.TIMESTAMP_HEADER: stamp,
-        cti.SIGNATURE_HEADER: cti.sign(SECRET, stamp, raw),
+        cti.SIGNATURE_HEADER: timestamped_signature(secret=SECRET, timestamp=stamp, body=raw),
     }
     return raw, headers
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -31,19 +31,14 @@ from customers.selectors import (
     identities_of,
     search_customers,
 )
-from interactions import access
 from interactions.api import timeline_entry
 from interactions.selectors import customer_timeline_for
+from omnidesk.errors import Conflict
+from omnidesk.permissions import IsSupervisorToChange
 
 TIMELINE_PAGE_SIZE = 50
 # ?q= narrows the list to this many best matches, which are then paginated like the rest.
 SEARCH_LIMIT = 500
-
-
-def require_supervisor(request: Request) -> None:
-    """Organizations are shared reference data: only supervisors create or change them (403 for agents)."""
-    if not access.is_supervisor(request.user):
-        raise PermissionDenied(_("Only supervisors may do this."))
 
 
 class CustomerPagination(CursorPagination):
@@ -56,20 +51,10 @@ class OrganizationPagination(CursorPagination):
     page_size = 50
 
 
-def _refusal(error: DjangoValidationError, *, field: str = "non_field_errors") -> ValidationError:
-    """A service's refusal as a 400 naming the field at fault (`field` when the service did not name one)."""
-    if hasattr(error, "error_dict"):
-        return ValidationError(error.message_dict)
-    return ValidationError({field: error.messages})
-
-
-def _identity_taken(error: records.IdentityTaken) -> Response:
+def _identity_taken(error: records.IdentityTaken) -> Conflict:
     """409 without the owner's id: an address must not become a way to find out whose it is (look the customer up
     through search instead, which the access rule governs)."""
-    return Response(
-        {"detail": _("This address already belongs to another customer."), "code": "identity_taken"},
-        status=status.HTTP_409_CONFLICT,
-    )
+    return Conflict(_("This address already belongs to another customer."), code="identity_taken")
 
 
 def _customer_output(customer: Customer) -> dict[str, Any]:
@@ -113,10 +98,8 @@ class CustomerListApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             customer = records.create_customer(**data.validated_data, by=request.user)
-        except DjangoValidationError as error:
-            raise _refusal(error) from error
         except records.IdentityTaken as error:
-            return _identity_taken(error)
+            raise _identity_taken(error) from None
         return Response(_customer_output(customer), status=status.HTTP_201_CREATED)
 
 
@@ -131,10 +114,7 @@ class CustomerDetailApi(APIView):
         customer = get_customer_for_agent(request.user, pk)
         data = serializers.CustomerInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        try:
-            customer = records.update_customer(customer=customer, **data.validated_data, by=request.user)
-        except DjangoValidationError as error:
-            raise _refusal(error) from error
+        customer = records.update_customer(customer=customer, **data.validated_data, by=request.user)
         return Response(_customer_output(customer))
 
 
@@ -160,10 +140,8 @@ class CustomerIdentitiesApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             identity, created = records.add_identity(customer=customer, **data.validated_data, by=request.user)
-        except DjangoValidationError as error:
-            raise _refusal(error, field="address") from error
         except records.IdentityTaken as error:
-            return _identity_taken(error)
+            raise _identity_taken(error) from None
         return Response(
             serializers.IdentityOutput(identity).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )
@@ -197,10 +175,7 @@ class CustomerMergeApi(APIView):
         source = get_customer_for_agent(request.user, pk)
         data = serializers.MergeInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        try:
-            record = merge_customers(source=source, target=data.validated_data["into"], by=request.user)
-        except DjangoValidationError as error:
-            raise _refusal(error, field="into" if error.code == "merge_into_self" else "non_field_errors") from error
+        record = merge_customers(source=source, target=data.validated_data["into"], by=request.user)
         return Response(serializers.MergeRecordOutput(record).data)
 
 
@@ -214,14 +189,13 @@ class CustomerUnmergeApi(APIView):
         record = get_active_merge_for_agent(request.user, pk)
         if record is None:
             raise ValidationError({"non_field_errors": [_("This customer has no merge to undo.")]}, code="not_merged")
-        try:
-            unmerge_customers(record=record, by=request.user)
-        except DjangoValidationError as error:
-            raise _refusal(error) from error
+        unmerge_customers(record=record, by=request.user)
         return Response(serializers.MergeRecordOutput(record).data)
 
 
 class OrganizationListApi(APIView):
+    permission_classes = [IsAuthenticated, IsSupervisorToChange]
+
     @extend_schema(operation_id="organizations_list", responses=serializers.OrganizationPageOutput)
     def get(self, request: Request) -> Response:
         paginator = OrganizationPagination()
@@ -230,17 +204,15 @@ class OrganizationListApi(APIView):
 
     @extend_schema(request=serializers.OrganizationInput, responses={201: serializers.OrganizationOutput})
     def post(self, request: Request) -> Response:
-        require_supervisor(request)
         data = serializers.OrganizationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            organization = records.create_organization(**data.validated_data, by=request.user)
-        except DjangoValidationError as error:
-            raise _refusal(error) from error
+        organization = records.create_organization(**data.validated_data, by=request.user)
         return Response(serializers.OrganizationOutput(organization).data, status=status.HTTP_201_CREATED)
 
 
 class OrganizationDetailApi(APIView):
+    permission_classes = [IsAuthenticated, IsSupervisorToChange]
+
     @extend_schema(responses=serializers.OrganizationOutput)
     def get(self, request: Request, pk: int) -> Response:
         organization = get_object_or_404(Organization, pk=pk)
@@ -248,15 +220,9 @@ class OrganizationDetailApi(APIView):
 
     @extend_schema(request=serializers.OrganizationInput, responses=serializers.OrganizationOutput)
     def patch(self, request: Request, pk: int) -> Response:
-        require_supervisor(request)
         organization = get_object_or_404(Organization, pk=pk)
         # The instance lets the uniqueness check of `name` leave the organization itself out; nothing is saved here.
         data = serializers.OrganizationInput(organization, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        try:
-            organization = records.update_organization(
-                organization=organization, **data.validated_data, by=request.user
-            )
-        except DjangoValidationError as error:
-            raise _refusal(error) from error
+        organization = records.update_organization(organization=organization, **data.validated_data, by=request.user)
         return Response(serializers.OrganizationOutput(organization).data)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -149,12 +148,9 @@ class ConversationReplyApi(APIView):
             channel = selectors.get_reply_channel(conversation, data.validated_data.get("channel"), request.user)
         except Channel.DoesNotExist:
             raise ValidationError({"channel": ["Not a reply channel of this conversation."]}) from None
-        try:
-            reply = services.reply_to_conversation(
-                conversation=conversation, author=request.user, text=data.validated_data["text"], channel=channel
-            )
-        except DjangoValidationError as error:
-            raise ValidationError({"text": error.messages}, code=error.code) from error
+        reply = services.reply_to_conversation(
+            conversation=conversation, author=request.user, text=data.validated_data["text"], channel=channel
+        )
         return Response(events.message_data(reply), status=status.HTTP_201_CREATED)
 
 
@@ -179,13 +175,10 @@ class ConversationStatusApi(APIView):
         conversation = access.get_conversation_for_action(request.user, pk)
         data = StatusInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            conversation = services.set_conversation_status(
-                conversation=conversation,
-                status=data.validated_data["status"],
-                by=request.user,
-                snoozed_until=data.validated_data.get("snoozed_until"),
-            )
-        except DjangoValidationError as error:
-            raise ValidationError({"status": error.messages}, code=error.code) from error
+        conversation = services.set_conversation_status(
+            conversation=conversation,
+            status=data.validated_data["status"],
+            by=request.user,
+            snoozed_until=data.validated_data.get("snoozed_until"),
+        )
         return Response(ConversationOutput(conversation).data)

@@ -348,6 +348,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "omnidesk.errors.api_exception_handler",  # intake: one error body for the whole API
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "omnidesk API",

@@ -5,30 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from interactions import access
 from interactions.models import Channel
+from omnidesk.permissions import IsSupervisor
 from routing import agents, intents, offers, selectors, services, transfers
 from routing.models import AgentProfile, Intent, Offer, Queue, Skill
-
-
-def django_errors(error: DjangoValidationError) -> ValidationError:
-    return ValidationError({"detail": error.messages, "code": error.code or "invalid"})
-
-
-def require_supervisor(request: Request) -> None:
-    if not access.is_supervisor(request.user):
-        raise PermissionDenied("Supervisors only.")
 
 
 class QueueOutput(serializers.ModelSerializer[Queue]):
@@ -202,9 +193,10 @@ class SkillListApi(APIView):
 
 
 class AgentListApi(APIView):
+    permission_classes = [IsAuthenticated, IsSupervisor]
+
     @extend_schema(operation_id="agents_list", responses=AgentOutput(many=True))
     def get(self, request: Request) -> Response:
-        require_supervisor(request)
         agents = AgentProfile.objects.select_related("user").order_by("user__username")
         return Response(AgentOutput(agents, many=True).data)
 
@@ -214,17 +206,15 @@ class MyPresenceApi(APIView):
     def post(self, request: Request) -> Response:
         data = PresenceInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            profile = services.set_presence(user=request.user, presence=data.validated_data["presence"])
-        except DjangoValidationError as error:
-            raise django_errors(error) from error
+        profile = services.set_presence(user=request.user, presence=data.validated_data["presence"])
         return Response(AgentOutput(profile).data)
 
 
 class MyTakesWorkApi(APIView):
+    permission_classes = [IsAuthenticated, IsSupervisor]  # agents who want no work choose Away
+
     @extend_schema(operation_id="agents_me_takes_work", request=TakesWorkInput, responses=AgentOutput)
     def post(self, request: Request) -> Response:
-        require_supervisor(request)  # agents who want no work choose Away
         data = TakesWorkInput(data=request.data)
         data.is_valid(raise_exception=True)
         profile = agents.set_takes_work(user=request.user, takes_work=data.validated_data["takes_work"])
@@ -236,28 +226,24 @@ def agent_user(pk: int) -> Any:
 
 
 class AgentCapacityApi(APIView):
+    permission_classes = [IsAuthenticated, IsSupervisor]
+
     @extend_schema(operation_id="agents_capacity", request=CapacityInput, responses=AgentOutput)
     def post(self, request: Request, pk: int) -> Response:
-        require_supervisor(request)
         data = CapacityInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            profile = agents.set_capacity(user=agent_user(pk), **data.validated_data)
-        except DjangoValidationError as error:
-            raise django_errors(error) from error
+        profile = agents.set_capacity(user=agent_user(pk), **data.validated_data)
         return Response(AgentOutput(profile).data)
 
 
 class AgentSkillsApi(APIView):
+    permission_classes = [IsAuthenticated, IsSupervisor]
+
     @extend_schema(operation_id="agents_skills", request=SkillsInput, responses=AgentOutput)
     def post(self, request: Request, pk: int) -> Response:
-        require_supervisor(request)
         data = SkillsInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            profile = agents.set_skills(user=agent_user(pk), proficiencies=data.validated_data["skills"])
-        except DjangoValidationError as error:
-            raise django_errors(error) from error
+        profile = agents.set_skills(user=agent_user(pk), proficiencies=data.validated_data["skills"])
         return Response(AgentOutput(profile).data)
 
 
@@ -292,18 +278,13 @@ class ConversationTransferApi(APIView):
             to_queue = Queue.objects.filter(pk=data.validated_data["queue"]).first()
             if to_queue is None:
                 raise ValidationError({"queue": ["Unknown queue."]})
-        try:
-            record = transfers.transfer_conversation(
-                conversation=conversation,
-                by=request.user,
-                to_agent=to_agent,
-                to_queue=to_queue,
-                note=data.validated_data["note"],
-            )
-        except DjangoValidationError as error:
-            raise django_errors(error) from error
-        except DjangoPermissionDenied as error:
-            raise PermissionDenied(str(error)) from error
+        record = transfers.transfer_conversation(
+            conversation=conversation,
+            by=request.user,
+            to_agent=to_agent,
+            to_queue=to_queue,
+            note=data.validated_data["note"],
+        )
         return Response(TransferOutput(record).data, status=201)
 
 
@@ -317,18 +298,12 @@ def own_offer(request: Request, pk: int) -> Offer:
 class OfferAcceptApi(APIView):
     @extend_schema(operation_id="offers_accept", request=None, responses=OfferOutput)
     def post(self, request: Request, pk: int) -> Response:
-        try:
-            offer = offers.accept_offer(offer=own_offer(request, pk), by=request.user)
-        except DjangoValidationError as error:
-            raise django_errors(error) from error
+        offer = offers.accept_offer(offer=own_offer(request, pk), by=request.user)
         return Response(OfferOutput(offer).data)
 
 
 class OfferDeclineApi(APIView):
     @extend_schema(operation_id="offers_decline", request=None, responses=OfferOutput)
     def post(self, request: Request, pk: int) -> Response:
-        try:
-            offer = offers.decline_offer(offer=own_offer(request, pk), by=request.user)
-        except DjangoValidationError as error:
-            raise django_errors(error) from error
+        offer = offers.decline_offer(offer=own_offer(request, pk), by=request.user)
         return Response(OfferOutput(offer).data)

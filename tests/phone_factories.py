@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,9 +12,9 @@ from django.test import Client
 from customers.models import Customer, Identity
 from interactions import inbound
 from interactions.models import Channel, InboundEvent
-from interactions.phone import cti
 from interactions.phone.models import Call
 from routing.models import Queue
+from tests import signing
 from tests.stack import wait_until
 
 CTI_SECRET = "cti-secret-for-tests"
@@ -39,8 +38,7 @@ def give_phone(customer: Customer, number: str = CARLA_PHONE) -> Customer:
 
 
 def signed_headers(body: bytes, *, secret: str = CTI_SECRET, timestamp: int | None = None) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    return {cti.TIMESTAMP_HEADER: stamp, cti.SIGNATURE_HEADER: cti.sign(secret, stamp, body)}
+    return signing.omnidesk_headers(secret=secret, body=body, timestamp=timestamp)
 
 
 def cti_body(

@@ -53,7 +53,7 @@ def test_it_explains_a_refused_reply(alice: Any, chat_channel: Channel) -> None:
     conversation = widget_message(chat_channel).conversation
     response = api_for(alice).post(f"/api/conversations/{conversation.pk}/reply/", {"text": " "}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"text": ["A message cannot be empty."]}
+    assert response.json() == {"detail": "A message cannot be empty.", "code": "empty_message", "fields": {}}
 
 
 def test_it_refuses_an_agent_of_another_team_to_reply_or_resolve(oscar: Any, chat_channel: Channel) -> None:

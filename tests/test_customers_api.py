@@ -130,7 +130,11 @@ def test_it_refuses_an_identity_that_belongs_to_another_customer(sophie: Any, ca
     )
     assert response.status_code == 409
     # Issue 11 changed this test: the 409 no longer discloses whose address it is (it returned `customer_id`).
-    assert response.json() == {"detail": "This address already belongs to another customer.", "code": "identity_taken"}
+    assert response.json() == {
+        "detail": "This address already belongs to another customer.",
+        "code": "identity_taken",
+        "fields": {},
+    }
     assert str(carla.pk) not in response.content.decode()
     assert not marc.identities.exists()
 
@@ -161,14 +165,14 @@ def test_it_names_the_field_of_an_invalid_phone_number(sophie: Any, carla: Custo
     client = api_for(sophie)
     response = client.post(f"/api/customers/{carla.pk}/identities/", {"kind": "phone", "address": "12"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"address": ["“12” is not a valid phone number."]}
+    assert response.json()["fields"] == {"address": ["“12” is not a valid phone number."]}
 
     response = client.post(
         "/api/customers/", {"display_name": "Marc", "identities": [{"kind": "phone", "address": "12"}]}, format="json"
     )
     assert response.status_code == 400
     # DRF keys the errors of a list by the index of the item at fault.
-    assert response.json() == {"identities": {"0": {"address": ["“12” is not a valid phone number."]}}}
+    assert response.json()["fields"] == {"identities": {"0": {"address": ["“12” is not a valid phone number."]}}}
     assert not Customer.objects.filter(display_name="Marc").exists()
 
 
@@ -234,7 +238,11 @@ def test_it_refuses_to_merge_into_itself_or_into_a_merged_customer(sophie: Any, 
     client = api_for(sophie)
     response = client.post(f"/api/customers/{carla.pk}/merge/", {"into": carla.pk}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"into": ["A customer cannot be merged into itself."]}
+    assert response.json() == {
+        "detail": "A customer cannot be merged into itself.",
+        "code": "merge_into_self",
+        "fields": {},
+    }
 
     marc = Customer.objects.create(display_name="Marc")
     paul = Customer.objects.create(display_name="Paul")
@@ -269,7 +277,7 @@ def test_it_refuses_oversized_attributes_and_saves_nothing(sophie: Any, carla: C
         format="json",
     )
     assert response.status_code == 400
-    assert list(response.json()) == ["attributes"]
+    assert list(response.json()["fields"]) == ["attributes"]
     assert not Customer.objects.filter(display_name="Marc").exists()
     assert not Identity.objects.filter(address="marc@shop.fr").exists()
 

@@ -74,7 +74,7 @@ def test_it_answers_a_clear_error_for_bad_capacity_or_unknown_skill(alice: Any, 
     response = supervisor.post(f"/api/agents/{alice.pk}/capacity/", {"chat": -2}, format="json")
     assert (response.status_code, response.json()["code"]) == (400, "invalid_capacity")
     response = supervisor.post(f"/api/agents/{alice.pk}/skills/", {"skills": {"Klingon": 3}}, format="json")
-    assert (response.status_code, response.json()["detail"]) == (400, ["Unknown skill: Klingon."])
+    assert (response.status_code, response.json()["detail"]) == (400, "Unknown skill: Klingon.")
     assert AgentProfile.objects.get(user=alice).chat_capacity == 3
 
 

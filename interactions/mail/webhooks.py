@@ -3,7 +3,8 @@
 Mailgun signs `timestamp + token` (HMAC-SHA256 with the channel's webhook signing key), not the message: a captured
 signature would carry any other message forever. So beside the signature, a call must be recent
 (`webhook_max_age` on the channel, else OMNIDESK_EMAIL_WEBHOOK_MAX_AGE, default 5 minutes), its token must not have
-been used before (WebhookToken rows), and its recipient must be the channel's own address.
+been used before (WebhookToken rows), and its recipient must be the channel's own address. A refusal is the intake's
+WebhookRefused (interactions/intake.py): counted and answered 403 like every other webhook's.
 """
 
 from __future__ import annotations
@@ -22,13 +23,10 @@ from django.utils import timezone
 from interactions.mail import loops, threads
 from interactions.mail.models import WebhookToken
 from interactions.models import Channel
+from omnidesk.errors import WebhookRefused
 
 DEFAULT_MAX_AGE = 300
 MAX_TOKEN = 256
-
-
-class WebhookRefused(Exception):
-    """The call is not to be trusted; the message says why (sent back to the caller, no secret in it)."""
 
 
 def max_age(channel: Channel) -> int:

@@ -8,20 +8,14 @@ from uuid import UUID
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from interactions.messaging import signatures
+from interactions import intake
 from interactions.messaging.api_channel import AcceptedSerializer, InboundMessageSerializer, event_from_data
-from interactions.messaging.webhooks import (
-    DATABASE_DOWN,
-    count_rejection,
-    get_webhook_channel,
-    store_events,
-    too_large,
-)
+from interactions.messaging.webhooks import get_webhook_channel
 
 
 class ApiChannelWebhookApi(APIView):
@@ -66,30 +60,27 @@ class ApiChannelWebhookApi(APIView):
         ],
     )
     def post(self, request: Request, channel: UUID) -> Response:
-        if refused := too_large(request._request):
+        if refused := intake.too_large(request._request):
             return Response({"detail": refused.content.decode().strip()}, status=refused.status_code)
         body = request._request.body  # the raw bytes, exactly as signed
-        try:
+        # Refused or unavailable: WebhookRefused (403) and StorageUnavailable (503) answered by omnidesk.errors.
+        with intake.storage_guard():
             found = get_webhook_channel(provider="api", uuid=channel)
-            reason = signatures.check_api(
+            refusal = intake.check_timestamped(
                 secret=str(found.secrets.get("signing_secret", "")),
                 timestamp=request.headers.get("X-Omnidesk-Timestamp"),
                 body=body,
                 signature=request.headers.get("X-Omnidesk-Signature"),
                 window=settings.OMNIDESK_API_CHANNEL_REPLAY_WINDOW,
             )
-            if reason:
-                count_rejection(channel=found, provider="api", reason=reason)
-                return Response({"detail": reason}, status=status.HTTP_403_FORBIDDEN)
-            try:
-                data = json.loads(body)
-            except ValueError:  # UnicodeDecodeError included
-                return Response({"detail": "The body is not JSON."}, status=status.HTTP_400_BAD_REQUEST)
-            serializer = InboundMessageSerializer(data=data)
-            if not serializer.is_valid():
-                return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
-            event = event_from_data(json.loads(json.dumps(serializer.validated_data)))
-            created = store_events(channel=found, provider="api", events=[event])
-        except DATABASE_DOWN:
-            return Response({"detail": "Storage unavailable, retry later."}, status=503, headers={"Retry-After": "5"})
+            if refusal:
+                raise intake.refuse(channel=found, provider="api", reason=refusal)
+        try:
+            data = json.loads(body)
+        except ValueError:  # UnicodeDecodeError included
+            raise ParseError("The body is not JSON.") from None
+        serializer = InboundMessageSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        event = event_from_data(json.loads(json.dumps(serializer.validated_data)))
+        created = intake.receive_signed(channel=found, provider="api", refusal="", events=lambda: [event])
         return Response({"accepted": created})

@@ -15,6 +15,7 @@ from typing import Any
 from rest_framework import serializers
 
 from customers.models import Identity
+from interactions.intake import timestamped_signature
 from interactions.messaging import http
 from interactions.messaging.services import (
     Media,
@@ -24,7 +25,6 @@ from interactions.messaging.services import (
     recipient_of,
     record_provider_id,
 )
-from interactions.messaging.signatures import api_signature
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.outbound import DeliveryError, SendResult
 
@@ -134,7 +134,7 @@ def send(interaction: Interaction) -> SendResult:
         "Content-Type": "application/json",
         "Idempotency-Key": interaction.idempotency_key or "",
         "X-Omnidesk-Timestamp": timestamp,
-        "X-Omnidesk-Signature": api_signature(secret=secret, timestamp=timestamp, body=body),
+        "X-Omnidesk-Signature": timestamped_signature(secret=secret, timestamp=timestamp, body=body),
     }
     answer = http.call("POST", url, provider="API channel", content=body, headers=headers)
     message_id = str(answer.get("id", ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -14,18 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from interactions import access
-from interactions.messaging import meta, services, signatures, telegram, twilio
-from interactions.messaging.webhooks import (
-    DATABASE_DOWN,
-    count_rejection,
-    forbidden,
-    get_webhook_channel,
-    parse_or_keep,
-    store_events,
-    too_large,
-    unavailable,
-)
+from interactions import access, intake
+from interactions.messaging import meta, services, telegram, twilio
+from interactions.messaging.webhooks import get_webhook_channel
 from interactions.models import Channel, Interaction
 from omnidesk.http import HtmxHttpRequest
 
@@ -35,58 +27,53 @@ TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 @csrf_exempt
 @require_POST
 def twilio_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
-    if refused := too_large(request):
+    if refused := intake.too_large(request):
         return refused
-    try:
+
+    def handle() -> HttpResponse:
         found = get_webhook_channel(provider="twilio", uuid=channel)
         raw = request.body  # read first: request.POST would consume the stream
         params = [(name, value) for name in request.POST for value in request.POST.getlist(name)]
-        reason = signatures.check_twilio(
+        refusal = intake.check_twilio(
             auth_token=str(found.secrets.get("auth_token", "")),
-            url=request.build_absolute_uri(),
+            urls=intake.twilio_urls(channel=found, request=request),
             params=params,
             signature=request.headers.get("X-Twilio-Signature"),
         )
-        if reason:
-            count_rejection(channel=found, provider="twilio", reason=reason)
-            return forbidden(reason)
-        events = parse_or_keep(lambda: twilio.events_from_params(dict(params)), raw)
-        store_events(channel=found, provider="twilio", events=events)
-    except DATABASE_DOWN:
-        return unavailable()
-    return HttpResponse(TWIML_EMPTY, content_type="text/xml")
+        events = partial(intake.keep_unreadable, partial(twilio.events_from_params, dict(params)), raw)
+        intake.receive_signed(channel=found, provider="twilio", refusal=refusal, events=events)
+        return HttpResponse(TWIML_EMPTY, content_type="text/xml")
+
+    return intake.answer(handle)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def meta_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
-    if refused := too_large(request):
+    if refused := intake.too_large(request):
         return refused
-    try:
+
+    def handle() -> HttpResponse:
         found = get_webhook_channel(provider="meta", uuid=channel)
         if request.method == "GET":
             # The subscription handshake: echo hub.challenge only to whoever knows the verify token.
-            reason = signatures.check_shared_token(
+            refusal = intake.check_shared_token(
                 secret_token=str(found.secrets.get("verify_token", "")), header=request.GET.get("hub.verify_token")
             )
-            if request.GET.get("hub.mode") != "subscribe" or reason:
-                count_rejection(channel=found, provider="meta", reason=reason or "bad hub.mode")
-                return forbidden(reason or "bad hub.mode")
+            if request.GET.get("hub.mode") != "subscribe" or refusal:
+                raise intake.refuse(channel=found, provider="meta", reason=refusal or "bad hub.mode")
             return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
         body = request.body
-        reason = signatures.check_meta(
+        refusal = intake.check_meta(
             app_secret=str(found.secrets.get("app_secret", "")),
             body=body,
             signature=request.headers.get("X-Hub-Signature-256"),
         )
-        if reason:
-            count_rejection(channel=found, provider="meta", reason=reason)
-            return forbidden(reason)
-        events = parse_or_keep(lambda: meta_events(found, body), body)
-        store_events(channel=found, provider="meta", events=events)
-    except DATABASE_DOWN:
-        return unavailable()
-    return HttpResponse("ok", content_type="text/plain")
+        events = partial(intake.keep_unreadable, partial(meta_events, found, body), body)
+        intake.receive_signed(channel=found, provider="meta", refusal=refusal, events=events)
+        return HttpResponse("ok", content_type="text/plain")
+
+    return intake.answer(handle)
 
 
 def meta_events(channel: Channel, body: bytes) -> list[tuple[str, dict[str, Any]]]:
@@ -94,30 +81,32 @@ def meta_events(channel: Channel, body: bytes) -> list[tuple[str, dict[str, Any]
     counted as refused (the app secret signs every number and page of the app alike)."""
     own, dropped = meta.keep_own_entries(json.loads(body), channel=channel)
     if dropped:
-        count_rejection(channel=channel, provider="meta", reason=signatures.OTHER_ACCOUNT)
+        intake.count_rejection(channel=channel, provider="meta", reason=intake.OTHER_ACCOUNT)
     return meta.events_from_body(own)
 
 
 @csrf_exempt
 @require_POST
 def telegram_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
-    if refused := too_large(request):
+    if refused := intake.too_large(request):
         return refused
-    try:
+
+    def handle() -> HttpResponse:
         found = get_webhook_channel(provider="telegram", uuid=channel)
-        reason = signatures.check_shared_token(
+        refusal = intake.check_shared_token(
             secret_token=str(found.secrets.get("secret_token", "")),
             header=request.headers.get("X-Telegram-Bot-Api-Secret-Token"),
         )
-        if reason:
-            count_rejection(channel=found, provider="telegram", reason=reason)
-            return forbidden(reason)
         body = request.body
-        events = parse_or_keep(lambda: telegram.events_from_update(json.loads(body)), body)
-        store_events(channel=found, provider="telegram", events=events)
-    except DATABASE_DOWN:
-        return unavailable()
-    return HttpResponse("ok", content_type="text/plain")
+        events = partial(intake.keep_unreadable, partial(telegram_events, body), body)
+        intake.receive_signed(channel=found, provider="telegram", refusal=refusal, events=events)
+        return HttpResponse("ok", content_type="text/plain")
+
+    return intake.answer(handle)
+
+
+def telegram_events(body: bytes) -> list[tuple[str, dict[str, Any]]]:
+    return telegram.events_from_update(json.loads(body))
 
 
 # --- the desk's messaging actions ------------------------------------------------------------------------------

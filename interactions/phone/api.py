@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotAuthenticated, ParseError, PermissionDenied, ValidationError
+from rest_framework.exceptions import ParseError, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers import selectors as customer_selectors
-from interactions import access
-from interactions.inbound import record_inbound_event
+from interactions import access, intake
 from interactions.models import Channel
 from interactions.phone import actions, callbacks, cti, dialer, selectors
 from interactions.phone.models import Call, Callback
+from omnidesk.permissions import IsSupervisor
 
 CTI_HEADERS = [
     OpenApiParameter(cti.TIMESTAMP_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True),
@@ -41,10 +41,6 @@ CTI_HEADERS = [
 
 def voice_channel(uuid: UUID) -> Channel:
     return get_object_or_404(Channel, uuid=uuid, kind=Channel.Kind.VOICE, is_active=True)
-
-
-def as_drf(error: DjangoValidationError) -> ValidationError:
-    return ValidationError({"code": error.code or "invalid", "detail": " ".join(error.messages)})
 
 
 class CtiEventInput(serializers.Serializer[Any]):
@@ -97,16 +93,18 @@ class CtiWebhookApi(APIView):
         "and event, then applied whatever their order of arrival.",
     )
     def post(self, request: Request, channel: UUID) -> Response:
-        voice = voice_channel(channel)
         body = request.body
-        problem = cti.signature_problem(
-            secret=(voice.secrets or {}).get("cti_secret", ""),
-            timestamp=request.headers.get(cti.TIMESTAMP_HEADER),
-            signature=request.headers.get(cti.SIGNATURE_HEADER),
-            body=body,
-        )
-        if problem:
-            raise PermissionDenied(problem)
+        with intake.storage_guard():  # refused or unavailable: answered by omnidesk.errors (403, 503)
+            voice = voice_channel(channel)
+            refusal = intake.check_timestamped(
+                secret=(voice.secrets or {}).get("cti_secret", ""),
+                timestamp=request.headers.get(cti.TIMESTAMP_HEADER),
+                signature=request.headers.get(cti.SIGNATURE_HEADER),
+                body=body,
+                window=cti.SIGNATURE_WINDOW_SECONDS,
+            )
+            if refusal:
+                raise intake.refuse(channel=voice, provider="cti", reason=refusal)
         try:
             raw = json.loads(body)
         except ValueError:
@@ -123,8 +121,8 @@ class CtiWebhookApi(APIView):
             event_id=data.get("event_id", ""),
             at=str(raw.get("at") or received_at),
         )
-        _event, created = record_inbound_event(channel=voice, external_id=key, payload=payload, provider="cti")
-        return Response({"stored": created, "event": key}, status=status.HTTP_202_ACCEPTED)
+        created = intake.receive_signed(channel=voice, provider="cti", refusal="", events=lambda: [(key, payload)])
+        return Response({"stored": bool(created), "event": key}, status=status.HTTP_202_ACCEPTED)
 
 
 class TwilioVoiceWebhookApi(APIView):
@@ -141,23 +139,25 @@ class TwilioVoiceWebhookApi(APIView):
         parameters=[OpenApiParameter(cti.TWILIO_SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request, channel: UUID) -> Response:
-        voice = voice_channel(channel)
-        params = {key: str(value) for key, value in request.data.items()}
-        # Behind a proxy the URL Twilio signed is the public one: the channel may name it.
-        url = (voice.config or {}).get("twilio_status_url") or request.build_absolute_uri()
-        if not cti.twilio_signature_valid(
-            auth_token=(voice.secrets or {}).get("twilio_auth_token", ""),
-            url=url,
-            params=params,
-            signature=request.headers.get(cti.TWILIO_SIGNATURE_HEADER),
-        ):
-            raise PermissionDenied("bad X-Twilio-Signature")
-        event = cti.twilio_event_name(params)
-        if event is None or not params.get("CallSid"):
-            raise ValidationError({"detail": "a CallSid and a known CallStatus are required"})
-        key = cti.store_key(call_id=params["CallSid"], event=event, event_id=params.get("SequenceNumber", ""))
-        payload = {**params, "received_at": timezone.now().isoformat()}
-        record_inbound_event(channel=voice, external_id=key, payload=payload, provider="twilio_voice")
+        form = cast(QueryDict, request.data)  # FormParser only: repeated parameters kept
+        params = [(name, str(value)) for name in form for value in form.getlist(name)]
+        with intake.storage_guard():
+            voice = voice_channel(channel)
+            refusal = intake.check_twilio(
+                auth_token=(voice.secrets or {}).get("twilio_auth_token", ""),
+                urls=intake.twilio_urls(channel=voice, request=request._request),
+                params=params,
+                signature=request.headers.get(cti.TWILIO_SIGNATURE_HEADER),
+            )
+            if refusal:
+                raise intake.refuse(channel=voice, provider="twilio_voice", reason=refusal)
+        fields = dict(params)
+        event = cti.twilio_event_name(fields)
+        if event is None or not fields.get("CallSid"):
+            raise ValidationError("a CallSid and a known CallStatus are required", code="unknown_call_status")
+        key = cti.store_key(call_id=fields["CallSid"], event=event, event_id=fields.get("SequenceNumber", ""))
+        payload = {**fields, "received_at": timezone.now().isoformat()}
+        intake.receive_signed(channel=voice, provider="twilio_voice", refusal="", events=lambda: [(key, payload)])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -198,12 +198,9 @@ class CallWrapUpApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         call = selectors.get_call_for_action(request.user, pk)
         data = validated(WrapUpInput, request)
-        try:
-            call = actions.end_after_call_work(
-                call=call, by=request.user, disposition=data["disposition"], notes=data.get("notes")
-            )
-        except DjangoValidationError as error:
-            raise as_drf(error) from None
+        call = actions.end_after_call_work(
+            call=call, by=request.user, disposition=data["disposition"], notes=data.get("notes")
+        )
         return Response(CallOutput(call).data)
 
 
@@ -227,12 +224,7 @@ class CallLinkApi(APIView):
     @extend_schema(operation_id="call_case_link", request=LinkInput, responses=CallOutput)
     def post(self, request: Request, pk: int) -> Response:
         call = selectors.get_call_for_action(request.user, pk)
-        try:
-            call = actions.decide_case_link(
-                call=call, by=request.user, confirm=validated(LinkInput, request)["confirm"]
-            )
-        except DjangoValidationError as error:
-            raise as_drf(error) from None
+        call = actions.decide_case_link(call=call, by=request.user, confirm=validated(LinkInput, request)["confirm"])
         return Response(CallOutput(call).data)
 
 
@@ -249,12 +241,9 @@ class ClickToCallApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(ClickToCallInput, request)
         customer = customer_selectors.get_customer_for_agent(request.user, data["customer"])
-        try:
-            # Dialing through a channel speaks with its number: only a channel of the agent's own queues.
-            channel = selectors.dialing_channel_for(request.user, data.get("channel"))
-            call = dialer.place_call(agent=request.user, customer=customer, number=data.get("number"), channel=channel)
-        except DjangoValidationError as error:
-            raise as_drf(error) from None
+        # Dialing through a channel speaks with its number: only a channel of the agent's own queues.
+        channel = selectors.dialing_channel_for(request.user, data.get("channel"))
+        call = dialer.place_call(agent=request.user, customer=customer, number=data.get("number"), channel=channel)
         return Response(CallOutput(call).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -313,18 +302,15 @@ class CallbackCreateApi(APIView):
             raise ValidationError(
                 {"code": "no_channel", "detail": _("None of your queues has an active phone channel.")}
             )
-        try:
-            callback = callbacks.request_callback(
-                channel=channel,
-                number=data["number"],
-                name=data.get("name", ""),
-                window_start=data.get("window_start"),
-                window_end=data.get("window_end"),
-                note=data.get("note", ""),
-                by=request.user,
-            )
-        except DjangoValidationError as error:
-            raise as_drf(error) from None
+        callback = callbacks.request_callback(
+            channel=channel,
+            number=data["number"],
+            name=data.get("name", ""),
+            window_start=data.get("window_start"),
+            window_end=data.get("window_end"),
+            note=data.get("note", ""),
+            by=request.user,
+        )
         return Response(CallbackOutput(callback).data, status=status.HTTP_201_CREATED)
 
 
@@ -338,16 +324,15 @@ class CallbackOutcomeApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         callback = selectors.get_callback_for_agent(request.user, pk)
         data = validated(OutcomeInput, request)
-        try:
-            callback = callbacks.record_callback_outcome(
-                callback=callback, outcome=data["outcome"], by=request.user, note=data.get("note", "")
-            )
-        except DjangoValidationError as error:
-            raise as_drf(error) from None
+        callback = callbacks.record_callback_outcome(
+            callback=callback, outcome=data["outcome"], by=request.user, note=data.get("note", "")
+        )
         return Response(CallbackOutput(callback).data)
 
 
 class AgentCallStatesApi(APIView):
+    permission_classes = [IsAuthenticated, IsSupervisor]
+
     @extend_schema(
         operation_id="agent_call_states",
         responses=inline_serializer(
@@ -356,10 +341,6 @@ class AgentCallStatesApi(APIView):
         description="Supervisors: each agent's telephone state (ringing, on_call, wrap_up), keyed by user id.",
     )
     def get(self, request: Request) -> Response:
-        if not request.user.is_authenticated:
-            raise NotAuthenticated()
-        if not access.is_supervisor(request.user):
-            raise PermissionDenied("supervisors only")
         return Response({"states": {str(k): v for k, v in selectors.agent_call_states().items()}})
 
 

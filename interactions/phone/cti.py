@@ -4,16 +4,13 @@ Generic CTI (any PBX): a JSON body, signed with the channel's secret in headers,
     X-Omnidesk-Timestamp: <unix seconds>
     X-Omnidesk-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
 accepted within five minutes of our clock. Twilio Voice status callbacks are signed their own way
-(X-Twilio-Signature: base64 HMAC-SHA1(auth token, URL + sorted POST parameters)).
+(X-Twilio-Signature: base64 HMAC-SHA1(auth token, URL + sorted POST parameters)). Both are verified by the one
+webhook intake (interactions/intake.py).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,43 +53,6 @@ class CtiEvent:
     def customer_number(self) -> str:
         """The customer's side of the call: the caller of an inbound call, the callee of an outbound one."""
         return self.from_number if self.direction == "in" else self.to_number
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode("utf-8", errors="replace") + b"." + body, hashlib.sha256)
-    return f"sha256={digest.hexdigest()}"
-
-
-def signature_problem(*, secret: str, timestamp: str | None, signature: str | None, body: bytes) -> str | None:
-    """Why the request's signature is not acceptable, or None when it is."""
-    if not secret:
-        return "this channel has no CTI secret configured"
-    if not timestamp or not signature:
-        return f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header"
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        return f"{TIMESTAMP_HEADER} must be Unix seconds"
-    sent_at = int(timestamp)
-    if abs(time.time() - sent_at) > SIGNATURE_WINDOW_SECONDS:
-        return "timestamp outside the five-minute window"
-    expected = sign(secret, timestamp, body)
-    given = signature if signature.startswith("sha256=") else f"sha256={signature}"
-    # On bytes: compare_digest raises TypeError on a non-ASCII str, and a forged header must be a 403, not a 500.
-    if not hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", errors="replace")):
-        return "signature mismatch"
-    return None
-
-
-def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
-    data = url + "".join(f"{key}{params[key]}" for key in sorted(params))
-    key, message = auth_token.encode(), data.encode("utf-8", errors="replace")  # a lone surrogate must not raise
-    return base64.b64encode(hmac.new(key, message, hashlib.sha1).digest()).decode()
-
-
-def twilio_signature_valid(*, auth_token: str, url: str, params: Mapping[str, str], signature: str | None) -> bool:
-    if not auth_token or not signature:
-        return False
-    expected = twilio_signature(auth_token, url, params).encode()
-    return hmac.compare_digest(expected, signature.strip().encode("utf-8", errors="replace"))
 
 
 def store_key(*, call_id: str, event: str, event_id: str = "", at: str = "") -> str:

@@ -21,8 +21,9 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
 from customers.services import normalize_phone
+from interactions.intake import timestamped_signature
 from interactions.models import Channel
-from interactions.phone.cti import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from interactions.phone.cti import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from interactions.phone.models import Call
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,12 @@ def place_call(*, agent: Any, customer: Customer, number: str | None = None, cha
     secret = (channel.secrets or {}).get("cti_secret", "")
     if secret:
         timestamp = str(int(time.time()))
-        headers.update({TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body)})
+        headers.update(
+            {
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: timestamped_signature(secret=secret, timestamp=timestamp, body=body),
+            }
+        )
     try:
         response = httpx.post(
             channel.config["click_to_call_url"], content=body, headers=headers, timeout=TIMEOUT_SECONDS
