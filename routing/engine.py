@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
@@ -48,6 +49,22 @@ def minutes_since_epoch(moment: datetime) -> float:
 def rank_for(*, queue: Queue, boost: int, queued_at: datetime) -> float:
     """See RoutingItem: base + boost − acceleration × queued minutes orders like the effective priority."""
     return float(queue.base_priority + boost) - queue.aging_acceleration * minutes_since_epoch(queued_at)
+
+
+def escalation_boost() -> int:
+    """The boost an SLA escalation adds to an item: at the default 10,000 points, ahead of any peer that has not
+    waited a week longer (at one point a minute), so escalated cases are served first and, among themselves, by
+    their usual order. `boost` is a small integer: 10,000 leaves room for tiers and intents."""
+    return int(getattr(settings, "OMNIDESK_ROUTING_ESCALATION_BOOST", 10_000))
+
+
+def escalate_items(*, conversation_ids: Collection[int]) -> int:
+    """Route the escalated conversations' items ahead of their peers: boost and rank rise together (rank keeps
+    base + boost − acceleration × queued minutes, so `recompute_ranks` keeps the escalation)."""
+    step = escalation_boost()
+    return RoutingItem.objects.filter(conversation_id__in=list(conversation_ids)).update(
+        boost=F("boost") + step, rank=F("rank") + step
+    )
 
 
 def effective_priority(item: RoutingItem, *, now: datetime | None = None) -> float:
