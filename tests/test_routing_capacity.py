@@ -141,16 +141,18 @@ def test_it_shows_units_used_and_total_on_the_supervisors_agent_table(
     client.login(username="sophie", password=PASSWORD)
     html = client.get("/desk/supervisor/").content.decode()
     assert "Units used" in html
-    row = html.split('data-agent="%d"' % alice.pk, 1)[1].split("</tr>", 1)[0]
+    row = html.split(f'data-agent="{alice.pk}"', 1)[1].split("</tr>", 1)[0]
     assert '<td class="num" data-label="units">5/15</td>' in row
 
 
 def test_it_keeps_existing_profiles_unblended_through_the_migration() -> None:
+    from django.db import migrations
     from django.db.migrations.loader import MigrationLoader
 
     loader = MigrationLoader(None)
     state = loader.project_state(("routing", "0008_agentprofile_capacity_units"))
     migration = loader.get_migration("routing", "0008_agentprofile_capacity_units")
     added = migration.operations[0]
+    assert isinstance(added, migrations.AddField)
     assert added.name == "capacity_units" and added.field.default is None
     assert state.models["routing", "agentprofile"].fields["capacity_units"].default == 15

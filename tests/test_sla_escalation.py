@@ -1,4 +1,4 @@
-"""An SLA escalation has an effect: the escalated case is routed ahead of its peers, and everyone who sees it is told."""
+"""An SLA escalation has an effect: the escalated case is routed ahead of its peers, and all who see it are told."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_it_keeps_the_escalation_when_the_queue_is_re_ranked(
     alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
 ) -> None:
     set_presence(user=alice, presence=AgentProfile.Presence.AWAY)
-    older, younger = waiting_pair(support_queue, chat_channel, arrive)
+    _older, younger = waiting_pair(support_queue, chat_channel, arrive)
     escalate(younger)
     support_queue.base_priority = 3
     support_queue.save(update_fields=["base_priority"])
@@ -88,7 +88,9 @@ def test_it_announces_the_escalation_to_the_agent_and_the_supervisors(
     case = arrive(chat_channel)
     assert case.assignee == alice
     escalate(case)
-    [event] = [e for e in Event.objects.filter(type="conversation.escalated") if e.data["conversation"]["id"] == case.pk]
+    [event] = [
+        e for e in Event.objects.filter(type="conversation.escalated") if e.data["conversation"]["id"] == case.pk
+    ]
     groups = set(event.audience.values_list("group", flat=True))
     assert {realtime.agent_group(alice.pk), realtime.supervisors_group()} <= groups
     assert event.data["priority"] == sla.escalation_step()
