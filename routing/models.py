@@ -198,8 +198,12 @@ class AgentProfile(models.Model):
 
     @property
     def full_classes(self) -> list[str]:
-        """The classes (with some capacity) in which the agent has no room left: a call blocks chats when blending."""
-        return [c for c in CapacityClass.values if self.capacity(c) > 0 and not self.has_room(c)]
+        """The classes (with some capacity) the agent is full in: those at their own limit, or all of them when the
+        units leave room for nothing (a call). One chat, which only leaves no room for a call, is not "busy"."""
+        classes = [c for c in CapacityClass.values if self.capacity(c) > 0]
+        if self.capacity_units is not None and not any(self.has_room(c) for c in classes):
+            return classes
+        return [c for c in classes if self.load(c) >= self.capacity(c)]
 
     @property
     def is_busy(self) -> bool:

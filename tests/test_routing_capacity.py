@@ -36,7 +36,7 @@ def test_it_gives_no_chat_to_an_agent_on_a_call(
     chat.routing_item.refresh_from_db()
     assert chat.routing_item.reason.startswith("all capable agents are full")
     assert engine.classes_with_room(profile_of(alice)) == []
-    assert profile_of(alice).is_busy
+    assert profile_of(alice).is_busy and profile_of(alice).full_classes == ["voice", "chat", "email"]
 
 
 def test_it_gives_the_waiting_chat_once_the_call_ends(
@@ -54,6 +54,8 @@ def test_it_gives_no_call_to_an_agent_with_a_chat(
 ) -> None:
     assert arrive(chat_channel).assignee == alice
     assert arrive(voice_channel).assignee is None
+    # Room for chats and emails is left: not shown as busy although no call fits beside the chat.
+    assert not profile_of(alice).is_busy
 
 
 def test_it_mixes_chats_and_emails_up_to_the_units(
