@@ -12,7 +12,7 @@ from interactions import services
 from interactions.models import Channel
 from routing import capacity, engine
 from routing.agents import set_capacity_units
-from routing.models import AgentProfile, Queue
+from routing.models import AgentProfile, Offer, Queue
 from routing.services import route_queue, set_presence
 from tests.conftest import PASSWORD
 
@@ -68,6 +68,18 @@ def test_it_mixes_chats_and_emails_up_to_the_units(
     assert arrive(chat_channel).assignee is None
     profile = profile_of(alice)
     assert (profile.units_used, profile.capacity_units) == (13, 15)
+
+
+def test_it_counts_a_pending_call_offer_against_the_units(
+    alice: Any, support_queue: Queue, chat_channel: Channel, voice_channel: Channel, arrive: Any
+) -> None:
+    support_queue.mode = Queue.Mode.OFFER
+    support_queue.save(update_fields=["mode"])
+    call = arrive(voice_channel)
+    assert Offer.objects.filter(item__conversation=call, agent=alice, state=Offer.State.PENDING).exists()
+    chat = arrive(chat_channel)
+    assert not Offer.objects.filter(item__conversation=chat).exists()
+    assert profile_of(alice).units_used == 15
 
 
 def test_it_keeps_the_per_class_limits_alone_when_blending_is_off(
