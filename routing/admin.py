@@ -63,6 +63,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
         "chat_load",
         "voice_load",
         "email_load",
+        "capacity_units",
         "last_assigned_at",
     ]
     list_filter = ["role", "presence"]

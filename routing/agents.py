@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from routing import stats
-from routing.models import MAX_CAPACITY, AgentProfile, AgentSkill, Skill
+from routing.models import MAX_CAPACITY, MAX_UNITS, AgentProfile, AgentSkill, Skill
 from routing.services import route_for_agent
 
 
@@ -33,6 +33,37 @@ def set_capacity(
             if value is not None:
                 setattr(profile, f"{name}_capacity", value)
                 fields.append(f"{name}_capacity")
+        profile.save(update_fields=fields)
+        stats.publish_stats_on_commit()
+    route_for_agent(user=user)
+    return profile
+
+
+def set_capacity_units(
+    *, user: Any, total: int | None, voice: int | None = None, chat: int | None = None, email: int | None = None
+) -> AgentProfile:
+    """Blend the agent's capacity in units (routing/capacity.py): `total` units, each class costing its units.
+
+    `total` None turns blending off (the per-class limits alone). A unit cost left None is unchanged. A raise pulls
+    waiting work at once.
+    """
+    costs = {"voice": voice, "chat": chat, "email": email}
+    for name, value in {"total": total, **costs}.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UNITS:
+            raise ValidationError(
+                _("%(kind)s units must be a whole number from 0 to %(max)d.") % {"kind": name, "max": MAX_UNITS},
+                code="invalid_units",
+            )
+    with transaction.atomic():
+        profile, _created = AgentProfile.objects.select_for_update().get_or_create(user=user)
+        profile.capacity_units = total
+        fields = ["capacity_units"]
+        for name, value in costs.items():
+            if value is not None:
+                setattr(profile, f"{name}_units", value)
+                fields.append(f"{name}_units")
         profile.save(update_fields=fields)
         stats.publish_stats_on_commit()
     route_for_agent(user=user)

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
@@ -32,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions.models import Conversation
+from routing import capacity
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
@@ -47,6 +49,22 @@ def minutes_since_epoch(moment: datetime) -> float:
 def rank_for(*, queue: Queue, boost: int, queued_at: datetime) -> float:
     """See RoutingItem: base + boost − acceleration × queued minutes orders like the effective priority."""
     return float(queue.base_priority + boost) - queue.aging_acceleration * minutes_since_epoch(queued_at)
+
+
+def escalation_boost() -> int:
+    """The boost an SLA escalation adds to an item: at the default 10,000 points, ahead of any peer that has not
+    waited a week longer (at one point a minute), so escalated cases are served first and, among themselves, by
+    their usual order. `boost` is a small integer: 10,000 leaves room for tiers and intents."""
+    return int(getattr(settings, "OMNIDESK_ROUTING_ESCALATION_BOOST", 10_000))
+
+
+def escalate_items(*, conversation_ids: Collection[int]) -> int:
+    """Route the escalated conversations' items ahead of their peers: boost and rank rise together (rank keeps
+    base + boost − acceleration × queued minutes, so `recompute_ranks` keeps the escalation)."""
+    step = escalation_boost()
+    return RoutingItem.objects.filter(conversation_id__in=list(conversation_ids)).update(
+        boost=F("boost") + step, rank=F("rank") + step
+    )
 
 
 def effective_priority(item: RoutingItem, *, now: datetime | None = None) -> float:
@@ -70,15 +88,14 @@ def candidate_agents(
     Highest mean proficiency over the wanted skills, then lowest load ratio, then longest idle. Membership and each
     skill are EXISTS probes of unique indexes, so the plan stays a scan of the (few hundred) available profiles.
     """
-    load, capacity = f"{capacity_class}_load", f"{capacity_class}_capacity"
+    load, limit = f"{capacity_class}_load", f"{capacity_class}_capacity"
     membership = Queue.members.through.objects.filter(queue_id=queue_id, user_id=OuterRef("user_id"))
     agents = AgentProfile.objects.filter(
         Exists(membership),
         presence=AgentProfile.Presence.AVAILABLE,
         takes_work=True,
         user__is_active=True,
-        **{f"{load}__lt": F(capacity)},
-    )
+    ).filter(capacity.room_q(capacity_class))
     if exclude_user_ids:
         agents = agents.exclude(user_id__in=list(exclude_user_ids))
     for skill_id in skill_ids:
@@ -94,7 +111,7 @@ def candidate_agents(
         agents = agents.annotate(proficiency=Subquery(proficiency, output_field=FloatField()))
     else:
         agents = agents.annotate(proficiency=Value(0.0, output_field=FloatField()))
-    ratio = ExpressionWrapper(F(load) * 1.0 / NullIf(F(capacity), 0), output_field=FloatField())
+    ratio = ExpressionWrapper(F(load) * 1.0 / NullIf(F(limit), 0), output_field=FloatField())
     return agents.annotate(ratio=ratio).order_by(
         F("proficiency").desc(), "ratio", F("last_assigned_at").asc(nulls_first=True), "pk"
     )
@@ -124,7 +141,7 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
     """
     if capacity_class not in CapacityClass.values:
         raise ValueError(capacity_class)
-    load, capacity = f"p.{capacity_class}_load", f"p.{capacity_class}_capacity"
+    load, limit = f"p.{capacity_class}_load", f"p.{capacity_class}_capacity"
     profiles, users = AgentProfile._meta.db_table, get_user_model()._meta.db_table
     members, skills_table = Queue.members.through._meta.db_table, AgentSkill._meta.db_table
     joins = ""
@@ -138,7 +155,8 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
         order = "k.proficiency DESC, "
     where = [
         "p.presence = 'available' AND p.takes_work",
-        f"{load} < {capacity}",
+        # The class limit and, when the agent blends, the units: a call leaves no room for a chat.
+        capacity.room_sql(capacity_class),
         f"p.user_id IN (SELECT m.user_id FROM {members} m WHERE m.queue_id = %(queue)s)",
         "u.is_active",
     ]
@@ -148,7 +166,7 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
     columns = ", ".join([f"p.{c}" for c in _columns(AgentProfile)] + [f"u.{c}" for c in _columns(get_user_model())])
     return (
         f"SELECT {columns} FROM {profiles} p JOIN {users} u ON u.id = p.user_id{joins} WHERE {' AND '.join(where)} "
-        f"ORDER BY {order}{load}::float / NULLIF({capacity}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
+        f"ORDER BY {order}{load}::float / NULLIF({limit}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
         "LIMIT 1 FOR UPDATE OF p SKIP LOCKED"
     )
 
@@ -247,15 +265,14 @@ def agent_pool(*, queue: Queue) -> list[PoolGroup]:
     if connection.vendor == "postgresql":
         return _agent_pool_sql(queue)
     membership = Queue.members.through.objects.filter(queue_id=queue.pk, user_id=OuterRef("user_id"))
-    columns = [f"{c}_{kind}" for c in CLASSES for kind in ("load", "capacity")]
     available = AgentProfile.objects.filter(
         Exists(membership), presence=AgentProfile.Presence.AVAILABLE, takes_work=True, user__is_active=True
     )
     rooms: dict[int, tuple[int, frozenset[str]]] = {}
-    for pk, user_id, *figures in available.values_list("pk", "user_id", *columns):
-        room = frozenset(c for i, c in enumerate(CLASSES) if figures[2 * i] < figures[2 * i + 1])
+    for profile in available:
+        room = frozenset(capacity.classes_with_room(profile))
         if room:
-            rooms[pk] = (user_id, room)
+            rooms[profile.pk] = (profile.user_id, room)
     skills: dict[int, set[int]] = {pk: set() for pk in rooms}
     for agent_id, skill_id in AgentSkill.objects.filter(agent__in=available).values_list("agent_id", "skill_id"):
         if agent_id in skills:
@@ -269,8 +286,8 @@ def agent_pool(*, queue: Queue) -> list[PoolGroup]:
 def _agent_pool_sql(queue: Queue) -> list[PoolGroup]:
     profiles, users = AgentProfile._meta.db_table, get_user_model()._meta.db_table
     members, skills_table = Queue.members.through._meta.db_table, AgentSkill._meta.db_table
-    rooms = ", ".join(f"p.{c}_load < p.{c}_capacity AS {c}" for c in CLASSES)
-    any_room = " OR ".join(f"p.{c}_load < p.{c}_capacity" for c in CLASSES)
+    rooms = ", ".join(f"{capacity.room_sql(c)} AS {c}" for c in CLASSES)
+    any_room = " OR ".join(capacity.room_sql(c) for c in CLASSES)
     agents = (
         f"SELECT p.user_id, {rooms}, array_remove(array_agg(s.skill_id ORDER BY s.skill_id), NULL) AS skills"
         f" FROM {profiles} p LEFT JOIN {skills_table} s ON s.agent_id = p.id"
@@ -309,7 +326,7 @@ def free_classes(*, queue: Queue) -> set[str]:
         Exists(membership), presence=AgentProfile.Presence.AVAILABLE, takes_work=True, user__is_active=True
     ).aggregate(
         **{
-            capacity_class: Count("pk", filter=Q(**{f"{capacity_class}_load__lt": F(f"{capacity_class}_capacity")}))
+            capacity_class: Count("pk", filter=capacity.room_q(capacity_class))
             for capacity_class in CapacityClass.values
         }
     )
@@ -365,7 +382,7 @@ def items_for_agent(*, profile: AgentProfile, classes: Collection[str]) -> Query
 
 
 def classes_with_room(profile: AgentProfile) -> list[str]:
-    return [c for c in ("chat", "voice", "email") if profile.load(c) < profile.capacity(c)]
+    return capacity.classes_with_room(profile)
 
 
 def describe(item: RoutingItem) -> dict[str, Any]:

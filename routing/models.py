@@ -9,6 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 # An agent may be given at most this many conversations of one class at once; more is a typo, not a staffing plan.
 MAX_CAPACITY = 50
+# Capacity blending, in units (see routing/capacity.py): a call fills an agent, a chat takes a third, an email a fifth.
+MAX_UNITS = 1000
+DEFAULT_CAPACITY_UNITS = 15
+DEFAULT_UNIT_COST = {"voice": 15, "chat": 5, "email": 3}
 
 
 class CapacityClass(models.TextChoices):
@@ -125,6 +129,25 @@ class AgentProfile(models.Model):
     email_capacity = models.PositiveSmallIntegerField(
         _("email capacity"), default=5, validators=[MaxValueValidator(MAX_CAPACITY)]
     )
+    # Capacity blending (routing/capacity.py): each item occupies its class's unit cost out of `capacity_units`.
+    # Empty turns blending off (the per-class limits alone); existing profiles were migrated so, new ones blend.
+    capacity_units = models.PositiveSmallIntegerField(
+        _("capacity (units)"),
+        null=True,
+        blank=True,
+        default=DEFAULT_CAPACITY_UNITS,
+        validators=[MaxValueValidator(MAX_UNITS)],
+        help_text=_("Total units of work at once; empty: only the per-channel limits apply."),
+    )
+    voice_units = models.PositiveSmallIntegerField(
+        _("units per call"), default=DEFAULT_UNIT_COST["voice"], validators=[MaxValueValidator(MAX_UNITS)]
+    )
+    chat_units = models.PositiveSmallIntegerField(
+        _("units per chat"), default=DEFAULT_UNIT_COST["chat"], validators=[MaxValueValidator(MAX_UNITS)]
+    )
+    email_units = models.PositiveSmallIntegerField(
+        _("units per email"), default=DEFAULT_UNIT_COST["email"], validators=[MaxValueValidator(MAX_UNITS)]
+    )
     # What the agent holds now, per class. Only changed under this row's lock (SELECT … FOR UPDATE), by the routing
     # services, so that the free-capacity test of the candidate query is exact; `refresh_load` recounts from the
     # assignments.
@@ -159,10 +182,28 @@ class AgentProfile(models.Model):
     def load(self, capacity_class: str) -> int:
         return int(getattr(self, f"{capacity_class}_load"))
 
+    def unit_cost(self, capacity_class: str) -> int:
+        return int(getattr(self, f"{capacity_class}_units"))
+
+    @property
+    def units_used(self) -> int:
+        """The units the current load occupies (assignments and pending offers), blending or not."""
+        return sum(self.load(c) * self.unit_cost(c) for c in CapacityClass.values)
+
+    def has_room(self, capacity_class: str) -> bool:
+        """One more item of the class fits its class limit and, when blending, the units (routing/capacity.py)."""
+        if self.load(capacity_class) >= self.capacity(capacity_class):
+            return False
+        return self.capacity_units is None or self.units_used + self.unit_cost(capacity_class) <= self.capacity_units
+
     @property
     def full_classes(self) -> list[str]:
-        """The classes (with some capacity) in which the agent has no room left."""
-        return [c for c in CapacityClass.values if 0 < self.capacity(c) <= self.load(c)]
+        """The classes (with some capacity) the agent is full in: those at their own limit, or all of them when the
+        units leave room for nothing (a call). One chat, which only leaves no room for a call, is not "busy"."""
+        classes = [c for c in CapacityClass.values if self.capacity(c) > 0]
+        if self.capacity_units is not None and not any(self.has_room(c) for c in classes):
+            return classes
+        return [c for c in classes if self.load(c) >= self.capacity(c)]
 
     @property
     def is_busy(self) -> bool:

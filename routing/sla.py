@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy
 from interactions import access, events
 from interactions.models import Conversation
 from omnidesk import realtime
+from routing import engine
 from routing.business_time import BusinessCalendar, add_business_time, business_time_between
 from routing.models import Queue
 
@@ -322,6 +323,8 @@ def _write_marks(now: datetime, marked: SweepResult) -> None:
         Conversation.objects.filter(pk__in=escalated).update(
             escalated_at=now, priority=F("priority") + escalation_step()
         )
+        # In the same transaction, the escalation moves the items ahead of their peers in routing.
+        engine.escalate_items(conversation_ids=escalated)
 
 
 def _check(conversation: Conversation, now: datetime, result: SweepResult) -> list[realtime.Announcement]:
@@ -352,7 +355,8 @@ def _check(conversation: Conversation, now: datetime, result: SweepResult) -> li
         alert = _alert(conversation, summary, breaches)
         announcements.append(realtime.Announcement("conversation.sla_breached", alert, audience))
         if escalating:
-            announcements.append(realtime.Announcement("conversation.escalated", alert, [realtime.supervisors_group()]))
+            # Everyone who sees the conversation sees the "Escalated" badge: its agent, its queue, the supervisors.
+            announcements.append(realtime.Announcement("conversation.escalated", alert, audience))
     return announcements
 
 

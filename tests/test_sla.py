@@ -260,7 +260,8 @@ def test_it_warns_then_breaches_once_each_and_escalates_once(
     assert breached.data["clocks"][0]["clock"] == "first_response"
     audience = {realtime.agent_group(alice.pk), realtime.supervisors_group(), realtime.queue_group(support_queue.pk)}
     assert groups_of(warning) == groups_of(breached) == audience
-    assert groups_of(escalated) == {realtime.supervisors_group()}
+    # The badge is for everyone who sees the case (its agent too), not only the supervisors.
+    assert groups_of(escalated) == audience
     conversation.refresh_from_db()
     assert conversation.priority == sla.escalation_step() == escalated.data["priority"]
     assert sla.sla_state(conversation, now=start + timedelta(minutes=102)).level == "breached"

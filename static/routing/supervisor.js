@@ -7,6 +7,18 @@
   var lastEventId = parseInt(main.dataset.lastEventId || "0", 10);
   var backoff = 500;
 
+  // An SLA escalation (`conversation.escalated`): the "Escalated" badge on the case's row of the open conversations.
+  function markEscalated(conversationId) {
+    var row = document.querySelector('tr[data-conversation="' + conversationId + '"]');
+    var cell = row && row.querySelector("th");
+    if (!cell || cell.querySelector("[data-escalation-badge]")) return;
+    var badge = document.createElement("span");
+    badge.className = "badge escalated";
+    badge.dataset.escalationBadge = "";
+    badge.textContent = main.dataset.textEscalated;
+    cell.append(" ", badge);
+  }
+
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + main.dataset.wsUrl);
@@ -19,6 +31,7 @@
       if (frame.type === "welcome") { status.textContent = main.dataset.textLive; status.classList.add("is-live"); backoff = 500; }
       else if (frame.type === "resync") { window.location.reload(); }
       else if (frame.type === "queue.stats_changed") { region.innerHTML = frame.data.html; }
+      else if (frame.type === "conversation.escalated") { markEscalated(frame.data.conversation.id); }
     });
     socket.addEventListener("close", function () {
       status.textContent = main.dataset.textReconnecting;
