@@ -33,6 +33,18 @@ desk_patterns = (
         path("canned/<int:pk>/delete/", assist_views.canned_delete, name="canned-delete"),
         path("canned/export.csv", assist_views.canned_export, name="canned-export"),
         path("canned/import/", assist_views.canned_import, name="canned-import"),
+        # agent (issue 15): next best action
+        path("conversations/<int:pk>/next-actions/", assist_views.next_actions, name="next-actions"),
+        path(
+            "conversations/<int:pk>/next-actions/feedback/",
+            assist_views.next_action_feedback,
+            name="next-action-feedback",
+        ),
+        path(
+            "conversations/<int:pk>/next-actions/callback/",
+            assist_views.next_action_callback,
+            name="next-action-callback",
+        ),
     ],
     "desk",
 )
