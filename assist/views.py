@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from assist import canned, canned_admin, next_action, notes
+from assist import canned, canned_admin, composer_files, next_action, notes
 from assist.models import CannedResponse
 from assist.templatetags.assist_tags import next_action_panel_context
 from interactions import access, selectors
@@ -180,3 +180,22 @@ def next_action_callback(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _next_actions_panel(request, conversation, errors=error.messages)
     message = _("Callback to %(number)s requested.") % {"number": callback.number}
     return _next_actions_panel(request, conversation, message=message)
+
+
+@require_GET
+def widget_file(request: HttpRequest, token: str) -> FileResponse:
+    """A file an agent sent on the website chat, for the visitor: the link itself is the permission (signed for that
+    file, expiring). Always a download, never rendered in our origin."""
+    attachment = composer_files.attachment_for_widget_token(token)
+    if attachment is None:
+        raise Http404("No such file")
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

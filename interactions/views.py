@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from assist import list_filters
+from assist import composer_files, list_filters
 from customers import selectors as customer_selectors
 from interactions import access, selectors, services
 from interactions.models import Channel, Conversation, Interaction
@@ -85,8 +85,13 @@ def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = access.get_conversation_for_action(request.user, pk)
     try:
         channel = selectors.get_reply_channel(conversation, request.POST.get("channel"), request.user)
-        interaction = services.reply_to_conversation(
-            conversation=conversation, author=request.user, text=request.POST.get("text", ""), channel=channel
+        interaction = composer_files.reply_with_files(
+            conversation=conversation,
+            author=request.user,
+            text=request.POST.get("text", ""),
+            channel=channel,
+            uploads=request.FILES.getlist("files"),
+            link_base=request.build_absolute_uri("/"),
         )
     except (ValidationError, Channel.DoesNotExist) as error:
         messages = error.messages if isinstance(error, ValidationError) else [_("Pick one of the offered channels.")]

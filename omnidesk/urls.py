@@ -93,6 +93,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("widget/demo/", desk_views.widget_demo, name="widget-demo"),
+    # agent (issue 15): a file sent to a website visitor, by its signed link
+    path("widget/files/<str:token>/", assist_views.widget_file, name="widget-file"),
     path("healthz", healthz, name="healthz"),
     # Channel areas own their full paths (webhooks under /hooks/<provider>/<channel uuid>/, their desk pages…).
     path("", include("interactions.mail.urls")),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from assist import next_action, notes
 from interactions.models import Conversation
@@ -37,3 +39,9 @@ def next_best_actions(context: dict[str, Any], conversation: Conversation) -> di
         **next_action_panel_context(user=context["request"].user, conversation=conversation),
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.simple_tag
+def upload_limit() -> str:
+    """The composer's per-file size limit, for its hint."""
+    return str(filesizeformat(settings.OMNIDESK_UPLOAD_MAX_BYTES))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.authorization_roles import DESK_GET_ONLY, DESK_POST_ONLY, Row, desk_act
+from tests.authorization_roles import DESK_GET_ONLY, DESK_POST_ONLY, Row, desk_act, everyone
 from tests.vis_support import World
 
 
@@ -30,4 +30,6 @@ ROWS: dict[str, Row] = {
         desk_act(422),
         data=lambda w, s: {"number": "+33612345678", "channel": "0"},
     ),
+    # A visitor's file link: the signature is the permission, whoever asks; a forged one is 404 for everyone.
+    "widget/files/<str:token>/": Row(lambda w, s: "/widget/files/forged-token/", everyone(404), everyone(405)),
 }
