@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--desk-typing-interval", type=float, default=1.0, help="seconds between typing changes per person (1.0)"
     )
     group.add_argument("--desk-typing-chat-messages", type=int, default=1000, help="chat messages per phase (1000)")
-    group.add_argument("--desk-typing-chat-rate", type=float, default=100.0, help="chat messages per second (100)")
+    group.add_argument("--desk-typing-chat-rate", type=float, default=50.0, help="chat messages per second (50)")
     group.add_argument("--desk-typing-chat-visitors", type=int, default=20, help="chat visitor sockets (20)")
 
 
@@ -163,7 +163,7 @@ def conversations_of(uuids: list[str]) -> dict[str, int]:
 
     try:
         rows = Interaction.objects.filter(external_id__in=uuids).values_list("external_id", "conversation_id")
-        return dict(rows)
+        return {str(external_id): conversation_id for external_id, conversation_id in rows}
     finally:
         connections.close_all()
 
@@ -311,11 +311,14 @@ async def measure(stack: Stack, args: argparse.Namespace, teams: list[Team], fix
         await asyncio.sleep(max(2.0, 2 * args.desk_typing_interval))  # every typist has started, no cold start
         people.stats.recording = True
         with_typing = await chat_e2e.run_one(stack, fixture, chat_args(args), rate)
-        people.stats.recording = False
         for task in typing:
             task.cancel()
         await asyncio.gather(*typing, return_exceptions=True)
-        await asyncio.sleep(1.0)  # stragglers of the last frames are still counted as delivered, not lost
+        # Frames still on their way are counted when they arrive (late, not lost), up to the drain timeout.
+        deadline = time.monotonic() + chat_e2e.DRAIN_TIMEOUT
+        while time.monotonic() < deadline and any(q for pair in people.pairs for q in pair.sent.values()):
+            await asyncio.sleep(0.2)
+        people.stats.recording = False
     finally:
         await people.close()
     stats = people.stats
