@@ -7,3 +7,10 @@ class AssistConfig(AppConfig):
 
     name = "assist"
     verbose_name = _("Agent assistance")
+
+    def ready(self) -> None:
+        # After interactions.messaging (earlier in INSTALLED_APPS) registered its senders: replies with files go out
+        # as provider media.
+        from assist import media_senders
+
+        media_senders.install()

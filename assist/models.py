@@ -61,3 +61,34 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut} ({self.language or '*'})"
+
+
+class SuggestionFeedback(models.Model):
+    """An agent applied or dismissed a next-best-action suggestion: counted per intent to rank the next ones."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", _("Applied")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    conversation = models.ForeignKey(
+        "interactions.Conversation", on_delete=models.CASCADE, related_name="suggestion_feedback"
+    )
+    # The conversation's intent when the agent answered (kept if the conversation's intent is corrected later).
+    intent = models.ForeignKey(
+        "routing.Intent", on_delete=models.SET_NULL, null=True, blank=True, related_name="suggestion_feedback"
+    )
+    # The suggestion's stable key: "canned:<shortcut>", "self_service", "callback", "open_case", "last_note".
+    key = models.CharField(_("suggestion"), max_length=120)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="suggestion_feedback")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suggestion feedback")
+        verbose_name_plural = _("suggestion feedback")
+        # One answer per agent, conversation and suggestion: a second click changes it, never counts twice.
+        constraints = [models.UniqueConstraint(fields=["conversation", "user", "key"], name="suggestion_feedback_once")]
+        indexes = [models.Index(fields=["intent", "key"], name="suggestion_feedback_intent")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.outcome} on #{self.conversation_id}"

@@ -125,6 +125,7 @@ class DeskPresence:
         self.viewing: int | None = None
         self.checked: dict[tuple[int, str], tuple[float, Conversation | None]] = {}
         self.typing_sent: dict[int, tuple[bool, float]] = {}
+        self.visitors: dict[int, tuple[float, list[str]]] = {}
 
     async def conversation(self, value: Any, *, act: bool) -> Conversation | None:
         """The conversation if this user may open it (or act on it, for typing); checked through access, cached
@@ -152,6 +153,16 @@ class DeskPresence:
         found = await database_sync_to_async(check, thread_sensitive=False)()
         self.checked[(value, need)] = (time.monotonic(), found)
         return found
+
+    async def visitor_groups(self, conversation: Conversation) -> list[str]:
+        """The widget groups of the conversation's visitor, cached like the access check: an agent typing sends a
+        frame a second, and the visitor's identity does not change that often (bench/desk_typing.py)."""
+        cached = self.visitors.get(conversation.pk)
+        if cached is not None and time.monotonic() - cached[0] < ACCESS_CACHE_SECONDS:
+            return cached[1]
+        groups = await database_sync_to_async(_visitor_groups, thread_sensitive=False)(conversation)
+        self.visitors[conversation.pk] = (time.monotonic(), groups)
+        return groups
 
     async def receive(self, frame: dict[str, Any]) -> None:
         if frame["type"] == "viewing":
@@ -213,7 +224,7 @@ class DeskPresence:
             },
             groups=access.audience_for_conversation(conversation),
         )
-        visitor_groups = await database_sync_to_async(_visitor_groups, thread_sensitive=False)(conversation)
+        visitor_groups = await self.visitor_groups(conversation)
         # Visitors get a first name (never a username) and no ids, like their messages.
         public_name = self.user.first_name or _("Agent")
         await realtime.send_ephemeral(

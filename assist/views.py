@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from assist import canned, canned_admin, notes
+from assist import canned, canned_admin, composer_files, next_action, notes
 from assist.models import CannedResponse
+from assist.templatetags.assist_tags import next_action_panel_context
 from interactions import access, selectors
+from interactions.models import Conversation
 from omnidesk.http import HtmxHttpRequest
 from routing.models import Queue
 
@@ -121,3 +123,79 @@ def canned_import(request: HtmxHttpRequest) -> HttpResponse:
     if errors:
         return _canned_page(request, errors=errors, status=422)
     return redirect(f"{reverse('desk:canned-list')}?imported={saved}")
+
+
+def _next_actions_panel(
+    request: HtmxHttpRequest, conversation: Conversation, *, message: str = "", errors: list[str] | None = None
+) -> HttpResponse:
+    context = next_action_panel_context(
+        user=request.user, conversation=conversation, message=message, errors=errors or []
+    )
+    return render(request, "desk/_next_action.html", context, status=422 if errors else 200)
+
+
+@require_GET
+@login_required
+def next_actions(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The next-best-action panel of a conversation, ranked for the agent."""
+    conversation = access.get_conversation_for_action(request.user, pk)
+    return _next_actions_panel(request, conversation)
+
+
+@require_POST
+@login_required
+def next_action_feedback(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """An agent applied (the browser did the action) or dismissed a suggestion: recorded, the panel re-ranked."""
+    conversation = access.get_conversation_for_action(request.user, pk)
+    try:
+        next_action.record_feedback(
+            user=request.user,
+            conversation=conversation,
+            key=request.POST.get("key", ""),
+            outcome=request.POST.get("outcome", ""),
+        )
+    except ValidationError as error:
+        return _next_actions_panel(request, conversation, errors=error.messages)
+    return _next_actions_panel(request, conversation)
+
+
+@require_POST
+@login_required
+def next_action_callback(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The "offer a callback" suggestion's form: the callback is requested and the suggestion counted as applied."""
+    conversation = access.get_conversation_for_action(request.user, pk)
+    raw_channel = request.POST.get("channel", "")
+    channel = next((c for c in next_action.voice_channels_for(request.user) if str(c.pk) == raw_channel), None)
+    try:
+        if channel is None:
+            raise ValidationError(_("Pick one of the offered phone lines."), code="bad_channel")
+        callback = next_action.offer_callback(
+            user=request.user,
+            conversation=conversation,
+            channel=channel,
+            number=request.POST.get("number", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ValidationError as error:
+        return _next_actions_panel(request, conversation, errors=error.messages)
+    message = _("Callback to %(number)s requested.") % {"number": callback.number}
+    return _next_actions_panel(request, conversation, message=message)
+
+
+@require_GET
+def widget_file(request: HttpRequest, token: str) -> FileResponse:
+    """A file an agent sent on the website chat, for the visitor: the link itself is the permission (signed for that
+    file, expiring). Always a download, never rendered in our origin."""
+    attachment = composer_files.attachment_for_widget_token(token)
+    if attachment is None:
+        raise Http404("No such file")
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
+from assist import composer_files, list_filters
 from customers import selectors as customer_selectors
 from interactions import access, selectors, services
 from interactions.models import Channel, Conversation, Interaction
@@ -29,8 +30,13 @@ from routing.models import AgentProfile
 def desk_context(request: HttpRequest) -> dict[str, object]:
     user: Any = request.user  # the views are login_required
     profile, _created = AgentProfile.objects.get_or_create(user=user)
+    filters = list_filters.parse_filters(request.GET)
     return {
-        **selectors.desk_lists(request.user),
+        # The lists under the desk's filters (query parameters: a filtered desk is a link); unfiltered, the same two
+        # lists as interactions.selectors.desk_lists.
+        **list_filters.filtered_lists(user=user, filters=filters),
+        **list_filters.filter_choices(user),
+        "filters": filters,
         "profile": profile,
         "presence_choices": [c for c in AgentProfile.Presence.choices if c[0] != AgentProfile.Presence.OFFLINE],
         "last_event_id": realtime.latest_event_id(),
@@ -79,8 +85,13 @@ def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = access.get_conversation_for_action(request.user, pk)
     try:
         channel = selectors.get_reply_channel(conversation, request.POST.get("channel"), request.user)
-        interaction = services.reply_to_conversation(
-            conversation=conversation, author=request.user, text=request.POST.get("text", ""), channel=channel
+        interaction = composer_files.reply_with_files(
+            conversation=conversation,
+            author=request.user,
+            text=request.POST.get("text", ""),
+            channel=channel,
+            uploads=request.FILES.getlist("files"),
+            link_base=request.build_absolute_uri("/"),
         )
     except (ValidationError, Channel.DoesNotExist) as error:
         messages = error.messages if isinstance(error, ValidationError) else [_("Pick one of the offered channels.")]

@@ -376,6 +376,18 @@ USE_TZ = True
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"
 
+# agent (issue 15): files attached from the desk's composer. The type is read from the file name (never trusted from
+# the browser) and must be listed; OMNIDESK_UPLOAD_SCANNER names a callable(name=, content_type=, data=) that raises
+# ValidationError to refuse a file (a virus scanner hook); the default scans nothing (see assist/composer_files.py).
+OMNIDESK_UPLOAD_MAX_BYTES = env_int("OMNIDESK_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+OMNIDESK_UPLOAD_ALLOWED_TYPES = env_list(
+    "OMNIDESK_UPLOAD_ALLOWED_TYPES",
+    "application/pdf,image/png,image/jpeg,image/gif,image/webp,text/plain,text/csv,"
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+)
+OMNIDESK_UPLOAD_SCANNER = os.environ.get("OMNIDESK_UPLOAD_SCANNER", "assist.composer_files.scan_nothing")
+
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -36,6 +36,18 @@ desk_patterns = (
         path("canned/<int:pk>/delete/", assist_views.canned_delete, name="canned-delete"),
         path("canned/export.csv", assist_views.canned_export, name="canned-export"),
         path("canned/import/", assist_views.canned_import, name="canned-import"),
+        # agent (issue 15): next best action
+        path("conversations/<int:pk>/next-actions/", assist_views.next_actions, name="next-actions"),
+        path(
+            "conversations/<int:pk>/next-actions/feedback/",
+            assist_views.next_action_feedback,
+            name="next-action-feedback",
+        ),
+        path(
+            "conversations/<int:pk>/next-actions/callback/",
+            assist_views.next_action_callback,
+            name="next-action-callback",
+        ),
     ],
     "desk",
 )
@@ -87,6 +99,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("widget/demo/", desk_views.widget_demo, name="widget-demo"),
+    # agent (issue 15): a file sent to a website visitor, by its signed link
+    path("widget/files/<str:token>/", assist_views.widget_file, name="widget-file"),
     path("healthz", healthz, name="healthz"),
     # Channel areas own their full paths (webhooks under /hooks/<provider>/<channel uuid>/, their desk pages…).
     path("", include("interactions.mail.urls")),

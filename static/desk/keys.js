@@ -97,18 +97,8 @@
     action();
   });
 
-  // Search: filters the lists as typed, and items that arrive live are filtered too.
-  function applySearch() {
-    const search = document.getElementById("list-search");
-    const words = search ? search.value.trim().toLowerCase().split(/\s+/).filter(Boolean) : [];
-    document.querySelectorAll(".conversation-list .conversation-item").forEach(function (item) {
-      const text = item.textContent.toLowerCase();
-      item.hidden = !words.every(function (word) { return text.includes(word); });
-    });
-  }
-  document.addEventListener("input", function (event) {
-    if (event.target instanceof HTMLInputElement && event.target.id === "list-search") applySearch();
-  });
+  // Search: the search box belongs to the list filters form (static/desk/list-filters.js); the server searches names,
+  // identities and message text as the agent types, and keeps live updates to what matches.
   document.addEventListener("keydown", function (event) {
     // Enter in the search opens the first match.
     if (event.key === "Enter" && event.target instanceof HTMLInputElement && event.target.id === "list-search") {
@@ -117,11 +107,6 @@
       if (first) { first.focus(); first.click(); }
     }
   });
-  new MutationObserver(function () {
-    const search = document.getElementById("list-search");
-    if (search && search.value.trim()) applySearch();
-  }).observe(document.querySelector(".desk-side") || document.body, { childList: true, subtree: true });
-
   // Focus management: after a conversation is swapped in, focus lands on its timeline (announced, scrollable by
   // keyboard), unless the agent is typing somewhere; a list item re-rendered by a live update keeps the focus.
   document.addEventListener("htmx:afterSwap", function (event) {
