@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "interactions.phone",
     "routing",
     "assist",
+    "reporting",  # rep: supervisor analytics
 ]
 
 MIDDLEWARE = [
