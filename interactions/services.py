@@ -17,6 +17,7 @@ from customers.models import Customer
 from interactions import access, events, visitors
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
+from reporting import transitions as reporting_transitions  # rep
 from routing import sla
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def receive_message(
             set_conversation_status(conversation=conversation, status=Conversation.Status.OPEN, by=None)
             conversation.refresh_from_db(fields=["status", "snoozed_until", *SLA_FIELDS])
         sla.note_customer_message(conversation=conversation)
+    reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event
     announce_message(interaction=interaction)
     return interaction
 
@@ -153,6 +155,7 @@ def reply_to_conversation(
             fields.append("first_response_at")
         conversation.save(update_fields=fields)
         sla.note_agent_reply(conversation=conversation, now=now)
+        reporting_transitions.agent_replied(interaction=interaction)  # rep: reporting event
         announce_message(interaction=interaction)
         if sender:
             outbound.enqueue_delivery(interaction=interaction)
@@ -171,6 +174,7 @@ def resolve_conversation(*, conversation: Conversation, by: Any) -> Conversation
         conversation.resolved_at = timezone.now()
         conversation.save(update_fields=["status", "resolved_at", "updated_at"])
         sla.stop_sla_clocks(conversation=conversation)
+        reporting_transitions.conversation_resolved(conversation=conversation)  # rep: reporting event + survey
         announce_conversation(conversation=conversation, type="conversation.resolved")
         release_capacity(agent=conversation.assignee, queue=conversation.queue)
     return conversation
@@ -220,6 +224,7 @@ def set_conversation_status(
             sla.start_sla_clocks(conversation=conversation)
         else:
             sla.resume_sla(conversation=conversation)
+        reporting_transitions.status_changed(conversation=conversation, previous=previous)  # rep: reporting event
         announce_conversation(conversation=conversation, type="conversation.status_changed")
         if previous == Conversation.Status.OPEN:
             release_capacity(agent=conversation.assignee, queue=conversation.queue)

@@ -37,6 +37,7 @@ def record(
     *,
     kind: str,
     conversation: Conversation | None = None,
+    conversation_id: int | None = None,
     at: datetime | None = None,
     agent_id: int | None = None,
     queue_id: int | None = None,
@@ -65,15 +66,13 @@ def record(
         channel_kind = channel_kind or conversation.channel.kind
         customer_id = customer_id or conversation.customer_id
         agent_id = agent_id if agent_id is not None else conversation.assignee_id
-        conversation_id: int | None = conversation.pk
+        conversation_id = conversation.pk
         if intent_id is None:
             intent_id = (
                 ConversationIntent.objects.filter(conversation_id=conversation.pk)
                 .values_list("intent_id", flat=True)
                 .first()
             )
-    else:
-        conversation_id = None
     if kind == EventKind.ABANDONED and (duration_seconds or 0) < queue_settings(queue_id).short_abandon_seconds:
         kind = EventKind.SHORT_ABANDONED
     event = ReportingEvent(

@@ -36,6 +36,9 @@ class EventKind(models.TextChoices):
     CALLBACK_COMPLETED = "callback_completed", _("Callback completed")
     # Not a conversation transition: an agent's staffed (available or busy) time, the occupancy denominator.
     AGENT_STAFFED = "agent_staffed", _("Agent staffed time")
+    # A messaging case waiting on the customer (pending or snoozed): subtracted from its handle time.
+    PENDING_START = "pending_start", _("Pending on customer")
+    PENDING_STOP = "pending_stop", _("Back from pending")
 
 
 class ReportingEvent(models.Model):
@@ -66,6 +69,9 @@ class ReportingEvent(models.Model):
             models.Index(fields=["conversation_id"], name="reporting_event_conversation"),
             models.Index(fields=["customer_id", "at"], name="reporting_event_customer_at"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.at:%Y-%m-%d %H:%M}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
@@ -178,6 +184,9 @@ class IntervalStat(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} q{self.queue_id} {self.channel_kind}"
+
 
 class AbandonTreatment(models.TextChoices):
     AGAINST = "against", _("Counted against")
@@ -195,7 +204,10 @@ class QueueReportingSettings(models.Model):
     service_level_goal = models.FloatField(_("service level goal (fraction)"), default=0.8)
     short_abandon_seconds = models.PositiveIntegerField(_("short abandon under (s)"), default=5)
     abandon_treatment = models.CharField(
-        _("abandons in service level"), max_length=12, choices=AbandonTreatment.choices, default=AbandonTreatment.AGAINST
+        _("abandons in service level"),
+        max_length=12,
+        choices=AbandonTreatment.choices,
+        default=AbandonTreatment.AGAINST,
     )
     longest_wait_alert_seconds = models.PositiveIntegerField(_("longest wait alert (s)"), default=120)
     surveys_enabled = models.BooleanField(_("send surveys"), default=True)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
+from reporting import transitions as reporting_transitions  # rep
 from routing import engine, stats
 from routing.models import (
     AgentProfile,
@@ -79,6 +80,7 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         conversation.queue = queue
         conversation.queued_at = now
         conversation.save(update_fields=["queue", "queued_at", "updated_at"])
+        reporting_transitions.conversation_offered(conversation=conversation)  # rep: reporting event
         if route_item(item=item) is None:
             conversation.refresh_from_db(fields=["assignee", "assigned_at"])
             _announce(conversation, "conversation.queued")
@@ -226,6 +228,7 @@ def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversati
     item.updated_at = now
     setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
     profile.last_assigned_at = now
+    reporting_transitions.conversation_answered(conversation=conversation)  # rep: reporting event
     _announce_assigned(conversation, preview=conversation.last_text or "")
     return conversation
 

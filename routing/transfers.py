@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
+from reporting import transitions as reporting_transitions  # rep
 from routing import engine
 from routing.models import AgentProfile, Queue, RoutingItem, Transfer
 
@@ -76,6 +77,7 @@ def transfer_conversation(
             text=transfer_text(by=by, to_agent=to_agent, to_queue=to_queue, note=note),
             meta={"transfer_id": record.pk},
         )
+        reporting_transitions.conversation_transferred(transfer=record)  # rep: reporting event
         previous_id = locked.assignee_id
         if to_agent is not None:
             assign_conversation(conversation=locked, agent=to_agent, by=by, note=note or "transfer")

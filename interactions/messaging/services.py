@@ -21,6 +21,7 @@ from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
 from interactions.services import announce_message
+from reporting import surveys  # rep
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 # Phone numbers are one person whether they write by SMS or WhatsApp.
@@ -92,6 +93,11 @@ def receive_provider_message(*, channel: Channel, message: ParsedMessage) -> Int
     meta = {"from": message.address, **message.meta}
     if message.media:
         meta["media"] = [{"filename": m.filename, "content_type": m.content_type} for m in message.media]
+    # rep: a digit reply to a pending survey answers it instead of opening a case.
+    if answer := surveys.answer_from_reply(
+        customer=customer, channel=channel, external_id=message.external_id, text=text, meta=meta
+    ):
+        return answer
     interaction = receive_message(
         customer=customer, channel=channel, external_id=message.external_id, text=text[:10_000], meta=meta
     )

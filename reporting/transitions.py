@@ -1,0 +1,121 @@
+"""What each service tells reporting, one call per transition (see docs/kpis.md for the durations' meaning).
+
+The services own the transitions; these functions only read the state the service has just written and record it
+with `reporting.events.record`, inside the service's transaction. They import models and reporting's own leaves only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from interactions.models import Conversation, Interaction
+from reporting import surveys
+from reporting.events import record
+from reporting.models import EventKind, ReportingEvent
+
+VOICE = "voice"
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else max(0.0, (end - start).total_seconds())
+
+
+def conversation_offered(*, conversation: Conversation) -> None:
+    record(kind=EventKind.OFFERED_TO_QUEUE, conversation=conversation, at=conversation.queued_at, agent_id=0)
+
+
+def conversation_offered_to_agent(*, conversation_id: int, agent_id: int) -> None:
+    conversation = Conversation.objects.select_related("channel").get(pk=conversation_id)
+    record(kind=EventKind.OFFERED_TO_AGENT, conversation=conversation, agent_id=agent_id)
+
+
+def conversation_answered(*, conversation: Conversation) -> None:
+    """The first assignment after it entered its queue: ASA's and service level's wait."""
+    wait = _seconds(conversation.queued_at, conversation.assigned_at)
+    record(kind=EventKind.ANSWERED, conversation=conversation, at=conversation.assigned_at, duration_seconds=wait)
+
+
+def customer_wrote(*, interaction: Interaction) -> None:
+    record(kind=EventKind.CUSTOMER_MESSAGE, conversation=interaction.conversation, at=interaction.created_at)
+
+
+def agent_replied(*, interaction: Interaction) -> None:
+    """First response (from entering the queue) or reply (from the customer's oldest unanswered message)."""
+    conversation = interaction.conversation
+    earlier = Interaction.objects.filter(conversation=conversation, created_at__lt=interaction.created_at).exclude(
+        kind=Interaction.Kind.NOTE
+    )
+    answered_before = earlier.filter(direction=Interaction.Direction.OUTBOUND, author__isnull=False).exists()
+    agent_id = interaction.author_id
+    if not answered_before:
+        start = conversation.queued_at or conversation.created_at
+        wait = _seconds(start, interaction.created_at)
+        record(kind=EventKind.FIRST_RESPONSE, conversation=conversation, agent_id=agent_id, duration_seconds=wait)
+        return
+    last_reply = (
+        earlier.filter(direction=Interaction.Direction.OUTBOUND).order_by("-created_at").values("created_at")[:1]
+    )
+    waiting = (
+        earlier.filter(direction=Interaction.Direction.INBOUND, created_at__gt=last_reply)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        wait = _seconds(waiting, interaction.created_at)
+        record(kind=EventKind.AGENT_REPLY, conversation=conversation, agent_id=agent_id, duration_seconds=wait)
+
+
+def _pending_seconds_since(conversation: Conversation, since: datetime) -> float:
+    stops = ReportingEvent.objects.filter(conversation_id=conversation.pk, kind=EventKind.PENDING_STOP, at__gte=since)
+    return sum(e.duration_seconds or 0 for e in stops)
+
+
+def conversation_resolved(*, conversation: Conversation) -> None:
+    """Messaging handle time = assignment → resolution minus time pending on the customer; voice counts at wrap-up."""
+    handle = None
+    if conversation.channel.kind != VOICE and conversation.assigned_at is not None and conversation.resolved_at:
+        span = _seconds(conversation.assigned_at, conversation.resolved_at) or 0.0
+        handle = max(0.0, span - _pending_seconds_since(conversation, conversation.assigned_at))
+    record(kind=EventKind.RESOLVED, conversation=conversation, at=conversation.resolved_at, handle_seconds=handle)
+    surveys.send_after_resolution(conversation=conversation)
+
+
+def status_changed(*, conversation: Conversation, previous: str) -> None:
+    """Reopen; and the spans pending on the customer, read back at resolution for the handle time."""
+    now = timezone.now()
+    held = (Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+    if previous == Conversation.Status.RESOLVED:
+        record(kind=EventKind.REOPENED, conversation=conversation, at=now)
+    elif previous in held and conversation.status not in held:
+        started = (
+            ReportingEvent.objects.filter(conversation_id=conversation.pk, kind=EventKind.PENDING_START)
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        record(kind=EventKind.PENDING_STOP, conversation=conversation, at=now, duration_seconds=_seconds(started, now))
+    if conversation.status in held and previous not in held:
+        record(kind=EventKind.PENDING_START, conversation=conversation, at=now)
+
+
+def conversation_transferred(*, transfer: Any) -> None:
+    conversation = Conversation.objects.select_related("channel").get(pk=transfer.conversation_id)
+    at = transfer.created_at
+    record(
+        kind=EventKind.TRANSFER_OUT,
+        conversation=conversation,
+        at=at,
+        agent_id=transfer.from_agent_id,
+        queue_id=transfer.from_queue_id,
+    )
+    record(
+        kind=EventKind.TRANSFER_IN,
+        conversation=conversation,
+        at=at,
+        agent_id=transfer.to_agent_id,
+        queue_id=transfer.to_queue_id or transfer.from_queue_id,
+    )
