@@ -210,7 +210,7 @@ class QueueReportingSettings(models.Model):
         default=AbandonTreatment.AGAINST,
     )
     longest_wait_alert_seconds = models.PositiveIntegerField(_("longest wait alert (s)"), default=120)
-    surveys_enabled = models.BooleanField(_("send surveys"), default=True)
+    surveys_enabled = models.BooleanField(_("send surveys"), default=False)
     survey_cooldown_days = models.PositiveIntegerField(_("survey cool-down (days)"), default=30)
     survey_nps = models.BooleanField(_("ask NPS"), default=False)
     survey_ces = models.BooleanField(_("ask CES"), default=False)

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from interactions.models import Conversation, Interaction
-from reporting import surveys
+from reporting import live, surveys
 from reporting.events import record
 from reporting.models import EventKind, ReportingEvent
 
@@ -25,6 +25,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 def conversation_offered(*, conversation: Conversation) -> None:
     record(kind=EventKind.OFFERED_TO_QUEUE, conversation=conversation, at=conversation.queued_at, agent_id=0)
+    live.push_soon()
 
 
 def conversation_offered_to_agent(*, conversation_id: int, agent_id: int) -> None:
@@ -36,6 +37,13 @@ def conversation_answered(*, conversation: Conversation) -> None:
     """The first assignment after it entered its queue: ASA's and service level's wait."""
     wait = _seconds(conversation.queued_at, conversation.assigned_at)
     record(kind=EventKind.ANSWERED, conversation=conversation, at=conversation.assigned_at, duration_seconds=wait)
+    live.push_soon()
+
+
+def conversation_abandoned(*, conversation: Conversation, wait_seconds: float, at: datetime | None = None) -> None:
+    """The customer left the queue unanswered (a short abandon under the queue's threshold is classified so)."""
+    record(kind=EventKind.ABANDONED, conversation=conversation, at=at, agent_id=0, duration_seconds=wait_seconds)
+    live.push_soon()
 
 
 def customer_wrote(*, interaction: Interaction) -> None:
@@ -82,6 +90,7 @@ def conversation_resolved(*, conversation: Conversation) -> None:
         handle = max(0.0, span - _pending_seconds_since(conversation, conversation.assigned_at))
     record(kind=EventKind.RESOLVED, conversation=conversation, at=conversation.resolved_at, handle_seconds=handle)
     surveys.send_after_resolution(conversation=conversation)
+    live.push_soon()
 
 
 def status_changed(*, conversation: Conversation, previous: str) -> None:

@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
                 ('short_abandon_seconds', models.PositiveIntegerField(default=5, verbose_name='short abandon under (s)')),
                 ('abandon_treatment', models.CharField(choices=[('against', 'Counted against'), ('ignored', 'Ignored'), ('in_favour', 'Counted in favour')], default='against', max_length=12, verbose_name='abandons in service level')),
                 ('longest_wait_alert_seconds', models.PositiveIntegerField(default=120, verbose_name='longest wait alert (s)')),
-                ('surveys_enabled', models.BooleanField(default=True, verbose_name='send surveys')),
+                ('surveys_enabled', models.BooleanField(default=False, verbose_name='send surveys')),
                 ('survey_cooldown_days', models.PositiveIntegerField(default=30, verbose_name='survey cool-down (days)')),
                 ('survey_nps', models.BooleanField(default=False, verbose_name='ask NPS')),
                 ('survey_ces', models.BooleanField(default=False, verbose_name='ask CES')),
