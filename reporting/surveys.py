@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from interactions import outbound
+from interactions import access, events, outbound, visitors
 from interactions.models import Channel, Conversation, Interaction
+from omnidesk import realtime
 from reporting.events import queue_settings, record
 from reporting.models import EventKind, Survey
 
@@ -107,7 +108,7 @@ def _send(survey: Survey) -> Interaction:
         conversation=survey.conversation,
         customer_id=survey.customer_id,
         channel=channel,
-        kind=Interaction.Kind.SYSTEM,
+        kind=Interaction.Kind.MESSAGE,
         direction=Interaction.Direction.OUTBOUND,
         text=text,
         meta=meta,
@@ -115,9 +116,23 @@ def _send(survey: Survey) -> Interaction:
         status_at=timezone.now(),
         idempotency_key=uuid.uuid4().hex if sender else None,
     )
+    announce(interaction)
     if sender:
         outbound.enqueue_delivery(interaction=interaction)
     return interaction
+
+
+def announce(interaction: Interaction) -> None:
+    """The desk and (chat) the customer's widgets learn of the survey message, as for any reply."""
+    conversation = interaction.conversation
+    desk = {
+        "conversation_id": conversation.pk,
+        "message": events.message_data(interaction),
+        "conversation": events.conversation_summary(conversation, preview=interaction.text),
+    }
+    announcements = [realtime.Announcement("message.created", desk, access.audience_for_conversation(conversation))]
+    announcements += visitors.visitor_announcements(interaction=interaction)
+    realtime.publish_many_on_commit(announcements)
 
 
 def _validate(name: str, value: Any) -> int | None:
