@@ -242,7 +242,14 @@ def drill_down(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     if kind not in selectors.DRILLABLE:
         kind = "offered_to_queue"
-    ids = selectors.drill_down(user=request.user, kind=kind, **params)
+    ids = selectors.drill_down(
+        user=request.user,
+        kind=kind,
+        first=params["first"],
+        last=params["last"],
+        tz=params["tz"],
+        filters=params["filters"],
+    )
     conversations = Conversation.objects.filter(pk__in=ids).select_related("customer", "channel", "queue")
     return render(request, "reporting/drill_down.html", {"conversations": conversations, "kind": kind, **params})
 
