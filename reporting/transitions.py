@@ -24,6 +24,8 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def conversation_offered(*, conversation: Conversation) -> None:
+    if conversation.channel.kind == VOICE:
+        return  # the call reports its own offer (call_answered / call_ended)
     record(kind=EventKind.OFFERED_TO_QUEUE, conversation=conversation, at=conversation.queued_at, agent_id=0)
     live.push_soon()
 
@@ -35,6 +37,8 @@ def conversation_offered_to_agent(*, conversation_id: int, agent_id: int) -> Non
 
 def conversation_answered(*, conversation: Conversation) -> None:
     """The first assignment after it entered its queue: ASA's and service level's wait."""
+    if conversation.channel.kind == VOICE:
+        return  # a call is answered when the agent picks up, not when its conversation is routed
     wait = _seconds(conversation.queued_at, conversation.assigned_at)
     record(kind=EventKind.ANSWERED, conversation=conversation, at=conversation.assigned_at, duration_seconds=wait)
     live.push_soon()
@@ -128,3 +132,105 @@ def conversation_transferred(*, transfer: Any) -> None:
         agent_id=transfer.to_agent_id,
         queue_id=transfer.to_queue_id or transfer.from_queue_id,
     )
+
+
+# --- voice: a call reports itself (ringing → answered is the ACD wait), not the routing of its conversation ---------
+
+
+def _call_event(call: Any, kind: str, at: datetime | None, **kw: Any) -> None:
+    conversation = call.conversation
+    dims: dict[str, Any] = {"queue_id": call.queue_id, "channel_kind": VOICE, "channel_id": call.channel_id}
+    if conversation is None:
+        dims.update(customer_id=call.customer_id)
+    record(kind=kind, conversation=conversation, at=at, **dims, **kw)
+
+
+def _ringing(call: Any) -> datetime | None:
+    return call.ringing_at or call.answered_at or call.ended_at
+
+
+def call_answered(*, call: Any) -> None:
+    """An inbound call answered: it was offered to its queue when it started ringing; ASA's wait is ringing → answer."""
+    if call.direction != "in":
+        return
+    _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0)
+    wait = _seconds(_ringing(call), call.answered_at)
+    _call_event(call, EventKind.ANSWERED, call.answered_at, agent_id=call.agent_id, duration_seconds=wait)
+    live.push_soon()
+
+
+def call_ended(*, call: Any) -> None:
+    """Answered: its holds and its talk time (answer → end, minus holds). Unanswered: offered, and abandoned if the
+    caller hung up (missed and voicemail are not abandons; the callback they get is counted as such)."""
+    if call.direction != "in":
+        return
+    if call.answered_at is None:
+        _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0)
+        if call.result == "abandoned":
+            wait = _seconds(_ringing(call), call.ended_at)
+            _call_event(call, EventKind.ABANDONED, call.ended_at, agent_id=0, duration_seconds=wait)
+        live.push_soon()
+        return
+    held = 0.0
+    since: datetime | None = None
+    for mark in sorted(call.holds, key=lambda m: m["at"]):
+        at = datetime.fromisoformat(mark["at"])
+        if mark["event"] == "hold" and since is None:
+            since = at
+            _call_event(call, EventKind.HOLD_START, at, agent_id=call.agent_id)
+        elif mark["event"] == "resumed" and since is not None:
+            held += _seconds(since, at) or 0.0
+            _call_event(call, EventKind.HOLD_STOP, at, agent_id=call.agent_id, duration_seconds=_seconds(since, at))
+            since = None
+    if since is not None:  # still on hold when the call ended
+        held += _seconds(since, call.ended_at) or 0.0
+        _call_event(
+            call,
+            EventKind.HOLD_STOP,
+            call.ended_at,
+            agent_id=call.agent_id,
+            duration_seconds=_seconds(since, call.ended_at),
+        )
+    talk = max(0.0, (_seconds(call.answered_at, call.ended_at) or 0.0) - held)
+    _call_event(call, EventKind.WRAPUP_START, call.ended_at, agent_id=call.agent_id, duration_seconds=talk)
+
+
+def call_wrapped_up(*, call: Any) -> None:
+    """After-call work ends: the voice contact is handled, AHT = talk + hold + after-call work."""
+    if call.answered_at is None or call.ended_at is None or call.wrap_up_ended_at is None:
+        return
+    acw = _seconds(call.ended_at, call.wrap_up_ended_at) or 0.0
+    handle = (_seconds(call.answered_at, call.ended_at) or 0.0) + acw
+    _call_event(
+        call,
+        EventKind.WRAPUP_STOP,
+        call.wrap_up_ended_at,
+        agent_id=call.agent_id,
+        duration_seconds=acw,
+        handle_seconds=handle,
+    )
+
+
+def callback_requested(*, callback: Any) -> None:
+    record(
+        kind=EventKind.CALLBACK_REQUESTED,
+        conversation=callback.conversation,
+        queue_id=callback.channel.queue_id,
+        channel_kind=VOICE,
+        channel_id=callback.channel_id,
+        customer_id=callback.customer_id,
+        agent_id=0,
+    )
+
+
+def callback_completed(*, callback: Any, by: Any) -> None:
+    if callback.status == "done":
+        record(
+            kind=EventKind.CALLBACK_COMPLETED,
+            conversation=callback.conversation,
+            queue_id=callback.channel.queue_id,
+            channel_kind=VOICE,
+            channel_id=callback.channel_id,
+            customer_id=callback.customer_id,
+            agent_id=getattr(by, "pk", None),
+        )

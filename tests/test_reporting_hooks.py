@@ -3,15 +3,19 @@ transfer. Durations are checked against the rows the services wrote (their clock
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from interactions.models import Channel, Conversation, Interaction
+from interactions.phone.actions import end_after_call_work
 from interactions.services import receive_message, reply_to_conversation, resolve_conversation, set_conversation_status
 from reporting.models import EventKind, IntervalStat, QueueReportingSettings, ReportingEvent, Survey
-from routing.models import Queue
+from routing.models import AgentProfile, Queue
 from routing.transfers import transfer_conversation
+from tests.phone_factories import CARLA_PHONE, moments, phone_channel, send_event
 
 K = EventKind
 
@@ -103,3 +107,49 @@ def test_it_sends_no_survey_unless_the_queue_asks_for_it(alice: Any, chat_channe
     conversation = arrive(chat_channel)
     resolve_conversation(conversation=conversation, by=alice)
     assert not Survey.objects.exists()
+
+
+# --- voice, through the CTI webhook with the provider's own moments ------------------------------------------------
+
+
+def test_it_records_a_calls_wait_hold_talk_and_after_call_work(alice: Any, support_queue: Queue) -> None:
+    hotline = phone_channel(support_queue)
+    start = timezone.now() - timedelta(minutes=10)
+    ring, answer, hold, resume, hangup = moments(start, 0, 15, 30, 60, 260)
+    send_event(hotline, "ringing", "v-1", ring, caller=CARLA_PHONE, agent="alice")
+    send_event(hotline, "answered", "v-1", answer, agent="alice")
+    send_event(hotline, "hold", "v-1", hold, agent="alice")
+    send_event(hotline, "resumed", "v-1", resume, agent="alice")
+    call = send_event(hotline, "hangup", "v-1", hangup)
+    events = {e.kind: e for e in ReportingEvent.objects.filter(channel_kind="voice")}
+    assert events[K.ANSWERED].duration_seconds == 15 and events[K.ANSWERED].agent_id == alice.pk
+    assert events[K.OFFERED_TO_QUEUE].at == ring
+    assert events[K.HOLD_STOP].duration_seconds == 30
+    assert events[K.WRAPUP_START].duration_seconds == 260 - 15 - 30  # talk
+    end_after_call_work(call=call, by=alice, disposition="")
+    call.refresh_from_db()
+    stop = ReportingEvent.objects.get(kind=K.WRAPUP_STOP)
+    after_call_work = (call.wrap_up_ended_at - hangup).total_seconds()
+    assert stop.duration_seconds == pytest.approx(after_call_work)
+    assert stop.handle_seconds == pytest.approx(245 + after_call_work)  # talk 215 + hold 30 + after-call work
+    # Routing the call's conversation is no second answer: only the call's own events count.
+    assert ReportingEvent.objects.filter(kind=K.ANSWERED).count() == 1
+    assert ReportingEvent.objects.filter(kind=K.OFFERED_TO_QUEUE).count() == 1
+
+
+def test_it_records_long_and_short_abandons_and_the_callbacks_they_get(alice: Any, support_queue: Queue) -> None:
+    QueueReportingSettings.objects.create(queue=support_queue, short_abandon_seconds=5)
+    AgentProfile.objects.filter(user=alice).update(presence=AgentProfile.Presence.AWAY)
+    hotline = phone_channel(support_queue)
+    start = timezone.now() - timedelta(minutes=10)
+    send_event(hotline, "ringing", "v-2", start, caller=CARLA_PHONE)
+    send_event(hotline, "hangup", "v-2", start + timedelta(seconds=50), cause="abandoned")
+    send_event(hotline, "ringing", "v-3", start, caller="+33611111111")
+    send_event(hotline, "hangup", "v-3", start + timedelta(seconds=3), cause="abandoned")
+    abandoned = ReportingEvent.objects.get(kind=K.ABANDONED)
+    assert abandoned.duration_seconds == 50 and abandoned.queue_id == support_queue.pk
+    assert ReportingEvent.objects.get(kind=K.SHORT_ABANDONED).duration_seconds == 3
+    assert ReportingEvent.objects.filter(kind=K.CALLBACK_REQUESTED).count() == 2
+    stat = IntervalStat.objects.filter(queue_id=support_queue.pk, channel_kind="voice")
+    assert sum(s.abandoned for s in stat) == 1 and sum(s.short_abandoned for s in stat) == 1
+    assert sum(s.offered for s in stat) == 2
