@@ -234,3 +234,17 @@ def callback_completed(*, callback: Any, by: Any) -> None:
             customer_id=callback.customer_id,
             agent_id=getattr(by, "pk", None),
         )
+
+
+def presence_left(*, profile: Any, now: datetime) -> None:
+    """An agent leaves "available" (busy counts as available here): that span was staffed time, with its chat slots."""
+    if profile.presence != "available" or profile.presence_changed_at is None:
+        return
+    staffed = _seconds(profile.presence_changed_at, now)
+    record(
+        kind=EventKind.AGENT_STAFFED,
+        at=now,
+        agent_id=profile.user_id,
+        duration_seconds=staffed,
+        meta={"chat_slots": profile.chat_capacity},
+    )

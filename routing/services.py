@@ -385,6 +385,7 @@ def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentP
         if profile.presence == presence:
             return profile
         now = timezone.now()
+        reporting_transitions.presence_left(profile=profile, now=now)  # rep: staffed time for occupancy
         if not by_system:
             window = profile.presence_window_started_at
             if window is None or now - window >= timedelta(minutes=1):

@@ -14,6 +14,7 @@ from interactions.phone.actions import end_after_call_work
 from interactions.services import receive_message, reply_to_conversation, resolve_conversation, set_conversation_status
 from reporting.models import EventKind, IntervalStat, QueueReportingSettings, ReportingEvent, Survey
 from routing.models import AgentProfile, Queue
+from routing.services import set_presence
 from routing.transfers import transfer_conversation
 from tests.phone_factories import CARLA_PHONE, moments, phone_channel, send_event
 
@@ -153,3 +154,16 @@ def test_it_records_long_and_short_abandons_and_the_callbacks_they_get(alice: An
     stat = IntervalStat.objects.filter(queue_id=support_queue.pk, channel_kind="voice")
     assert sum(s.abandoned for s in stat) == 1 and sum(s.short_abandoned for s in stat) == 1
     assert sum(s.offered for s in stat) == 2
+
+
+def test_it_records_staffed_time_with_chat_slots_when_an_agent_leaves_available(alice: Any) -> None:
+    profile = AgentProfile.objects.get(user=alice)
+    since = timezone.now() - timedelta(minutes=30)
+    AgentProfile.objects.filter(pk=profile.pk).update(presence_changed_at=since)
+    set_presence(user=alice, presence=AgentProfile.Presence.AWAY)
+    staffed = ReportingEvent.objects.get(kind=K.AGENT_STAFFED)
+    profile.refresh_from_db()
+    assert staffed.duration_seconds == pytest.approx((profile.presence_changed_at - since).total_seconds())
+    assert IntervalStat.objects.get(agent_id=alice.pk).chat_slot_seconds == pytest.approx(
+        staffed.duration_seconds * profile.chat_capacity
+    )
