@@ -14,7 +14,19 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    When,
+)
 
 from reporting.events import DEFAULTS
 from reporting.models import COUNTERS, AbandonTreatment, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
@@ -152,54 +164,57 @@ def _event_filter(filters: dict[str, Any] | None) -> Q:
     return q
 
 
+CONTACTS = [EventKind.OFFERED_TO_QUEUE, EventKind.CUSTOMER_MESSAGE]
+
+
 def first_contact_resolution(
     *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, days: int = FCR_DAYS
 ) -> tuple[int, int]:
     """(cases resolved in range with no repeat contact by the customer on any channel within `days`, cases resolved).
 
     A repeat contact is any new offer to a queue or customer message by the same customer, in any conversation and on
-    any channel, after the resolution and within `days` of it. Read from events (indexed by customer and time).
+    any channel, after the resolution and within `days` of it. One query over events (indexed by customer and time).
     """
-    resolutions = ReportingEvent.objects.filter(
-        _event_filter(filters), kind=EventKind.RESOLVED, at__gte=start, at__lt=end
+    window = ExpressionWrapper(OuterRef("at") + timedelta(days=days), output_field=DateTimeField())
+    repeat = ReportingEvent.objects.filter(
+        customer_id=OuterRef("customer_id"), kind__in=CONTACTS, at__gt=OuterRef("at"), at__lte=window
     )
-    resolved = 0
-    first_contact = 0
-    for customer_id, at in resolutions.values_list("customer_id", "at"):
-        resolved += 1
-        repeat = ReportingEvent.objects.filter(
-            customer_id=customer_id,
-            kind__in=[EventKind.OFFERED_TO_QUEUE, EventKind.CUSTOMER_MESSAGE],
-            at__gt=at,
-            at__lte=at + timedelta(days=days),
-        ).exists()
-        first_contact += not repeat
-    return first_contact, resolved
+    totals = (
+        ReportingEvent.objects.filter(_event_filter(filters), kind=EventKind.RESOLVED, at__gte=start, at__lt=end)
+        .annotate(repeated=Exists(repeat))
+        .aggregate(resolved=Count("pk"), first=Count("pk", filter=Q(repeated=False)))
+    )
+    return totals["first"], totals["resolved"]
 
 
 def channel_attrition(*, start: datetime, end: datetime, filters: dict[str, Any] | None = None) -> tuple[int, int]:
-    """(cases offered in range whose customer used a second channel kind before resolution, cases offered)."""
+    """(cases offered in range whose customer used a second channel kind before resolution, cases offered).
+
+    One query: per offered case, its first resolution after the offer, and whether the customer made contact on
+    another channel kind between the two (at any time after the offer if the case is unresolved).
+    """
     offers = ReportingEvent.objects.filter(
         _event_filter(filters), kind=EventKind.OFFERED_TO_QUEUE, at__gte=start, at__lt=end
-    ).values_list("conversation_id", "customer_id", "channel_kind", "at")
-    seen: set[int] = set()
-    attrited = 0
-    for conversation_id, customer_id, kind, at in offers:
-        if conversation_id in seen:
-            continue
-        seen.add(conversation_id)
-        resolved_at = (
-            ReportingEvent.objects.filter(conversation_id=conversation_id, kind=EventKind.RESOLVED, at__gte=at)
-            .order_by("at")
-            .values_list("at", flat=True)
-            .first()
+    )
+    resolved_at = (
+        ReportingEvent.objects.filter(
+            conversation_id=OuterRef("conversation_id"), kind=EventKind.RESOLVED, at__gte=OuterRef("at")
         )
-        others = ReportingEvent.objects.filter(
-            customer_id=customer_id,
-            kind__in=[EventKind.OFFERED_TO_QUEUE, EventKind.CUSTOMER_MESSAGE],
-            at__gt=at,
-        ).exclude(channel_kind=kind)
-        if resolved_at is not None:
-            others = others.filter(at__lt=resolved_at)
-        attrited += others.exists()
-    return attrited, len(seen)
+        .order_by("at")
+        .values("at")[:1]
+    )
+    elsewhere = ReportingEvent.objects.filter(
+        customer_id=OuterRef("customer_id"), kind__in=CONTACTS, at__gt=OuterRef("at")
+    ).exclude(channel_kind=OuterRef("channel_kind"))
+    before_resolution = elsewhere.filter(Q(at__lt=OuterRef("resolved_at")))
+    rows = offers.annotate(resolved_at=Subquery(resolved_at)).annotate(
+        attrited=Case(
+            When(resolved_at__isnull=True, then=Exists(elsewhere)),
+            default=Exists(before_resolution),
+            output_field=BooleanField(),
+        )
+    )
+    cases: dict[int, bool] = {}
+    for conversation_id, attrited in rows.values_list("conversation_id", "attrited"):
+        cases[conversation_id] = cases.get(conversation_id, False) or attrited
+    return sum(cases.values()), len(cases)
