@@ -178,7 +178,7 @@ def add_to_rollup(event: ReportingEvent) -> None:
     table = IntervalStat._meta.db_table
     # Every counter is given explicitly (Django leaves no database defaults); only the event's own ones are added.
     columns = [*key, *COUNTERS]
-    values = [*key.values(), *(additions.get(name, 0) for name in COUNTERS)]
+    values: list[Any] = [*key.values(), *(additions.get(name, 0) for name in COUNTERS)]
     updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in additions)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "

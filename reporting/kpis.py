@@ -214,7 +214,7 @@ def channel_attrition(*, start: datetime, end: datetime, filters: dict[str, Any]
             output_field=BooleanField(),
         )
     )
-    cases: dict[int, bool] = {}
+    cases: dict[int | None, bool] = {}
     for conversation_id, attrited in rows.values_list("conversation_id", "attrited"):
         cases[conversation_id] = cases.get(conversation_id, False) or attrited
     return sum(cases.values()), len(cases)

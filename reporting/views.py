@@ -119,6 +119,7 @@ def report_params(request: HttpRequest) -> dict[str, Any]:
 
 
 def labels_for(group: str, keys: list[Any]) -> dict[Any, str]:
+    names: dict[Any, Any]
     if group == "queue":
         names = dict(Queue.objects.filter(pk__in=keys).values_list("pk", "name"))
     elif group == "intent":

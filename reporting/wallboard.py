@@ -91,7 +91,8 @@ def figures(*, now: datetime | None = None) -> dict[str, Any]:
     states: Counter[str] = Counter()
     agents = []
     for profile in overview["agents"]:
-        state = agent_state(profile, LIVE_CALL_STATES.get(calls.get(profile.user_id)))
+        call_state = calls.get(profile.user_id)
+        state = agent_state(profile, LIVE_CALL_STATES.get(Call.State(call_state)) if call_state else None)
         states[state] += 1
         kpi = per_agent.get(profile.user_id, {})
         agents.append(

@@ -130,6 +130,7 @@ def test_it_records_a_calls_wait_hold_talk_and_after_call_work(alice: Any, suppo
     end_after_call_work(call=call, by=alice, disposition="")
     call.refresh_from_db()
     stop = ReportingEvent.objects.get(kind=K.WRAPUP_STOP)
+    assert call.wrap_up_ended_at is not None
     after_call_work = (call.wrap_up_ended_at - hangup).total_seconds()
     assert stop.duration_seconds == pytest.approx(after_call_work)
     assert stop.handle_seconds == pytest.approx(245 + after_call_work)  # talk 215 + hold 30 + after-call work
@@ -164,6 +165,7 @@ def test_it_records_staffed_time_with_chat_slots_when_an_agent_leaves_available(
     staffed = ReportingEvent.objects.get(kind=K.AGENT_STAFFED)
     profile.refresh_from_db()
     assert staffed.duration_seconds == pytest.approx((profile.presence_changed_at - since).total_seconds())
+    assert staffed.duration_seconds is not None
     assert IntervalStat.objects.get(agent_id=alice.pk).chat_slot_seconds == pytest.approx(
         staffed.duration_seconds * profile.chat_capacity
     )

@@ -89,18 +89,20 @@ def test_it_answers_from_the_widget_with_json_and_cors_for_the_channels_origin(
     survey = resolved_survey(arrive(chat_channel), alice)
     message = Interaction.objects.get(meta__survey_id=survey.pk, direction="out")
     url = message.meta["survey"]["url"]
-    origin = {"HTTP_ORIGIN": "http://shop.example"}
-    preflight = Client().options(url, **origin)
+    origin = {"Origin": "http://shop.example"}
+    preflight = Client().options(url, headers=origin)
     assert preflight["Access-Control-Allow-Origin"] == "http://shop.example"
-    answer = Client().post(url, json.dumps({"score": 2, "comment": "Lent"}), content_type="application/json", **origin)
+    answer = Client().post(
+        url, json.dumps({"score": 2, "comment": "Lent"}), content_type="application/json", headers=origin
+    )
     assert answer.status_code == 200 and answer["Access-Control-Allow-Origin"] == "http://shop.example"
-    again = Client().post(url, json.dumps({"score": 5}), content_type="application/json", **origin)
+    again = Client().post(url, json.dumps({"score": 5}), content_type="application/json", headers=origin)
     assert again.status_code == 409 and again.json()["status"] == "refused"
     bad = Survey.objects.create(
         conversation=survey.conversation, customer=survey.customer, channel=survey.channel, sent_at=survey.sent_at
     )
     refused = Client().post(
-        surveys.answer_path(bad), json.dumps({"score": 9}), content_type="application/json", **origin
+        surveys.answer_path(bad), json.dumps({"score": 9}), content_type="application/json", headers=origin
     )
     assert refused.status_code == 400
 
