@@ -178,6 +178,8 @@ def add_to_rollup(event: ReportingEvent) -> None:
     table = IntervalStat._meta.db_table
     # Every counter is given explicitly (Django leaves no database defaults); only the event's own ones are added.
     columns = [*key, *COUNTERS]
+    # Adapted as the ORM would store it, so that raw and ORM writes of one bucket are the same key (SQLite: text).
+    key["bucket"] = connection.ops.adapt_datetimefield_value(event.bucket)
     values: list[Any] = [*key.values(), *(additions.get(name, 0) for name in COUNTERS)]
     updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in additions)
     sql = (
