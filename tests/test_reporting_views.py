@@ -154,3 +154,4 @@ def test_it_computes_todays_wallboard_with_alerts(
     assert tile["service_level"] == pytest.approx(round(2 / 3, 3)) and tile["alerts"] == ["service_level"]
     page = logged_in(sophie).get("/desk/wallboard/").content.decode()
     assert 'id="wallboard-fullscreen"' in page and "Service level under target" in page
+    assert 'href="/desk/wallboard/"' in logged_in(sophie).get("/desk/supervisor/").content.decode()
