@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -51,6 +51,7 @@ class VisitorMessage(TypedDict):
     author: str
     text: str
     at: str
+    survey: NotRequired[dict[str, Any]]  # rep: a survey's answer URL, choices and question (widget buttons)
 
 
 class VisitorMessageCreated(TypedDict):
@@ -102,7 +103,7 @@ def visitor_author_name(interaction: Interaction) -> str:
 
 def visitor_message(interaction: Interaction) -> VisitorMessage:
     inbound = interaction.direction == Interaction.Direction.INBOUND
-    return {
+    message: VisitorMessage = {
         "id": opaque_message_id(interaction),
         "uuid": interaction.external_id if inbound else None,
         "direction": interaction.direction,
@@ -110,6 +111,9 @@ def visitor_message(interaction: Interaction) -> VisitorMessage:
         "text": interaction.text,
         "at": interaction.created_at.isoformat(),
     }
+    if "survey" in interaction.meta:  # rep: survey buttons in the widget
+        message["survey"] = interaction.meta["survey"]
+    return message
 
 
 def conversation_summary(conversation: Conversation, *, preview: str | None = None) -> ConversationSummary:

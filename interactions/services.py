@@ -17,6 +17,7 @@ from interactions import access, cases, continuity, outbound
 from interactions.announcements import announce_conversation, announce_message
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
+from reporting import transitions as reporting_transitions  # rep
 from routing import sla
 from routing.models import Queue
 from routing.services import release_capacity
@@ -80,6 +81,7 @@ def receive_message(
     case = decision.conversation
     if case is None:
         interaction = cases.open_conversation(customer=customer, channel=channel, entry=entry, queue=queue, now=now)
+        reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event
         announce_message(interaction=interaction)
         return interaction
     reopening = decision.reopens
@@ -102,6 +104,7 @@ def receive_message(
         )
     sla.note_customer_message(conversation=case)
     interaction.conversation = case
+    reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event
     announce_message(interaction=interaction)
     return interaction
 
@@ -134,6 +137,7 @@ def reply_to_conversation(
         interaction = outbound.queue_outbound(
             conversation=conversation, channel=channel, text=text, author=author, counts_as_response=True
         )
+        reporting_transitions.agent_replied(interaction=interaction)  # rep: reporting event
     return interaction
 
 
@@ -147,6 +151,7 @@ def resolve_conversation(*, conversation: Conversation, by: Any) -> Conversation
         conversation.resolved_at = timezone.now()
         conversation.save(update_fields=["status", "resolved_at", "updated_at"])
         sla.stop_sla_clocks(conversation=conversation)
+        reporting_transitions.conversation_resolved(conversation=conversation)  # rep: reporting event + survey
         announce_conversation(conversation=conversation, type="conversation.resolved")
         release_capacity(agent=conversation.assignee, queue=conversation.queue)
     return conversation
@@ -194,6 +199,7 @@ def set_conversation_status(
             sla.start_sla_clocks(conversation=conversation)
         else:
             sla.resume_sla(conversation=conversation)
+        reporting_transitions.status_changed(conversation=conversation, previous=previous)  # rep: reporting event
         announce_conversation(conversation=conversation, type="conversation.status_changed")
         if previous == Conversation.Status.OPEN:
             release_capacity(agent=conversation.assignee, queue=conversation.queue)

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "interactions.phone",
     "routing",
     "assist",
+    "reporting",  # rep: supervisor analytics
 ]
 
 MIDDLEWARE = [
@@ -410,3 +411,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- rep (reporting): the absolute origin put in links sent to customers (survey links in email).
+OMNIDESK_PUBLIC_URL = os.environ.get("OMNIDESK_PUBLIC_URL", "")
+OMNIDESK_SURVEY_MAX_AGE_SECONDS = env_int("OMNIDESK_SURVEY_MAX_AGE_SECONDS", 14 * 86400)

@@ -106,6 +106,7 @@ urlpatterns = [
     path("", include("interactions.mail.urls")),
     path("", include("interactions.messaging.urls")),
     path("", include("interactions.phone.urls")),
+    path("", include("reporting.urls")),  # rep: reports, wallboard, survey answers, reports API
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from interactions.announcements import announce_conversation
 from interactions.models import Conversation, Interaction
+from reporting import transitions as reporting_transitions  # rep
 from routing import engine, stats
 from routing.models import AgentProfile, Assignment, CapacityClass, Offer, RoutingItem, capacity_class_for
 
@@ -48,6 +49,7 @@ def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversati
     item.updated_at = now
     setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
     profile.last_assigned_at = now
+    reporting_transitions.conversation_answered(conversation=conversation)  # rep: reporting event
     announce_routing_change(
         conversation=conversation, type="conversation.assigned", preview=conversation.last_text or ""
     )

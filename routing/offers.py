@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from omnidesk import realtime
+from reporting import transitions as reporting_transitions  # rep
 from routing import stats
 from routing.assignments import give, refresh_load
 from routing.models import AgentProfile, Assignment, Offer, RoutingItem
@@ -40,6 +41,9 @@ def make_offer(*, item: RoutingItem, profile: AgentProfile) -> Offer:
     load = f"{item.capacity_class}_load"
     setattr(profile, load, profile.load(item.capacity_class) + 1)
     profile.save(update_fields=[load])
+    reporting_transitions.conversation_offered_to_agent(
+        conversation_id=item.conversation_id, agent_id=profile.user_id
+    )  # rep
     realtime.publish_on_commit(
         type="offer.created", data=offer_data(offer), groups=[realtime.agent_group(profile.user_id)]
     )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
+from reporting import transitions as reporting_transitions  # rep
 from routing import engine, intents, offers, stats
 from routing.assignments import announce_routing_change, end_live_assignment, give, item_for, refresh_load
 from routing.models import (
@@ -71,6 +72,7 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         conversation.queue = queue
         conversation.queued_at = now
         conversation.save(update_fields=["queue", "queued_at", "updated_at"])
+        reporting_transitions.conversation_offered(conversation=conversation)  # rep: reporting event
         if route_item(item=item) is None:
             conversation.refresh_from_db(fields=["assignee", "assigned_at"])
             announce_routing_change(conversation=conversation, type="conversation.queued")
@@ -326,6 +328,7 @@ def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentP
         if profile.presence == presence:
             return profile
         now = timezone.now()
+        reporting_transitions.presence_left(profile=profile, now=now)  # rep: staffed time for occupancy
         if not by_system:
             window = profile.presence_window_started_at
             if window is None or now - window >= timedelta(minutes=1):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from interactions import access, timeline
 from interactions.announcements import announce_message
 from interactions.models import Conversation, Interaction
+from reporting import transitions as reporting_transitions  # rep
 from routing.assignments import item_for
 from routing.models import AgentProfile, Queue, Transfer
 from routing.selectors import queues_visible_to
@@ -73,6 +74,7 @@ def transfer_conversation(
             meta={"transfer_id": record.pk},
             announce=False,
         )
+        reporting_transitions.conversation_transferred(transfer=record)  # rep: reporting event
         if to_agent is not None:
             assign_conversation(conversation=locked, agent=to_agent, by=by, note=note or "transfer")
         else:

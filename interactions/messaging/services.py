@@ -22,6 +22,8 @@ from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
 from interactions.services import receive_message
+from reporting import surveys  # rep
+from reporting import transitions as reporting_transitions  # rep
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 # Phone numbers are one person whether they write by SMS or WhatsApp.
@@ -93,6 +95,11 @@ def receive_provider_message(*, channel: Channel, message: ParsedMessage) -> Int
     meta = {"from": message.address, **message.meta}
     if message.media:
         meta["media"] = [{"filename": m.filename, "content_type": m.content_type} for m in message.media]
+    # rep: a digit reply to a pending survey answers it instead of opening a case.
+    if answer := surveys.answer_from_reply(
+        customer=customer, channel=channel, external_id=message.external_id, text=text, meta=meta
+    ):
+        return answer
     interaction = receive_message(
         customer=customer, channel=channel, external_id=message.external_id, text=text[:10_000], meta=meta
     )
@@ -235,6 +242,7 @@ def send_template(*, conversation: Conversation, author: Any, template_name: str
             meta={"template": {"name": template["name"], "language": template["language"]}},
             counts_as_response=True,
         )
+        reporting_transitions.agent_replied(interaction=interaction)  # rep: reporting event
     return interaction
 
 

@@ -14,6 +14,7 @@ from interactions import access
 from interactions.phone.models import Call, Disposition
 from interactions.phone.services import ACTIVE_STATES, CALL_RELATIONS, settle
 from interactions.services import resolve_conversation
+from reporting import transitions as reporting_transitions  # rep
 
 
 def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | None = None) -> Call:
@@ -35,6 +36,7 @@ def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | N
             call.notes = notes[:10_000]
         call.wrap_up_ended_at = timezone.now()
         settle(call)
+        reporting_transitions.call_wrapped_up(call=call)  # rep: reporting event
         call.save()
         if call.conversation is not None and not has_other_active_call(call):
             resolve_conversation(conversation=call.conversation, by=by)

@@ -25,6 +25,7 @@ from interactions.cases import open_conversation
 from interactions.models import Channel, Conversation, Interaction
 from interactions.phone.models import Call, Callback
 from interactions.services import resolve_conversation
+from reporting import transitions as reporting_transitions  # rep
 
 DEFAULTS = {"callback_window_minutes": 240, "callback_max_attempts": 3, "callback_retry_minutes": 15}
 RETRYABLE = {Callback.Outcome.NO_ANSWER, Callback.Outcome.VOICEMAIL}
@@ -89,6 +90,8 @@ def schedule_callback_for_missed_call(*, call: Call) -> Callback | None:
             "max_attempts": channel_setting(channel, "callback_max_attempts"),
         },
     )
+    if created:
+        reporting_transitions.callback_requested(callback=callback)  # rep: reporting event
     if created and call.conversation is not None:
         text = _("Callback scheduled (%(reason)s), until %(until)s") % {
             "reason": callback.get_reason_display(),
@@ -119,7 +122,7 @@ def request_callback(
         raise ValidationError(_("The callback window must end after it starts, in the future."), code="bad_window")
     with transaction.atomic():
         customer = lock_customer_by_identity(kind=Identity.Kind.PHONE, address=e164, display_name=name.strip()[:200])
-        return Callback.objects.create(
+        callback = Callback.objects.create(
             channel=channel,
             customer=customer,
             number=e164,
@@ -131,6 +134,8 @@ def request_callback(
             max_attempts=channel_setting(channel, "callback_max_attempts"),
             requested_by=by if getattr(by, "is_authenticated", False) else None,
         )
+        reporting_transitions.callback_requested(callback=callback)  # rep: reporting event
+        return callback
 
 
 def route_due_callbacks(*, now: datetime | None = None) -> list[Callback]:
@@ -201,6 +206,7 @@ def record_callback_outcome(*, callback: Callback, outcome: str, by: Any, note: 
             callback.status = FINAL_STATUS[Callback.Outcome(outcome)]
         conversation = callback.conversation
         callback.save()
+        reporting_transitions.callback_completed(callback=callback, by=by)  # rep: reporting event
         text = _("Callback outcome: %(outcome)s (attempt %(n)s of %(max)s)") % {
             "outcome": callback.get_outcome_display(),
             "n": callback.attempts,

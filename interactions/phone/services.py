@@ -31,6 +31,7 @@ from interactions.phone.cti import CtiEvent, parse_cti, parse_twilio
 from interactions.phone.models import Call
 from interactions.services import receive_message, resolve_conversation
 from omnidesk import realtime
+from reporting import transitions as reporting_transitions  # rep
 from routing.models import Queue
 from routing.services import assign_conversation
 
@@ -337,11 +338,13 @@ def settle(call: Call) -> None:
         call.conversation = conversation
     if call.answered_at is not None and not call.answer_announced:
         call.answer_announced = True
+        reporting_transitions.call_answered(call=call)  # rep: reporting event
         announce_call(call, "call.answered")
     # An end reported before the call's first event with a number waits for it: the missed call's callback needs
     # the caller.
     if call.ended_at is not None and not call.end_announced and (call.interaction is not None or call.popped_to):
         call.end_announced = True
+        reporting_transitions.call_ended(call=call)  # rep: reporting event
         announce_call(call, "call.ended")
         if call.direction == "in" and call.result in (Call.Result.MISSED, Call.Result.ABANDONED):
             callbacks.schedule_callback_for_missed_call(call=call)

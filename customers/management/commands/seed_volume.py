@@ -22,6 +22,7 @@ from django.db import connection, models, transaction
 
 from customers.models import Customer, Identity
 from interactions.models import Channel, Conversation, Interaction
+from reporting.seeding import seed_reporting
 from routing.models import AgentProfile, Queue
 
 BIG_CUSTOMER_EMAIL = "big.customer@volume.test"
@@ -159,6 +160,7 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=50_000)
         parser.add_argument("--big-customer", type=int, default=10_000, help="interactions of the big customer")
         parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--reporting-days", type=int, default=90, help="span of the generated reporting events")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if connection.vendor != "postgresql":
@@ -172,6 +174,8 @@ class Command(BaseCommand):
             channels, queue_of = self._people_and_channels()
             self._load(rng, total=total, n_customers=n_customers, big=big, channels=channels, queue_of=queue_of)
         self._timed("analyze", lambda: self._analyze())
+        # rep: reporting events and their 15-minute rollups, spread over the last --reporting-days days.
+        self._timed("reporting events and rollups", lambda: seed_reporting(days=options["reporting_days"])[0])
         self.stdout.write(f"seed_volume: done in {time.monotonic() - started:.1f} s")
 
     def _timed(self, label: str, work: Any) -> Any:

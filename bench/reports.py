@@ -1,0 +1,84 @@
+"""reports: the historical report, the wallboard computation and the cost of writing a reporting event.
+
+What is measured
+    On the CRM data set of `seed_volume` (DATABASE_URL with the name `omnidesk_bench_crm`, shared with timeline and
+    search; its reporting events are generated once, spread over the last 90 days, if it has none):
+    - "report": reporting.selectors.report for the last 30 days, all queues, grouped by queue, as a supervisor (the
+      figures /desk/reports/ and /api/reports/ show, previous period, FCR and attrition included), in process;
+    - "wallboard": reporting.wallboard.figures() (today's tiles, agents, 15-minute chart data);
+    - "record": one reporting.events.record() (event row + rollup UPSERT) inside a transaction, per call.
+
+Reading a line
+    {"bench": "reports", "target": "report"|"wallboard"|"record", "events": N, "requests": n,
+     "p50_ms": …, "p95_ms": …, "p99_ms": …, "max_ms": …}
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from bench.measures import percentile, rounded
+from bench.timeline import add_crm_arguments, measure, prepare_crm
+
+logger = logging.getLogger("bench.reports")
+Emit = Callable[[dict[str, Any]], None]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_crm_arguments(parser)
+
+
+def line(target: str, times: list[float], events: int, queries: int | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"bench": "reports", "target": target, "events": events, "requests": len(times)}
+    if queries is not None:
+        result["queries"] = queries
+    for name, q in (("p50_ms", 50), ("p95_ms", 95), ("p99_ms", 99)):
+        result[name] = rounded(percentile(times, q))
+    result["max_ms"] = rounded(max(times))
+    return result
+
+
+def run(args: argparse.Namespace, *, emit: Emit) -> None:
+    prepare_crm(args)
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from customers.management.commands.seed_volume import SUPERVISOR_USERNAME
+    from reporting import selectors, wallboard
+    from reporting.events import record
+    from reporting.models import EventKind, ReportingEvent
+    from reporting.seeding import seed_reporting
+
+    started = time.monotonic()
+    written, _ = seed_reporting(days=90)
+    if written:
+        logger.info("reports: generated %d reporting events in %.1f s", written, time.monotonic() - started)
+    events = ReportingEvent.objects.count()
+    supervisor = get_user_model().objects.get(username=SUPERVISOR_USERNAME)
+    today = selectors.today_for("Europe/Paris")
+    requests = args.crm_requests
+
+    def report() -> None:
+        selectors.report(
+            user=supervisor, first=today - timedelta(days=29), last=today, tz="Europe/Paris", group="queue", filters={}
+        )
+
+    times, queries = measure(report, requests)
+    emit(line("report", times, events, queries))
+    times, queries = measure(wallboard.figures, requests)
+    emit(line("wallboard", times, events, queries))
+
+    def write() -> None:
+        with transaction.atomic():
+            record(
+                kind=EventKind.ANSWERED, queue_id=None, channel_kind="chat", agent_id=supervisor.pk, duration_seconds=3
+            )
+            transaction.set_rollback(True)  # measure the write, keep the data set as it was
+
+    times, queries = measure(write, requests)
+    emit(line("record", times, events, queries))

@@ -1,0 +1,190 @@
+"""Write a reporting event and add it to its 15-minute rollup, in the caller's transaction.
+
+A leaf module (it imports only models), so every service may call it with one line. The rollup is an
+`INSERT … ON CONFLICT DO UPDATE SET col = col + excluded.col`: concurrent writers to the same bucket never lose an
+addition, and nothing ever scans interactions to build a report. Service-level classification (answered or abandoned
+within the queue's target, short abandon) is decided here, at write time, with the queue's settings of that moment —
+changing a target applies from then on, which is what a contact center expects of an interval report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from interactions.models import Conversation
+from reporting.models import COUNTERS, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
+from routing.models import ConversationIntent
+
+DEFAULTS = QueueReportingSettings()
+BUCKET = timedelta(minutes=15)
+
+
+def bucket_of(at: datetime) -> datetime:
+    return at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+
+
+def queue_settings(queue_id: int | None) -> QueueReportingSettings:
+    if queue_id is None:
+        return DEFAULTS
+    return QueueReportingSettings.objects.filter(queue_id=queue_id).first() or DEFAULTS
+
+
+def record(
+    *,
+    kind: str,
+    conversation: Conversation | None = None,
+    conversation_id: int | None = None,
+    at: datetime | None = None,
+    agent_id: int | None = None,
+    queue_id: int | None = None,
+    channel_kind: str = "",
+    channel_id: int | None = None,
+    customer_id: int | None = None,
+    intent_id: int | None = None,
+    duration_seconds: float | None = None,
+    business_seconds: float | None = None,
+    handle_seconds: float | None = None,
+    in_business_hours: bool = True,
+    score: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> ReportingEvent:
+    """Record one transition. Dimensions default to the conversation's (queue, channel, customer, intent, assignee).
+
+    `duration_seconds` is the kind's own duration: the wait for answered/abandoned, the time to respond for
+    first_response/agent_reply, the hold for hold_stop, the talk for wrapup_start, the after-call work for wrapup_stop,
+    staffed time for agent_staffed. `handle_seconds` marks the end of a handled contact (wrap-up end for voice,
+    resolution for messaging) and carries its handle time.
+    """
+    at = at or timezone.now()
+    if conversation is not None:
+        queue_id = queue_id if queue_id is not None else conversation.queue_id
+        channel_id = channel_id or conversation.channel_id
+        channel_kind = channel_kind or conversation.channel.kind
+        customer_id = customer_id or conversation.customer_id
+        agent_id = agent_id if agent_id is not None else conversation.assignee_id
+        conversation_id = conversation.pk
+        if intent_id is None:
+            intent_id = (
+                ConversationIntent.objects.filter(conversation_id=conversation.pk)
+                .values_list("intent_id", flat=True)
+                .first()
+            )
+    if kind == EventKind.ABANDONED and (duration_seconds or 0) < queue_settings(queue_id).short_abandon_seconds:
+        kind = EventKind.SHORT_ABANDONED
+    event = ReportingEvent(
+        kind=kind,
+        at=at,
+        bucket=bucket_of(at),
+        queue_id=queue_id,
+        channel_kind=channel_kind,
+        channel_id=channel_id,
+        intent_id=intent_id,
+        agent_id=agent_id,
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        in_business_hours=in_business_hours,
+        duration_seconds=duration_seconds,
+        business_seconds=business_seconds,
+        handle_seconds=handle_seconds,
+        score=score,
+        meta=meta or {},
+    )
+    event.save()
+    add_to_rollup(event)
+    return event
+
+
+def counters_for(event: ReportingEvent) -> dict[str, float]:
+    """The rollup additions one event makes."""
+    d = event.duration_seconds or 0.0
+    c: dict[str, float] = {}
+    k = event.kind
+    if k == EventKind.OFFERED_TO_QUEUE:
+        c["offered"] = 1
+    elif k == EventKind.OFFERED_TO_AGENT:
+        c["offered_to_agent"] = 1
+    elif k == EventKind.ANSWERED:
+        target = queue_settings(event.queue_id).service_level_seconds
+        c.update(answered=1, answer_wait_seconds=d, answered_in_target=int(d <= target))
+    elif k == EventKind.ABANDONED:
+        target = queue_settings(event.queue_id).service_level_seconds
+        c.update(abandoned=1, abandon_wait_seconds=d, abandoned_in_target=int(d <= target))
+    elif k == EventKind.SHORT_ABANDONED:
+        c["short_abandoned"] = 1
+    elif k == EventKind.FIRST_RESPONSE:
+        c.update(first_responses=1, first_response_seconds=d)
+        c["first_response_business_seconds"] = event.business_seconds if event.business_seconds is not None else d
+    elif k == EventKind.AGENT_REPLY:
+        c.update(replies=1, reply_seconds=d)
+    elif k == EventKind.CUSTOMER_MESSAGE:
+        c["customer_messages"] = 1
+    elif k == EventKind.TRANSFER_OUT:
+        c["transfers_out"] = 1
+    elif k == EventKind.TRANSFER_IN:
+        c["transfers_in"] = 1
+    elif k == EventKind.HOLD_STOP:
+        c.update(holds=1, hold_seconds=d)
+    elif k == EventKind.WRAPUP_START:
+        c["talk_seconds"] = d
+    elif k == EventKind.WRAPUP_STOP:
+        c.update(wrapups=1, wrapup_seconds=d)
+    elif k == EventKind.RESOLVED:
+        c["resolved"] = 1
+    elif k == EventKind.REOPENED:
+        c["reopened"] = 1
+    elif k == EventKind.SURVEY_SENT:
+        c["surveys_sent"] = 1
+    elif k == EventKind.SURVEY_ANSWERED:
+        c.update(_survey_counters(event.meta))
+    elif k == EventKind.CALLBACK_REQUESTED:
+        c["callbacks_requested"] = 1
+    elif k == EventKind.CALLBACK_COMPLETED:
+        c["callbacks_completed"] = 1
+    elif k == EventKind.AGENT_STAFFED:
+        c.update(staffed_seconds=d, chat_slot_seconds=d * int(event.meta.get("chat_slots", 0)))
+    if event.handle_seconds is not None:
+        c.update(handled=1, handle_seconds=event.handle_seconds)
+        if event.channel_kind == "chat":
+            c["chat_handle_seconds"] = event.handle_seconds
+    return c
+
+
+def _survey_counters(meta: dict[str, Any]) -> dict[str, float]:
+    c: dict[str, float] = {"surveys_answered": 1}
+    if meta.get("csat") is not None:
+        c.update(csat_answers=1, csat_satisfied=int(meta["csat"] >= 4))
+    if meta.get("nps") is not None:
+        c.update(nps_answers=1, nps_promoters=int(meta["nps"] >= 9), nps_detractors=int(meta["nps"] <= 6))
+    if meta.get("ces") is not None:
+        c.update(ces_answers=1, ces_total=meta["ces"], ces_easy=int(meta["ces"] >= 5))
+    return c
+
+
+def add_to_rollup(event: ReportingEvent) -> None:
+    additions = {name: value for name, value in counters_for(event).items() if value}
+    if not additions:
+        return
+    key = {
+        "bucket": event.bucket,
+        "queue_id": event.queue_id or 0,
+        "channel_kind": event.channel_kind or "",
+        "intent_id": event.intent_id or 0,
+        "agent_id": event.agent_id or 0,
+    }
+    table = IntervalStat._meta.db_table
+    # Every counter is given explicitly (Django leaves no database defaults); only the event's own ones are added.
+    columns = [*key, *COUNTERS]
+    # Adapted as the ORM would store it, so that raw and ORM writes of one bucket are the same key (SQLite: text).
+    key["bucket"] = connection.ops.adapt_datetimefield_value(event.bucket)
+    values: list[Any] = [*key.values(), *(additions.get(name, 0) for name in COUNTERS)]
+    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in additions)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT (bucket, queue_id, channel_kind, intent_id, agent_id) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)

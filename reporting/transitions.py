@@ -1,0 +1,250 @@
+"""What each service tells reporting, one call per transition (see docs/kpis.md for the durations' meaning).
+
+The services own the transitions; these functions only read the state the service has just written and record it
+with `reporting.events.record`, inside the service's transaction. They import models and reporting's own leaves only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from interactions.models import Conversation, Interaction
+from reporting import live, surveys
+from reporting.events import record
+from reporting.models import EventKind, ReportingEvent
+
+VOICE = "voice"
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else max(0.0, (end - start).total_seconds())
+
+
+def conversation_offered(*, conversation: Conversation) -> None:
+    if conversation.channel.kind == VOICE:
+        return  # the call reports its own offer (call_answered / call_ended)
+    record(kind=EventKind.OFFERED_TO_QUEUE, conversation=conversation, at=conversation.queued_at, agent_id=0)
+    live.push_soon()
+
+
+def conversation_offered_to_agent(*, conversation_id: int, agent_id: int) -> None:
+    conversation = Conversation.objects.select_related("channel").get(pk=conversation_id)
+    record(kind=EventKind.OFFERED_TO_AGENT, conversation=conversation, agent_id=agent_id)
+
+
+def conversation_answered(*, conversation: Conversation) -> None:
+    """The first assignment after it entered its queue: ASA's and service level's wait."""
+    if conversation.channel.kind == VOICE:
+        return  # a call is answered when the agent picks up, not when its conversation is routed
+    wait = _seconds(conversation.queued_at, conversation.assigned_at)
+    record(kind=EventKind.ANSWERED, conversation=conversation, at=conversation.assigned_at, duration_seconds=wait)
+    live.push_soon()
+
+
+def conversation_abandoned(*, conversation: Conversation, wait_seconds: float, at: datetime | None = None) -> None:
+    """The customer left the queue unanswered (a short abandon under the queue's threshold is classified so)."""
+    record(kind=EventKind.ABANDONED, conversation=conversation, at=at, agent_id=0, duration_seconds=wait_seconds)
+    live.push_soon()
+
+
+def customer_wrote(*, interaction: Interaction) -> None:
+    record(kind=EventKind.CUSTOMER_MESSAGE, conversation=interaction.conversation, at=interaction.created_at)
+
+
+def agent_replied(*, interaction: Interaction) -> None:
+    """First response (from entering the queue) or reply (from the customer's oldest unanswered message)."""
+    conversation = interaction.conversation
+    earlier = Interaction.objects.filter(conversation=conversation, created_at__lt=interaction.created_at).exclude(
+        kind=Interaction.Kind.NOTE
+    )
+    answered_before = earlier.filter(direction=Interaction.Direction.OUTBOUND, author__isnull=False).exists()
+    agent_id = interaction.author_id
+    if not answered_before:
+        start = conversation.queued_at or conversation.created_at
+        wait = _seconds(start, interaction.created_at)
+        record(kind=EventKind.FIRST_RESPONSE, conversation=conversation, agent_id=agent_id, duration_seconds=wait)
+        return
+    last_reply = (
+        earlier.filter(direction=Interaction.Direction.OUTBOUND).order_by("-created_at").values("created_at")[:1]
+    )
+    waiting = (
+        earlier.filter(direction=Interaction.Direction.INBOUND, created_at__gt=last_reply)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        wait = _seconds(waiting, interaction.created_at)
+        record(kind=EventKind.AGENT_REPLY, conversation=conversation, agent_id=agent_id, duration_seconds=wait)
+
+
+def _pending_seconds_since(conversation: Conversation, since: datetime) -> float:
+    stops = ReportingEvent.objects.filter(conversation_id=conversation.pk, kind=EventKind.PENDING_STOP, at__gte=since)
+    return sum(e.duration_seconds or 0 for e in stops)
+
+
+def conversation_resolved(*, conversation: Conversation) -> None:
+    """Messaging handle time = assignment → resolution minus time pending on the customer; voice counts at wrap-up."""
+    handle = None
+    if conversation.channel.kind != VOICE and conversation.assigned_at is not None and conversation.resolved_at:
+        span = _seconds(conversation.assigned_at, conversation.resolved_at) or 0.0
+        handle = max(0.0, span - _pending_seconds_since(conversation, conversation.assigned_at))
+    record(kind=EventKind.RESOLVED, conversation=conversation, at=conversation.resolved_at, handle_seconds=handle)
+    surveys.send_after_resolution(conversation=conversation)
+    live.push_soon()
+
+
+def status_changed(*, conversation: Conversation, previous: str) -> None:
+    """Reopen; and the spans pending on the customer, read back at resolution for the handle time."""
+    now = timezone.now()
+    held = (Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+    if previous == Conversation.Status.RESOLVED:
+        record(kind=EventKind.REOPENED, conversation=conversation, at=now)
+    elif previous in held and conversation.status not in held:
+        started = (
+            ReportingEvent.objects.filter(conversation_id=conversation.pk, kind=EventKind.PENDING_START)
+            .order_by("-at")
+            .values_list("at", flat=True)
+            .first()
+        )
+        record(kind=EventKind.PENDING_STOP, conversation=conversation, at=now, duration_seconds=_seconds(started, now))
+    if conversation.status in held and previous not in held:
+        record(kind=EventKind.PENDING_START, conversation=conversation, at=now)
+
+
+def conversation_transferred(*, transfer: Any) -> None:
+    conversation = Conversation.objects.select_related("channel").get(pk=transfer.conversation_id)
+    at = transfer.created_at
+    record(
+        kind=EventKind.TRANSFER_OUT,
+        conversation=conversation,
+        at=at,
+        agent_id=transfer.from_agent_id,
+        queue_id=transfer.from_queue_id,
+    )
+    record(
+        kind=EventKind.TRANSFER_IN,
+        conversation=conversation,
+        at=at,
+        agent_id=transfer.to_agent_id,
+        queue_id=transfer.to_queue_id or transfer.from_queue_id,
+    )
+
+
+# --- voice: a call reports itself (ringing → answered is the ACD wait), not the routing of its conversation ---------
+
+
+def _call_event(call: Any, kind: str, at: datetime | None, **kw: Any) -> None:
+    conversation = call.conversation
+    dims: dict[str, Any] = {"queue_id": call.queue_id, "channel_kind": VOICE, "channel_id": call.channel_id}
+    if conversation is None:
+        dims.update(customer_id=call.customer_id)
+    record(kind=kind, conversation=conversation, at=at, **dims, **kw)
+
+
+def _ringing(call: Any) -> datetime | None:
+    return call.ringing_at or call.answered_at or call.ended_at
+
+
+def call_answered(*, call: Any) -> None:
+    """An inbound call answered: it was offered to its queue when it started ringing; ASA's wait is ringing → answer."""
+    if call.direction != "in":
+        return
+    _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0)
+    wait = _seconds(_ringing(call), call.answered_at)
+    _call_event(call, EventKind.ANSWERED, call.answered_at, agent_id=call.agent_id, duration_seconds=wait)
+    live.push_soon()
+
+
+def call_ended(*, call: Any) -> None:
+    """Answered: its holds and its talk time (answer → end, minus holds). Unanswered: offered, and abandoned if the
+    caller hung up (missed and voicemail are not abandons; the callback they get is counted as such)."""
+    if call.direction != "in":
+        return
+    if call.answered_at is None:
+        _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0)
+        if call.result == "abandoned":
+            wait = _seconds(_ringing(call), call.ended_at)
+            _call_event(call, EventKind.ABANDONED, call.ended_at, agent_id=0, duration_seconds=wait)
+        live.push_soon()
+        return
+    held = 0.0
+    since: datetime | None = None
+    for mark in sorted(call.holds, key=lambda m: m["at"]):
+        at = datetime.fromisoformat(mark["at"])
+        if mark["event"] == "hold" and since is None:
+            since = at
+            _call_event(call, EventKind.HOLD_START, at, agent_id=call.agent_id)
+        elif mark["event"] == "resumed" and since is not None:
+            held += _seconds(since, at) or 0.0
+            _call_event(call, EventKind.HOLD_STOP, at, agent_id=call.agent_id, duration_seconds=_seconds(since, at))
+            since = None
+    if since is not None:  # still on hold when the call ended
+        held += _seconds(since, call.ended_at) or 0.0
+        _call_event(
+            call,
+            EventKind.HOLD_STOP,
+            call.ended_at,
+            agent_id=call.agent_id,
+            duration_seconds=_seconds(since, call.ended_at),
+        )
+    talk = max(0.0, (_seconds(call.answered_at, call.ended_at) or 0.0) - held)
+    _call_event(call, EventKind.WRAPUP_START, call.ended_at, agent_id=call.agent_id, duration_seconds=talk)
+
+
+def call_wrapped_up(*, call: Any) -> None:
+    """After-call work ends: the voice contact is handled, AHT = talk + hold + after-call work."""
+    if call.answered_at is None or call.ended_at is None or call.wrap_up_ended_at is None:
+        return
+    acw = _seconds(call.ended_at, call.wrap_up_ended_at) or 0.0
+    handle = (_seconds(call.answered_at, call.ended_at) or 0.0) + acw
+    _call_event(
+        call,
+        EventKind.WRAPUP_STOP,
+        call.wrap_up_ended_at,
+        agent_id=call.agent_id,
+        duration_seconds=acw,
+        handle_seconds=handle,
+    )
+
+
+def callback_requested(*, callback: Any) -> None:
+    record(
+        kind=EventKind.CALLBACK_REQUESTED,
+        conversation=callback.conversation,
+        queue_id=callback.channel.queue_id,
+        channel_kind=VOICE,
+        channel_id=callback.channel_id,
+        customer_id=callback.customer_id,
+        agent_id=0,
+    )
+
+
+def callback_completed(*, callback: Any, by: Any) -> None:
+    if callback.status == "done":
+        record(
+            kind=EventKind.CALLBACK_COMPLETED,
+            conversation=callback.conversation,
+            queue_id=callback.channel.queue_id,
+            channel_kind=VOICE,
+            channel_id=callback.channel_id,
+            customer_id=callback.customer_id,
+            agent_id=getattr(by, "pk", None),
+        )
+
+
+def presence_left(*, profile: Any, now: datetime) -> None:
+    """An agent leaves "available" (busy counts as available here): that span was staffed time, with its chat slots."""
+    if profile.presence != "available" or profile.presence_changed_at is None:
+        return
+    staffed = _seconds(profile.presence_changed_at, now)
+    record(
+        kind=EventKind.AGENT_STAFFED,
+        at=now,
+        agent_id=profile.user_id,
+        duration_seconds=staffed,
+        meta={"chat_slots": profile.chat_capacity},
+    )

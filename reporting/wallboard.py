@@ -1,0 +1,139 @@
+"""The live wallboard's figures: numbers only, so each supervisor's page keeps its own language for the labels.
+
+Today's service level, ASA and abandonment come from the 15-minute rollups (one indexed range query), the waiting
+counts and EWT from routing's live selectors, agents' states from their profiles and their calls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from interactions.phone.models import Call
+from omnidesk import realtime
+from omnidesk.models import Event
+from reporting import kpis
+from reporting.events import DEFAULTS, bucket_of
+from reporting.models import QueueReportingSettings
+from routing.models import AgentProfile, Queue
+from routing.selectors import supervisor_overview
+
+WALLBOARD_EVENT = "wallboard.updated"
+LIVE_CALL_STATES = {Call.State.ON_CALL: "on_call", Call.State.ON_HOLD: "on_hold", Call.State.WRAP_UP: "wrap_up"}
+
+
+def start_of_today(now: datetime) -> datetime:
+    zone = ZoneInfo(getattr(settings, "OMNIDESK_WALLBOARD_TIME_ZONE", settings.TIME_ZONE))
+    return datetime.combine(now.astimezone(zone).date(), time(), zone)
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def agent_state(profile: AgentProfile, call_state: str | None) -> str:
+    """available, busy_chat / busy_voice / busy_email, on_call, on_hold, wrap_up, away or offline."""
+    if call_state is not None:
+        return call_state
+    if profile.presence != AgentProfile.Presence.AVAILABLE:
+        return str(profile.presence)
+    for kind in ("voice", "chat", "email"):
+        if profile.load(kind) > 0:
+            return f"busy_{kind}"
+    return "available"
+
+
+def figures(*, now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    start = start_of_today(now)
+    end = bucket_of(now) + timedelta(minutes=15)
+    today = kpis.compute(start=start, end=end, group_by="queue")
+    options = {s.queue_id: s for s in QueueReportingSettings.objects.all()}
+    overview = supervisor_overview()
+    queues = []
+    for row in overview["queues"]:
+        queue: Queue = row["queue"]
+        kpi = today.get(queue.pk, {})
+        setting = options.get(queue.pk, DEFAULTS)
+        sl = kpi.get("service_level")
+        ewts = [e["ewt_seconds"] for e in row["ewt"] if e["ewt_seconds"] is not None]
+        queues.append(
+            {
+                "id": queue.pk,
+                "name": queue.name,
+                "service_level": _round(sl),
+                "goal": setting.service_level_goal,
+                "asa_seconds": _round(kpi.get("asa_seconds"), 1),
+                "abandonment_rate": _round(kpi.get("abandonment_rate")),
+                "offered": kpi.get("offered", 0),
+                "waiting": row["waiting"],
+                "longest_wait_seconds": row["longest_wait_seconds"],
+                "ewt_seconds": round(max(ewts)) if ewts else None,
+                "at_risk": row["at_risk"],
+                "alerts": [
+                    *(["service_level"] if sl is not None and sl < setting.service_level_goal else []),
+                    *(["longest_wait"] if row["longest_wait_seconds"] > setting.longest_wait_alert_seconds else []),
+                ],
+            }
+        )
+    calls = dict(
+        Call.objects.filter(state__in=list(LIVE_CALL_STATES), agent__isnull=False).values_list("agent_id", "state")
+    )
+    per_agent = kpis.compute(start=start, end=end, group_by="agent")
+    states: Counter[str] = Counter()
+    agents = []
+    for profile in overview["agents"]:
+        call_state = calls.get(profile.user_id)
+        state = agent_state(profile, LIVE_CALL_STATES.get(Call.State(call_state)) if call_state else None)
+        states[state] += 1
+        kpi = per_agent.get(profile.user_id, {})
+        agents.append(
+            {
+                "id": profile.user_id,
+                "name": profile.user.first_name or profile.user.get_username(),
+                "state": state,
+                "handled": kpi.get("handled", 0),
+                "aht_seconds": _round(kpi.get("aht_seconds"), 1),
+                "occupancy": _round(kpi.get("occupancy")),
+            }
+        )
+    return {"queues": queues, "states": dict(states), "agents": agents, "intervals": intervals(start=start, end=end)}
+
+
+def intervals(*, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Today's service level and volume per 15 minutes, all queues (each queue's own treatment of abandons)."""
+    options = {s.queue_id: s for s in QueueReportingSettings.objects.all()}
+    totals: dict[datetime, kpis.Totals] = defaultdict(kpis.Totals)
+    rows = kpis.rollup_rows(start=start, end=end, group_by="period")
+    for row in rows:
+        totals[row["bucket"]].add(row, options.get(row["queue_id"], DEFAULTS))
+    out = []
+    for bucket in sorted(totals):
+        values = kpis.figures(totals[bucket])
+        out.append(
+            {"at": bucket.isoformat(), "offered": values["offered"], "service_level": _round(values["service_level"])}
+        )
+    return out
+
+
+def push_wallboard(*, force: bool = False) -> bool:
+    """Publish today's figures to supervisors unless they are the ones last published."""
+    data = figures()
+    digest = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    if not force:
+        last = Event.objects.filter(type=WALLBOARD_EVENT).order_by("-id").values_list("data", flat=True).first()
+        if last is not None and last.get("digest") == digest:
+            return False
+    with transaction.atomic():
+        realtime.publish_on_commit(
+            type=WALLBOARD_EVENT, data={**data, "digest": digest}, groups=[realtime.supervisors_group()]
+        )
+    return True
