@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "interactions.phone",
     "routing",
     "assist",
+    "contact",  # contact (issue 13): the intelligent contact page
 ]
 
 MIDDLEWARE = [

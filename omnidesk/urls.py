@@ -82,6 +82,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("widget/demo/", desk_views.widget_demo, name="widget-demo"),
     path("healthz", healthz, name="healthz"),
+    path("", include("contact.urls")),  # contact (issue 13): /contact/<site key>/ and /desk/contact-setup/
     # Channel areas own their full paths (webhooks under /hooks/<provider>/<channel uuid>/, their desk pages…).
     path("", include("interactions.mail.urls")),
     path("", include("interactions.messaging.urls")),
