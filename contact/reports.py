@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,37 +9,13 @@ from django.db.models import Count
 from django.utils import timezone
 
 from contact.models import FunnelEvent, IntentNode, Visit
+from contact.significance import two_proportion_z_test
 from customers.models import Identity
 from interactions.models import Conversation
 from interactions.phone.models import Callback
 
 CONTAINMENT_WINDOW = timedelta(days=7)
-# Below this many visits per variant the z-test's normal approximation is not trusted (n·p and n·(1−p) ≥ 5 would
-# need at least this many for a conversion around 10 %); the report then says "not enough data".
-MIN_SAMPLE_PER_VARIANT = 50
 STEPS = [step for step, _label in FunnelEvent.Step.choices]
-
-
-@dataclass(frozen=True)
-class ZTest:
-    z: float
-    p_value: float
-    significant: bool  # at 5 %, two-sided, with enough data
-
-
-def two_proportion_z_test(*, successes_a: int, total_a: int, successes_b: int, total_b: int) -> ZTest:
-    """Pooled two-proportion z-test, two-sided: z = (p̂a − p̂b) / √(p̂(1−p̂)(1/na + 1/nb))."""
-    if min(total_a, total_b) <= 0:
-        return ZTest(0.0, 1.0, False)
-    pa, pb = successes_a / total_a, successes_b / total_b
-    pooled = (successes_a + successes_b) / (total_a + total_b)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / total_a + 1 / total_b))
-    if spread == 0:
-        return ZTest(0.0, 1.0, False)
-    z = (pa - pb) / spread
-    p_value = math.erfc(abs(z) / math.sqrt(2))
-    enough = min(total_a, total_b) >= MIN_SAMPLE_PER_VARIANT
-    return ZTest(round(z, 4), round(p_value, 6), enough and p_value < 0.05)
 
 
 def step_counts(*, node: IntentNode) -> dict[str, dict[str, int]]:
@@ -57,6 +31,17 @@ def step_counts(*, node: IntentNode) -> dict[str, dict[str, int]]:
         counts.setdefault(row["variant"], dict.fromkeys(STEPS, 0))[row["step"]] = row["visits"]
     # Abandonment carries no intent when it happens before one is chosen; per intent it is the visit's own.
     return counts
+
+
+def abandonment_by_step(*, node: IntentNode) -> dict[str, dict[str, int]]:
+    """Per variant, how many visits left the page after each step ({variant: {last step: visits}})."""
+    out: dict[str, dict[str, int]] = {}
+    for variant, after in FunnelEvent.objects.filter(node=node, step=FunnelEvent.Step.ABANDONED).values_list(
+        "variant", "data__after"
+    ):
+        out.setdefault(variant, {})
+        out[variant][str(after)] = out[variant].get(str(after), 0) + 1
+    return out
 
 
 def solution_counts(*, node: IntentNode) -> dict[str, dict[str, int]]:
@@ -103,6 +88,7 @@ def intent_report(*, node: IntentNode) -> dict[str, Any]:
     steps = step_counts(node=node)
     solutions = solution_counts(node=node)
     containment = contained_visits(node=node)
+    abandonment = abandonment_by_step(node=node)
     variants = sorted(steps)
     per_variant: list[dict[str, Any]] = []
     for variant in variants:
@@ -114,6 +100,7 @@ def intent_report(*, node: IntentNode) -> dict[str, Any]:
                 "variant": variant,
                 "steps": steps[variant],
                 "solutions": solutions.get(variant, {}),
+                "abandoned_after": abandonment.get(variant, {}),
                 "conversion": {k: (n / chosen if chosen else 0.0) for k, n in solutions.get(variant, {}).items()},
                 "contact_created": created,
                 "contained": contained,

@@ -125,7 +125,8 @@ def record_client_step(*, visit: Visit, step: Any, node: IntentNode | None, solu
         if visit.events.filter(step=FunnelEvent.Step.CONTACT_CREATED).exists():
             return None  # leaving after the contact was made is not abandonment
         last = visit.events.order_by("-created_at", "-id").values_list("step", flat=True).first()
-        return record_step(visit=visit, step=step, node=node, data={"after": last or ""})
+        version = current_version_seen(visit=visit, node=node) if node is not None else None
+        return record_step(visit=visit, step=step, node=node, version=version, data={"after": last or ""})
     if node is None:
         raise ValidationError(_("This step needs an intent."), code="bad_intent")
     version = current_version_seen(visit=visit, node=node)

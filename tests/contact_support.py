@@ -45,9 +45,13 @@ def contact_setup(*, chat: Channel, queue: Queue, slot_capacity: int = 2, **site
     contact_site = ContactSite.objects.create(
         chat_channel=chat, voice_channel=voice, email_channel=email, slot_capacity=slot_capacity, **site
     )
-    meter_intent = Intent.objects.create(key="meter-reading", name="Meter reading", keywords=["meter", "compteur"])
-    contract_intent = Intent.objects.create(
-        key="new-contract", name="New contract", keywords=["contract", "contrat", "subscribe"], queue=queue
+    # The routing referential is shared by every site.
+    meter_intent, _new = Intent.objects.get_or_create(
+        key="meter-reading", defaults={"name": "Meter reading", "keywords": ["meter", "compteur"]}
+    )
+    contract_intent, _new = Intent.objects.get_or_create(
+        key="new-contract",
+        defaults={"name": "New contract", "keywords": ["contract", "contrat", "subscribe"], "queue": queue},
     )
     billing = IntentNode.objects.create(site=contact_site, label_en="Billing", label_fr="Facturation", icon="€")
     meter = IntentNode.objects.create(
