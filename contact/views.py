@@ -34,16 +34,16 @@ def _supervisor(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-@login_required
 @require_GET
+@login_required
 def setup(request: HttpRequest) -> HttpResponse:
     _supervisor(request)
     nodes = IntentNode.objects.select_related("site__chat_channel", "parent", "intent").prefetch_related("versions")
     return render(request, "contact/setup.html", {"nodes": nodes})
 
 
-@login_required
 @require_POST
+@login_required
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
     _supervisor(request)
     node = get_object_or_404(IntentNode, pk=pk)
@@ -66,8 +66,8 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("contact:setup")
 
 
-@login_required
 @require_GET
+@login_required
 def report(request: HttpRequest, pk: int) -> HttpResponse:
     _supervisor(request)
     node = get_object_or_404(IntentNode, pk=pk, intent__isnull=False)

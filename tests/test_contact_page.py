@@ -156,7 +156,9 @@ def test_it_turns_the_form_into_an_email_conversation_through_the_inbound_pipeli
     event = InboundEvent.objects.get(channel=setup.email)
     process_inbound_event(event_id=event.pk)
     contact = FunnelEvent.objects.get(step="contact_created")
-    conversation = Conversation.objects.get(pk=join_email_contact(contact=contact))
+    joined = join_email_contact(contact=contact)
+    assert joined is not None
+    conversation = Conversation.objects.get(pk=joined)
     assert conversation.channel == setup.email
     assert conversation.customer.identities.get().address == "eve@example.com"
     assert Interaction.objects.get(conversation=conversation).text.strip() == "A quote?"
