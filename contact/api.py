@@ -47,17 +47,17 @@ def public_endpoint(handler: Any) -> Any:
     def view(request: HttpRequest, key: str) -> JsonResponse:
         site = visits.find_site(key=key)
         if site is None:
-            return error("Unknown site key.", "unknown_site", 404)
+            return _cors(error("Unknown site key.", "unknown_site", 404), request)
         if not _allowed(request, site):
             return error("This website may not use this contact page.", "origin_refused", 403)
         if len(request.body) > MAX_BODY:
-            return error("Request too large.", "too_large", 413)
+            return _cors(error("Request too large.", "too_large", 413), request)
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
-            return error("Invalid JSON.", "bad_json")
+            body = None
         if not isinstance(body, dict):
-            return error("Invalid JSON.", "bad_json")
+            return _cors(error("Invalid JSON.", "bad_json"), request)
         try:
             return _cors(handler(request, site, body), request)
         except visits.RateLimited as limited:

@@ -19,7 +19,6 @@ from routing.business_time import is_open
 
 HORIZON = timedelta(days=2)
 MAX_SLOTS = 6
-LEAD = timedelta(minutes=2)  # a slot must start at least this far ahead: the visitor needs time to book
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,8 @@ def slot_starts(*, site: ContactSite, now: datetime) -> list[datetime]:
     calendar = calendar_of(channel.queue)
     length = timedelta(minutes=site.slot_minutes)
     step_seconds = int(length.total_seconds())
-    first = datetime.fromtimestamp((int((now + LEAD).timestamp()) // step_seconds + 1) * step_seconds, tz=now.tzinfo)
+    lead = timedelta(minutes=site.booking_lead_minutes)
+    first = datetime.fromtimestamp((int((now + lead).timestamp()) // step_seconds + 1) * step_seconds, tz=now.tzinfo)
     starts = []
     start = first
     while start < now + HORIZON:
@@ -84,7 +84,9 @@ def book_callback(*, site: ContactSite, start: datetime, number: str, name: str,
     now = timezone.now()
     if start <= now:
         raise ValidationError(_("This slot is in the past; pick another one."), code="slot_past")
-    if start not in slot_starts(site=site, now=now - LEAD):
+    # The list the visitor saw was computed a little earlier: a slot it offered is still bookable while in the future.
+    grace = timedelta(minutes=site.booking_lead_minutes + site.slot_minutes)
+    if start not in slot_starts(site=site, now=now - grace):
         raise ValidationError(_("This slot is outside our opening hours; pick another one."), code="slot_closed")
     with transaction.atomic():
         # One booking at a time per voice channel: the count and the insert must not interleave.

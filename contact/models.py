@@ -23,6 +23,8 @@ class ContactSite(models.Model):
     )
     slot_minutes = models.PositiveSmallIntegerField(_("callback slot length (min)"), default=30)
     slot_capacity = models.PositiveSmallIntegerField(_("callbacks per slot"), default=2)
+    # A slot must start at least this long after the booking: the team needs notice to plan the call.
+    booking_lead_minutes = models.PositiveSmallIntegerField(_("book at least (min) ahead"), default=2)
 
     class Meta:
         verbose_name = _("contact site")

@@ -91,7 +91,8 @@
   let current = null; // the intent shown
 
   const post = async (path, body) => {
-    const r = await fetch(API + path, { method: "POST", headers: { "Content-Type": "application/json" },
+    // text/plain keeps it a "simple" cross-origin request (no preflight); the server reads the body as JSON anyway.
+    const r = await fetch(API + path, { method: "POST", headers: { "Content-Type": "text/plain" },
       body: JSON.stringify({ visit, ...body }), credentials: "omit" });
     const data = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(data.message || T.error);
