@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
 
 from interactions.models import Conversation
@@ -13,6 +16,14 @@ from routing.business_time import BusinessCalendar, is_open
 from routing.models import AgentProfile, Queue, RoutingItem, capacity_class_for
 
 SAMPLE_WINDOW = timedelta(days=7)
+# Each web process reads a queue's load at most once per this many seconds and shares it between visitors: an EWT
+# is a statistic (and the page shows it as a range), while seven queries per visitor would cost more than the page.
+_snapshots: dict[tuple[int, str, tuple[int, ...]], tuple[float, QueueLoad]] = {}
+_calendars: dict[tuple[str, str, str], BusinessCalendar] = {}
+
+
+def load_ttl_seconds() -> float:
+    return float(getattr(settings, "OMNIDESK_CONTACT_LOAD_TTL_SECONDS", 2.0))
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,20 @@ class QueueLoad:
     aht_seconds: float
     samples: int  # handled conversations behind the AHT (last week)
     ewt_seconds: float | None
+
+
+def current_load(*, queue: Queue, channel_kind: str, skill_ids: tuple[int, ...], now: datetime) -> QueueLoad:
+    """The queue's load for this channel kind and these skills, read again when the snapshot is older than the TTL."""
+    key = (queue.pk, channel_kind, skill_ids)
+    ttl = load_ttl_seconds()
+    cached = _snapshots.get(key)
+    if cached is not None and ttl > 0 and time.monotonic() - cached[0] < ttl:
+        return cached[1]
+    load = read_load(queue=queue, channel_kind=channel_kind, skill_ids=skill_ids, now=now)
+    if len(_snapshots) > 10_000:
+        _snapshots.clear()
+    _snapshots[key] = (time.monotonic(), load)
+    return load
 
 
 def read_load(*, queue: Queue, channel_kind: str, skill_ids: tuple[int, ...], now: datetime) -> QueueLoad:
@@ -61,7 +86,15 @@ def read_load(*, queue: Queue, channel_kind: str, skill_ids: tuple[int, ...], no
 
 
 def calendar_of(queue: Queue) -> BusinessCalendar:
-    return BusinessCalendar.from_queue_fields(queue.timezone, queue.business_hours or {}, queue.holidays or [])
+    """The queue's calendar, parsed once per distinct set of hours (parsing validates every interval)."""
+    key = (queue.timezone, json.dumps(queue.business_hours or {}, sort_keys=True), json.dumps(queue.holidays or []))
+    calendar = _calendars.get(key)
+    if calendar is None:
+        calendar = BusinessCalendar.from_queue_fields(queue.timezone, queue.business_hours or {}, queue.holidays or [])
+        if len(_calendars) > 1000:
+            _calendars.clear()
+        _calendars[key] = calendar
+    return calendar
 
 
 def queue_is_open(queue: Queue, now: datetime) -> bool:

@@ -8,6 +8,7 @@ was kept out of one long queue into another long one.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from contact.load import QueueLoad, queue_is_open, read_load
+from contact.load import QueueLoad, current_load, load_ttl_seconds, queue_is_open
 from contact.models import ContactSite, IntentNode, ScenarioVersion
 from contact.scenarios import LIVE_KINDS
 from routing.models import Queue
@@ -92,7 +93,7 @@ def _queue_for(context: OfferContext, node: IntentNode, channel_kind: str) -> Qu
 def _load(context: OfferContext, queue: Queue, channel_kind: str, skill_ids: tuple[int, ...]) -> QueueLoad:
     key = (queue.pk, channel_kind)
     if key not in context.loads:
-        context.loads[key] = read_load(queue=queue, channel_kind=channel_kind, skill_ids=skill_ids, now=context.now)
+        context.loads[key] = current_load(queue=queue, channel_kind=channel_kind, skill_ids=skill_ids, now=context.now)
     return context.loads[key]
 
 
@@ -114,9 +115,25 @@ def _email_reason(queue: Queue | None) -> str:
     return _("Email — we answer as soon as we can")
 
 
+_skills: dict[int, tuple[float, tuple[int, ...]]] = {}
+
+
+def required_skill_ids(node: IntentNode) -> tuple[int, ...]:
+    """The intent's skills, cached like the load (the referential changes far less often than visitors come)."""
+    if node.intent_id is None:
+        return ()
+    cached = _skills.get(node.intent_id)
+    if cached is not None and time.monotonic() - cached[0] < load_ttl_seconds():
+        return cached[1]
+    assert node.intent is not None
+    ids = tuple(sorted(node.intent.required_skills.values_list("pk", flat=True)))
+    _skills[node.intent_id] = (time.monotonic(), ids)
+    return ids
+
+
 def offer_solutions(*, intent: IntentNode, context: OfferContext) -> Decision:
     """The scenario's solutions available now, in order, each with its reason; the others with why they are hidden."""
-    skill_ids = tuple(sorted(intent.intent.required_skills.values_list("pk", flat=True))) if intent.intent else ()
+    skill_ids = required_skill_ids(intent)
     offered: list[OfferedSolution] = []
     hidden: list[tuple[str, str]] = []
     # Once a live queue was found long, another live solution must be short by that queue's own standard.

@@ -78,3 +78,8 @@ def contact_setup(*, chat: Channel, queue: Queue, slot_capacity: int = 2, **site
     )
     publish_scenario(node=contract, solutions=CONTRACT_SOLUTIONS)
     return ContactSetup(contact_site, billing, meter, contract, voice, email)
+
+
+def fresh_load(settings: Any) -> None:
+    """Read the live load on every decision (the page shares a 2 s snapshot between visitors)."""
+    settings.OMNIDESK_CONTACT_LOAD_TTL_SECONDS = 0

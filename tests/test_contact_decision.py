@@ -15,11 +15,12 @@ from contact.services import OfferContext, describe_wait, offer_solutions, wait_
 from interactions.models import Channel
 from routing.models import AgentProfile, Queue
 from tests.conftest import make_user
-from tests.contact_support import CONTRACT_SOLUTIONS, ContactSetup, contact_setup
+from tests.contact_support import CONTRACT_SOLUTIONS, ContactSetup, contact_setup, fresh_load
 
 
 @pytest.fixture
-def setup(chat_channel: Channel, support_queue: Queue) -> ContactSetup:
+def setup(chat_channel: Channel, support_queue: Queue, settings: Any) -> ContactSetup:
+    fresh_load(settings)
     return contact_setup(chat=chat_channel, queue=support_queue)
 
 

@@ -23,11 +23,12 @@ from interactions.phone.models import Callback
 from interactions.services import receive_message
 from interactions.visitors import sign_visitor_email
 from routing.models import Queue
-from tests.contact_support import ContactSetup, contact_setup
+from tests.contact_support import ContactSetup, contact_setup, fresh_load
 
 
 @pytest.fixture
-def setup(chat_channel: Channel, support_queue: Queue) -> ContactSetup:
+def setup(chat_channel: Channel, support_queue: Queue, settings: Any) -> ContactSetup:
+    fresh_load(settings)
     return contact_setup(chat=chat_channel, queue=support_queue)
 
 
