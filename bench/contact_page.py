@@ -106,7 +106,7 @@ def seed(waiting: int) -> tuple[Any, list[Any]]:
         [
             RoutingItem(
                 conversation=c,
-                queue_id=c.queue_id,
+                queue=c.queue,
                 capacity_class="voice" if c.channel_id in {v.pk for v in voices} else "chat",
                 queued_at=now,
             )

@@ -24,10 +24,10 @@ pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(tran
 SCREENSHOTS = "test-artifacts"
 
 
-def contact_snippet(*, desk_url: str, site_key: str) -> str:
+def contact_snippet(*, desk_url: str, site_key: str, lang: str = "en") -> str:
     """A shop's "Contact us" page embedding the contact page with one script tag."""
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Acme - contact</title></head>'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>Acme - contact</title></head>'
         "<body><h1>Acme</h1>"
         f'<script src="{desk_url}/static/contact/contact-page.js" data-site="{site_key}" async></script>'
         "</body></html>"
@@ -39,7 +39,11 @@ def setup(stack: Stack, chat_channel: Channel, support_queue: Queue) -> Iterator
     built = contact_setup(chat=chat_channel, queue=support_queue, slot_minutes=1)
     ContactSite.objects.filter(pk=built.site.pk).update(booking_lead_minutes=0)
     built.site.refresh_from_db()
-    with website({"/contact": contact_snippet(desk_url=stack.base_url, site_key=built.key)}) as origin:
+    pages = {
+        "/contact": contact_snippet(desk_url=stack.base_url, site_key=built.key),
+        "/contact-fr": contact_snippet(desk_url=stack.base_url, site_key=built.key, lang="fr"),
+    }
+    with website(pages) as origin:
         Channel.objects.filter(pk=chat_channel.pk).update(allowed_origins=[origin])
         yield built, origin
 
@@ -109,3 +113,26 @@ def test_it_offers_chat_under_low_load_and_a_callback_once_the_queue_is_long(
     assert routed.conversation.created_at >= callback.window_start
     created = FunnelEvent.objects.get(step="contact_created", solution="callback")
     assert created.callback_id == callback.pk
+
+
+def test_it_answers_a_self_service_intent_inline_and_a_yes_closes_the_visit(
+    stack: Stack, browser: Browser, setup: tuple[ContactSetup, str]
+) -> None:
+    contact, origin = setup
+    page = browser.new_context().new_page()
+    page.goto(f"{origin}/contact-fr")
+    page.get_by_role("searchbox", name="Décrivez votre demande").fill("relevé de compteur")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name=re.compile("Transmettre un relevé")).first.click()
+    expect(page.get_by_text("Saisissez votre relevé dans votre espace client")).to_be_visible()
+    group = page.get_by_role("group", name="Cela a-t-il résolu votre problème ?")
+    group.get_by_role("button", name="Oui, résolu").click()
+    expect(page.get_by_role("status").filter(has_text="Ravis")).to_be_visible()
+    page.close()  # leaving after a "yes" is no abandonment
+
+    wait_until(
+        lambda: FunnelEvent.objects.filter(step="helpful_yes").exists(), timeout=10, message="the yes to be stored"
+    )
+    steps = sorted(FunnelEvent.objects.filter(node=contact.meter).values_list("step", flat=True))
+    assert steps == ["answer_shown", "helpful_yes", "intent_chosen", "solutions_offered"]
+    assert not FunnelEvent.objects.filter(step="abandoned").exists()
