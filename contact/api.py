@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -47,17 +48,17 @@ def public_endpoint(handler: Any) -> Any:
     def view(request: HttpRequest, key: str) -> JsonResponse:
         site = visits.find_site(key=key)
         if site is None:
-            return _cors(error("Unknown site key.", "unknown_site", 404), request)
+            return _cors(error(_("Unknown site key."), "unknown_site", 404), request)
         if not _allowed(request, site):
-            return error("This website may not use this contact page.", "origin_refused", 403)
+            return error(_("This website may not use this contact page."), "origin_refused", 403)
         if len(request.body) > MAX_BODY:
-            return _cors(error("Request too large.", "too_large", 413), request)
+            return _cors(error(_("Request too large."), "too_large", 413), request)
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return _cors(error("Invalid JSON.", "bad_json"), request)
+            return _cors(error(_("Invalid JSON."), "bad_json"), request)
         try:
             return _cors(handler(request, site, body), request)
         except visits.RateLimited as limited:
@@ -75,7 +76,7 @@ def _node(site: ContactSite, body: dict[str, Any]) -> IntentNode:
         pk = 0
     node = IntentNode.objects.select_related("intent__queue").filter(site=site, pk=pk, is_active=True).first()
     if node is None or node.is_category:
-        raise ValidationError("This intent does not belong to this site.", code="unknown_intent")
+        raise ValidationError(_("This intent does not belong to this site."), code="unknown_intent")
     return node
 
 
@@ -128,11 +129,11 @@ def callback(request: HttpRequest, site: ContactSite, body: dict[str, Any]) -> J
     try:
         start_at = datetime.fromisoformat(str(body.get("slot")))
     except ValueError:
-        raise ValidationError("Pick a slot.", code="bad_slot") from None
+        raise ValidationError(_("Pick a slot."), code="bad_slot") from None
     if start_at.tzinfo is None:
-        raise ValidationError("Pick a slot.", code="bad_slot")
+        raise ValidationError(_("Pick a slot."), code="bad_slot")
     if visit.events.filter(step=FunnelEvent.Step.CONTACT_CREATED, node=node).exists():
-        raise ValidationError("You already asked us about this.", code="already_done")
+        raise ValidationError(_("You already asked us about this."), code="already_done")
     version = visits.current_version_seen(visit=visit, node=node)
     booked = bookings.book_callback(
         site=site,

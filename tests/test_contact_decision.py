@@ -158,3 +158,16 @@ def test_it_assigns_variants_deterministically(setup: ContactSetup) -> None:
     assert [v.variant for v in first if v] == [v.variant for v in again if v]
     share_b = sum(1 for v in first if v and v.variant == "B") / 200
     assert 0.35 < share_b < 0.65
+
+
+def test_it_shares_a_short_lived_load_snapshot_between_visitors(
+    setup: ContactSetup, alice: Any, settings: Any, django_assert_max_num_queries: Any
+) -> None:
+    settings.OMNIDESK_CONTACT_LOAD_TTL_SECONDS = 60
+    version = setup.contract.versions.get(is_current=True)
+    decide(setup)  # reads the load
+
+    with django_assert_max_num_queries(0):
+        second = offer_solutions(intent=setup.contract, context=OfferContext(site=setup.site, version=version))
+
+    assert kinds(second)[0] == "chat"
