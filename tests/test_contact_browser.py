@@ -128,11 +128,10 @@ def test_it_answers_a_self_service_intent_inline_and_a_yes_closes_the_visit(
     group = page.get_by_role("group", name="Cela a-t-il résolu votre problème ?")
     group.get_by_role("button", name="Oui, résolu").click()
     expect(page.get_by_role("status").filter(has_text="Ravis")).to_be_visible()
-    page.close()  # leaving after a "yes" is no abandonment
-
     wait_until(
-        lambda: FunnelEvent.objects.filter(step="helpful_yes").exists(), timeout=10, message="the yes to be stored"
+        lambda: FunnelEvent.objects.filter(step="helpful_yes").exists(), timeout=30, message="the yes to be stored"
     )
+    page.close()  # leaving after a "yes" is no abandonment
     steps = sorted(FunnelEvent.objects.filter(node=contact.meter).values_list("step", flat=True))
     assert steps == ["answer_shown", "helpful_yes", "intent_chosen", "solutions_offered"]
     assert not FunnelEvent.objects.filter(step="abandoned").exists()

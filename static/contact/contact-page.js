@@ -93,7 +93,7 @@
   const post = async (path, body) => {
     // text/plain keeps it a "simple" cross-origin request (no preflight); the server reads the body as JSON anyway.
     const r = await fetch(API + path, { method: "POST", headers: { "Content-Type": "text/plain" },
-      body: JSON.stringify({ visit, ...body }), credentials: "omit" });
+      body: JSON.stringify({ visit, ...body }), credentials: "omit", keepalive: true }); // a step survives leaving
     const data = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(data.message || T.error);
     return data;
