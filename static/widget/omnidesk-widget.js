@@ -151,10 +151,7 @@
     .msg.pending { opacity: .6; }
     .msg.failed { background: #fee2e2; color: #991b1b; border: 1px solid #fca5a5; }
     .msg.failed::after { content: attr(data-failed-label); display: block; font-size: 11px; font-weight: 600; margin-top: 2px; }
-    .survey { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
-    .survey button { border: 1px solid #2563eb; background: #fff; color: #1d4ed8; border-radius: 8px; min-width: 36px;
-      height: 32px; cursor: pointer; font-weight: 600; }
-    .survey button:hover { background: #eff6ff; }
+    .survey { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; } .survey button { border: 1px solid #2563eb; background: #fff; color: #1d4ed8; border-radius: 8px; min-width: 36px; height: 32px; }
     .status { font-size: 12px; color: #64748b; padding: 0 16px; background: #f8fafc; }
     .status:not(:empty) { padding: 4px 16px; }
     form { display: flex; gap: 8px; align-items: flex-end; padding: 10px 12px; border-top: 1px solid #e2e8f0; }
@@ -236,27 +233,18 @@
     scrollDown();
     return el;
   };
-  // A survey question from the desk: one button per score, each POSTing {"score": n} to the survey's URL, which must
-  // be on this widget's own server (the same origin rule as every other call of the widget).
+  // A desk survey: one button per score POSTs {"score": n} to its URL, only on this widget's own server (same origin).
   function renderSurvey(el, survey) {
-    let url;
-    try { url = new URL(String(survey.url || ""), base); } catch { return; }
-    if (url.origin !== base.origin) return;
-    const choices = (Array.isArray(survey.choices) ? survey.choices : []).filter((n) => Number.isInteger(n)).slice(0, 11);
-    if (!choices.length) return;
-    const max = Math.max(...choices);
+    let url; try { url = new URL(String(survey.url || ""), base); } catch { return; }
+    const choices = (Array.isArray(survey.choices) ? survey.choices : []).filter(Number.isInteger).slice(0, 11);
+    if (url.origin !== base.origin || !choices.length) return;
     const group = h("div", { class: "survey", role: "group", "aria-label": String(survey.question || "") });
-    for (const n of choices) {
-      const b = h("button", { type: "button", "aria-label": T.score.replace("{n}", n).replace("{max}", max), text: String(n) });
-      b.addEventListener("click", () => {
-        for (const other of group.querySelectorAll("button")) other.disabled = true;
-        fetch(url.href, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ score: n }),
-          credentials: "omit" })
-          .then((r) => { group.replaceChildren(h("p", { role: "status", text: r.ok ? T.thanks : T.surveyFailed })); })
-          .catch(() => { group.replaceChildren(h("p", { role: "status", text: T.surveyFailed })); });
-      });
-      group.append(b);
-    }
+    const answered = (ok) => group.replaceChildren(h("p", { role: "status", text: ok ? T.thanks : T.surveyFailed }));
+    for (const n of choices) group.append(Object.assign(h("button", { type: "button", text: String(n),
+      "aria-label": T.score.replace("{n}", n).replace("{max}", Math.max(...choices)) }), { onclick: () => {
+      for (const b of group.querySelectorAll("button")) b.disabled = true;
+      fetch(url.href, { method: "POST", headers: { "Content-Type": "application/json" }, credentials: "omit",
+        body: JSON.stringify({ score: n }) }).then((r) => answered(r.ok)).catch(() => answered(false)); } }));
     el.append(group);
   }
   const setBubbleState = (uuid, state) => {
@@ -472,37 +460,29 @@
     sendTyping(false);
     const text = input.value.trim();
     if (!text) return;
+    input.value = "";
+    if (lastError && status.textContent === lastError && !stopped) setStatus("");
+    queueText(text);
+  });
+  function queueText(text) { // also the contact page's first message (OmnideskWidget.send)
     const item = { uuid: newUuid(), text, at: new Date().toISOString() };
     // Persist before anything else so a crash or reload between here and the ack loses nothing.
     saveOutbox([...loadOutbox(), item]);
     renderMessage({ uuid: item.uuid, direction: "in", text: item.text, at: item.at }, "pending");
-    input.value = "";
-    if (lastError && status.textContent === lastError && !stopped) setStatus("");
-    if (welcomed) sendFrame({ type: "message.send", uuid: item.uuid, text: item.text });
-    else connect();
-  });
+    if (welcomed) sendFrame({ type: "message.send", uuid: item.uuid, text: item.text }); else connect();
+  }
 
   // Skip the remaining backoff as soon as the network comes back.
   window.addEventListener("online", () => {
     if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; connect(); }
   });
 
-  const queueText = (text) => {
-    const item = { uuid: newUuid(), text: String(text).slice(0, MAX_LEN), at: new Date().toISOString() };
-    saveOutbox([...loadOutbox(), item]);
-    renderMessage({ uuid: item.uuid, direction: "in", text: item.text, at: item.at }, "pending");
-    if (welcomed) sendFrame({ type: "message.send", uuid: item.uuid, text: item.text });
-    else connect();
-  };
-
   window.OmnideskWidget = {
-    // The contact page opens the chat already qualified: it waits for the session token (to tell the server which
-    // intent this visitor chose), then sends the first message itself so the visitor does not repeat the intent.
+    // The contact page waits for the session token (to tell the server the intent chosen), then sends the first message.
     whenWelcomed: () => new Promise((resolve) => {
-      if (welcomed) resolve(local.get(KEY.token));
-      else { welcomeWaiters.push(resolve); open(false); }
+      if (welcomed) resolve(local.get(KEY.token)); else { welcomeWaiters.push(resolve); open(false); }
     }),
-    send: (text) => queueText(text),
+    send: (text) => queueText(String(text).slice(0, MAX_LEN)),
     open: () => open(),
     close: () => close(),
     state: () => ({ connected: !!(welcomed && ws && ws.readyState === WebSocket.OPEN),
