@@ -111,7 +111,8 @@ INSTALLED_APPS = [
     "interactions.phone",
     "routing",
     "assist",
-    "reporting",  # rep: supervisor analytics
+    "reporting",  # supervisor analytics (issue 12)
+    "contact",  # the intelligent contact page (issue 13)
 ]
 
 MIDDLEWARE = [

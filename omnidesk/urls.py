@@ -102,6 +102,7 @@ urlpatterns = [
     # agent (issue 15): a file sent to a website visitor, by its signed link
     path("widget/files/<str:token>/", assist_views.widget_file, name="widget-file"),
     path("healthz", healthz, name="healthz"),
+    path("", include("contact.urls")),  # contact (issue 13): /contact/<site key>/ and /desk/contact-setup/
     # Channel areas own their full paths (webhooks under /hooks/<provider>/<channel uuid>/, their desk pages…).
     path("", include("interactions.mail.urls")),
     path("", include("interactions.messaging.urls")),

@@ -37,6 +37,7 @@
       typing: "{name} is typing\u2026",
       send: "Send", connecting: "Connecting\u2026", reconnecting: "Reconnecting\u2026",
       unavailable: "Chat is currently unavailable.", failed: "Not sent", empty: "Ask us anything \u2014 we're here to help.",
+      score: "Score {n} of {max}", thanks: "Thank you for your feedback!", surveyFailed: "Your answer could not be sent.",
     },
     fr: {
       launcher: "Discuter avec nous", dialog: "Discussion", title: "Service client", subtitle: "Nous r\u00e9pondons en g\u00e9n\u00e9ral en quelques minutes",
@@ -44,6 +45,7 @@
       typing: "{name} est en train d\u2019\u00e9crire\u2026",
       send: "Envoyer", connecting: "Connexion\u2026", reconnecting: "Reconnexion\u2026",
       unavailable: "La discussion est indisponible pour le moment.", failed: "Non envoy\u00e9", empty: "Posez-nous vos questions, nous sommes l\u00e0 pour vous aider.",
+      score: "Note {n} sur {max}", thanks: "Merci pour votre avis\u00a0!", surveyFailed: "Votre r\u00e9ponse n\u2019a pas pu \u00eatre envoy\u00e9e.",
     },
   };
   const locale = (script.dataset.locale || document.documentElement.lang || navigator.language || "en")
@@ -149,6 +151,7 @@
     .msg.pending { opacity: .6; }
     .msg.failed { background: #fee2e2; color: #991b1b; border: 1px solid #fca5a5; }
     .msg.failed::after { content: attr(data-failed-label); display: block; font-size: 11px; font-weight: 600; margin-top: 2px; }
+    .survey { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; } .survey button { border: 1px solid #2563eb; background: #fff; color: #1d4ed8; border-radius: 8px; min-width: 36px; height: 32px; }
     .status { font-size: 12px; color: #64748b; padding: 0 16px; background: #f8fafc; }
     .status:not(:empty) { padding: 4px 16px; }
     form { display: flex; gap: 8px; align-items: flex-end; padding: 10px 12px; border-top: 1px solid #e2e8f0; }
@@ -219,6 +222,8 @@
     const el = h("div", { class: `msg ${m.direction === "out" ? "out" : "in"}` });
     if (m.direction === "out") el.append(h("span", { class: "author", text: String(m.author || "") }));
     el.append(h("span", { class: "text", text: String(m.text ?? "") }));
+    const survey = m.survey || (m.payload && m.payload.survey);
+    if (m.direction === "out" && survey) renderSurvey(el, survey);
     if (m.at) el.title = fmtTime(m.at);
     if (m.id != null) { el.dataset.messageId = String(m.id); byId.set(String(m.id), el); }
     if (m.uuid) { el.dataset.uuid = m.uuid; byUuid.set(m.uuid, el); }
@@ -228,6 +233,20 @@
     scrollDown();
     return el;
   };
+  // A desk survey: one button per score POSTs {"score": n} to its URL, only on this widget's own server (same origin).
+  function renderSurvey(el, survey) {
+    let url; try { url = new URL(String(survey.url || ""), base); } catch { return; }
+    const choices = (Array.isArray(survey.choices) ? survey.choices : []).filter(Number.isInteger).slice(0, 11);
+    if (url.origin !== base.origin || !choices.length) return;
+    const group = h("div", { class: "survey", role: "group", "aria-label": String(survey.question || "") });
+    const answered = (ok) => group.replaceChildren(h("p", { role: "status", text: ok ? T.thanks : T.surveyFailed }));
+    for (const n of choices) group.append(Object.assign(h("button", { type: "button", text: String(n),
+      "aria-label": T.score.replace("{n}", n).replace("{max}", Math.max(...choices)) }), { onclick: () => {
+      for (const b of group.querySelectorAll("button")) b.disabled = true;
+      fetch(url.href, { method: "POST", headers: { "Content-Type": "application/json" }, credentials: "omit",
+        body: JSON.stringify({ score: n }) }).then((r) => answered(r.ok)).catch(() => answered(false)); } }));
+    el.append(group);
+  }
   const setBubbleState = (uuid, state) => {
     const el = byUuid.get(uuid);
     if (!el) return;
@@ -243,6 +262,7 @@
   let retryTimer = null;
   let stopped = false; // set by a 44xx close: the server told us retrying is pointless
   let lastError = "";
+  const welcomeWaiters = [];
 
   const sendFrame = (obj) => {
     if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(obj)); return true; }
@@ -331,6 +351,7 @@
         for (const m of Array.isArray(f.history) ? f.history : []) renderMessage(m, m.direction === "in" ? "sent" : null);
         renderPendingOutbox();
         welcomed = true;
+        for (const resolve of welcomeWaiters.splice(0)) resolve(local.get(KEY.token));
         attempts = 0;
         lastError = "";
         setStatus("");
@@ -439,15 +460,17 @@
     sendTyping(false);
     const text = input.value.trim();
     if (!text) return;
+    input.value = "";
+    if (lastError && status.textContent === lastError && !stopped) setStatus("");
+    queueText(text);
+  });
+  function queueText(text) { // also the contact page's first message (OmnideskWidget.send)
     const item = { uuid: newUuid(), text, at: new Date().toISOString() };
     // Persist before anything else so a crash or reload between here and the ack loses nothing.
     saveOutbox([...loadOutbox(), item]);
     renderMessage({ uuid: item.uuid, direction: "in", text: item.text, at: item.at }, "pending");
-    input.value = "";
-    if (lastError && status.textContent === lastError && !stopped) setStatus("");
-    if (welcomed) sendFrame({ type: "message.send", uuid: item.uuid, text: item.text });
-    else connect();
-  });
+    if (welcomed) sendFrame({ type: "message.send", uuid: item.uuid, text: item.text }); else connect();
+  }
 
   // Skip the remaining backoff as soon as the network comes back.
   window.addEventListener("online", () => {
@@ -455,6 +478,11 @@
   });
 
   window.OmnideskWidget = {
+    // The contact page waits for the session token (to tell the server the intent chosen), then sends the first message.
+    whenWelcomed: () => new Promise((resolve) => {
+      if (welcomed) resolve(local.get(KEY.token)); else { welcomeWaiters.push(resolve); open(false); }
+    }),
+    send: (text) => queueText(String(text).slice(0, MAX_LEN)),
     open: () => open(),
     close: () => close(),
     state: () => ({ connected: !!(welcomed && ws && ws.readyState === WebSocket.OPEN),
