@@ -58,7 +58,9 @@ SMOKE = {
     "screen_pop_drain": 5.0,
     "crm_interactions": 1000,
     "crm_requests": 3,
-    "contact_page_calls": 50, "contact_page_renders": 20, "contact_page_waiting": 5,  # contact (issue 13)
+    "contact_page_calls": 50,
+    "contact_page_renders": 20,
+    "contact_page_waiting": 5,  # contact (issue 13)
 }
 
 

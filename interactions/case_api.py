@@ -23,7 +23,7 @@ class CaseChangeOutput(serializers.ModelSerializer[CaseChange]):
         fields = ["id", "kind", "source", "target", "interaction_ids", "created_at", "undone_at"]
 
 
-class MergeInput(serializers.Serializer[Any]):
+class CaseMergeInput(serializers.Serializer[Any]):
     into = serializers.IntegerField(help_text="The case that receives every entry of this one.")
 
 
@@ -44,10 +44,10 @@ class SplitApi(APIView):
 
 
 class MergeApi(APIView):
-    @extend_schema(request=MergeInput, responses={201: CaseChangeOutput})
+    @extend_schema(request=CaseMergeInput, responses={201: CaseChangeOutput})
     def post(self, request: Request, pk: int) -> Response:
         source = access.get_conversation_for_action(request.user, pk)
-        data = MergeInput(data=request.data)
+        data = CaseMergeInput(data=request.data)
         data.is_valid(raise_exception=True)
         target = access.get_conversation_for_action(request.user, data.validated_data["into"])
         try:

@@ -358,7 +358,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Several serializers have a "status" choice field; the conversation's gets its own name (drf_spectacular.W001).
-    "ENUM_NAME_OVERRIDES": {"ConversationStatusEnum": "interactions.models.Conversation.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "interactions.models.Conversation.Status",
+        # Identities and case changes both have a "kind" choice field.
+        "IdentityKindEnum": "customers.models.Identity.Kind",
+    },
     # The schema and its docs describe every endpoint: for signed-in (hence active) users only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # The UI assets come from drf-spectacular-sidecar through static files: no CDN, so the docs work offline.

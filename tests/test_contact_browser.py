@@ -74,7 +74,7 @@ def test_it_offers_chat_under_low_load_and_a_callback_once_the_queue_is_long(
     link = mine.get_by_role("link", name=re.compile("Contact page: Sign a new contract"))
     expect(link).to_be_visible()
     link.click()
-    expect(agent.get_by_label("Intent")).to_have_value("new-contract")
+    expect(agent.get_by_role("region", name="Conversation").get_by_label("Intent")).to_have_value("new-contract")
     chat = Conversation.objects.get(channel=contact.site.chat_channel)
     assert ConversationIntent.objects.get(conversation=chat).intent == contact.contract.intent
     assert FunnelEvent.objects.get(step="contact_created", solution="chat").conversation == chat

@@ -179,7 +179,8 @@ def test_it_exports_every_item_before_erasure(sophie: Any, zoe: Zoe) -> None:
     assert calls[RECORDING]["number"] == PHONE and EMAIL in calls[RECORDING]["notes"]
     assert [(c["number"], c["note"]) for c in data["callbacks"]] == [(PHONE, f"Rappeler {NAME} après 18 h")]
     assert any(NAME in t["note"] for c in data["conversations"] for t in c["transfers"])
-    assert [c["text"] for c in data["intent_corrections"]] == [f"Bonjour, ici {NAME}, joignable au 06 12 34 56 78."]
+    # The email continued the chat's open case (one case across channels): the correction keeps the case's first text.
+    assert [c["text"] for c in data["intent_corrections"]] == [f"Je suis {NAME}, {EMAIL}"]
     providers = {e["provider"] for e in data["inbound_events"]}
     assert {"email", "twilio", "meta", "cti"} <= providers
     assert any(e["payload"].get("MessageStatus") == "delivered" for e in data["inbound_events"])

@@ -224,7 +224,11 @@ def test_it_does_not_disclose_whose_address_a_409_is_about(world: World, oscar: 
         format="json",
     )
     assert response.status_code == 409
-    assert response.json() == {"detail": "This address already belongs to another customer.", "code": "identity_taken"}
+    assert response.json() == {
+        "detail": "This address already belongs to another customer.",
+        "code": "identity_taken",
+        "fields": {},
+    }
     assert str(world.fraud.customer.pk) not in response.content.decode()
 
 
