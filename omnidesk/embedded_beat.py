@@ -58,13 +58,30 @@ def run_entry(task_name: str) -> Any:
     from omnidesk.celery import app
 
     try:
-        return app.tasks[task_name].apply().get(propagate=False)
+        result = app.tasks[task_name].apply()
     except Exception:  # one failing periodic task must not stop the others
         logger.exception("embedded periodic task %s failed", task_name)
         return None
+    # The eager result is read directly: `.get()` refuses to run where Celery believes it is inside a task.
+    if result.failed():
+        logger.error("embedded periodic task %s failed: %r", task_name, result.result)
+        return None
+    return result.result
+
+
+def load_tasks() -> list[str]:
+    """Import every app's tasks module, as a worker does at start-up (Celery's autodiscovery only runs then), and
+    return the scheduled task names that are still unknown (none, unless a module is broken)."""
+    from omnidesk.celery import app
+
+    app.loader.import_default_modules()
+    return sorted(task for task, _every in schedule_entries().values() if task not in app.tasks)
 
 
 def _loop(stop: threading.Event) -> None:
+    missing = load_tasks()
+    if missing:
+        logger.error("embedded periodic work: no task named %s", ", ".join(missing))
     entries = schedule_entries()
     # Like beat at start-up: every entry waits one interval first, so the server answers before the first sweep.
     last_run: dict[str, datetime] = {name: datetime.now(UTC) for name in entries}

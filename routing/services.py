@@ -346,6 +346,10 @@ def set_presence(*, user: Any, presence: str, by_system: bool = False) -> AgentP
             update_fields=["presence", "presence_changed_at", "presence_window_started_at", "presence_window_changes"]
         )
         returned = return_unanswered(user=user) if presence == AgentProfile.Presence.OFFLINE else []
+        # The agent's own desks (every tab) show the presence as it now is, whoever changed it (socket, sweep, API).
+        realtime.publish_on_commit(
+            type="agent.presence_changed", data={"presence": presence}, groups=[realtime.agent_group(user.pk)]
+        )
         stats.publish_stats_on_commit()
     for item in returned:
         with transaction.atomic():

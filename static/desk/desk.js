@@ -100,6 +100,11 @@
     "offer.created": function (frame) { addOffer(frame.data); },
     "offer.withdrawn": function (frame) { removeOffer(frame.data.offer_id); },
     "mention.created": function (frame) { addMention(frame.data); },
+    "agent.presence_changed": function (frame) {
+      document.querySelectorAll('#presence input[name="presence"]').forEach(function (radio) {
+        radio.checked = radio.value === frame.data.presence;
+      });
+    },
     "presence.viewers": function (frame) { showViewers(frame.data); },
     "presence.typing": function (frame) { showTyping(frame.data); },
   };

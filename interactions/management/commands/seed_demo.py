@@ -9,9 +9,12 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 
+from contact.models import ContactSite, IntentNode
+from contact.scenarios import publish_scenario
 from interactions.messaging.admin import webhook_path as messaging_webhook_path
 from interactions.models import Channel
 from interactions.phone.models import Disposition
+from reporting.models import QueueReportingSettings
 from routing.models import AgentProfile, AgentSkill, Intent, Queue, Skill
 
 DEMO_PASSWORD = "demo-password"
@@ -84,6 +87,58 @@ CHANNELS = [
     (Channel.Kind.TELEGRAM, "Telegram bot", "Support", {}, ["bot_token", "secret_token"]),
     (Channel.Kind.API, "Own app (API)", "Support", {}, ["signing_secret"]),
     (Channel.Kind.VOICE, "Phone line", "Phone", {}, ["cti_secret"]),
+]
+# The demo contact page: category → intent (the routing intent's key), self-service answer, solutions in order.
+CONTACT_TREE = [
+    (
+        ("Billing", "Facturation", "€"),
+        [
+            (
+                "billing",
+                ("A question about my bill", "Une question sur ma facture"),
+                (
+                    "Your bills are in your online account, under Billing; each line links to its detail.",
+                    "Vos factures sont dans votre espace client, rubrique Facturation ; chaque ligne a son détail.",
+                ),
+                [
+                    {"kind": "self_service", "target": "https://help.omnidesk.invalid/billing"},
+                    {"kind": "chat", "max_ewt_seconds": 300},
+                    {"kind": "callback"},
+                    {"kind": "email"},
+                ],
+            ),
+            (
+                "cancellation",
+                ("Cancel my subscription", "Résilier mon abonnement"),
+                ("", ""),
+                [{"kind": "chat", "max_ewt_seconds": 180}, {"kind": "callback"}, {"kind": "email"}],
+            ),
+        ],
+    ),
+    (
+        ("Help", "Assistance", "?"),
+        [
+            (
+                "delivery",
+                ("Where is my parcel?", "Où est mon colis ?"),
+                (
+                    "Follow your parcel with the tracking link in your confirmation email.",
+                    "Suivez votre colis avec le lien de suivi de votre e-mail de confirmation.",
+                ),
+                [
+                    {"kind": "self_service", "target": "https://help.omnidesk.invalid/tracking"},
+                    {"kind": "chat", "max_ewt_seconds": 300},
+                    {"kind": "email"},
+                ],
+            ),
+            (
+                "technical",
+                ("My internet is down", "Ma connexion ne marche plus"),
+                ("", ""),
+                [{"kind": "chat", "max_ewt_seconds": 300}, {"kind": "phone", "target": "+33100000000"}],
+            ),
+        ],
+    ),
 ]
 DISPOSITIONS = [("resolved", "Resolved"), ("callback", "Callback needed"), ("escalated", "Escalated")]
 
@@ -170,6 +225,11 @@ class Command(BaseCommand):
             for queue in queues.values():
                 if queue.name != "Billing" or "Billing" in proficiencies:
                     queue.members.add(user)
+        by_kind = {channel.kind: channel for channel in channels}
+        site = seed_contact_page(chat=chat, voice=by_kind[Channel.Kind.VOICE], email=by_kind[Channel.Kind.EMAIL])
+        for queue in queues.values():
+            # Surveys after resolution, so the reports' CSAT and NPS fill as the demo is used.
+            QueueReportingSettings.objects.get_or_create(queue=queue, defaults={"surveys_enabled": True})
         hooks = [
             f"    {channel.name}: {base_url}{webhook_path(channel)}" for channel in channels if webhook_path(channel)
         ]
@@ -181,6 +241,8 @@ class Command(BaseCommand):
                     f"  Agent desk:        {base_url}/desk/",
                     f"  Supervisor view:   {base_url}/desk/supervisor/",
                     f"  Demo website chat: {base_url}/widget/demo/",
+                    f"  Contact page:      {base_url}/contact/{site.key}/",
+                    f"  Reports:           {base_url}/desk/reports/ (wallboard: {base_url}/desk/wallboard/)",
                     f"  Admin:             {base_url}/admin/",
                     f"  API docs:          {base_url}/api/docs/",
                     f"  Health:            {base_url}/healthz",
@@ -193,6 +255,30 @@ class Command(BaseCommand):
                 ]
             )
         )
+
+
+def seed_contact_page(*, chat: Channel, voice: Channel, email: Channel) -> ContactSite:
+    """The demo contact page on the website chat's key: two categories, four intents with their solutions."""
+    site, created = ContactSite.objects.get_or_create(
+        chat_channel=chat, defaults={"voice_channel": voice, "email_channel": email}
+    )
+    if not created:
+        return site
+    for position, ((label_en, label_fr, icon), intents) in enumerate(CONTACT_TREE):
+        category = IntentNode.objects.create(
+            site=site, position=position, label_en=label_en, label_fr=label_fr, icon=icon
+        )
+        for rank, (key, (intent_en, intent_fr), (answer_en, answer_fr), solutions) in enumerate(intents):
+            node = IntentNode.objects.create(
+                site=site,
+                parent=category,
+                intent=Intent.objects.get(key=key),
+                position=rank,
+                label_en=intent_en,
+                label_fr=intent_fr,
+            )
+            publish_scenario(node=node, solutions=solutions, answer_en=answer_en, answer_fr=answer_fr)
+    return site
 
 
 def webhook_path(channel: Channel) -> str:
