@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from customers import csv_io, gdpr, profile, selectors
+from customers import csv_io, gdpr, selectors
+from customers.attributes import update_customer_attributes
 from customers.merge import duplicate_suggestions, merge_customers, unmerge_customers
 from customers.models import Customer, CustomerImport, MergeRecord
 from interactions.access import is_supervisor
@@ -102,7 +103,7 @@ def update_attributes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = selectors.get_customer_for_agent(request.user, pk)
     pairs = list(zip(request.POST.getlist("key"), request.POST.getlist("value"), strict=False))
     try:
-        profile.update_customer_attributes(customer=customer, attributes=pairs, by=request.user)
+        update_customer_attributes(customer=customer, by=request.user, changes=pairs)
     except ValidationError as error:
         form = {"customer": customer, "editing": True, "rows": attribute_rows(pairs), "errors": error.messages}
         if request.htmx:
