@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from customers.models import Customer, Identity
 from interactions import access
@@ -16,6 +17,25 @@ def get_widget_channel(public_key: str) -> Channel | None:
     if not public_key:
         return None
     return Channel.objects.filter(public_key=public_key, kind=Channel.Kind.CHAT, is_active=True).first()
+
+
+def get_interaction_for_agent(user: Any, pk: Any) -> Interaction:
+    """The timeline entry if `user` may see it (interactions/access.py: its conversation may be opened, and a note
+    only by who may see notes); 404 otherwise, never revealing that it exists. Loaded with its channel and case."""
+    visible = access.interactions_visible_to(user, Interaction.objects.select_related("channel", "conversation"))
+    try:
+        interaction = visible.get(pk=pk)
+    except (Interaction.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404("No such interaction") from None
+    access.get_conversation_for_agent(user, interaction.conversation_id)
+    return interaction
+
+
+def get_interaction_for_action(user: Any, pk: Any) -> Interaction:
+    """As `get_interaction_for_agent`, and 403 unless `user` may act on its conversation (split it off, retry it)."""
+    interaction = get_interaction_for_agent(user, pk)
+    access.get_conversation_for_action(user, interaction.conversation_id)
+    return interaction
 
 
 def customer_timeline(customer: Customer, *, before: int | None = None, limit: int = 50) -> list[Interaction]:

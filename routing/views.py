@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from interactions import access
 from interactions.models import Conversation
 from omnidesk import realtime
+from omnidesk.permissions import supervisor_required
 from routing import agents, offers, selectors, transfers
 from routing.intents import correct_intent as correct_intent_of
 from routing.models import AgentProfile, Intent, Offer, Queue
@@ -37,11 +38,9 @@ def presence(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@supervisor_required
 def takes_work(request: HttpRequest) -> HttpResponse:
     """A supervisor chooses whether routing offers them work (the checkbox beside presence); agents use Away."""
-    if not access.is_supervisor(request.user):
-        raise PermissionDenied
     profile = agents.set_takes_work(user=request.user, takes_work=request.POST.get("takes_work") == "on")
     if getattr(request, "htmx", False):
         return render(request, "desk/_takes_work.html", {"profile": profile})
@@ -49,10 +48,8 @@ def takes_work(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@supervisor_required
 def supervisor(request: HttpRequest) -> HttpResponse:
-    if not access.is_supervisor(request.user):
-        raise PermissionDenied(_("The queue view is for supervisors."))
     open_ = (
         Conversation.objects.filter(status=Conversation.Status.OPEN, queue__isnull=False)
         .select_related("customer", "channel", "queue", "assignee")
