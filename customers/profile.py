@@ -1,15 +1,11 @@
-"""Changes to a customer's profile made from the desk."""
+"""The rule for a customer's custom attributes; the verb that changes them is customers.attributes."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext as _
-
-from customers.models import Customer
 
 MAX_ATTRIBUTES_BYTES = 64 * 1024
 
@@ -32,19 +28,3 @@ def clean_attributes(pairs: list[tuple[str, str]]) -> dict[str, str]:
             code="too_large",
         )
     return attributes
-
-
-def update_customer_attributes(*, customer: Customer, attributes: list[tuple[str, str]], by: Any) -> Customer:
-    """Replace the customer's custom attributes with the edited key/value rows (see `clean_attributes`).
-
-    `by` is the agent making the change, kept in the signature for the audit trail to come. Raises ValidationError
-    and saves nothing when the rows are refused.
-    """
-    cleaned = clean_attributes(attributes)
-    with transaction.atomic():
-        locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        locked.attributes = cleaned
-        locked.save(update_fields=["attributes", "updated_at"])
-    customer.attributes = locked.attributes
-    customer.updated_at = locked.updated_at
-    return customer

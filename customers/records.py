@@ -11,8 +11,8 @@ from typing import Any, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
 
+from customers.attributes import refuse_merged_away, update_customer_attributes
 from customers.models import Customer, Identity, Organization
 from customers.profile import clean_attributes
 from customers.services import normalize_address
@@ -41,14 +41,6 @@ def _clean_attributes(attributes: dict[str, Any]) -> dict[str, str]:
         return clean_attributes(list(attributes.items()))
     except ValidationError as error:
         raise ValidationError({"attributes": error.error_list}) from error
-
-
-def _check_in_use(customer: Customer) -> None:
-    if customer.merged_into_id is not None:
-        raise ValidationError(
-            _("This customer was already merged into another one; work with the surviving customer."),
-            code="already_merged",
-        )
 
 
 def _add_identity(*, customer: Customer, kind: str, address: str) -> tuple[Identity, bool]:
@@ -105,15 +97,17 @@ def update_customer(*, customer: Customer, by: Any, **changes: Any) -> Customer:
     unknown = set(changes) - CUSTOMER_FIELDS
     if unknown:
         raise TypeError(f"update_customer() cannot change {sorted(unknown)}")
-    if "attributes" in changes:
-        changes["attributes"] = _clean_attributes(changes["attributes"])
+    # Attributes go through their one verb (customers.attributes), in this transaction: all or nothing.
+    attributes = changes.pop("attributes", None)
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        _check_in_use(locked)
+        refuse_merged_away(locked)
         for name, value in changes.items():
             setattr(locked, name, value)
         if changes:
             locked.save(update_fields=[*changes, "updated_at"])
+        if attributes is not None:
+            update_customer_attributes(customer=locked, by=by, changes=attributes)
     for field in Customer._meta.concrete_fields:
         setattr(customer, field.attname, getattr(locked, field.attname))
     return customer
@@ -127,7 +121,7 @@ def add_identity(*, customer: Customer, kind: str, address: str, by: Any) -> tup
     """
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
-        _check_in_use(locked)
+        refuse_merged_away(locked)
         return _add_identity(customer=locked, kind=kind, address=address)
 
 

@@ -7,12 +7,10 @@ may do what (PermissionDenied becomes a 403); refused input (ValidationError) is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,12 +18,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from customers import csv_io, gdpr, profile, selectors
+from customers import csv_io, gdpr, selectors
+from customers.attributes import update_customer_attributes
 from customers.merge import duplicate_suggestions, merge_customers, unmerge_customers
 from customers.models import Customer, CustomerImport, MergeRecord
 from interactions.access import is_supervisor
 from interactions.selectors import customer_timeline_for
 from omnidesk.http import HtmxHttpRequest
+from omnidesk.permissions import supervisor_required
 
 TIMELINE_PAGE = 50
 BLANK_ATTRIBUTE_ROWS = 3
@@ -102,7 +102,7 @@ def update_attributes(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     customer = selectors.get_customer_for_agent(request.user, pk)
     pairs = list(zip(request.POST.getlist("key"), request.POST.getlist("value"), strict=False))
     try:
-        profile.update_customer_attributes(customer=customer, attributes=pairs, by=request.user)
+        update_customer_attributes(customer=customer, by=request.user, changes=pairs)
     except ValidationError as error:
         form = {"customer": customer, "editing": True, "rows": attribute_rows(pairs), "errors": error.messages}
         if request.htmx:
@@ -132,20 +132,6 @@ def search(request: HtmxHttpRequest) -> HttpResponse:
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 IMPORT_RUNNING = (CustomerImport.Status.PENDING, CustomerImport.Status.RUNNING)
-
-View = Callable[..., HttpResponse]
-
-
-def supervisor_required(view: View) -> View:
-    """403 for anyone but supervisors, before even reading the input (the services check again)."""
-
-    @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_supervisor(request.user):
-            raise PermissionDenied(_("Only supervisors may do this."))
-        return view(request, *args, **kwargs)
-
-    return login_required(guarded)
 
 
 def render_detail_with_errors(request: HttpRequest, customer: Customer, **errors: list[str]) -> HttpResponse:

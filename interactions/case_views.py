@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from interactions import access, case_changes
-from interactions.models import CaseChange, Interaction
+from interactions import access, case_changes, selectors
+from interactions.models import CaseChange
 from omnidesk.http import HtmxHttpRequest
 
 
@@ -30,8 +30,7 @@ def _refused(error: ValidationError) -> HttpResponse:
 @require_POST
 @login_required
 def split(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    entry = get_object_or_404(Interaction.objects.only("pk", "conversation_id"), pk=pk)
-    access.get_conversation_for_action(request.user, entry.conversation_id)
+    entry = selectors.get_interaction_for_action(request.user, pk)
     try:
         change = case_changes.split_off(interaction=entry, by=request.user)
     except ValidationError as error:

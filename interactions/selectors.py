@@ -5,16 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from customers.models import Customer, Identity
 from interactions import access
 from interactions.models import Channel, Conversation, Interaction
+from interactions.phone.models import Callback
 
 
 def get_widget_channel(public_key: str) -> Channel | None:
     if not public_key:
         return None
     return Channel.objects.filter(public_key=public_key, kind=Channel.Kind.CHAT, is_active=True).first()
+
+
+def get_interaction_for_agent(user: Any, pk: Any) -> Interaction:
+    """The timeline entry if `user` may see it (interactions/access.py: its conversation may be opened, and a note
+    only by who may see notes); 404 otherwise, never revealing that it exists. Loaded with its channel and case."""
+    visible = access.interactions_visible_to(user, Interaction.objects.select_related("channel", "conversation"))
+    try:
+        interaction = visible.get(pk=pk)
+    except (Interaction.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404("No such interaction") from None
+    access.get_conversation_for_agent(user, interaction.conversation_id)
+    return interaction
+
+
+def get_interaction_for_action(user: Any, pk: Any) -> Interaction:
+    """As `get_interaction_for_agent`, and 403 unless `user` may act on its conversation (split it off, retry it)."""
+    interaction = get_interaction_for_agent(user, pk)
+    access.get_conversation_for_action(user, interaction.conversation_id)
+    return interaction
 
 
 def customer_timeline(customer: Customer, *, before: int | None = None, limit: int = 50) -> list[Interaction]:
@@ -33,13 +54,35 @@ def customer_timeline_for(
 ) -> list[Interaction]:
     """The customer's timeline as `user` may see it (interactions/access.py): every channel and queue, notes only
     where `user` may see them, confidential conversations as metadata (`entry.redacted`). Newest first, keyset."""
-    interactions = Interaction.objects.filter(customer=customer).select_related(
-        "channel", "author", "customer", "conversation__queue"
+    interactions = (
+        Interaction.objects.filter(customer=customer)
+        # What the timeline's template tags read of each entry, loaded with the page rather than once per entry: the
+        # call record below a call (interactions/phone/templatetags) and the attachments of an email or a message.
+        .select_related("channel", "author", "customer", "conversation__queue", "call__disposition", "call__agent")
+        .prefetch_related("attachments")
     )
     interactions = access.interactions_visible_to(user, interactions)
     if before is not None:
         interactions = interactions.filter(id__lt=before)
-    return access.redact(user, interactions.order_by("-id")[:limit])
+    entries = access.redact(user, interactions.order_by("-id")[:limit])
+    attach_due_callbacks(entries)
+    return entries
+
+
+def attach_due_callbacks(entries: list[Interaction]) -> None:
+    """Give each "callback due" system entry its Callback as `entry.due_callback` (None when it is gone), in one
+    query for the whole page: the timeline shows the callback's outcome form below such an entry."""
+    due = [
+        entry
+        for entry in entries
+        if entry.kind == Interaction.Kind.SYSTEM and (entry.meta or {}).get("callback_event") == "due"
+    ]
+    if not due:
+        return
+    ids = [entry.meta["callback"] for entry in due if isinstance(entry.meta.get("callback"), int)]
+    found = Callback.objects.select_related("conversation__queue").in_bulk(ids)
+    for entry in due:
+        entry.due_callback = found.get(entry.meta.get("callback"))  # type: ignore[attr-defined]
 
 
 def desk_lists(user: Any) -> dict[str, QuerySet[Conversation]]:

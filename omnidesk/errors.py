@@ -6,12 +6,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.views.debug import SafeExceptionReporterFilter
 from rest_framework import status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -72,8 +74,12 @@ def _leaves(value: Any) -> list[str]:
 
 def _as_drf(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
-        detail: Any = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        return ValidationError(detail, code=getattr(exc, "code", None) or "invalid")
+        # Each message keeps its own code (a service's {"attributes": [too_large]} answers code "too_large"), and
+        # Django's "__all__" is the API's non-field key, so it never shows up as a field.
+        detail: Any = get_error_detail(exc)
+        if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:
+            detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+        return ValidationError(detail)
     if isinstance(exc, WebhookRefused):
         return PermissionDenied(str(exc), code="webhook_refused")
     if isinstance(exc, StorageUnavailable):

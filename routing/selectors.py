@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, TypedDict
 
+from django.contrib.auth import get_user_model
 from django.db.models import Avg, Count, DurationField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
+from interactions import access
 from interactions.models import Conversation
 from routing import ewt
-from routing.models import AgentProfile, Assignment, Queue, RoutingItem, capacity_class_for
+from routing.models import (
+    AgentProfile,
+    Assignment,
+    ConversationIntent,
+    Intent,
+    Offer,
+    Queue,
+    RoutingItem,
+    capacity_class_for,
+)
 
 AHT_SAMPLE_DAYS = 7
 
@@ -75,11 +86,43 @@ def estimated_wait(queue: Queue, channel_kind: str) -> WaitEstimate:
 
 
 def queues_visible_to(user: Any) -> QuerySet[Queue]:
-    from interactions import access
-
     if access.is_supervisor(user):
         return Queue.objects.all()
     return Queue.objects.filter(members=user)
+
+
+def transfer_targets(user: Any) -> dict[str, Any]:
+    """Where `user` may transfer a conversation: their queues (all of them for a supervisor) and their agents."""
+    queues = queues_visible_to(user).order_by("name")
+    agents = (
+        get_user_model()
+        .objects.filter(is_active=True, agent_profile__role=AgentProfile.Role.AGENT)
+        .filter(queues__in=queues)
+        .distinct()
+        .order_by("username")
+    )
+    return {"transfer_queues": queues, "transfer_agents": agents}
+
+
+class IntentChoice(TypedDict):
+    current: Intent | None
+    confidence_percent: int | None
+    intents: QuerySet[Intent]
+
+
+def intent_choice(conversation: Conversation) -> IntentChoice:
+    """The conversation's detected (or corrected) intent with its confidence, and the intents an agent may pick."""
+    current = ConversationIntent.objects.filter(conversation=conversation).select_related("intent").first()
+    return {
+        "current": current.intent if current else None,
+        "confidence_percent": round(current.confidence * 100) if current else None,
+        "intents": Intent.objects.order_by("name"),
+    }
+
+
+def pending_offers_for(user: Any) -> QuerySet[Offer]:
+    """The offers waiting for `user`'s answer, with what the desk shows of each."""
+    return Offer.objects.filter(agent=user, state=Offer.State.PENDING).select_related("item__conversation__customer")
 
 
 def at_risk_count(queue: Queue, *, now: Any = None) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,8 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 from interactions import access
 from interactions.models import Conversation
 from omnidesk import realtime
+from omnidesk.permissions import supervisor_required
 from routing import agents, offers, selectors, transfers
-from routing.models import AgentProfile, Offer, Queue
+from routing.intents import correct_intent as correct_intent_of
+from routing.models import AgentProfile, Intent, Offer, Queue
 from routing.services import set_presence
 
 
@@ -38,34 +38,18 @@ def presence(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@supervisor_required
 def takes_work(request: HttpRequest) -> HttpResponse:
     """A supervisor chooses whether routing offers them work (the checkbox beside presence); agents use Away."""
-    if not access.is_supervisor(request.user):
-        raise PermissionDenied
     profile = agents.set_takes_work(user=request.user, takes_work=request.POST.get("takes_work") == "on")
     if getattr(request, "htmx", False):
         return render(request, "desk/_takes_work.html", {"profile": profile})
     return redirect("desk:home")
 
 
-def transfer_targets(user: Any) -> dict[str, Any]:
-    queues = selectors.queues_visible_to(user).order_by("name")
-    agents = (
-        get_user_model()
-        .objects.filter(is_active=True, agent_profile__role=AgentProfile.Role.AGENT)
-        .filter(queues__in=queues)
-        .distinct()
-        .order_by("username")
-    )
-    return {"transfer_queues": queues, "transfer_agents": agents}
-
-
 @require_GET
-@login_required
+@supervisor_required
 def supervisor(request: HttpRequest) -> HttpResponse:
-    if not access.is_supervisor(request.user):
-        raise PermissionDenied(_("The queue view is for supervisors."))
     open_ = (
         Conversation.objects.filter(status=Conversation.Status.OPEN, queue__isnull=False)
         .select_related("customer", "channel", "queue", "assignee")
@@ -73,7 +57,7 @@ def supervisor(request: HttpRequest) -> HttpResponse:
     )
     context = {
         **selectors.supervisor_overview(),
-        **transfer_targets(request.user),
+        **selectors.transfer_targets(request.user),
         "conversations": open_,
         "last_event_id": realtime.latest_event_id(),
     }
@@ -139,12 +123,9 @@ def decide_offer(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
 @require_POST
 @login_required
 def correct_intent(request: HttpRequest, pk: int) -> HttpResponse:
-    from routing.intents import correct_intent as correct
-    from routing.models import Intent
-
     conversation = access.get_conversation_for_action(request.user, pk)
     intent = Intent.objects.filter(key=request.POST.get("intent", "")).first()
     if intent is None:
         return HttpResponse(_("Pick one of the intents."), status=422, content_type="text/plain")
-    correct(conversation=conversation, intent=intent, by=request.user)
+    correct_intent_of(conversation=conversation, intent=intent, by=request.user)
     return redirect(safe_next(request, "/desk/"))

@@ -26,13 +26,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     # interactions, beside set_conversation_status.
     ("routing/sla.py", "interactions.services"): "cap: a conversation verb called from routing (upward)",
     ("routing/schedule.py", "routing.sla"): "celery beat schedule read by settings before the apps load",
-    ("routing/selectors.py", "interactions.access"): "cap: no cycle any more, can move to the top",
     ("routing/stats.py", "routing.selectors"): "cap: selectors' figures are read when a push is rendered",
     ("routing/stats.py", "routing.tasks"): "cap: routing.tasks imports stats (the task runs the publish)",
-    ("routing/views.py", "routing.intents"): "cap: view-local import",
-    ("routing/views.py", "routing.models"): "cap: view-local import",
-    ("routing/templatetags/routing_tags.py", "routing.views"): "intake: template tags move to selectors",
-    ("routing/templatetags/routing_tags.py", "routing.models"): "intake: template tags move to selectors",
     ("interactions/inbound.py", "interactions.tasks"): "case: interactions.tasks imports inbound (the task runs it)",
     ("omnidesk/access_changes.py", "interactions.access"): "signal receivers connected before the apps load",
     ("omnidesk/access_changes.py", "routing.models"): "signal receivers connected before the apps load",

@@ -10,16 +10,16 @@ from anymail.webhooks.mailgun import MailgunInboundWebhookView
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from interactions import access, intake
+from interactions import intake, selectors
 from interactions.mail import display, webhooks
 from interactions.mail.parsing import external_id_for
 from interactions.mail.services import record_raw_mail
-from interactions.models import Channel, Interaction
+from interactions.models import Channel
 
 
 class MailgunInboundView(MailgunInboundWebhookView):
@@ -70,19 +70,12 @@ def receive_mailgun(request: HttpRequest, channel_uuid: str) -> HttpResponse:
         raise intake.refuse(channel=channel, provider="mailgun", reason=str(error)) from None
 
 
-def email_interaction_for_agent(user: Any, pk: int) -> Interaction:
-    """The email interaction if `user` may see its conversation; 404 otherwise."""
-    interaction = get_object_or_404(Interaction.objects.select_related("channel"), pk=pk)
-    access.get_conversation_for_agent(user, interaction.conversation_id)
-    return interaction
-
-
 @require_GET
 @login_required
 @xframe_options_sameorigin
 def email_body(request: HttpRequest, pk: int) -> HttpResponse:
     """The email's HTML part, as the iframe shows it; `?remote=1` when the agent asked for remote images."""
-    interaction = email_interaction_for_agent(request.user, pk)
+    interaction = selectors.get_interaction_for_agent(request.user, pk)
     remote = request.GET.get("remote") == "1"
     context = {"item": interaction, "email": display.email_view(interaction, remote_images=remote)}
     return render(request, "mail/interaction.html#frame", context)

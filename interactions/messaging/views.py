@@ -10,12 +10,12 @@ from uuid import UUID
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from interactions import access, intake
+from interactions import access, intake, selectors
 from interactions.messaging import meta, services, telegram, twilio
 from interactions.messaging.webhooks import get_webhook_channel
 from interactions.models import Channel, Interaction
@@ -129,17 +129,10 @@ def send_template(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "desk/desk.html#sent", {"conversation": conversation, "item": interaction})
 
 
-def get_interaction_for_agent(user: object, pk: int) -> Interaction:
-    interaction = get_object_or_404(Interaction.objects.select_related("conversation"), pk=pk)
-    # 404 unless the agent may open the conversation, 403 unless they may act on it (retrying a delivery is acting).
-    access.get_conversation_for_action(user, interaction.conversation_id)
-    return interaction
-
-
 @require_POST
 @login_required
 def retry_delivery(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    interaction = get_interaction_for_agent(request.user, pk)
+    interaction = selectors.get_interaction_for_action(request.user, pk)  # retrying a delivery is acting
     try:
         interaction = services.retry_delivery(interaction=interaction)
     except ValidationError as error:

@@ -1,4 +1,7 @@
-"""Routing's pieces of the desk page: the transfer form, offers, and the supervisor link."""
+"""Routing's pieces of the desk page: the transfer form, the intent form, offers, and the supervisor link.
+
+Adapters only: what they show is read by routing.selectors, who may act is interactions.access's answer.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,16 @@ from typing import Any
 from django import template
 
 from interactions import access
-from routing.models import Offer
+from routing import selectors
 
 register = template.Library()
 
 
 @register.inclusion_tag("routing/transfer_form.html", takes_context=True)
 def transfer_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
-    from routing.views import transfer_targets
-
     request = context["request"]
     may_act = access.may_act_on(request.user, conversation)
-    targets = transfer_targets(request.user) if may_act else {"transfer_queues": [], "transfer_agents": []}
+    targets = selectors.transfer_targets(request.user) if may_act else {"transfer_queues": [], "transfer_agents": []}
     return {
         "conversation": conversation,
         "may_act": may_act,
@@ -30,15 +31,10 @@ def transfer_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
 
 @register.inclusion_tag("routing/intent_form.html", takes_context=True)
 def intent_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
-    from routing.models import ConversationIntent, Intent
-
-    current = ConversationIntent.objects.filter(conversation=conversation).select_related("intent").first()
     return {
         "conversation": conversation,
         "may_act": access.may_act_on(context["request"].user, conversation),
-        "current": current.intent if current else None,
-        "confidence_percent": round(current.confidence * 100) if current else None,
-        "intents": Intent.objects.order_by("name"),
+        **selectors.intent_choice(conversation),
         "next": context["request"].path,
         "csrf_token": context.get("csrf_token"),
     }
@@ -46,9 +42,7 @@ def intent_form(context: dict[str, Any], conversation: Any) -> dict[str, Any]:
 
 @register.inclusion_tag("routing/offers.html", takes_context=True)
 def pending_offers(context: dict[str, Any]) -> dict[str, Any]:
-    user = context["request"].user
-    offers = Offer.objects.filter(agent=user, state=Offer.State.PENDING).select_related("item__conversation__customer")
-    return {"offers": offers, "csrf_token": context.get("csrf_token")}
+    return {"offers": selectors.pending_offers_for(context["request"].user), "csrf_token": context.get("csrf_token")}
 
 
 @register.simple_tag(takes_context=True)
