@@ -86,6 +86,8 @@ COUNTERS = (
     "answered",
     "answered_in_target",
     "answer_wait_seconds",
+    "answer_wait_business_seconds",
+    "offered_out_of_hours",
     "abandoned",
     "abandoned_in_target",
     "abandon_wait_seconds",
@@ -138,6 +140,9 @@ class IntervalStat(models.Model):
     answered = models.IntegerField(default=0)
     answered_in_target = models.IntegerField(default=0)
     answer_wait_seconds = models.FloatField(default=0)
+    # Business-hours figures: the wait counted in the queue's open hours only, and offers that came while closed.
+    answer_wait_business_seconds = models.FloatField(default=0)
+    offered_out_of_hours = models.IntegerField(default=0)
     abandoned = models.IntegerField(default=0)
     abandoned_in_target = models.IntegerField(default=0)
     abandon_wait_seconds = models.FloatField(default=0)
