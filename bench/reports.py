@@ -6,10 +6,12 @@ What is measured
     - "report": reporting.selectors.report for the last 30 days, all queues, grouped by queue, as a supervisor (the
       figures /desk/reports/ and /api/reports/ show, previous period, FCR and attrition included), in process;
     - "wallboard": reporting.wallboard.figures() (today's tiles, agents, 15-minute chart data);
+    - "report_rollups": the same report's rollup reads alone (rows by queue, total, previous period), i.e. without
+      FCR and channel attrition, which read events;
     - "record": one reporting.events.record() (event row + rollup UPSERT) inside a transaction, per call.
 
 Reading a line
-    {"bench": "reports", "target": "report"|"wallboard"|"record", "events": N, "requests": n,
+    {"bench": "reports", "target": "wallboard"|"report_rollups"|"report"|"record", "events": N, "requests": n,
      "p50_ms": …, "p95_ms": …, "p99_ms": …, "max_ms": …}
 """
 
@@ -31,6 +33,14 @@ Emit = Callable[[dict[str, Any]], None]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_crm_arguments(parser)
+    group = parser.add_argument_group("reports")
+    group.add_argument(
+        "--reports-report-requests",
+        type=int,
+        default=None,
+        help="timed calls of the full 30-day report (default: --crm-requests); FCR and attrition read events, which "
+        "takes seconds per call at 1,000,000 interactions",
+    )
 
 
 def line(target: str, times: list[float], events: int, queries: int | None = None) -> dict[str, Any]:
@@ -49,7 +59,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     from django.db import transaction
 
     from customers.management.commands.seed_volume import SUPERVISOR_USERNAME
-    from reporting import selectors, wallboard
+    from reporting import kpis, selectors, wallboard
     from reporting.events import record
     from reporting.models import EventKind, ReportingEvent
     from reporting.seeding import seed_reporting
@@ -68,10 +78,20 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             user=supervisor, first=today - timedelta(days=29), last=today, tz="Europe/Paris", group="queue", filters={}
         )
 
-    times, queries = measure(report, requests)
-    emit(line("report", times, events, queries))
+    def report_rollups() -> None:
+        """The rollup part of the report alone (rows, total, previous period): everything but FCR and attrition."""
+        start, end = kpis.day_range(today - timedelta(days=29), today + timedelta(days=1), "Europe/Paris")
+        kpis.compute(start=start, end=end, filters={}, group_by="queue")
+        kpis.compute(start=start, end=end, filters={})
+        kpis.compute(start=start - timedelta(days=30), end=start, filters={})
+
+    # Cheapest first, so that a slow full report never hides the other figures.
     times, queries = measure(wallboard.figures, requests)
     emit(line("wallboard", times, events, queries))
+    times, queries = measure(report_rollups, requests)
+    emit(line("report_rollups", times, events, queries))
+    times, queries = measure(report, args.reports_report_requests or requests)
+    emit(line("report", times, events, queries))
 
     def write() -> None:
         with transaction.atomic():

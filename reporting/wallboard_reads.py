@@ -135,9 +135,10 @@ def _at_risk(queues: list[Queue], *, now: datetime) -> dict[int, int]:
             | Q(resolution_due_at__lte=horizon)
         )
     warned = Q(sla_warned_at__isnull=False) | Q(sla_breached_at__isnull=False)
+    # Every status but resolved, spelled out so that the (queue, status, …) index narrows the scan to open cases.
+    unresolved = [s for s in Conversation.Status.values if s != Conversation.Status.RESOLVED]
     rows = (
-        Conversation.objects.filter(queue__isnull=False)
-        .exclude(status=Conversation.Status.RESOLVED)
+        Conversation.objects.filter(queue_id__in=[q.pk for q in queues], status__in=unresolved)
         .filter(warned | due)
         .values("queue_id")
         .annotate(n=Count("pk"))
