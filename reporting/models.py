@@ -67,6 +67,8 @@ class ReportingEvent(models.Model):
         indexes = [
             models.Index(fields=["kind", "bucket"], name="reporting_event_kind_bucket"),
             models.Index(fields=["conversation_id"], name="reporting_event_conversation"),
+            # A case's first resolution after an offer (channel attrition) without reading the case's other events.
+            models.Index(fields=["conversation_id", "kind", "at"], name="reporting_event_case_kind_at"),
             models.Index(fields=["customer_id", "at"], name="reporting_event_customer_at"),
         ]
 
