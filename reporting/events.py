@@ -9,7 +9,9 @@ changing a target applies from then on, which is what a contact center expects o
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
@@ -17,7 +19,8 @@ from django.utils import timezone
 
 from interactions.models import Conversation
 from reporting.models import COUNTERS, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
-from routing.models import ConversationIntent
+from routing.business_time import BusinessCalendar, business_time_between, is_open
+from routing.models import ConversationIntent, Queue
 
 DEFAULTS = QueueReportingSettings()
 BUCKET = timedelta(minutes=15)
@@ -31,6 +34,42 @@ def queue_settings(queue_id: int | None) -> QueueReportingSettings:
     if queue_id is None:
         return DEFAULTS
     return QueueReportingSettings.objects.filter(queue_id=queue_id).first() or DEFAULTS
+
+
+@lru_cache(maxsize=256)
+def _calendar(tz: str, hours: str, holidays: str) -> BusinessCalendar | None:
+    try:
+        calendar = BusinessCalendar.from_queue_fields(tz, json.loads(hours), json.loads(holidays))
+    except (ValueError, TypeError):
+        return None  # a malformed calendar counts around the clock, as routing's SLA clocks do
+    return None if calendar.always_open else calendar
+
+
+def business_calendar(queue_id: int | None) -> BusinessCalendar | None:
+    """The queue's business calendar (routing.business_time), or None when it is open around the clock."""
+    if not queue_id:
+        return None
+    fields = Queue.objects.filter(pk=queue_id).values_list("timezone", "business_hours", "holidays").first()
+    if fields is None:
+        return None
+    tz, hours, holidays = fields
+    return _calendar(tz, json.dumps(hours, sort_keys=True), json.dumps(holidays, default=str))
+
+
+def business_terms(*, queue_id: int | None, at: datetime, duration_seconds: float | None) -> tuple[bool, float | None]:
+    """(whether `at` is within the queue's business hours, the business-hours part of the duration ending at `at`).
+
+    Every event's duration ends at the event (a wait at the answer, a response time at the reply, a hold at its
+    stop), so its business part is the open time of [at − duration, at] in the queue's calendar.
+    """
+    calendar = business_calendar(queue_id)
+    if calendar is None:
+        return True, duration_seconds
+    business = None
+    if duration_seconds is not None:
+        since = at - timedelta(seconds=duration_seconds)
+        business = business_time_between(calendar, since, at).total_seconds()
+    return is_open(calendar, at), business
 
 
 def record(
@@ -48,7 +87,7 @@ def record(
     duration_seconds: float | None = None,
     business_seconds: float | None = None,
     handle_seconds: float | None = None,
-    in_business_hours: bool = True,
+    in_business_hours: bool | None = None,
     score: int | None = None,
     meta: dict[str, Any] | None = None,
 ) -> ReportingEvent:
@@ -57,7 +96,8 @@ def record(
     `duration_seconds` is the kind's own duration: the wait for answered/abandoned, the time to respond for
     first_response/agent_reply, the hold for hold_stop, the talk for wrapup_start, the after-call work for wrapup_stop,
     staffed time for agent_staffed. `handle_seconds` marks the end of a handled contact (wrap-up end for voice,
-    resolution for messaging) and carries its handle time.
+    resolution for messaging) and carries its handle time. `in_business_hours` and `business_seconds` come from the
+    queue's business calendar unless the caller gives them.
     """
     at = at or timezone.now()
     if conversation is not None:
@@ -73,6 +113,10 @@ def record(
                 .values_list("intent_id", flat=True)
                 .first()
             )
+    if in_business_hours is None or business_seconds is None:
+        open_now, business = business_terms(queue_id=queue_id, at=at, duration_seconds=duration_seconds)
+        in_business_hours = open_now if in_business_hours is None else in_business_hours
+        business_seconds = business if business_seconds is None else business_seconds
     if kind == EventKind.ABANDONED and (duration_seconds or 0) < queue_settings(queue_id).short_abandon_seconds:
         kind = EventKind.SHORT_ABANDONED
     event = ReportingEvent(
@@ -105,11 +149,13 @@ def counters_for(event: ReportingEvent) -> dict[str, float]:
     k = event.kind
     if k == EventKind.OFFERED_TO_QUEUE:
         c["offered"] = 1
+        c["offered_out_of_hours"] = int(not event.in_business_hours)
     elif k == EventKind.OFFERED_TO_AGENT:
         c["offered_to_agent"] = 1
     elif k == EventKind.ANSWERED:
         target = queue_settings(event.queue_id).service_level_seconds
         c.update(answered=1, answer_wait_seconds=d, answered_in_target=int(d <= target))
+        c["answer_wait_business_seconds"] = event.business_seconds if event.business_seconds is not None else d
     elif k == EventKind.ABANDONED:
         target = queue_settings(event.queue_id).service_level_seconds
         c.update(abandoned=1, abandon_wait_seconds=d, abandoned_in_target=int(d <= target))

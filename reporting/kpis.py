@@ -28,7 +28,7 @@ from django.db.models import (
     When,
 )
 
-from reporting.events import DEFAULTS
+from reporting.events import DEFAULTS, bucket_of
 from reporting.models import COUNTERS, AbandonTreatment, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
 
 DIMENSIONS = {"queue": "queue_id", "channel": "channel_kind", "intent": "intent_id", "agent": "agent_id"}
@@ -86,6 +86,9 @@ def figures(totals: Totals) -> dict[str, float | None]:
         "resolved": s["resolved"],
         "service_level": ratio(totals.sl_numerator, totals.sl_denominator),
         "asa_seconds": ratio(s["answer_wait_seconds"], s["answered"]),
+        "asa_business_seconds": ratio(s["answer_wait_business_seconds"], s["answered"]),
+        "offered_out_of_hours": s["offered_out_of_hours"],
+        "out_of_hours_rate": ratio(s["offered_out_of_hours"], s["offered"]),
         "abandonment_rate": ratio(s["abandoned"], s["offered"] - s["short_abandoned"]),
         "aht_seconds": ratio(s["handle_seconds"], s["handled"]),
         "talk_seconds": s["talk_seconds"],
@@ -167,6 +170,12 @@ def _event_filter(filters: dict[str, Any] | None) -> Q:
 CONTACTS = [EventKind.OFFERED_TO_QUEUE, EventKind.CUSTOMER_MESSAGE]
 
 
+def _in_range(start: datetime, end: datetime) -> Q:
+    """Events at [start, end). The bucket bounds add nothing (bucket = the event's quarter hour) but let the
+    (kind, bucket) index narrow the scan, which the time alone cannot."""
+    return Q(at__gte=start, at__lt=end, bucket__gte=bucket_of(start), bucket__lt=end)
+
+
 def first_contact_resolution(
     *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, days: int = FCR_DAYS
 ) -> tuple[int, int]:
@@ -180,7 +189,7 @@ def first_contact_resolution(
         customer_id=OuterRef("customer_id"), kind__in=CONTACTS, at__gt=OuterRef("at"), at__lte=window
     )
     totals = (
-        ReportingEvent.objects.filter(_event_filter(filters), kind=EventKind.RESOLVED, at__gte=start, at__lt=end)
+        ReportingEvent.objects.filter(_event_filter(filters), _in_range(start, end), kind=EventKind.RESOLVED)
         .annotate(repeated=Exists(repeat))
         .aggregate(resolved=Count("pk"), first=Count("pk", filter=Q(repeated=False)))
     )
@@ -194,7 +203,7 @@ def channel_attrition(*, start: datetime, end: datetime, filters: dict[str, Any]
     another channel kind between the two (at any time after the offer if the case is unresolved).
     """
     offers = ReportingEvent.objects.filter(
-        _event_filter(filters), kind=EventKind.OFFERED_TO_QUEUE, at__gte=start, at__lt=end
+        _event_filter(filters), _in_range(start, end), kind=EventKind.OFFERED_TO_QUEUE
     )
     resolved_at = (
         ReportingEvent.objects.filter(

@@ -67,6 +67,8 @@ class ReportingEvent(models.Model):
         indexes = [
             models.Index(fields=["kind", "bucket"], name="reporting_event_kind_bucket"),
             models.Index(fields=["conversation_id"], name="reporting_event_conversation"),
+            # A case's first resolution after an offer (channel attrition) without reading the case's other events.
+            models.Index(fields=["conversation_id", "kind", "at"], name="reporting_event_case_kind_at"),
             models.Index(fields=["customer_id", "at"], name="reporting_event_customer_at"),
         ]
 
@@ -86,6 +88,8 @@ COUNTERS = (
     "answered",
     "answered_in_target",
     "answer_wait_seconds",
+    "answer_wait_business_seconds",
+    "offered_out_of_hours",
     "abandoned",
     "abandoned_in_target",
     "abandon_wait_seconds",
@@ -138,6 +142,9 @@ class IntervalStat(models.Model):
     answered = models.IntegerField(default=0)
     answered_in_target = models.IntegerField(default=0)
     answer_wait_seconds = models.FloatField(default=0)
+    # Business-hours figures: the wait counted in the queue's open hours only, and offers that came while closed.
+    answer_wait_business_seconds = models.FloatField(default=0)
+    offered_out_of_hours = models.IntegerField(default=0)
     abandoned = models.IntegerField(default=0)
     abandoned_in_target = models.IntegerField(default=0)
     abandon_wait_seconds = models.FloatField(default=0)

@@ -20,9 +20,11 @@ FIGURES = (
     "short_abandoned",
     "service_level",
     "asa_seconds",
+    "asa_business_seconds",
     "abandonment_rate",
     "aht_seconds",
     "first_response_seconds",
+    "first_response_business_seconds",
     "reply_seconds",
     "occupancy",
     "slot_utilisation",
@@ -35,6 +37,8 @@ FIGURES = (
     "ces_easy",
     "handled",
     "resolved",
+    "offered_out_of_hours",
+    "out_of_hours_rate",
 )
 
 

@@ -8,6 +8,7 @@ predicted SL, ASA and occupancy, next to the agents logged in now (members avail
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -29,9 +30,9 @@ def logged_in_agents(queue: Queue) -> int:
     ).count()
 
 
-def forecast(*, queue: Queue, day: date, weeks: int = 4) -> list[dict[str, Any]]:
+def history(*, queue: Queue, day: date, weeks: int = 4) -> tuple[dict[str, float], float]:
+    """(mean offered contacts per local "HH:MM" interval on `day`'s weekday over the last `weeks` weeks, AHT)."""
     zone = ZoneInfo(queue.timezone or "Europe/Paris")
-    options = QueueReportingSettings.objects.filter(queue=queue).first() or DEFAULTS
     offered: dict[time, float] = defaultdict(float)
     handled = handle = 0.0
     for back in range(1, weeks + 1):
@@ -47,22 +48,36 @@ def forecast(*, queue: Queue, day: date, weeks: int = 4) -> list[dict[str, Any]]
             handled += row["handled"]
             handle += row["handle"]
     aht = handle / handled if handled else float(queue.default_aht_seconds)
-    now_agents = logged_in_agents(queue)
+    return {slot.strftime("%H:%M"): offered[slot] / weeks for slot in sorted(offered)}, aht
+
+
+def plan(
+    *,
+    volumes: dict[str, float],
+    aht: float,
+    target_seconds: float,
+    goal: float,
+    max_occupancy: float | None = None,
+    agents_logged_in: int = 0,
+) -> list[dict[str, Any]]:
+    """Agents needed per interval ("HH:MM" → contacts): Erlang C for the goal, then at least A ÷ max occupancy."""
     out = []
-    for slot in sorted(offered):
-        contacts = offered[slot] / weeks
+    for slot, contacts in volumes.items():
         traffic = erlang.traffic_intensity(
             contacts=contacts, interval_seconds=INTERVAL_SECONDS, average_handle_time=aht
         )
         need = erlang.agents_needed(
-            traffic=traffic,
-            average_handle_time=aht,
-            target_seconds=options.service_level_seconds,
-            service_level_goal=options.service_level_goal,
+            traffic=traffic, average_handle_time=aht, target_seconds=target_seconds, service_level_goal=goal
         )
+        if max_occupancy and traffic > 0 and need.occupancy > max_occupancy:
+            # More agents than the service level needs, so that nobody works above the occupancy cap.
+            agents = max(need.agents, math.ceil(traffic / max_occupancy - 1e-9))
+            need = erlang.staffing_for(
+                agents=agents, traffic=traffic, average_handle_time=aht, target_seconds=target_seconds
+            )
         out.append(
             {
-                "interval": slot.strftime("%H:%M"),
+                "interval": slot,
                 "contacts": round(contacts, 2),
                 "aht_seconds": round(aht, 1),
                 "traffic_erlangs": round(traffic, 3),
@@ -70,7 +85,20 @@ def forecast(*, queue: Queue, day: date, weeks: int = 4) -> list[dict[str, Any]]
                 "service_level": round(need.service_level, 3),
                 "asa_seconds": round(need.average_speed_of_answer, 1),
                 "occupancy": round(need.occupancy, 3),
-                "agents_logged_in": now_agents,
+                "agents_logged_in": agents_logged_in,
             }
         )
     return out
+
+
+def forecast(*, queue: Queue, day: date, weeks: int = 4) -> list[dict[str, Any]]:
+    """The queue's plan for `day` from its history and its service level settings."""
+    options = QueueReportingSettings.objects.filter(queue=queue).first() or DEFAULTS
+    volumes, aht = history(queue=queue, day=day, weeks=weeks)
+    return plan(
+        volumes=volumes,
+        aht=aht,
+        target_seconds=options.service_level_seconds,
+        goal=options.service_level_goal,
+        agents_logged_in=logged_in_agents(queue),
+    )

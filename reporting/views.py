@@ -33,9 +33,11 @@ LABELS = {
     "short_abandoned": gettext_lazy("Short abandons"),
     "service_level": gettext_lazy("Service level"),
     "asa_seconds": gettext_lazy("ASA"),
+    "asa_business_seconds": gettext_lazy("ASA (business hours)"),
     "abandonment_rate": gettext_lazy("Abandonment"),
     "aht_seconds": gettext_lazy("AHT"),
     "first_response_seconds": gettext_lazy("First response"),
+    "first_response_business_seconds": gettext_lazy("First response (business hours)"),
     "reply_seconds": gettext_lazy("Reply time"),
     "occupancy": gettext_lazy("Occupancy"),
     "slot_utilisation": gettext_lazy("Chat slot utilisation"),
@@ -48,6 +50,8 @@ LABELS = {
     "ces_easy": gettext_lazy("CES 5–7"),
     "handled": gettext_lazy("Handled"),
     "resolved": gettext_lazy("Resolved"),
+    "offered_out_of_hours": gettext_lazy("Offered out of hours"),
+    "out_of_hours_rate": gettext_lazy("Out-of-hours share"),
     "fcr": gettext_lazy("First contact resolution"),
     "channel_attrition": gettext_lazy("Channel attrition"),
 }
@@ -70,6 +74,7 @@ RATES = {
     "survey_response_rate",
     "csat",
     "ces_easy",
+    "out_of_hours_rate",
     "fcr",
     "channel_attrition",
 }
