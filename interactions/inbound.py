@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -253,9 +254,37 @@ def claim_inbound_events(*, event_id: int, channel_id: int | None = None) -> lis
         return sorted(row[0] for row in cursor.fetchall())
 
 
+# The events processed so far by the batch running in this thread (and what each made). They are marked processed
+# in the database only when the batch ends, so a processor that looks for pending events (an email reply processing
+# its parents first) must skip these: processing one twice violates the interaction's unique (channel, external id),
+# which used to fail the whole batch and have it redone event by event.
+_processed_in_batch: ContextVar[dict[int, Interaction | None] | None] = ContextVar("processed_in_batch", default=None)
+
+
+def processed_in_batch() -> dict[int, Interaction | None]:
+    """The events the current batch has processed already (empty outside a batch): not pending any more."""
+    done = _processed_in_batch.get()
+    return {} if done is None else done
+
+
+def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -> None:
+    """Tell the current batch that `event_id` was processed (by a processor, ahead of its turn)."""
+    done = _processed_in_batch.get()
+    if done is not None:
+        done[event_id] = interaction
+
+
 def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | None]:
     """Turn claimed events into timeline entries in one transaction; their announcements go out in one push."""
-    interactions: dict[int, Interaction | None] = {}
+    token = _processed_in_batch.set({})
+    try:
+        return _process_claimed_events(event_ids=event_ids)
+    finally:
+        _processed_in_batch.reset(token)
+
+
+def _process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | None]:
+    interactions = processed_in_batch()
     with transaction.atomic(), realtime.batched():
         # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
         pending = (
@@ -266,14 +295,17 @@ def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | N
         )
         deferred: list[tuple[int, float]] = []
         for event in pending:
+            if event.pk in interactions:
+                continue  # processed earlier in this batch, as the parent of a reply
             try:
                 interactions[event.pk] = process_one(event)
             except DeferProcessing as deferral:
                 deferred.append((event.pk, deferral.countdown))
-        InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
+        done = [event_id for event_id in interactions if event_id in event_ids]
+        InboundEvent.objects.filter(pk__in=done).update(processed_at=timezone.now(), last_error="")
         for event_id, countdown in deferred:
             transaction.on_commit(partial(enqueue_inbound_event, event_id=event_id, countdown=countdown))
-    return interactions
+    return {event_id: interactions[event_id] for event_id in done}
 
 
 def process_one(event: InboundEvent) -> Interaction | None:

@@ -27,7 +27,13 @@ from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
 from interactions import outbound, services
 from interactions.adapters import InvalidPayload
-from interactions.inbound import DeferProcessing, process_one, record_inbound_event
+from interactions.inbound import (
+    DeferProcessing,
+    note_processed_in_batch,
+    process_one,
+    processed_in_batch,
+    record_inbound_event,
+)
 from interactions.mail import loops, threads
 from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
@@ -186,7 +192,7 @@ def pending_parents(event: InboundEvent, parsed: ParsedMail) -> QuerySet[Inbound
         external_id__in=referenced or [""],
         processed_at__isnull=True,
         dead_lettered_at__isnull=True,
-    ).exclude(pk=event.pk)
+    ).exclude(pk__in=[event.pk, *processed_in_batch()])
 
 
 # The events whose ancestors are being processed right now, in this thread: a References loop (A cites B, B cites
@@ -212,8 +218,9 @@ def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
         parents = pending_parents(event, parsed).exclude(pk__in=ancestry)
         for parent in parents.select_for_update(of=("self",)).select_related("channel__queue"):
             parent.attempts = max(parent.attempts, 2)  # in memory only: "retried", so it does not defer either
-            process_one(parent)
+            made = process_one(parent)
             InboundEvent.objects.filter(pk=parent.pk).update(processed_at=timezone.now(), last_error="")
+            note_processed_in_batch(event_id=parent.pk, interaction=made)
     finally:
         _ancestry.reset(token)
 
