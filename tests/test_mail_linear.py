@@ -1,4 +1,4 @@
-"""Parsing hostile mail stays linear: a 2 MB hostile HTML mail parses in under a second, and 4× the input costs
+"""Parsing hostile mail stays linear: a 2 MB hostile HTML mail parses in under a second of CPU, and 4× the input costs
 about 4× the time (never 16×), for every shape that made the old regular expressions or an HTML5 parser quadratic."""
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ def html_mail(body: str) -> bytes:
 def parse_seconds(unit: str, size: int) -> float:
     raw = html_mail(unit * (size // len(unit)))
     best = float("inf")
-    for _ in range(2):  # the better of two runs: the machine is shared, a pause is not the parser's doing
-        started = time.perf_counter()
+    for _ in range(2):  # the better of two runs
+        # CPU time of this process, not wall time: on a shared machine, waiting for a core is not the parser's doing.
+        started = time.process_time()
         parse_mail(raw)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -49,7 +50,7 @@ def test_it_parses_a_2_mb_hostile_html_mail_in_under_a_second_and_linearly(unit:
     small = parse_seconds(unit, 512 * 1024)
     large = parse_seconds(unit, 2 * 1024 * 1024)
 
-    assert large < 1.0, f"2 MB took {large:.2f}s"
+    assert large < 1.0, f"2 MB took {large:.2f} s of CPU"
     # Linear: 4× the bytes within 8× the time (quadratic would be 16×); tiny timings are all noise.
     assert large < max(8 * small, 0.15), f"512 KB: {small:.3f}s, 2 MB: {large:.3f}s"
 
