@@ -145,8 +145,17 @@ def intervals(*, rows: list[dict[str, Any]], options: dict[int, QueueReportingSe
     ]
 
 
+def supervisors_watching() -> bool:
+    return AgentProfile.objects.filter(
+        role=AgentProfile.Role.SUPERVISOR, socket_count__gt=0, user__is_active=True
+    ).exists()
+
+
 def push_wallboard(*, force: bool = False) -> bool:
-    """Publish today's figures to supervisors unless they are the ones last published."""
+    """Publish today's figures to supervisors unless they are the ones last published, or no supervisor has a desk
+    socket open (nobody would see the push; a wallboard that opens later renders the figures as they are then)."""
+    if not force and not supervisors_watching():
+        return False
     data = figures()
     digest = hashlib.sha1(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     if not force:
