@@ -74,8 +74,8 @@ def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
 
     from customers.models import Customer
     from interactions.models import Channel, Conversation
+    from routing.engine import rank_for
     from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem, Skill, capacity_class_for
-    from routing.services import recompute_ranks
 
     rng = random.Random(seed)
     skills = [Skill.objects.create(name=f"skill-{n}") for n in range(8)]
@@ -111,24 +111,25 @@ def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
             return [rare.pk]
         return [rng.choice(skills).pk] if roll < 0.35 else []
 
-    items = RoutingItem.objects.bulk_create(
-        [
-            RoutingItem(
-                conversation=c,
-                queue=queue,
-                capacity_class=capacity_class_for(ch.kind),
-                boost=rng.choice([0, 0, 0, 5, 10, 20]),
-                queued_at=now - timezone.timedelta(seconds=rng.randint(0, 3600)),
-                required_skill_ids=wanted(),
-            )
-            for c, ch in zip(conversations, picks, strict=True)
-        ]
-    )
+    def item(conversation: Any, kind: str) -> Any:
+        boost = rng.choice([0, 0, 0, 5, 10, 20])
+        queued_at = now - timezone.timedelta(seconds=rng.randint(0, 3600))
+        return RoutingItem(
+            conversation=conversation,
+            queue=queue,
+            capacity_class=capacity_class_for(kind),
+            boost=boost,
+            queued_at=queued_at,
+            # What recompute_ranks would store, computed here: saving 10,000 items one by one took minutes.
+            rank=rank_for(queue=queue, boost=boost, queued_at=queued_at),
+            required_skill_ids=wanted(),
+        )
+
+    items = RoutingItem.objects.bulk_create([item(c, ch.kind) for c, ch in zip(conversations, picks, strict=True)])
     through = RoutingItem.required_skills.through
     through.objects.bulk_create(
         [through(routingitem_id=item.pk, skill_id=skill_id) for item in items for skill_id in item.required_skill_ids]
     )
-    recompute_ranks(queue=queue)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return queue

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
-from routing import engine, intents, offers, stats
+from routing import agent_driven, engine, intents, offers, stats
 from routing.assignments import announce_routing_change, end_live_assignment, give, item_for, refresh_load
 from routing.models import (
     AgentProfile,
@@ -179,12 +179,7 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
             classes = engine.classes_with_room(profile)
             if not classes:
                 return routed
-            item = (
-                engine.items_for_agent(profile=profile, classes=classes)
-                .select_related("queue")
-                .select_for_update(skip_locked=True, of=("self",))
-                .first()
-            )
+            item = agent_driven.lock_best_item_for_agent(profile=profile, classes=classes)
             if item is None:
                 return routed
             if item.queue.mode == Queue.Mode.OFFER:
