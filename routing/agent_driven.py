@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from routing import engine
+from routing import engine, item_driven
 from routing.models import AgentProfile, AgentSkill, CapacityClass, Offer, Queue, RoutingItem
 
 
@@ -48,9 +48,9 @@ def lock_best_item_for_agent(*, profile: AgentProfile, classes: Collection[str])
         row = cursor.fetchone()
     if row is None:
         return None
-    item_names, queue_names = engine._names(RoutingItem), engine._names(Queue)
-    item = RoutingItem.from_db(connection.alias, item_names, row[: len(item_names)])
-    item.queue = Queue.from_db(connection.alias, queue_names, row[len(item_names) :])
+    split = len(engine._columns(RoutingItem))
+    item: RoutingItem = item_driven.from_row(RoutingItem, row[:split])
+    item.queue = item_driven.from_row(Queue, row[split:])
     return item
 
 
