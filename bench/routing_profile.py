@@ -70,8 +70,10 @@ def main() -> None:
             done += 1
         profiler.disable()
     cpu = time.process_time() - cpu0
-    print(f"route_next: {done} decisions, {sum(counter.kinds.values()) / max(done, 1):.1f} statements each,"
-          f" {cpu * 1000 / max(done, 1):.1f} ms client CPU each (under cProfile)")
+    print(
+        f"route_next: {done} decisions, {sum(counter.kinds.values()) / max(done, 1):.1f} statements each,"
+        f" {cpu * 1000 / max(done, 1):.1f} ms client CPU each (under cProfile)"
+    )
     for kind, n in counter.kinds.most_common():
         print(f"  {n / max(done, 1):6.2f}  {kind}")
     out = io.StringIO()
@@ -91,8 +93,10 @@ def main() -> None:
         profiler.disable()
     cpu = time.process_time() - cpu0
     n = max(len(conversations), 1)
-    print(f"resolve + refill: {len(conversations)} releases, {sum(counter.kinds.values()) / n:.1f} statements each,"
-          f" {cpu * 1000 / n:.1f} ms client CPU each (under cProfile)")
+    print(
+        f"resolve + refill: {len(conversations)} releases, {sum(counter.kinds.values()) / n:.1f} statements each,"
+        f" {cpu * 1000 / n:.1f} ms client CPU each (under cProfile)"
+    )
     for kind, count in counter.kinds.most_common():
         print(f"  {count / n:6.2f}  {kind}")
     out = io.StringIO()

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from routing import engine, item_driven
+from routing import engine, rows
 from routing.models import AgentProfile, AgentSkill, CapacityClass, Offer, Queue, RoutingItem
 
 
@@ -48,9 +48,9 @@ def lock_best_item_for_agent(*, profile: AgentProfile, classes: Collection[str])
         row = cursor.fetchone()
     if row is None:
         return None
-    split = len(engine._columns(RoutingItem))
-    item: RoutingItem = item_driven.from_row(RoutingItem, row[:split])
-    item.queue = item_driven.from_row(Queue, row[split:])
+    split = rows.width(RoutingItem)
+    item: RoutingItem = rows.from_row(RoutingItem, row[:split])
+    item.queue = rows.from_row(Queue, row[split:])
     return item
 
 

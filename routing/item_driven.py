@@ -9,12 +9,12 @@ same statement, rows and lock (FOR UPDATE SKIP LOCKED), with the column names ta
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from django.db import connection
 
-from routing import engine
+from routing import engine, rows
 from routing.models import Queue, RoutingItem
 
 # The needs of an item no agent could meet in this decision (engine.same_needs as values): class, required and
@@ -46,26 +46,15 @@ def lock_waiting_batch(
             " AND (i.overflowed_at IS NULL) = %s)"
         )
         params += [capacity_class, json.dumps(required), json.dumps(optional), not_overflowed]
-    columns = ", ".join(f"i.{c}" for c in engine._columns(RoutingItem))
+    columns = rows.columns(RoutingItem, alias="i")
     sql = (
         f"SELECT {columns} FROM {RoutingItem._meta.db_table} i WHERE {' AND '.join(where)}"
         f" ORDER BY i.rank DESC, i.queued_at, i.id LIMIT {int(engine.SCAN_BATCH)} FOR UPDATE SKIP LOCKED"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [from_row(RoutingItem, row) for row in rows]
-
-
-def from_row(model: Any, row: Sequence[Any]) -> Any:
-    """A model instance from a raw row of its concrete columns (engine._columns order), as the ORM would load it:
-    `from_db` alone skips the fields' `from_db_value` (psycopg2 hands a jsonb skill list over as text)."""
-    fields = model._meta.concrete_fields
-    values = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, row, strict=True)
-    ]
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+        fetched = cursor.fetchall()
+    return [rows.from_row(RoutingItem, row) for row in fetched]
 
 
 def _lock_waiting_batch_orm(
