@@ -11,7 +11,8 @@ What is measured
 
 Reading a line
     {"bench": "routing", "agents": 500, "waiting": 10000, "decisions": N, "assign_p50_ms": …, "assign_p99_ms": …,
-     "assignments_per_s": …, "release_p50_ms": …, "release_p99_ms": …, "double_assignments": 0, "over_capacity": 0}
+     "assignments_per_s": …, "assign_statements_per_decision": …, "release_p50_ms": …, "release_p99_ms": …,
+     "release_statements_per_resolve": …, "double_assignments": 0, "over_capacity": 0}
     - assignments_per_s = decisions / total wall time of the item-driven phase (one process).
     - assign_client_cpu_p50_ms: the benchmark process's own CPU per decision (Python and the driver; PostgreSQL's
       share is not in it). loadavg_1m: the machine's 1-minute load before and after the phase; on a shared 2-core
@@ -31,6 +32,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -42,6 +44,17 @@ from bench.measures import percentile
 logger = logging.getLogger("bench.routing")
 DATABASE = "omnidesk_bench_routing"
 Emit = Callable[[dict[str, Any]], None]
+
+
+class StatementCounter:
+    """A database execute wrapper that counts the statements sent (savepoints and the commit's hooks included)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,8 +87,8 @@ def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
 
     from customers.models import Customer
     from interactions.models import Channel, Conversation
+    from routing.engine import rank_for
     from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem, Skill, capacity_class_for
-    from routing.services import recompute_ranks
 
     rng = random.Random(seed)
     skills = [Skill.objects.create(name=f"skill-{n}") for n in range(8)]
@@ -111,24 +124,25 @@ def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
             return [rare.pk]
         return [rng.choice(skills).pk] if roll < 0.35 else []
 
-    items = RoutingItem.objects.bulk_create(
-        [
-            RoutingItem(
-                conversation=c,
-                queue=queue,
-                capacity_class=capacity_class_for(ch.kind),
-                boost=rng.choice([0, 0, 0, 5, 10, 20]),
-                queued_at=now - timezone.timedelta(seconds=rng.randint(0, 3600)),
-                required_skill_ids=wanted(),
-            )
-            for c, ch in zip(conversations, picks, strict=True)
-        ]
-    )
+    def item(conversation: Any, kind: str) -> Any:
+        boost = rng.choice([0, 0, 0, 5, 10, 20])
+        queued_at = now - timedelta(seconds=rng.randint(0, 3600))
+        return RoutingItem(
+            conversation=conversation,
+            queue=queue,
+            capacity_class=capacity_class_for(kind),
+            boost=boost,
+            queued_at=queued_at,
+            # What recompute_ranks would store, computed here: saving 10,000 items one by one took minutes.
+            rank=rank_for(queue=queue, boost=boost, queued_at=queued_at),
+            required_skill_ids=wanted(),
+        )
+
+    items = RoutingItem.objects.bulk_create([item(c, ch.kind) for c, ch in zip(conversations, picks, strict=True)])
     through = RoutingItem.required_skills.through
     through.objects.bulk_create(
         [through(routingitem_id=item.pk, skill_id=skill_id) for item in items for skill_id in item.required_skill_ids]
     )
-    recompute_ranks(queue=queue)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return queue
@@ -141,7 +155,7 @@ def explain(queue: Any) -> None:
     from routing import engine
 
     waiting_sql, waiting_params = engine.waiting_items(queue=queue)[: engine.SCAN_BATCH].query.sql_with_params()
-    plans = [
+    plans: list[tuple[str, str, Any]] = [
         ("waiting items", waiting_sql, waiting_params),
         ("candidate agents, no skill", engine._candidate_sql("chat", skills=False, exclude=False), {"queue": queue.pk}),
         (
@@ -167,6 +181,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     migrate(url, redis_url)
     setup_django(url, redis_url)
     from django.conf import settings
+    from django.db import connection
     from django.db.models import Count, F
 
     from interactions.models import Conversation
@@ -182,27 +197,33 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
         explain(queue)
     timings: list[float] = []
     cpu: list[float] = []
+    statements = StatementCounter()
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    while True:
-        t0, c0 = time.perf_counter(), time.process_time()
-        item = route_next(queue=queue)
-        elapsed, spent = time.perf_counter() - t0, time.process_time() - c0
-        if item is None:
-            break
-        timings.append(elapsed)
-        cpu.append(spent)
+    with connection.execute_wrapper(statements):
+        while True:
+            t0, c0 = time.perf_counter(), time.process_time()
+            item = route_next(queue=queue)
+            elapsed, spent = time.perf_counter() - t0, time.process_time() - c0
+            if item is None:
+                break
+            timings.append(elapsed)
+            cpu.append(spent)
     wall = time.perf_counter() - started
+    load_after = os.getloadavg()[0]
+    assign_statements = statements.count
     logger.info("item-driven phase: %d decisions in %.1f s", len(timings), wall)
 
     releases: list[float] = []
     assigned = list(
         Conversation.objects.filter(assignee__isnull=False).select_related("assignee")[: args.routing_releases]
     )
-    for conversation in assigned:
-        t0 = time.perf_counter()
-        resolve_conversation(conversation=conversation, by=conversation.assignee)
-        releases.append(time.perf_counter() - t0)
+    statements = StatementCounter()
+    with connection.execute_wrapper(statements):
+        for conversation in assigned:
+            t0 = time.perf_counter()
+            resolve_conversation(conversation=conversation, by=conversation.assignee)
+            releases.append(time.perf_counter() - t0)
 
     doubles = Assignment.objects.values("conversation").annotate(n=Count("pk")).filter(n__gt=1).count()
     over = 0
@@ -222,7 +243,10 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             "assign_max_ms": round(ms[-1], 2) if ms else None,
             "assignments_per_s": round(len(timings) / wall, 1) if wall else None,
             "assign_client_cpu_p50_ms": round(percentile(cpu_ms, 50), 2),
-            "loadavg_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+            "loadavg_1m": [round(load_before, 1), round(load_after, 1)],
+            # Everything the decision sends, the announcement's and the reporting hook's statements included.
+            "assign_statements_per_decision": round(assign_statements / len(timings), 1) if timings else None,
+            "release_statements_per_resolve": round(statements.count / len(releases), 1) if releases else None,
             "release_p50_ms": round(percentile(rel, 50), 2),
             "release_p99_ms": round(percentile(rel, 99), 2),
             "double_assignments": doubles,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count
 from django.utils import timezone
 
 from interactions.announcements import announce_conversation
-from interactions.models import Conversation, Interaction
+from interactions.models import Conversation
 from reporting import transitions as reporting_transitions  # rep
 from routing import engine, stats
 from routing.models import AgentProfile, Assignment, CapacityClass, Offer, RoutingItem, capacity_class_for
@@ -31,16 +31,9 @@ def announce_routing_change(
 def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversation:
     """Assign `item` to the agent whose row the caller has locked; the caller checked the capacity."""
     now = timezone.now()
-    # The last message's text comes with the conversation: the announcement's preview costs no query of its own.
-    last_text = (
-        Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id").values("text")[:1]
-    )
-    conversation = (
-        Conversation.objects.select_related("customer", "channel")
-        .annotate(last_text=Subquery(last_text))
-        .get(pk=item.conversation_id)
-    )
-    engine.record_assignment(item=item, profile=profile, source=source, now=now)
+    # The conversation comes back from the assignment's own statement, with the last message's text: the
+    # announcement's preview costs no query of its own.
+    conversation, last_text = engine.record_assignment(item=item, profile=profile, source=source, now=now)
     conversation.assignee = profile.user
     conversation.assigned_at = now
     item.state = RoutingItem.State.ASSIGNED
@@ -50,9 +43,7 @@ def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversati
     setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
     profile.last_assigned_at = now
     reporting_transitions.conversation_answered(conversation=conversation)  # rep: reporting event
-    announce_routing_change(
-        conversation=conversation, type="conversation.assigned", preview=conversation.last_text or ""
-    )
+    announce_routing_change(conversation=conversation, type="conversation.assigned", preview=last_text)
     return conversation
 
 

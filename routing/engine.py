@@ -32,8 +32,9 @@ from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from interactions.models import Conversation
-from routing import capacity
+from customers.models import Customer
+from interactions.models import Channel, Conversation, Interaction
+from routing import capacity, rows
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
@@ -389,15 +390,30 @@ def describe(item: RoutingItem) -> dict[str, Any]:
     return {"id": item.pk, "queue": item.queue_id, "class": item.capacity_class, "reason": item.reason}
 
 
-def record_assignment(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
-    """Write an assignment of `item` to the locked `profile`: the history row, the item, conversation and load."""
+def record_assignment(
+    *, item: RoutingItem, profile: AgentProfile, source: str, now: datetime
+) -> tuple[Conversation, str]:
+    """Write an assignment of `item` to the locked `profile`: the history row, the item, conversation and load.
+
+    Returns the conversation as it was just before (with its customer and channel) and the last message's text (for
+    the announcement's preview); the caller sets its new assignee.
+    """
     if connection.vendor == "postgresql":
-        _record_assignment_sql(item=item, profile=profile, source=source, now=now)
-    else:
-        _record_assignment_orm(item=item, profile=profile, source=source, now=now)
+        return _record_assignment_sql(item=item, profile=profile, source=source, now=now)
+    return _record_assignment_orm(item=item, profile=profile, source=source, now=now)
 
 
-def _record_assignment_orm(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
+def _record_assignment_orm(
+    *, item: RoutingItem, profile: AgentProfile, source: str, now: datetime
+) -> tuple[Conversation, str]:
+    last_text = (
+        Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id").values("text")[:1]
+    )
+    conversation = (
+        Conversation.objects.select_related("customer", "channel")
+        .annotate(last_text=Subquery(last_text))
+        .get(pk=item.conversation_id)
+    )
     Assignment.objects.create(
         conversation_id=item.conversation_id,
         agent_id=profile.user_id,
@@ -411,15 +427,21 @@ def _record_assignment_orm(*, item: RoutingItem, profile: AgentProfile, source: 
     )
     loads = {f"{item.capacity_class}_load": profile.load(item.capacity_class) + 1}
     AgentProfile.objects.filter(pk=profile.pk).update(**loads, last_assigned_at=now)
+    return conversation, conversation.last_text or ""
 
 
-def _record_assignment_sql(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> None:
-    """The assignment row and the item, conversation and profile updates in one statement (one round trip).
+def _record_assignment_sql(
+    *, item: RoutingItem, profile: AgentProfile, source: str, now: datetime
+) -> tuple[Conversation, str]:
+    """The assignment row, the item, conversation and profile updates, and the conversation read, in one statement.
 
     It fails as a whole, like the four writes it replaces: a second live assignment still hits the unique constraint.
-    The load is the locked row's value plus one, as the ORM form wrote it. Column names come from the models only.
+    The load is the locked row's value plus one, as the ORM form wrote it. The final SELECT sees the rows as they
+    were before the statement (PostgreSQL's snapshot rule for data-modifying CTEs), which is what the separate read
+    before the writes returned. Column names come from the models only.
     """
     load = f"{CapacityClass(item.capacity_class).value}_load"
+    customers, channels = Customer._meta.db_table, Channel._meta.db_table
     sql = (
         f"WITH a AS (INSERT INTO {Assignment._meta.db_table}"
         " (conversation_id, agent_id, queue_id, capacity_class, source, started_at, end_reason)"
@@ -427,9 +449,14 @@ def _record_assignment_sql(*, item: RoutingItem, profile: AgentProfile, source: 
         f" i AS (UPDATE {RoutingItem._meta.db_table}"
         " SET state = %(state)s, agent_id = %(agent)s, reason = '', updated_at = %(now)s WHERE id = %(item)s),"
         f" c AS (UPDATE {Conversation._meta.db_table}"
-        " SET assignee_id = %(agent)s, assigned_at = %(now)s WHERE id = %(conversation)s)"
-        f" UPDATE {AgentProfile._meta.db_table}"
-        f" SET {load} = %(load)s, last_assigned_at = %(now)s WHERE id = %(profile)s"
+        " SET assignee_id = %(agent)s, assigned_at = %(now)s WHERE id = %(conversation)s),"
+        f" p AS (UPDATE {AgentProfile._meta.db_table}"
+        f" SET {load} = %(load)s, last_assigned_at = %(now)s WHERE id = %(profile)s)"
+        f" SELECT {rows.columns(Conversation, alias='v')}, {rows.columns(Customer, alias='cu')},"
+        f" {rows.columns(Channel, alias='ch')}, (SELECT t.text FROM {Interaction._meta.db_table} t"
+        " WHERE t.conversation_id = v.id ORDER BY t.created_at DESC, t.id DESC LIMIT 1)"
+        f" FROM {Conversation._meta.db_table} v JOIN {customers} cu ON cu.id = v.customer_id"
+        f" JOIN {channels} ch ON ch.id = v.channel_id WHERE v.id = %(conversation)s"
     )
     params: dict[str, Any] = {
         "conversation": item.conversation_id,
@@ -445,3 +472,9 @@ def _record_assignment_sql(*, item: RoutingItem, profile: AgentProfile, source: 
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        row = cursor.fetchone()
+    first, second = rows.width(Conversation), rows.width(Conversation) + rows.width(Customer)
+    conversation: Conversation = rows.from_row(Conversation, row[:first])
+    conversation.customer = rows.from_row(Customer, row[first:second])
+    conversation.channel = rows.from_row(Channel, row[second:-1])
+    return conversation, row[-1] or ""

@@ -14,14 +14,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
-from routing import engine, intents, offers, stats
+from routing import agent_driven, engine, intents, item_driven, offers, stats
 from routing.assignments import announce_routing_change, end_live_assignment, give, item_for, refresh_load
 from routing.models import (
     AgentProfile,
@@ -134,7 +134,7 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
     failed: dict[tuple[Any, ...], str] = {}
     # Needs no agent could meet in this decision: later batches leave such items out in SQL, so a queue whose head
     # is blocked (a skill nobody free has) costs a few queries, not a scan of every waiting item.
-    blocked = Q()
+    blocked: list[item_driven.Needs] = []
     while True:
         with transaction.atomic():
             pool = engine.agent_pool(queue=queue)
@@ -144,18 +144,15 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
                 engine.explain_full_classes(queue=queue, classes_with_room=classes, available=True if pool else None)
             if not classes:
                 return None
-            items = engine.waiting_items(queue=queue).filter(capacity_class__in=classes).exclude(blocked)
-            if after is not None:
-                items = items.filter(engine.after_in_order(after))
-            batch = list(items.select_for_update(skip_locked=True)[: engine.SCAN_BATCH])
+            batch = item_driven.lock_waiting_batch(queue=queue, classes=classes, after=after, blocked=blocked)
             if not batch:
                 return None
             for item in batch:
                 item.queue = queue
                 if route_item(item=item, failed=failed, pool=pool) is not None:
                     return item
-                if queue.mode == Queue.Mode.PUSH:
-                    blocked |= engine.same_needs(item)
+                if queue.mode == Queue.Mode.PUSH and item_driven.needs_of(item) not in blocked:
+                    blocked.append(item_driven.needs_of(item))
             after = batch[-1]
 
 
@@ -179,12 +176,7 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
             classes = engine.classes_with_room(profile)
             if not classes:
                 return routed
-            item = (
-                engine.items_for_agent(profile=profile, classes=classes)
-                .select_related("queue")
-                .select_for_update(skip_locked=True, of=("self",))
-                .first()
-            )
+            item = agent_driven.lock_best_item_for_agent(profile=profile, classes=classes)
             if item is None:
                 return routed
             if item.queue.mode == Queue.Mode.OFFER:

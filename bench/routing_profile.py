@@ -1,0 +1,108 @@
+"""routing_profile: where one routing decision spends its time (cProfile) and how many SQL statements it sends.
+
+Not part of `make bench` (a profile, not a figure): run it by hand,
+
+    DATABASE_URL=… REDIS_URL=… python -m bench.routing_profile --agents 500 --waiting 10000 --decisions 300
+
+It builds the routing benchmark's data set (bench/routing.py `populate`) in its own database
+(`omnidesk_bench_routing_profile`), then profiles `--decisions` item-driven decisions (`route_next`) and
+`--releases` resolve-and-refill decisions, and prints the statements per decision and the top functions by
+cumulative time to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from bench import routing
+from bench.environment import migrate, setup_django
+
+
+class StatementCounter:
+    """A database execute wrapper counting statements by their first words."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.kinds[" ".join(sql.split()[:2])[:40]] += 1
+        return execute(sql, params, many, context)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.routing_profile")
+    parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--waiting", type=int, default=10_000)
+    parser.add_argument("--decisions", type=int, default=300)
+    parser.add_argument("--releases", type=int, default=100)
+    parser.add_argument("--top", type=int, default=45)
+    args = parser.parse_args()
+    routing.DATABASE = "omnidesk_bench_routing_profile"
+    url = routing.recreate(os.environ["DATABASE_URL"])
+    migrate(url, os.environ.get("REDIS_URL", ""))
+    setup_django(url, os.environ.get("REDIS_URL", ""))
+    from django.conf import settings
+    from django.db import connection
+
+    from interactions.models import Conversation
+    from interactions.services import resolve_conversation
+    from routing.services import route_next
+
+    settings.OMNIDESK_STATS_LIVE = False
+    queue = routing.populate(agents=args.agents, waiting=args.waiting)
+    route_next(queue=queue)  # warm the caches (content types, query compilation)
+    counter = StatementCounter()
+    profiler = cProfile.Profile()
+    done, cpu0 = 0, time.process_time()
+    with connection.execute_wrapper(counter):
+        profiler.enable()
+        for _ in range(args.decisions):
+            if route_next(queue=queue) is None:
+                break
+            done += 1
+        profiler.disable()
+    cpu = time.process_time() - cpu0
+    print(
+        f"route_next: {done} decisions, {sum(counter.kinds.values()) / max(done, 1):.1f} statements each,"
+        f" {cpu * 1000 / max(done, 1):.1f} ms client CPU each (under cProfile)"
+    )
+    for kind, n in counter.kinds.most_common():
+        print(f"  {n / max(done, 1):6.2f}  {kind}")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+    print(out.getvalue())
+
+    conversations = list(
+        Conversation.objects.filter(assignee__isnull=False).select_related("assignee")[: args.releases]
+    )
+    counter = StatementCounter()
+    profiler = cProfile.Profile()
+    cpu0 = time.process_time()
+    with connection.execute_wrapper(counter):
+        profiler.enable()
+        for conversation in conversations:
+            resolve_conversation(conversation=conversation, by=conversation.assignee)
+        profiler.disable()
+    cpu = time.process_time() - cpu0
+    n = max(len(conversations), 1)
+    print(
+        f"resolve + refill: {len(conversations)} releases, {sum(counter.kinds.values()) / n:.1f} statements each,"
+        f" {cpu * 1000 / n:.1f} ms client CPU each (under cProfile)"
+    )
+    for kind, count in counter.kinds.most_common():
+        print(f"  {count / n:6.2f}  {kind}")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+    print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
