@@ -13,10 +13,10 @@ from assist.models import Mention
 from interactions import visitors
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
-from omnidesk.models import EventAudience
 from routing.models import Queue
 from tests.clients import logged_in
 from tests.conftest import make_user
+from tests.events import groups_of, published_events
 from tests.factories import widget_message
 from tests.rt_support import desk_socket, open_visitor, receive_type, session_of
 
@@ -26,11 +26,12 @@ def test_it_adds_a_note_from_the_composer_and_mentions_a_colleague(
 ) -> None:
     bob = make_user("bob", queues=[support_queue])
     conversation = widget_message(chat_channel, text="Bonjour").conversation
-    response = logged_in("alice").post(
-        f"/desk/conversations/{conversation.pk}/note/",
-        {"text": "@bob can you check the invoice?", "mode": "note"},
-        headers={"HX-Request": "true"},
-    )
+    with published_events() as published:
+        response = logged_in("alice").post(
+            f"/desk/conversations/{conversation.pk}/note/",
+            {"text": "@bob can you check the invoice?", "mode": "note"},
+            headers={"HX-Request": "true"},
+        )
     assert response.status_code == 200
     note = Interaction.objects.get(kind="note")
     assert note.author == alice and note.meta == {"mentions": [bob.pk]}
@@ -38,11 +39,11 @@ def test_it_adds_a_note_from_the_composer_and_mentions_a_colleague(
     mention = Mention.objects.get()
     assert (mention.user, mention.conversation_id, mention.read_at) == (bob, conversation.pk, None)
     # The mention event is for Bob's sockets only; the note itself for the conversation's audience, never a visitor.
-    groups = set(EventAudience.objects.filter(event__type="mention.created").values_list("group", flat=True))
-    assert groups == {realtime.agent_group(bob.pk)}
-    note_groups = EventAudience.objects.filter(event__type="message.created", event__data__message__kind="note")
-    assert note_groups.exists()
-    assert not note_groups.filter(group__startswith=realtime.VISITOR_PREFIX).exists()
+    assert groups_of(published.one("mention.created")) == {realtime.agent_group(bob.pk)}
+    notes = [e for e in published.of_type("message.created") if e.data.get("message", {}).get("kind") == "note"]
+    note_groups = {group for note_event in notes for group in groups_of(note_event)}
+    assert note_groups
+    assert not [group for group in note_groups if group.startswith(realtime.VISITOR_PREFIX)]
     assert not Interaction.objects.filter(direction="out", kind="message").exists()
 
 
