@@ -4,8 +4,6 @@ idempotency key, retried on transient failures, never sent twice, and refused ou
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,6 +19,7 @@ from interactions.messaging import meta, telegram, twilio
 from interactions.messaging import services as messaging
 from interactions.models import Channel, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
     API_SECRET,
     TWILIO_TOKEN,
@@ -271,8 +270,8 @@ def test_it_posts_api_channel_replies_signed_with_an_idempotency_key(
     sent = deliver(queued)
     [request] = provider.sent(r"/outbound")
     stamp = request.headers["x-omnidesk-timestamp"]
-    expected = hmac.new(API_SECRET.encode(), f"{stamp}.".encode() + request.body, hashlib.sha256).hexdigest()
-    assert request.headers["x-omnidesk-signature"] == f"sha256={expected}"
+    expected = signing.omnidesk_signature(secret=API_SECRET, timestamp=stamp, body=request.body)
+    assert request.headers["x-omnidesk-signature"] == expected
     assert request.headers["idempotency-key"] == queued.idempotency_key
     assert request.json["to"] == "user-42" and request.json["text"] == "Hello"
     assert str(sent.external_id).startswith("out-")

@@ -16,15 +16,16 @@ from interactions.messaging.models import PendingReceipt
 from interactions.messaging.services import apply_receipt, record_provider_id
 from interactions.models import Channel, InboundEvent, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
+    API_SECRET,
+    META_SECRET,
+    TWILIO_TOKEN,
     FakeProvider,
-    api_headers,
     ingest,
     make_channel,
     messenger_envelope,
-    meta_signature,
     running_provider,
-    twilio_signature,
     twilio_sms,
     twilio_status,
     whatsapp_envelope,
@@ -58,7 +59,13 @@ def test_it_ends_twilio_callbacks_in_the_furthest_state_whatever_their_order(
     for status in ("delivered", "sent", "delivered", "queued", "sent", "delivered"):
         params = twilio_status(str(message.external_id), status)
         answer = Client().post(
-            url, params, headers={"X-Twilio-Signature": twilio_signature(f"http://testserver{url}", params)}
+            url,
+            params,
+            headers={
+                "X-Twilio-Signature": signing.twilio_signature(
+                    token=TWILIO_TOKEN, url=f"http://testserver{url}", params=params
+                )
+            },
         )
         assert answer.status_code == 200
     assert InboundEvent.objects.filter(external_id__startswith="status:").count() == 3  # duplicates stored once
@@ -82,7 +89,7 @@ def test_it_keeps_read_when_whatsapps_sent_and_delivered_arrive_after_it(
         f"/hooks/meta/{channel.uuid}/",
         body,
         content_type="application/json",
-        headers={"X-Hub-Signature-256": meta_signature(body)},
+        headers={"X-Hub-Signature-256": signing.meta_signature(secret=META_SECRET, body=body)},
     )
     assert answer.status_code == 200
     process_all()
@@ -143,7 +150,10 @@ def test_it_takes_delivery_statuses_from_the_api_channel(
     for status in ("read", "delivered"):
         body = json.dumps({"type": "status", "message_id": message.external_id, "status": status}).encode()
         answer = Client().post(
-            f"/hooks/api/{channel.uuid}/", body, content_type="application/json", headers=api_headers(body)
+            f"/hooks/api/{channel.uuid}/",
+            body,
+            content_type="application/json",
+            headers=signing.omnidesk_headers(secret=API_SECRET, body=body),
         )
         assert answer.json() == {"accepted": 1}
     process_all()

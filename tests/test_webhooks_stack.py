@@ -13,8 +13,9 @@ import pytest
 from interactions import services
 from interactions.models import Channel, InboundEvent, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.clients import open_desk
-from tests.messaging_support import FakeProvider, make_channel, running_provider, twilio_signature, twilio_sms
+from tests.messaging_support import TWILIO_TOKEN, FakeProvider, make_channel, running_provider, twilio_sms
 from tests.stack import Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -36,7 +37,13 @@ async def test_it_takes_a_twilio_sms_to_the_agents_desk_and_the_reply_back_to_tw
     async with httpx.AsyncClient() as client:
         answers = await asyncio.gather(
             *(
-                client.post(url, data=params, headers={"X-Twilio-Signature": twilio_signature(url, params)})
+                client.post(
+                    url,
+                    data=params,
+                    headers={
+                        "X-Twilio-Signature": signing.twilio_signature(token=TWILIO_TOKEN, url=url, params=params)
+                    },
+                )
                 for _ in range(3)
             )
         )

@@ -16,6 +16,7 @@ import pytest
 
 from interactions.models import InboundEvent
 from routing.models import Queue
+from tests import signing
 from tests.abuse.set_support import (
     API_MESSAGE,
     CTI_EVENT,
@@ -29,22 +30,19 @@ from tests.abuse.set_support import (
     cti,
     make_hooks,
     meta,
-    meta_sig,
     once,
     page_body,
     send,
     sms,
-    stamped,
     tg,
     twice,
-    twilio_sig,
     unknown,
     voice,
     wa_body,
     with_header,
     without_headers,
 )
-from tests.messaging_support import API_SECRET, TELEGRAM_SECRET, twilio_sms, whatsapp_text
+from tests.messaging_support import API_SECRET, META_SECRET, TELEGRAM_SECRET, TWILIO_TOKEN, twilio_sms, whatsapp_text
 from tests.phone_factories import CTI_SECRET
 
 NOW = int(time.time())
@@ -54,7 +52,12 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ("sms-empty-signature", once(lambda h: sms(h, signature="")), (403,), 0),
     ("sms-forged-signature", once(lambda h: sms(h, signature="AAAAAAAAAAAAAAAAAAAAAAAAAAA=")), (403,), 0),
     ("sms-non-ascii-signature", once(lambda h: sms(h, signature="é" * 28)), (403,), 0),
-    ("sms-emoji-signature", once(lambda h: sms(h, signature="🔑" + twilio_sig("x", {}))), (403,), 0),
+    (
+        "sms-emoji-signature",
+        once(lambda h: sms(h, signature="🔑" + signing.twilio_signature(token=TWILIO_TOKEN, url="x", params={}))),
+        (403,),
+        0,
+    ),
     (
         "sms-truncated-signature",
         once(lambda h: with_header(sms(h), "X-Twilio-Signature", sms(h).headers["X-Twilio-Signature"][:-2])),
@@ -66,8 +69,11 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: sms(
                 h,
-                signature=twilio_sig(
-                    f"http://testserver/hooks/twilio/{h.sms.uuid}/", twilio_sms("SMabuse1"), algo=hashlib.sha256
+                signature=signing.twilio_signature(
+                    token=TWILIO_TOKEN,
+                    url=f"http://testserver/hooks/twilio/{h.sms.uuid}/",
+                    params=twilio_sms("SMabuse1"),
+                    digest=hashlib.sha256,
                 ),
             )
         ),
@@ -145,16 +151,47 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ("wa-empty-signature", once(lambda h: meta(h, signature="")), (403,), 0),
     ("wa-forged-signature", once(lambda h: meta(h, signature="sha256=" + "0" * 64)), (403,), 0),
     ("wa-non-ascii-signature", once(lambda h: meta(h, signature="sha256=" + "é" * 64)), (403,), 0),
-    ("wa-signature-without-prefix", once(lambda h: meta(h, signature=meta_sig(wa_body())[7:])), (403,), 0),
-    ("wa-truncated-signature", once(lambda h: meta(h, signature=meta_sig(wa_body())[:-1])), (403,), 0),
     (
-        "wa-sha1-signature",
-        once(lambda h: meta(h, signature=meta_sig(wa_body(), algo=hashlib.sha1, prefix="sha1="))),
+        "wa-signature-without-prefix",
+        once(lambda h: meta(h, signature=signing.meta_signature(secret=META_SECRET, body=wa_body())[7:])),
         (403,),
         0,
     ),
-    ("wa-other-app-secret", once(lambda h: meta(h, signature=meta_sig(wa_body(), secret="other-app"))), (403,), 0),
-    ("wa-tampered-body", once(lambda h: meta(h, body=wa_body("wamid.EVIL"), signature=meta_sig(wa_body()))), (403,), 0),
+    (
+        "wa-truncated-signature",
+        once(lambda h: meta(h, signature=signing.meta_signature(secret=META_SECRET, body=wa_body())[:-1])),
+        (403,),
+        0,
+    ),
+    (
+        "wa-sha1-signature",
+        once(
+            lambda h: meta(
+                h,
+                signature=signing.meta_signature(
+                    secret=META_SECRET, body=wa_body(), digest=hashlib.sha1, prefix="sha1="
+                ),
+            )
+        ),
+        (403,),
+        0,
+    ),
+    (
+        "wa-other-app-secret",
+        once(lambda h: meta(h, signature=signing.meta_signature(secret="other-app", body=wa_body()))),
+        (403,),
+        0,
+    ),
+    (
+        "wa-tampered-body",
+        once(
+            lambda h: meta(
+                h, body=wa_body("wamid.EVIL"), signature=signing.meta_signature(secret=META_SECRET, body=wa_body())
+            )
+        ),
+        (403,),
+        0,
+    ),
     ("wa-replayed-three-times", lambda h: [meta(h)] * 3, (200, 200, 200), 1),
     ("wa-for-another-phone-number", once(lambda h: meta(h, body=wa_body(phone_number_id="999"))), (200,), 0),
     (
@@ -271,9 +308,9 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
             lambda h: api(
                 h,
                 headers={
-                    "X-Omnidesk-Signature": stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET)[
-                        "X-Omnidesk-Signature"
-                    ]
+                    "X-Omnidesk-Signature": signing.omnidesk_headers(
+                        body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET
+                    )["X-Omnidesk-Signature"]
                 },
             )
         ),
@@ -300,7 +337,14 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ),
     (
         "api-non-ascii-timestamp",
-        once(lambda h: api(h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, stamp="１７６４"))),
+        once(
+            lambda h: api(
+                h,
+                headers=signing.omnidesk_headers(
+                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, timestamp="１７６４"
+                ),
+            )
+        ),
         (403,),
         0,
     ),
@@ -308,7 +352,10 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         "api-expired-timestamp",
         once(
             lambda h: api(
-                h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, stamp=str(NOW - 3600))
+                h,
+                headers=signing.omnidesk_headers(
+                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, timestamp=str(NOW - 3600)
+                ),
             )
         ),
         (403,),
@@ -318,7 +365,10 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         "api-future-timestamp",
         once(
             lambda h: api(
-                h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, stamp=str(NOW + 3600))
+                h,
+                headers=signing.omnidesk_headers(
+                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, timestamp=str(NOW + 3600)
+                ),
             )
         ),
         (403,),
@@ -329,7 +379,9 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, algo=hashlib.sha1, prefix="sha1="),
+                headers=signing.omnidesk_headers(
+                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, digest=hashlib.sha1, prefix="sha1="
+                ),
             )
         ),
         (403,),
@@ -341,7 +393,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
             lambda h: api(
                 h,
                 headers={
-                    **stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET),
+                    **signing.omnidesk_headers(body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET),
                     "X-Omnidesk-Signature": "sha256=abc",
                 },
             )
@@ -351,7 +403,12 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ),
     (
         "api-signed-with-another-channel-secret",
-        once(lambda h: api(h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret="other-channel-secret"))),
+        once(
+            lambda h: api(
+                h,
+                headers=signing.omnidesk_headers(body=json.dumps(API_MESSAGE).encode(), secret="other-channel-secret"),
+            )
+        ),
         (403,),
         0,
     ),
@@ -388,14 +445,26 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ),
     (
         "cti-non-ascii-timestamp",
-        once(lambda h: cti(h, headers=stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, stamp="٣٤٥"))),
+        once(
+            lambda h: cti(
+                h,
+                headers=signing.omnidesk_headers(
+                    body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, timestamp="٣٤٥"
+                ),
+            )
+        ),
         (403,),
         0,
     ),
     (
         "cti-expired-timestamp",
         once(
-            lambda h: cti(h, headers=stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, stamp=str(NOW - 600)))
+            lambda h: cti(
+                h,
+                headers=signing.omnidesk_headers(
+                    body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, timestamp=str(NOW - 600)
+                ),
+            )
         ),
         (403,),
         0,
@@ -404,7 +473,10 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         "cti-md5-signature",
         once(
             lambda h: cti(
-                h, headers=stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, algo=hashlib.md5, prefix="md5=")
+                h,
+                headers=signing.omnidesk_headers(
+                    body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, digest=hashlib.md5, prefix="md5="
+                ),
             )
         ),
         (403,),
@@ -416,7 +488,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
             lambda h: cti(
                 h,
                 headers={
-                    **stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET),
+                    **signing.omnidesk_headers(body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET),
                     "X-Omnidesk-Signature": "sha256=12",
                 },
             )
