@@ -26,15 +26,9 @@ from tests.phone_factories import (
     cti_body,
     give_phone,
     moments,
-    phone_channel,
     post_cti,
     send_event,
 )
-
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue)
 
 
 @pytest.fixture

@@ -18,11 +18,6 @@ from tests.mail_support import WEBHOOK_SIGNING_KEY, email_channel, fixture_bytes
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return email_channel(support_queue)
-
-
 def signed(raw: bytes, *, key: str = WEBHOOK_SIGNING_KEY, token: str = "a" * 50) -> dict[str, Any]:
     """The form Mailgun posts for a route with forward("…/mime"): the raw MIME and its signature."""
     return {

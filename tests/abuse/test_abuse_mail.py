@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,17 +25,11 @@ from tests import signing
 from tests.mail_support import WEBHOOK_SIGNING_KEY, email_channel
 from tests.mail_trust_support import DMARC_FAIL, ingest, mail
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return email_channel(support_queue, acknowledgement="We received your message.")
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.mailbox(acknowledgement="We received your message."),
+    pytest.mark.usefixtures("media_root"),
+]
 
 
 @dataclass
