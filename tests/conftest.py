@@ -9,7 +9,8 @@ The people (each a fixture of the same name; every agent is available and logs i
 - sophie: a supervisor, who also administers the desk (`is_staff`, `is_superuser`), member of no queue;
 - stan: an `is_staff` user who is only an agent, of no queue (staff is not a supervisor);
 - dora: a former agent of the Support team, deactivated: she sees nothing;
-- carla: a customer (not a user) who chats from the website.
+- carla: a customer (not a user) who chats from the website;
+- jeanne: a known customer, verified jeanne@example.com, with an earlier (resolved) chat on the website.
 
 The teams' queues: support_queue, billing_queue, fraud_queue (confidential). The channels, all of the Support queue:
 - chat_channel: the website's chat widget (origin http://shop.example);
@@ -17,7 +18,8 @@ The teams' queues: support_queue, billing_queue, fraud_queue (confidential). The
 - mailbox: support@example.com, receiving by Mailgun webhook (tests/mail_support.py); a module or test adds config
   with `@pytest.mark.mailbox(acknowledgement=…)`;
 - hotline: the voice line, signed CTI and Twilio (tests/phone_factories.py); config with `@pytest.mark.hotline(…)`.
-`media_root` points MEDIA_ROOT at a temporary folder (`pytest.mark.usefixtures("media_root")` for a whole module).
+`media_root` points MEDIA_ROOT at a temporary folder (`pytest.mark.usefixtures("media_root")` for a whole module);
+`provider` is a fake messaging provider's HTTP server (tests/messaging_support.py).
 Signed webhooks: tests/signing.py; the realtime events a block published: tests/events.py.
 """
 
@@ -43,6 +45,8 @@ from interactions.models import Channel, Conversation
 from routing.models import AgentProfile, Queue
 from tests import mail_support, phone_factories
 from tests.browser import launch_chromium
+from tests.factories import customer_with_earlier_chat
+from tests.messaging_support import FakeProvider, running_provider
 from tests.stack import Stack
 
 # Playwright's sync API and the websocket helpers run an event loop in the test's thread; the ORM calls the tests
@@ -273,3 +277,16 @@ def carla(db: None) -> Customer:
     customer = Customer.objects.create(display_name="Carla")
     Identity.objects.create(customer=customer, kind=Identity.Kind.WIDGET, address="carla-visitor")
     return customer
+
+
+@pytest.fixture
+def jeanne(chat_channel: Channel) -> Customer:
+    """A known customer with a verified email and an earlier chat on the website."""
+    return customer_with_earlier_chat(chat_channel, text="Ma commande 4521 n'est pas arrivée")
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    """A fake messaging provider's HTTP server: channels built with its url send to it, tests read what it got."""
+    with running_provider() as server:
+        yield server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +18,6 @@ from tests.messaging_support import (
     META_SECRET,
     FakeProvider,
     make_channel,
-    running_provider,
     whatsapp_envelope,
     whatsapp_text,
 )
@@ -27,12 +25,6 @@ from tests.stack import Stack, wait_until
 from tests.test_widget_browser import log_in
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 def test_it_offers_only_approved_templates_once_the_whatsapp_window_has_closed(

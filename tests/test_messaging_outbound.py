@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -27,18 +26,11 @@ from tests.messaging_support import (
     ingest,
     make_channel,
     messenger_envelope,
-    running_provider,
     telegram_update,
     twilio_sms,
     whatsapp_envelope,
     whatsapp_text,
 )
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 def conversation_on(channel: Channel) -> Interaction:

@@ -4,10 +4,8 @@ state, and a receipt that arrives before the provider's id of its message is rec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from interactions import inbound, outbound, services
@@ -25,18 +23,11 @@ from tests.messaging_support import (
     ingest,
     make_channel,
     messenger_envelope,
-    running_provider,
     twilio_sms,
     twilio_status,
     whatsapp_envelope,
     whatsapp_text,
 )
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 def process_all() -> None:

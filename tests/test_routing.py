@@ -28,8 +28,7 @@ def test_it_assigns_a_new_conversation_to_an_available_agent_of_the_queue(alice:
     assert conversation.assigned_at is not None
 
 
-def test_it_picks_the_least_loaded_agent(alice: Any, support_queue: Queue, chat_channel: Channel) -> None:
-    bruno = make_user("bruno", queues=[support_queue])
+def test_it_picks_the_least_loaded_agent(alice: Any, bruno: Any, chat_channel: Channel) -> None:
     first = widget_message(chat_channel).conversation
     second = widget_message(chat_channel).conversation
     third = widget_message(chat_channel).conversation

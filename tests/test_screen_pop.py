@@ -42,12 +42,6 @@ async def frames_of(desk: WebsocketCommunicator, frame_type: str, *, wait: float
     return found
 
 
-@pytest.fixture
-def bruno(support_queue: Queue) -> Any:
-    """Alice's teammate in Support."""
-    return make_user("bruno", queues=[support_queue])
-
-
 def carla_with_history(carla: Customer, chat_channel: Channel) -> Customer:
     give_phone(carla)
     case = Conversation.objects.create(customer=carla, channel=chat_channel, queue=chat_channel.queue)
