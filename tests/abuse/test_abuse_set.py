@@ -11,6 +11,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,20 @@ from tests.abuse.set_support import (
 )
 from tests.messaging_support import API_SECRET, META_SECRET, TELEGRAM_SECRET, TWILIO_TOKEN, twilio_sms, whatsapp_text
 from tests.phone_factories import CTI_SECRET
+
+
+def api_signed(**forgery: Any) -> dict[str, str]:
+    """Our headers over the API message; `forgery` changes what a case breaks (secret, timestamp, digest, prefix)."""
+    return signing.omnidesk_headers(body=json.dumps(API_MESSAGE).encode(), **{"secret": API_SECRET, **forgery})
+
+
+def cti_signed(**forgery: Any) -> dict[str, str]:
+    return signing.omnidesk_headers(body=json.dumps(CTI_EVENT).encode(), **{"secret": CTI_SECRET, **forgery})
+
+
+def meta_signed(**forgery: Any) -> str:
+    return signing.meta_signature(body=wa_body(), **{"secret": META_SECRET, **forgery})
+
 
 NOW = int(time.time())
 CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
@@ -151,47 +166,21 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ("wa-empty-signature", once(lambda h: meta(h, signature="")), (403,), 0),
     ("wa-forged-signature", once(lambda h: meta(h, signature="sha256=" + "0" * 64)), (403,), 0),
     ("wa-non-ascii-signature", once(lambda h: meta(h, signature="sha256=" + "é" * 64)), (403,), 0),
-    (
-        "wa-signature-without-prefix",
-        once(lambda h: meta(h, signature=signing.meta_signature(secret=META_SECRET, body=wa_body())[7:])),
-        (403,),
-        0,
-    ),
-    (
-        "wa-truncated-signature",
-        once(lambda h: meta(h, signature=signing.meta_signature(secret=META_SECRET, body=wa_body())[:-1])),
-        (403,),
-        0,
-    ),
+    ("wa-signature-without-prefix", once(lambda h: meta(h, signature=meta_signed()[7:])), (403,), 0),
+    ("wa-truncated-signature", once(lambda h: meta(h, signature=meta_signed()[:-1])), (403,), 0),
     (
         "wa-sha1-signature",
         once(
             lambda h: meta(
                 h,
-                signature=signing.meta_signature(
-                    secret=META_SECRET, body=wa_body(), digest=hashlib.sha1, prefix="sha1="
-                ),
+                signature=meta_signed(digest=hashlib.sha1, prefix="sha1="),
             )
         ),
         (403,),
         0,
     ),
-    (
-        "wa-other-app-secret",
-        once(lambda h: meta(h, signature=signing.meta_signature(secret="other-app", body=wa_body()))),
-        (403,),
-        0,
-    ),
-    (
-        "wa-tampered-body",
-        once(
-            lambda h: meta(
-                h, body=wa_body("wamid.EVIL"), signature=signing.meta_signature(secret=META_SECRET, body=wa_body())
-            )
-        ),
-        (403,),
-        0,
-    ),
+    ("wa-other-app-secret", once(lambda h: meta(h, signature=meta_signed(secret="other-app"))), (403,), 0),
+    ("wa-tampered-body", once(lambda h: meta(h, body=wa_body("wamid.EVIL"), signature=meta_signed())), (403,), 0),
     ("wa-replayed-three-times", lambda h: [meta(h)] * 3, (200, 200, 200), 1),
     ("wa-for-another-phone-number", once(lambda h: meta(h, body=wa_body(phone_number_id="999"))), (200,), 0),
     (
@@ -307,11 +296,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers={
-                    "X-Omnidesk-Signature": signing.omnidesk_headers(
-                        body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET
-                    )["X-Omnidesk-Signature"]
-                },
+                headers={"X-Omnidesk-Signature": api_signed()["X-Omnidesk-Signature"]},
             )
         ),
         (403,),
@@ -340,9 +325,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers=signing.omnidesk_headers(
-                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, timestamp="１７６４"
-                ),
+                headers=api_signed(timestamp="１７６４"),
             )
         ),
         (403,),
@@ -353,9 +336,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers=signing.omnidesk_headers(
-                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, timestamp=str(NOW - 3600)
-                ),
+                headers=api_signed(timestamp=str(NOW - 3600)),
             )
         ),
         (403,),
@@ -366,9 +347,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers=signing.omnidesk_headers(
-                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, timestamp=str(NOW + 3600)
-                ),
+                headers=api_signed(timestamp=str(NOW + 3600)),
             )
         ),
         (403,),
@@ -379,9 +358,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers=signing.omnidesk_headers(
-                    body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET, digest=hashlib.sha1, prefix="sha1="
-                ),
+                headers=api_signed(digest=hashlib.sha1, prefix="sha1="),
             )
         ),
         (403,),
@@ -393,7 +370,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
             lambda h: api(
                 h,
                 headers={
-                    **signing.omnidesk_headers(body=json.dumps(API_MESSAGE).encode(), secret=API_SECRET),
+                    **api_signed(),
                     "X-Omnidesk-Signature": "sha256=abc",
                 },
             )
@@ -406,7 +383,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers=signing.omnidesk_headers(body=json.dumps(API_MESSAGE).encode(), secret="other-channel-secret"),
+                headers=api_signed(secret="other-channel-secret"),
             )
         ),
         (403,),
@@ -448,9 +425,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: cti(
                 h,
-                headers=signing.omnidesk_headers(
-                    body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, timestamp="٣٤٥"
-                ),
+                headers=cti_signed(timestamp="٣٤٥"),
             )
         ),
         (403,),
@@ -461,9 +436,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: cti(
                 h,
-                headers=signing.omnidesk_headers(
-                    body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, timestamp=str(NOW - 600)
-                ),
+                headers=cti_signed(timestamp=str(NOW - 600)),
             )
         ),
         (403,),
@@ -474,9 +447,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: cti(
                 h,
-                headers=signing.omnidesk_headers(
-                    body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, digest=hashlib.md5, prefix="md5="
-                ),
+                headers=cti_signed(digest=hashlib.md5, prefix="md5="),
             )
         ),
         (403,),
@@ -488,7 +459,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
             lambda h: cti(
                 h,
                 headers={
-                    **signing.omnidesk_headers(body=json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET),
+                    **cti_signed(),
                     "X-Omnidesk-Signature": "sha256=12",
                 },
             )
