@@ -1,8 +1,26 @@
-"""The people of the tests and the real stack they use.
+"""The people of the tests, the channels they work on, and the real stack they use.
 
-Alice is an agent of the Support team, Oscar an agent of another team (Billing), Sophie a supervisor and Carla a
-customer who chats from the website. Fiona is an agent of the confidential Fraud team, Stan an `is_staff` user who is
-only an agent (staff is not a supervisor), and Dora a deactivated former agent of the Support team.
+The people (each a fixture of the same name; every agent is available and logs in with PASSWORD):
+- alice: an agent of the Support team, the one the work usually goes to;
+- bruno: a second agent of the Support team, Alice's teammate: the other agent on the same work (collisions,
+  transfers, who routing picks between two, a mention);
+- oscar: an agent of another team (Billing): may not see Support's conversations beyond what access grants;
+- fiona: an agent of the confidential Fraud team (its conversations are metadata only for everyone else);
+- sophie: a supervisor, who also administers the desk (`is_staff`, `is_superuser`), member of no queue;
+- stan: an `is_staff` user who is only an agent, of no queue (staff is not a supervisor);
+- dora: a former agent of the Support team, deactivated: she sees nothing;
+- carla: a customer (not a user) who chats from the website;
+- jeanne: a known customer, verified jeanne@example.com, with an earlier (resolved) chat on the website.
+
+The teams' queues: support_queue, billing_queue, fraud_queue (confidential). The channels, all of the Support queue:
+- chat_channel: the website's chat widget (origin http://shop.example);
+- email_channel: a bare email channel (no address, no secrets);
+- mailbox: support@example.com, receiving by Mailgun webhook (tests/mail_support.py); a module or test adds config
+  with `@pytest.mark.mailbox(acknowledgement=…)`;
+- hotline: the voice line, signed CTI and Twilio (tests/phone_factories.py); config with `@pytest.mark.hotline(…)`.
+`media_root` points MEDIA_ROOT at a temporary folder (`pytest.mark.usefixtures("media_root")` for a whole module);
+`provider` is a fake messaging provider's HTTP server (tests/messaging_support.py).
+Signed webhooks: tests/signing.py; the realtime events a block published: tests/events.py.
 """
 
 from __future__ import annotations
@@ -10,6 +28,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -24,7 +43,10 @@ from playwright.sync_api import Browser, sync_playwright
 from customers.models import Customer, Identity
 from interactions.models import Channel, Conversation
 from routing.models import AgentProfile, Queue
+from tests import mail_support, phone_factories
 from tests.browser import launch_chromium
+from tests.factories import customer_with_earlier_chat
+from tests.messaging_support import FakeProvider, running_provider
 from tests.stack import Stack
 
 # Playwright's sync API and the websocket helpers run an event loop in the test's thread; the ORM calls the tests
@@ -58,6 +80,8 @@ TransactionTestCase._fixture_teardown = _flush_retrying_on_deadlock(TransactionT
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mailbox(**config): the `mailbox` fixture's config beyond its defaults")
+    config.addinivalue_line("markers", "hotline(**config): the `hotline` fixture's config beyond its defaults")
     if not (settings.DATABASE_URL.startswith("postgres") and settings.REDIS_URL):
         raise pytest.UsageError("run the suite with `make test` (DATABASE_URL=postgres://… and REDIS_URL=redis://…)")
 
@@ -165,6 +189,12 @@ def sophie(db: None) -> Any:
 
 
 @pytest.fixture
+def bruno(support_queue: Queue) -> Any:
+    """A second agent of the Support team, Alice's teammate."""
+    return make_user("bruno", queues=[support_queue])
+
+
+@pytest.fixture
 def fraud_queue(db: None) -> Queue:
     """A confidential queue: for non-members its conversations are metadata only."""
     return Queue.objects.create(name="Fraud", confidential=True)
@@ -200,6 +230,30 @@ def email_channel(support_queue: Queue) -> Channel:
     return Channel.objects.create(kind=Channel.Kind.EMAIL, name="Support mailbox", queue=support_queue)
 
 
+def _marked_config(request: pytest.FixtureRequest, marker: str) -> dict[str, Any]:
+    closest = request.node.get_closest_marker(marker)
+    return dict(closest.kwargs) if closest else {}
+
+
+@pytest.fixture
+def mailbox(request: pytest.FixtureRequest, support_queue: Queue) -> Channel:
+    """support@example.com, receiving by Mailgun webhook; `@pytest.mark.mailbox(**config)` adds to its config."""
+    return mail_support.email_channel(support_queue, **_marked_config(request, "mailbox"))
+
+
+@pytest.fixture
+def hotline(request: pytest.FixtureRequest, support_queue: Queue) -> Channel:
+    """The Support voice line (CTI and Twilio secrets); `@pytest.mark.hotline(**config)` adds to its config."""
+    return phone_factories.phone_channel(support_queue, **_marked_config(request, "hotline"))
+
+
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    """Uploaded and received files go to a temporary folder, not the checkout's media/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def arrive(db: None) -> Callable[..., Conversation]:
     """A customer's first message on `channel`, ingested as the worker does it: a new conversation, routed."""
@@ -223,3 +277,16 @@ def carla(db: None) -> Customer:
     customer = Customer.objects.create(display_name="Carla")
     Identity.objects.create(customer=customer, kind=Identity.Kind.WIDGET, address="carla-visitor")
     return customer
+
+
+@pytest.fixture
+def jeanne(chat_channel: Channel) -> Customer:
+    """A known customer with a verified email and an earlier chat on the website."""
+    return customer_with_earlier_chat(chat_channel, text="Ma commande 4521 n'est pas arrivée")
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    """A fake messaging provider's HTTP server: channels built with its url send to it, tests read what it got."""
+    with running_provider() as server:
+        yield server

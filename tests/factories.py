@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from customers.models import Customer
+from customers.models import Customer, Identity
 from interactions import inbound
-from interactions.models import Channel, Interaction
+from interactions.models import Channel, Conversation, Interaction
 from tests.stack import wait_until
 
 
@@ -26,3 +26,21 @@ def widget_message(channel: Channel, *, visitor: str | None = None, text: str = 
 
 def customer_named(name: str) -> Customer:
     return Customer.objects.create(display_name=name)
+
+
+def customer_with_earlier_chat(
+    channel: Channel, *, text: str, name: str = "Jeanne Martin", email: str = "jeanne@example.com"
+) -> Customer:
+    """A known customer with a verified email and one earlier, resolved chat on `channel` saying `text`."""
+    customer = Customer.objects.create(display_name=name)
+    Identity.objects.create(customer=customer, kind="email", address=email, verified=True)
+    conversation = Conversation.objects.create(customer=customer, channel=channel, status="resolved")
+    Interaction.objects.create(
+        conversation=conversation,
+        customer=customer,
+        channel=channel,
+        direction="in",
+        text=text,
+        external_id="earlier",
+    )
+    return customer

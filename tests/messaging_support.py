@@ -207,36 +207,6 @@ def make_channel(kind: str, queue: Queue, *, api_base: str = "", **config: Any) 
     return Channel.objects.create(kind=kind, name=f"{kind} channel", queue=queue, config=merged, secrets=secrets)
 
 
-# --- webhooks signed the way each provider signs them (written from the providers' documentation, independently of
-# interactions/messaging/signatures.py, so that a mistake there cannot cancel itself out) -------------------------
-
-
-def twilio_signature(url: str, params: dict[str, str], token: str = TWILIO_TOKEN) -> str:
-    import base64
-    import hashlib
-    import hmac
-
-    data = url + "".join(key + params[key] for key in sorted(params))
-    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
-
-
-def meta_signature(body: bytes, secret: str = META_SECRET) -> str:
-    import hashlib
-    import hmac
-
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def api_headers(body: bytes, *, timestamp: int | None = None, secret: str = API_SECRET) -> dict[str, str]:
-    import hashlib
-    import hmac
-    import time
-
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Omnidesk-Timestamp": stamp, "X-Omnidesk-Signature": f"sha256={digest}"}
-
-
 def twilio_sms(sid: str, *, sender: str = "+33612345678", body: str = "Bonjour", **extra: str) -> dict[str, str]:
     """An inbound SMS as Twilio posts it to the messaging webhook."""
     return {

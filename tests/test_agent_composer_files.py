@@ -8,7 +8,6 @@ import email.policy
 import re
 from collections.abc import Iterator
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,13 +25,11 @@ from tests.messaging_support import FakeProvider, Recorded, json_reply, make_cha
 from tests.test_email_outbound import carla_writes
 from tests.test_messaging_outbound import conversation_on
 
+pytestmark = pytest.mark.usefixtures("media_root")
+
+
 smtp_server = mail_support.smtp_server
 PDF = b"%PDF-1.4 the invoice of March\n%%EOF\n"
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture

@@ -91,9 +91,8 @@ def scripted_history(*, chat: Channel, email: Channel, fraud: Queue, alice: Any,
 
 @pytest.fixture
 def history(
-    alice: Any, fiona: Any, support_queue: Queue, fraud_queue: Queue, chat_channel: Channel, email_channel: Channel
+    alice: Any, fiona: Any, fraud_queue: Queue, chat_channel: Channel, email_channel: Channel, hotline: Channel
 ) -> History:
-    Channel.objects.create(kind=Channel.Kind.VOICE, name="Support line", queue=support_queue)
     return scripted_history(chat=chat_channel, email=email_channel, fraud=fraud_queue, alice=alice, fiona=fiona)
 
 

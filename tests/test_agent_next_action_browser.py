@@ -24,12 +24,11 @@ def test_it_applies_and_dismisses_suggestions_from_the_panel(
     browser: Browser,
     alice: Any,
     fiona: Any,
-    support_queue: Queue,
     fraud_queue: Queue,
     chat_channel: Channel,
     email_channel: Channel,
+    hotline: Channel,
 ) -> None:
-    Channel.objects.create(kind=Channel.Kind.VOICE, name="Support line", queue=support_queue)
     history = scripted_history(chat=chat_channel, email=email_channel, fraud=fraud_queue, alice=alice, fiona=fiona)
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     log_in(page, stack.base_url, "alice")

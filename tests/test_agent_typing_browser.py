@@ -12,9 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from interactions.models import Channel, Interaction
 from omnidesk.models import Event
-from routing.models import Queue
 from tests.browser import website, widget_page
-from tests.conftest import make_user
 from tests.stack import Stack, wait_until
 from tests.ui_support import signed_in_page
 
@@ -29,9 +27,8 @@ def customer_site(stack: Stack, chat_channel: Channel) -> Iterator[str]:
 
 
 def test_it_shows_typing_viewers_and_flags_a_reply_after_another_agents(
-    stack: Stack, browser: Browser, alice: Any, support_queue: Queue, customer_site: str
+    stack: Stack, browser: Browser, alice: Any, customer_site: str, bruno: Any
 ) -> None:
-    make_user("bob", queues=[support_queue])
     visitor = browser.new_context().new_page()
     visitor.goto(customer_site)
     visitor.get_by_role("button", name="Chat with us").click()
@@ -41,15 +38,15 @@ def test_it_shows_typing_viewers_and_flags_a_reply_after_another_agents(
     conversation_id = Interaction.objects.get(text="Bonjour, une question").conversation_id
 
     pages = {}
-    for name in ("alice", "bob"):
+    for name in ("alice", "bruno"):
         page = signed_in_page(browser, stack, get_user_model().objects.get(username=name))
         page.goto(f"{stack.base_url}/desk/conversations/{conversation_id}/")
         expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
         pages[name] = page
-    a, b = pages["alice"], pages["bob"]
+    a, b = pages["alice"], pages["bruno"]
 
     # Both see each other viewing.
-    expect(a.locator("#viewers")).to_contain_text("Bob")
+    expect(a.locator("#viewers")).to_contain_text("Bruno")
     expect(b.locator("#viewers")).to_contain_text("Alice")
 
     # The visitor types: both agents see it, and it stops.
@@ -59,13 +56,13 @@ def test_it_shows_typing_viewers_and_flags_a_reply_after_another_agents(
     for page in (a, b):
         expect(page.locator("#typing-indicator")).to_have_text("", timeout=10_000)
 
-    # Alice types: the visitor and Bob see it (Bob also sees her replying), and it stops once she sends.
+    # Alice types: the visitor and Bruno see it (Bruno also sees her replying), and it stops once she sends.
     a.locator("#reply-text").press_sequentially("Bonjour")
     expect(visitor.get_by_text("Alice is typing…")).to_be_visible()
     expect(b.locator("#typing-indicator")).to_have_text("Alice is typing…")
     expect(b.locator("#viewers")).to_contain_text(re.compile("Alice \\(replying\\)"))
 
-    # Bob starts a reply; Alice's lands first; Bob's Send is flagged once, then sends.
+    # Bruno starts a reply; Alice's lands first; Bruno's Send is flagged once, then sends.
     b.locator("#reply-text").fill("Je m'en occupe")
     b.locator("#reply-text").press("End")
     a.locator("#reply-text").press_sequentially(", je regarde.")
@@ -81,7 +78,7 @@ def test_it_shows_typing_viewers_and_flags_a_reply_after_another_agents(
 
     # No stale "viewing" when a desk goes away.
     b.close()
-    expect(a.locator("#viewers")).not_to_contain_text("Bob")
+    expect(a.locator("#viewers")).not_to_contain_text("Bruno")
     # Typing and viewing were never stored as events (the replies were).
     types = set(Event.objects.values_list("type", flat=True))
     assert "message.created" in types

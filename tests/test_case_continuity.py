@@ -18,7 +18,7 @@ from interactions.phone import callbacks
 from interactions.phone.models import Callback
 from routing.models import Assignment, Intent, Queue, RoutingItem
 from tests.conftest import make_user
-from tests.phone_factories import CARLA_PHONE, give_phone, phone_channel, send_event
+from tests.phone_factories import CARLA_PHONE, give_phone, send_event
 
 pytestmark = pytest.mark.django_db
 
@@ -38,11 +38,6 @@ def intents(billing_queue: Queue) -> dict[str, Intent]:
         examples=["mon colis n'est pas arrivé", "where is my parcel"],
     )
     return {"billing": billing, "delivery": delivery}
-
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue)
 
 
 def write(customer: Customer, channel: Channel, text: str, *, unthreaded_mail: bool = False) -> Interaction:

@@ -16,25 +16,17 @@ from customers.models import Customer
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import cti
 from interactions.phone.models import Call, Callback
-from routing.models import Queue
 from tests import signing
 from tests.clients import logged_in
-from tests.conftest import make_user
 from tests.phone_factories import (
     CARLA_PHONE,
     TWILIO_TOKEN,
     cti_body,
     give_phone,
     moments,
-    phone_channel,
     post_cti,
     send_event,
 )
-
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue)
 
 
 @pytest.fixture
@@ -143,8 +135,7 @@ def test_it_tells_abandoned_calls_and_voicemails_apart(alice: Any, hotline: Chan
     assert not Callback.objects.filter(call=voicemail).exists()
 
 
-def test_it_follows_a_transfer_to_another_agent(alice: Any, support_queue: Queue, hotline: Channel, start: Any) -> None:
-    bruno = make_user("bruno", queues=[support_queue])
+def test_it_follows_a_transfer_to_another_agent(alice: Any, bruno: Any, hotline: Channel, start: Any) -> None:
     ring, answer, transfer, hangup = moments(start, 0, 5, 40, 100)
     send_event(hotline, "ringing", "c-14", ring, caller="0612345678", extension="201")
     send_event(hotline, "answered", "c-14", answer, extension="201")

@@ -7,21 +7,14 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from django.test import Client
 from django.utils import timezone
 
 from customers import selectors
 from customers.models import Customer, Identity
 from interactions.models import Channel, Conversation, Interaction
-from routing.models import Queue
 from tests.clients import logged_in
 from tests.factories import widget_message
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return Channel.objects.create(kind=Channel.Kind.EMAIL, name="Mailbox", queue=support_queue)
 
 
 def email_case(customer: Customer, channel: Channel, *, status: str = Conversation.Status.OPEN) -> Conversation:

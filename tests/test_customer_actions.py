@@ -10,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from customers.models import Customer, CustomerImport, Identity, MergeRecord
 from customers.tasks import run_customer_import
 from interactions.models import Channel, Conversation, Interaction
-from routing.models import Queue
 from tests.clients import logged_in
 
 SUPERVISOR_CONTROLS = [
@@ -21,11 +20,6 @@ SUPERVISOR_CONTROLS = [
     "Merge into this customer",
     "Undo merge",
 ]
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return Channel.objects.create(kind=Channel.Kind.EMAIL, name="Mailbox", queue=support_queue)
 
 
 def customer_with_mail(name: str, email: str, channel: Channel) -> Customer:

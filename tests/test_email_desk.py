@@ -7,7 +7,6 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,18 +19,10 @@ from interactions.models import Attachment, Channel, Interaction
 from routing.models import Queue
 from tests.clients import logged_in
 from tests.conftest import PASSWORD
-from tests.mail_support import email_channel, fixture_bytes
+from tests.mail_support import fixture_bytes
 from tests.stack import Stack, free_port, wait_until
 
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return email_channel(support_queue, attachment_max_bytes=1024 * 1024)
+pytestmark = [pytest.mark.mailbox(attachment_max_bytes=1024 * 1024), pytest.mark.usefixtures("media_root")]
 
 
 def received(channel: Channel, raw: bytes) -> Interaction:

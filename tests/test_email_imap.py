@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
-from typing import Any
 
 import psycopg2
 import pytest
@@ -22,12 +20,10 @@ from tests import mail_support
 from tests.mail_support import Dovecot, email_channel, fixture_bytes
 from tests.stack import Stack, wait_until
 
+pytestmark = pytest.mark.usefixtures("media_root")
+
+
 dovecot = mail_support.dovecot
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def plain_mail(n: int) -> bytes:

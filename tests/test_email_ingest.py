@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,20 +18,13 @@ from interactions.mail import threads
 from interactions.mail.models import MessageReference
 from interactions.mail.services import record_raw_mail
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
-from routing.models import Queue
-from tests.mail_support import FIXTURES, email_channel, fixture_bytes
+from tests.mail_support import FIXTURES, fixture_bytes
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return email_channel(support_queue, attachment_max_bytes=1024 * 1024, acknowledgement="We received your message.")
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.mailbox(attachment_max_bytes=1024 * 1024, acknowledgement="We received your message."),
+    pytest.mark.usefixtures("media_root"),
+]
 
 
 def ingest(channel: Channel, raw: bytes) -> Interaction | None:

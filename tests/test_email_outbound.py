@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,12 +21,10 @@ from tests.conftest import PASSWORD
 from tests.mail_support import SmtpServer, email_channel, fixture_bytes
 from tests.stack import Stack, free_port, wait_until
 
+pytestmark = pytest.mark.usefixtures("media_root")
+
+
 smtp_server = mail_support.smtp_server
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 @pytest.fixture

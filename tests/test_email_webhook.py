@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import time
 from typing import Any
 
@@ -14,24 +12,16 @@ from django.test import Client
 from interactions import inbound
 from interactions.models import Channel, InboundEvent
 from routing.models import Queue
+from tests import signing
 from tests.mail_support import WEBHOOK_SIGNING_KEY, email_channel, fixture_bytes
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return email_channel(support_queue)
-
-
 def signed(raw: bytes, *, key: str = WEBHOOK_SIGNING_KEY, token: str = "a" * 50) -> dict[str, Any]:
     """The form Mailgun posts for a route with forward("…/mime"): the raw MIME and its signature."""
-    timestamp = str(int(time.time()))
-    signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     return {
-        "token": token,
-        "timestamp": timestamp,
-        "signature": signature,
+        **signing.mailgun_fields(key=key, token=token),
         "recipient": "support@example.com",
         "sender": "carla@example.com",
         "body-mime": raw.decode("utf-8"),
@@ -87,9 +77,10 @@ def test_it_answers_404_for_an_unknown_or_unconfigured_channel(mailbox: Channel,
 
 
 def signed_at(raw: bytes, *, timestamp: int, token: str = "c" * 50, recipient: str = "support@example.com") -> dict:
-    signature = hmac.new(WEBHOOK_SIGNING_KEY.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
     form = signed(raw, token=token)
-    form.update({"timestamp": str(timestamp), "signature": signature, "recipient": recipient})
+    form.update(
+        {**signing.mailgun_fields(key=WEBHOOK_SIGNING_KEY, token=token, timestamp=timestamp), "recipient": recipient}
+    )
     return form
 
 

@@ -14,18 +14,12 @@ from customers.merge import merge_customers
 from customers.models import Customer, CustomerImport, ErasureRecord, Identity, MergeRecord
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from omnidesk.models import Event
-from routing.models import Queue
 from tests.clients import logged_in
 from tests.factories import widget_message
 
 NAME = "Zoé Lambertini"
 EMAIL = "zoe.lambertini@example.com"
 PHONE = "+33612345678"
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return Channel.objects.create(kind=Channel.Kind.EMAIL, name="Mailbox", queue=support_queue)
 
 
 @pytest.fixture

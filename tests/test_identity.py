@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, expect
 from customers.models import Customer, Identity
 from customers.services import normalize_address, resolve_identity
 from interactions import visitors
-from interactions.models import Channel, Conversation, Interaction
+from interactions.models import Channel
 from tests.browser import website, widget_page
 from tests.stack import Stack
 
@@ -49,23 +49,6 @@ def test_it_resolves_equivalent_addresses_to_the_same_customer(db: None) -> None
     assert again.pk == first.pk
     assert Customer.objects.count() == 1
     assert Identity.objects.get().address == "+33612345678"
-
-
-@pytest.fixture
-def jeanne(chat_channel: Channel) -> Customer:
-    """A known customer with a verified email and an earlier chat on the website."""
-    customer = Customer.objects.create(display_name="Jeanne Martin")
-    Identity.objects.create(customer=customer, kind="email", address="jeanne@example.com", verified=True)
-    conversation = Conversation.objects.create(customer=customer, channel=chat_channel, status="resolved")
-    Interaction.objects.create(
-        conversation=conversation,
-        customer=customer,
-        channel=chat_channel,
-        direction="in",
-        text="Ma commande 4521 n'est pas arrivée",
-        external_id="earlier",
-    )
-    return customer
 
 
 def test_it_links_a_signed_visitor_to_the_customer_with_that_email(jeanne: Customer, chat_channel: Channel) -> None:

@@ -13,21 +13,8 @@ from django.test import Client
 from interactions import intake
 from interactions.messaging.models import SignatureRejection
 from interactions.models import Channel, InboundEvent
-from routing.models import Queue
 from tests import signing
-from tests.phone_factories import CTI_SECRET, cti_body, post_cti
-
-TWILIO_TOKEN = "twilio-voice-token-for-intake"
-
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return Channel.objects.create(
-        kind=Channel.Kind.VOICE,
-        name="Hotline",
-        queue=support_queue,
-        secrets={"cti_secret": CTI_SECRET, "twilio_auth_token": TWILIO_TOKEN},
-    )
+from tests.phone_factories import TWILIO_TOKEN, cti_body, post_cti
 
 
 def refused(channel: Channel, provider: str) -> int:

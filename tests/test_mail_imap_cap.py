@@ -3,9 +3,6 @@ a clear "too large" note with its own headers, and the mailbox keeps moving (the
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from interactions import inbound
@@ -16,12 +13,7 @@ from tests import mail_support
 from tests.mail_support import Dovecot
 
 dovecot = mail_support.dovecot
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 def sized_mail(n: int, *, body_bytes: int) -> bytes:

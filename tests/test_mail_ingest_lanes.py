@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,12 +20,7 @@ from routing.models import Queue
 from tests.mail_support import email_channel
 from tests.mail_trust_support import mail
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 def test_it_claims_a_batch_of_one_channel_only(alice: Any, chat_channel: Channel, support_queue: Queue) -> None:

@@ -6,7 +6,6 @@ forges Carla's address; Bob is Carla's colleague. Only Carla's own mail, on the 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,17 +22,11 @@ from routing.models import Queue
 from tests.mail_support import email_channel
 from tests.mail_trust_support import DMARC_FAIL, PASS, ingest, mail
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return email_channel(support_queue, acknowledgement="We received your message.")
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.mailbox(acknowledgement="We received your message."),
+    pytest.mark.usefixtures("media_root"),
+]
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,11 +13,11 @@ from playwright.sync_api import Browser, expect
 
 from interactions.models import Channel, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
+    META_SECRET,
     FakeProvider,
     make_channel,
-    meta_signature,
-    running_provider,
     whatsapp_envelope,
     whatsapp_text,
 )
@@ -26,12 +25,6 @@ from tests.stack import Stack, wait_until
 from tests.test_widget_browser import log_in
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 def test_it_offers_only_approved_templates_once_the_whatsapp_window_has_closed(
@@ -42,7 +35,10 @@ def test_it_offers_only_approved_templates_once_the_whatsapp_window_has_closed(
     answer = httpx.post(
         f"{stack.base_url}/hooks/meta/{channel.uuid}/",
         content=body,
-        headers={"X-Hub-Signature-256": meta_signature(body), "Content-Type": "application/json"},
+        headers={
+            "X-Hub-Signature-256": signing.meta_signature(secret=META_SECRET, body=body),
+            "Content-Type": "application/json",
+        },
     )
     assert answer.status_code == 200
     stored = Interaction.objects.filter(channel=channel, external_id="wamid.OLD")

@@ -4,10 +4,7 @@ idempotency key, retried on transient failures, never sent twice, and refused ou
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +18,7 @@ from interactions.messaging import meta, telegram, twilio
 from interactions.messaging import services as messaging
 from interactions.models import Channel, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
     API_SECRET,
     TWILIO_TOKEN,
@@ -28,18 +26,11 @@ from tests.messaging_support import (
     ingest,
     make_channel,
     messenger_envelope,
-    running_provider,
     telegram_update,
     twilio_sms,
     whatsapp_envelope,
     whatsapp_text,
 )
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 def conversation_on(channel: Channel) -> Interaction:
@@ -271,8 +262,8 @@ def test_it_posts_api_channel_replies_signed_with_an_idempotency_key(
     sent = deliver(queued)
     [request] = provider.sent(r"/outbound")
     stamp = request.headers["x-omnidesk-timestamp"]
-    expected = hmac.new(API_SECRET.encode(), f"{stamp}.".encode() + request.body, hashlib.sha256).hexdigest()
-    assert request.headers["x-omnidesk-signature"] == f"sha256={expected}"
+    expected = signing.omnidesk_signature(secret=API_SECRET, timestamp=stamp, body=request.body)
+    assert request.headers["x-omnidesk-signature"] == expected
     assert request.headers["idempotency-key"] == queued.idempotency_key
     assert request.json["to"] == "user-42" and request.json["text"] == "Hello"
     assert str(sent.external_id).startswith("out-")

@@ -4,10 +4,8 @@ state, and a receipt that arrives before the provider's id of its message is rec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from interactions import inbound, outbound, services
@@ -16,26 +14,20 @@ from interactions.messaging.models import PendingReceipt
 from interactions.messaging.services import apply_receipt, record_provider_id
 from interactions.models import Channel, InboundEvent, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
+    API_SECRET,
+    META_SECRET,
+    TWILIO_TOKEN,
     FakeProvider,
-    api_headers,
     ingest,
     make_channel,
     messenger_envelope,
-    meta_signature,
-    running_provider,
-    twilio_signature,
     twilio_sms,
     twilio_status,
     whatsapp_envelope,
     whatsapp_text,
 )
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 def process_all() -> None:
@@ -58,7 +50,13 @@ def test_it_ends_twilio_callbacks_in_the_furthest_state_whatever_their_order(
     for status in ("delivered", "sent", "delivered", "queued", "sent", "delivered"):
         params = twilio_status(str(message.external_id), status)
         answer = Client().post(
-            url, params, headers={"X-Twilio-Signature": twilio_signature(f"http://testserver{url}", params)}
+            url,
+            params,
+            headers={
+                "X-Twilio-Signature": signing.twilio_signature(
+                    token=TWILIO_TOKEN, url=f"http://testserver{url}", params=params
+                )
+            },
         )
         assert answer.status_code == 200
     assert InboundEvent.objects.filter(external_id__startswith="status:").count() == 3  # duplicates stored once
@@ -82,7 +80,7 @@ def test_it_keeps_read_when_whatsapps_sent_and_delivered_arrive_after_it(
         f"/hooks/meta/{channel.uuid}/",
         body,
         content_type="application/json",
-        headers={"X-Hub-Signature-256": meta_signature(body)},
+        headers={"X-Hub-Signature-256": signing.meta_signature(secret=META_SECRET, body=body)},
     )
     assert answer.status_code == 200
     process_all()
@@ -143,7 +141,10 @@ def test_it_takes_delivery_statuses_from_the_api_channel(
     for status in ("read", "delivered"):
         body = json.dumps({"type": "status", "message_id": message.external_id, "status": status}).encode()
         answer = Client().post(
-            f"/hooks/api/{channel.uuid}/", body, content_type="application/json", headers=api_headers(body)
+            f"/hooks/api/{channel.uuid}/",
+            body,
+            content_type="application/json",
+            headers=signing.omnidesk_headers(secret=API_SECRET, body=body),
         )
         assert answer.json() == {"accepted": 1}
     process_all()

@@ -11,17 +11,11 @@ from playwright.sync_api import Browser, expect
 from customers.models import Customer
 from interactions.models import Channel, Conversation
 from interactions.phone.models import Call, Disposition
-from routing.models import Queue
-from tests.phone_factories import cti_body, give_phone, phone_channel, send_live
+from tests.phone_factories import cti_body, give_phone, send_live
 from tests.stack import Stack
 from tests.test_widget_browser import log_in
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue)
 
 
 def test_it_follows_a_call_from_the_pop_to_the_end_of_wrap_up(

@@ -13,15 +13,11 @@ from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
 from interactions.phone import callbacks
 from interactions.phone.models import Callback
-from routing.models import Queue
 from tests.clients import logged_in
-from tests.phone_factories import CARLA_PHONE, cti_body, give_phone, phone_channel, send_event, send_live
+from tests.phone_factories import CARLA_PHONE, cti_body, give_phone, send_event, send_live
 from tests.stack import Stack, wait_until
 
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue, callback_max_attempts=2, callback_retry_minutes=10)
+pytestmark = pytest.mark.hotline(callback_max_attempts=2, callback_retry_minutes=10)
 
 
 def missed_call(hotline: Channel, call_id: str = "m-1") -> Callback:

@@ -12,14 +12,8 @@ from customers.models import Customer
 from interactions.models import Channel, Conversation
 from interactions.phone import selectors
 from interactions.phone.models import Call, Disposition
-from routing.models import Queue
 from tests.clients import logged_in
-from tests.phone_factories import CARLA_PHONE, give_phone, phone_channel, send_event
-
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue)
+from tests.phone_factories import CARLA_PHONE, give_phone, send_event
 
 
 @pytest.fixture

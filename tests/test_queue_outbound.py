@@ -6,7 +6,6 @@ a machine's (the email acknowledgement) does not, and does not keep a case with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -25,18 +24,11 @@ from tests.messaging_support import (
     FakeProvider,
     ingest,
     make_channel,
-    running_provider,
     whatsapp_envelope,
     whatsapp_text,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 def with_sla(queue: Queue) -> Queue:

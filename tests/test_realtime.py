@@ -9,38 +9,29 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.test import override_settings
 
 from interactions import visitors
 from interactions.models import Channel
 from omnidesk import realtime
 from omnidesk.models import Event
-from reporting.wallboard import WALLBOARD_EVENT
-from routing.stats import STATS_EVENT
+from tests.events import published_events
 from tests.factories import widget_message
-
-
-def recorded() -> QuerySet[Event]:
-    """The events of the test itself: once another module started the live stack, its worker publishes the
-    supervisors' figures (`queue.stats_changed`, and `wallboard.updated` a second after a change) into the same
-    database at any moment."""
-    return Event.objects.exclude(type__in=[STATS_EVENT, WALLBOARD_EVENT])
 
 
 def test_it_records_an_event_for_each_announced_change(alice: Any, chat_channel: Channel) -> None:
     # A visitor of this channel (their id carries its tag) gets the message pushed too: one event for the desk, one
     # for the widget.
-    widget_message(chat_channel, visitor=visitors.new_visitor_id(channel=chat_channel), text="Bonjour")
-    types = list(recorded().order_by("id").values_list("type", flat=True))
-    assert types == ["conversation.assigned", "message.created", "message.created"]
+    with published_events() as published:
+        widget_message(chat_channel, visitor=visitors.new_visitor_id(channel=chat_channel), text="Bonjour")
+    assert published.types() == ["conversation.assigned", "message.created", "message.created"]
 
 
 def test_it_records_nothing_when_the_change_rolls_back(db: None) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
+    with published_events() as published, pytest.raises(RuntimeError), transaction.atomic():
         realtime.publish_on_commit(type="message.created", data={"x": 1}, groups=["agent.1"])
         raise RuntimeError("the change failed")
-    assert not recorded().exists()
+    assert published.all() == []
 
 
 def test_it_replays_only_the_events_of_the_given_groups(db: None) -> None:
@@ -76,22 +67,24 @@ def test_it_asks_for_a_resync_when_the_cursor_predates_pruned_events(db: None) -
 
 
 def test_it_announces_a_new_message_with_the_conversations_current_assignee(alice: Any, chat_channel: Channel) -> None:
-    widget_message(chat_channel, text="Bonjour")
-    desk_message = Event.objects.filter(type="message.created", data__conversation__isnull=False).get()
+    with published_events() as published:
+        widget_message(chat_channel, text="Bonjour")
+    [desk_message] = [e for e in published.of_type("message.created") if e.data.get("conversation") is not None]
     assert desk_message.data["conversation"]["assignee_id"] == alice.pk
 
 
 def test_it_writes_a_batch_of_events_together_and_only_when_the_block_succeeds(db: None) -> None:
-    with realtime.batched():
-        first = realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
-        second = realtime.publish_on_commit(type="b.happened", data={}, groups=["agent.1"])
-        assert not recorded().exists()
-    assert first.id is not None and second.id > first.id
-    assert recorded().count() == 2
-    with pytest.raises(RuntimeError), realtime.batched():
-        realtime.publish_on_commit(type="c.happened", data={}, groups=["agent.1"])
-        raise RuntimeError("the change failed")
-    assert recorded().count() == 2
+    with published_events() as published:
+        with realtime.batched():
+            first = realtime.publish_on_commit(type="a.happened", data={}, groups=["agent.1"])
+            second = realtime.publish_on_commit(type="b.happened", data={}, groups=["agent.1"])
+            assert published.all() == []
+        assert first.id is not None and second.id > first.id
+        assert published.types() == ["a.happened", "b.happened"]
+        with pytest.raises(RuntimeError), realtime.batched():
+            realtime.publish_on_commit(type="c.happened", data={}, groups=["agent.1"])
+            raise RuntimeError("the change failed")
+    assert published.types() == ["a.happened", "b.happened"]
 
 
 @pytest.mark.django_db(transaction=True)

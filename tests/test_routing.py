@@ -16,6 +16,7 @@ from routing.agents import set_capacity, set_skills
 from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem, Skill
 from routing.services import assign_next, recompute_ranks, set_presence
 from tests.conftest import make_user
+from tests.events import groups_of, published_events
 from tests.factories import widget_message
 
 
@@ -27,8 +28,7 @@ def test_it_assigns_a_new_conversation_to_an_available_agent_of_the_queue(alice:
     assert conversation.assigned_at is not None
 
 
-def test_it_picks_the_least_loaded_agent(alice: Any, support_queue: Queue, chat_channel: Channel) -> None:
-    bruno = make_user("bruno", queues=[support_queue])
+def test_it_picks_the_least_loaded_agent(alice: Any, bruno: Any, chat_channel: Channel) -> None:
     first = widget_message(chat_channel).conversation
     second = widget_message(chat_channel).conversation
     third = widget_message(chat_channel).conversation
@@ -196,11 +196,10 @@ def test_it_records_every_assignment_in_the_history(alice: Any, chat_channel: Ch
 
 def test_an_assignment_writes_every_row_and_announces_the_last_message(alice: Any, chat_channel: Channel) -> None:
     """The decision's writes are folded into one statement and the preview comes with the conversation: check all."""
-    from omnidesk.models import Event, EventAudience
-
     set_presence(user=alice, presence=AgentProfile.Presence.AWAY)
     conversation = widget_message(chat_channel, text="Ma facture est fausse").conversation
-    set_presence(user=alice, presence=AgentProfile.Presence.AVAILABLE)
+    with published_events() as published:
+        set_presence(user=alice, presence=AgentProfile.Presence.AVAILABLE)
     conversation.refresh_from_db()
     item = RoutingItem.objects.get(conversation=conversation)
     profile = AgentProfile.objects.get(user=alice)
@@ -208,11 +207,11 @@ def test_an_assignment_writes_every_row_and_announces_the_last_message(alice: An
     assert (conversation.assignee, item.state, item.agent, item.reason) == (alice, "assigned", alice, "")
     assert (assignment.agent, assignment.source, assignment.ended_at) == (alice, "routed", None)
     assert (profile.chat_load, profile.last_assigned_at) == (1, conversation.assigned_at)
-    event = Event.objects.filter(type="conversation.assigned").order_by("-id").first()
+    event = published.last("conversation.assigned")
     assert event is not None
     assert event.data["conversation"]["preview"] == "Ma facture est fausse"
     assert event.data["conversation"]["assignee_id"] == alice.pk
-    groups = set(EventAudience.objects.filter(event=event).values_list("group", flat=True))
+    groups = groups_of(event)
     assert f"agent.{alice.pk}" in groups and "supervisors" in groups
 
 

@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from interactions.models import Channel, Conversation
 from routing.models import AgentProfile, Intent, IntentCorrection, Offer, Queue, Skill
-from tests.conftest import make_user
 
 
 def api_for(user: Any) -> APIClient:
@@ -94,9 +93,8 @@ def test_it_accepts_and_declines_offers_of_the_agent_only(
 
 
 def test_it_transfers_through_the_api_and_refuses_an_invisible_queue(
-    alice: Any, support_queue: Queue, billing_queue: Queue, chat_channel: Channel, arrive: Any
+    alice: Any, bruno: Any, billing_queue: Queue, chat_channel: Channel, arrive: Any
 ) -> None:
-    bruno = make_user("bruno", queues=[support_queue])
     conversation = arrive(chat_channel)
     url = f"/api/conversations/{conversation.pk}/transfer/"
     refused = api_for(alice).post(url, {"queue": billing_queue.pk, "note": "?"}, format="json")

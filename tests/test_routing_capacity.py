@@ -17,19 +17,14 @@ from routing.services import route_queue, set_presence
 from tests.conftest import PASSWORD
 
 
-@pytest.fixture
-def voice_channel(support_queue: Queue) -> Channel:
-    return Channel.objects.create(kind=Channel.Kind.VOICE, name="Hotline", queue=support_queue)
-
-
 def profile_of(user: Any) -> AgentProfile:
     return AgentProfile.objects.get(user=user)
 
 
 def test_it_gives_no_chat_to_an_agent_on_a_call(
-    alice: Any, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
-    call = arrive(voice_channel)
+    call = arrive(hotline)
     assert call.assignee == alice
     chat = arrive(chat_channel)
     assert chat.assignee is None
@@ -40,9 +35,9 @@ def test_it_gives_no_chat_to_an_agent_on_a_call(
 
 
 def test_it_gives_the_waiting_chat_once_the_call_ends(
-    alice: Any, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
-    call = arrive(voice_channel)
+    call = arrive(hotline)
     chat = arrive(chat_channel)
     services.resolve_conversation(conversation=call, by=alice)
     chat.refresh_from_db()
@@ -50,10 +45,10 @@ def test_it_gives_the_waiting_chat_once_the_call_ends(
 
 
 def test_it_gives_no_call_to_an_agent_with_a_chat(
-    alice: Any, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
     assert arrive(chat_channel).assignee == alice
-    assert arrive(voice_channel).assignee is None
+    assert arrive(hotline).assignee is None
     # Room for chats and emails is left: not shown as busy although no call fits beside the chat.
     assert not profile_of(alice).is_busy
 
@@ -71,11 +66,11 @@ def test_it_mixes_chats_and_emails_up_to_the_units(
 
 
 def test_it_counts_a_pending_call_offer_against_the_units(
-    alice: Any, support_queue: Queue, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, support_queue: Queue, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
     support_queue.mode = Queue.Mode.OFFER
     support_queue.save(update_fields=["mode"])
-    call = arrive(voice_channel)
+    call = arrive(hotline)
     assert Offer.objects.filter(item__conversation=call, agent=alice, state=Offer.State.PENDING).exists()
     chat = arrive(chat_channel)
     assert not Offer.objects.filter(item__conversation=chat).exists()
@@ -83,26 +78,26 @@ def test_it_counts_a_pending_call_offer_against_the_units(
 
 
 def test_it_keeps_the_per_class_limits_alone_when_blending_is_off(
-    alice: Any, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
     set_capacity_units(user=alice, total=None)
-    assert arrive(voice_channel).assignee == alice
+    assert arrive(hotline).assignee == alice
     assert arrive(chat_channel).assignee == alice
 
 
 def test_it_lets_a_profile_take_a_chat_beside_a_call_when_its_units_allow(
-    alice: Any, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
     set_capacity_units(user=alice, total=20, voice=15, chat=5)
-    assert arrive(voice_channel).assignee == alice
+    assert arrive(hotline).assignee == alice
     assert arrive(chat_channel).assignee == alice
     assert arrive(chat_channel).assignee is None
 
 
 def test_it_pulls_waiting_work_when_the_units_are_raised(
-    alice: Any, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
-    arrive(voice_channel)
+    arrive(hotline)
     chat = arrive(chat_channel)
     set_capacity_units(user=alice, total=30)
     chat.refresh_from_db()
@@ -110,11 +105,11 @@ def test_it_pulls_waiting_work_when_the_units_are_raised(
 
 
 def test_it_skips_an_agent_on_a_call_for_another_with_room(
-    alice: Any, support_queue: Queue, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, support_queue: Queue, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
     from tests.conftest import make_user
 
-    arrive(voice_channel)
+    arrive(hotline)
     set_presence(user=alice, presence=AgentProfile.Presence.AVAILABLE)
     bruno = make_user("bruno", queues=[support_queue])
     set_presence(user=bruno, presence=AgentProfile.Presence.AWAY)
@@ -128,7 +123,7 @@ def test_it_skips_an_agent_on_a_call_for_another_with_room(
 
 
 def test_it_agrees_in_sql_and_in_python_on_who_has_room(
-    alice: Any, chat_channel: Channel, voice_channel: Channel, arrive: Any
+    alice: Any, chat_channel: Channel, hotline: Channel, arrive: Any
 ) -> None:
     arrive(chat_channel)
     for capacity_class in ("chat", "voice", "email"):

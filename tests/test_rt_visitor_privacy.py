@@ -10,11 +10,11 @@ from channels.db import database_sync_to_async
 
 from customers.models import Customer, Identity
 from interactions import visitors
-from interactions.models import Channel, Conversation, Interaction
+from interactions.models import Channel, Conversation
 from interactions.services import reply_to_conversation
 from routing.models import Queue
 from tests.conftest import make_user
-from tests.factories import widget_message
+from tests.factories import customer_with_earlier_chat, widget_message
 from tests.rt_support import aged_token, open_visitor, receive_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -119,19 +119,8 @@ async def test_it_pushes_a_reply_only_to_the_visitors_of_its_own_chat_channel(
 
 @pytest.fixture
 def jeanne(chat_channel: Channel) -> Customer:
-    """A known customer with a verified email and an earlier chat on the website."""
-    customer = Customer.objects.create(display_name="Jeanne Martin")
-    Identity.objects.create(customer=customer, kind="email", address="jeanne@example.com", verified=True)
-    conversation = Conversation.objects.create(customer=customer, channel=chat_channel, status="resolved")
-    Interaction.objects.create(
-        conversation=conversation,
-        customer=customer,
-        channel=chat_channel,
-        direction="in",
-        text="Mon IBAN est FR76 3000 6000 0112 3456 7890 189",
-        external_id="earlier",
-    )
-    return customer
+    """Jeanne, whose earlier chat carries her IBAN: it must never reach another visitor."""
+    return customer_with_earlier_chat(chat_channel, text="Mon IBAN est FR76 3000 6000 0112 3456 7890 189")
 
 
 async def test_it_starts_a_fresh_visitor_after_the_sites_user_logged_out(

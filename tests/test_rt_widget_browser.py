@@ -9,30 +9,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from customers.models import Customer, Identity
+from customers.models import Customer
 from interactions import visitors
-from interactions.models import Channel, Conversation, Interaction
+from interactions.models import Channel, Interaction
 from interactions.services import reply_to_conversation
 from tests.browser import website, widget_page
 from tests.stack import Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def jeanne(chat_channel: Channel) -> Customer:
-    customer = Customer.objects.create(display_name="Jeanne Martin")
-    Identity.objects.create(customer=customer, kind="email", address="jeanne@example.com", verified=True)
-    conversation = Conversation.objects.create(customer=customer, channel=chat_channel, status="resolved")
-    Interaction.objects.create(
-        conversation=conversation,
-        customer=customer,
-        channel=chat_channel,
-        direction="in",
-        text="Ma commande 4521 n'est pas arrivée",
-        external_id="earlier",
-    )
-    return customer
 
 
 @pytest.fixture

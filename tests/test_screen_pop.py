@@ -15,7 +15,7 @@ from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 from routing.models import AgentProfile, Queue
 from tests.conftest import make_user
-from tests.phone_factories import CARLA_PHONE, give_phone, phone_channel, send_event
+from tests.phone_factories import CARLA_PHONE, give_phone, send_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,17 +40,6 @@ async def frames_of(desk: WebsocketCommunicator, frame_type: str, *, wait: float
         if frame["type"] == frame_type:
             found.append(frame)
     return found
-
-
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue)
-
-
-@pytest.fixture
-def bruno(support_queue: Queue) -> Any:
-    """Alice's teammate in Support."""
-    return make_user("bruno", queues=[support_queue])
 
 
 def carla_with_history(carla: Customer, chat_channel: Channel) -> Customer:

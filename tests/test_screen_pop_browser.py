@@ -10,9 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from customers.models import Customer
 from interactions.models import Channel
-from routing.models import Queue
-from tests.conftest import make_user
-from tests.phone_factories import CARLA_PHONE, cti_body, give_phone, phone_channel, send_live
+from tests.phone_factories import CARLA_PHONE, cti_body, give_phone, send_live
 from tests.stack import Stack
 from tests.test_widget_browser import log_in
 from tests.ui_support import VIEWPORT, box, screenshot
@@ -20,15 +18,9 @@ from tests.ui_support import VIEWPORT, box, screenshot
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def hotline(support_queue: Queue) -> Channel:
-    return phone_channel(support_queue)
-
-
 def test_it_pops_the_callers_360_view_on_the_agents_desk_and_closes_it_when_another_answers(
-    stack: Stack, browser: Browser, alice: Any, support_queue: Queue, carla: Customer, hotline: Channel
+    stack: Stack, browser: Browser, alice: Any, bruno: Any, carla: Customer, hotline: Channel
 ) -> None:
-    make_user("bruno", queues=[support_queue])
     give_phone(carla)
     desk = browser.new_context(viewport=VIEWPORT).new_page()
     log_in(desk, stack.base_url, "alice")

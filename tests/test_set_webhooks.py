@@ -13,10 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from interactions.messaging.models import SignatureRejection
 from interactions.models import Channel, InboundEvent
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
+    META_SECRET,
     make_channel,
     messenger_envelope,
-    meta_signature,
     twilio_sms,
     whatsapp_envelope,
     whatsapp_text,
@@ -30,7 +31,7 @@ def post_meta(channel: Channel, payload: Any) -> Any:
         f"/hooks/meta/{channel.uuid}/",
         raw,
         content_type="application/json",
-        headers={"X-Hub-Signature-256": meta_signature(raw)},
+        headers={"X-Hub-Signature-256": signing.meta_signature(secret=META_SECRET, body=raw)},
     )
 
 

@@ -17,11 +17,11 @@ from interactions import services
 from interactions.models import Channel, Conversation
 from omnidesk import realtime
 from omnidesk.celery import app as celery_app
-from omnidesk.models import Event
 from routing import sla
 from routing.business_time import add_business_time
 from routing.models import Queue
 from tests.clients import logged_in
+from tests.events import groups_of, published_events
 from tests.factories import widget_message
 from tests.test_consumers import desk_for
 
@@ -49,16 +49,6 @@ def with_targets(
 
 def case_of(customer: Customer, channel: Channel, *, assignee: Any = None) -> Conversation:
     return Conversation.objects.create(customer=customer, channel=channel, queue=channel.queue, assignee=assignee)
-
-
-def events_of(conversation: Conversation, type: str) -> list[Event]:
-    return [
-        e for e in Event.objects.filter(type=type).order_by("id") if e.data["conversation"]["id"] == conversation.pk
-    ]
-
-
-def groups_of(event: Event) -> set[str]:
-    return set(event.audience.values_list("group", flat=True))
 
 
 # --- due times ----------------------------------------------------------------------------------------------------
@@ -185,11 +175,13 @@ def test_it_pauses_pending_conversations_and_resumes_them_when_reopened(
     assert sla.sla_state(conversation).level == "paused"
     assert sla.sweep_sla(now=due + timedelta(hours=1)).breached == []  # paused clocks never breach
 
-    services.set_conversation_status(conversation=conversation, status=Conversation.Status.OPEN, by=alice)
+    with published_events() as published:
+        services.set_conversation_status(conversation=conversation, status=Conversation.Status.OPEN, by=alice)
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.OPEN and conversation.sla_paused_at is None
     assert conversation.first_response_due_at is not None and conversation.first_response_due_at >= due
-    assert events_of(conversation, "conversation.status_changed")[-1].data["conversation"]["status"] == "open"
+    reopened = published.one("conversation.status_changed", conversation=conversation)
+    assert reopened.data["conversation"]["status"] == "open"
 
 
 def test_it_reopens_a_pending_conversation_when_the_customer_writes(
@@ -244,19 +236,20 @@ def test_it_warns_then_breaches_once_each_and_escalates_once(
     with_targets(support_queue, first=100, resolution=None)
     conversation = case_of(carla, chat_channel, assignee=alice)
     start = timezone.now()
-    sla.start_sla_clocks(conversation=conversation, now=start)
+    with published_events() as published:
+        sla.start_sla_clocks(conversation=conversation, now=start)
 
-    assert sla.sweep_sla(now=start + timedelta(minutes=79)).warned == []  # under 80 % of the target
-    assert sla.sweep_sla(now=start + timedelta(minutes=81)).warned == [conversation.pk]
-    assert sla.sweep_sla(now=start + timedelta(minutes=82)).warned == []
-    breach = sla.sweep_sla(now=start + timedelta(minutes=101))
-    assert (breach.breached, breach.escalated) == ([conversation.pk], [conversation.pk])
-    again = sla.sweep_sla(now=start + timedelta(minutes=102))
-    assert (again.warned, again.breached, again.escalated) == ([], [], [])
+        assert sla.sweep_sla(now=start + timedelta(minutes=79)).warned == []  # under 80 % of the target
+        assert sla.sweep_sla(now=start + timedelta(minutes=81)).warned == [conversation.pk]
+        assert sla.sweep_sla(now=start + timedelta(minutes=82)).warned == []
+        breach = sla.sweep_sla(now=start + timedelta(minutes=101))
+        assert (breach.breached, breach.escalated) == ([conversation.pk], [conversation.pk])
+        again = sla.sweep_sla(now=start + timedelta(minutes=102))
+        assert (again.warned, again.breached, again.escalated) == ([], [], [])
 
-    [warning] = events_of(conversation, "conversation.sla_warning")
-    [breached] = events_of(conversation, "conversation.sla_breached")
-    [escalated] = events_of(conversation, "conversation.escalated")
+    [warning] = published.of_type("conversation.sla_warning", conversation=conversation)
+    [breached] = published.of_type("conversation.sla_breached", conversation=conversation)
+    [escalated] = published.of_type("conversation.escalated", conversation=conversation)
     assert breached.data["clocks"][0]["clock"] == "first_response"
     audience = {realtime.agent_group(alice.pk), realtime.supervisors_group(), realtime.queue_group(support_queue.pk)}
     assert groups_of(warning) == groups_of(breached) == audience
@@ -273,14 +266,16 @@ def test_it_announces_a_later_clock_but_escalates_only_once(
     with_targets(support_queue, first=30, next=30, resolution=None)
     conversation = case_of(carla, chat_channel, assignee=alice)
     start = timezone.now() - timedelta(hours=2)
-    sla.start_sla_clocks(conversation=conversation, now=start)
-    assert sla.sweep_sla(now=start + timedelta(minutes=31)).breached == [conversation.pk]
-    services.reply_to_conversation(conversation=conversation, author=alice, text="Désolée pour l'attente.")
-    conversation.refresh_from_db()
-    sla.note_customer_message(conversation=conversation, now=timezone.now() - timedelta(minutes=45))
-    result = sla.sweep_sla()
+    with published_events() as published:
+        sla.start_sla_clocks(conversation=conversation, now=start)
+        assert sla.sweep_sla(now=start + timedelta(minutes=31)).breached == [conversation.pk]
+        services.reply_to_conversation(conversation=conversation, author=alice, text="Désolée pour l'attente.")
+        conversation.refresh_from_db()
+        sla.note_customer_message(conversation=conversation, now=timezone.now() - timedelta(minutes=45))
+        result = sla.sweep_sla()
     assert (result.breached, result.escalated) == ([conversation.pk], [])
-    clocks = [e.data["clocks"][0]["clock"] for e in events_of(conversation, "conversation.sla_breached")]
+    breaches = published.of_type("conversation.sla_breached", conversation=conversation)
+    clocks = [e.data["clocks"][0]["clock"] for e in breaches]
     assert clocks == ["first_response", "next_response"]
     conversation.refresh_from_db()
     assert conversation.priority == sla.escalation_step()

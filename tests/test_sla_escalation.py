@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from interactions.models import Channel, Conversation
 from omnidesk import realtime
-from omnidesk.models import Event
 from routing import engine, sla
 from routing.models import AgentProfile, Queue, RoutingItem
 from routing.services import recompute_ranks, route_next, set_presence
+from tests.events import groups_of, published_events
 
 pytestmark = pytest.mark.django_db
 
@@ -87,10 +87,9 @@ def test_it_announces_the_escalation_to_the_agent_and_the_supervisors(
 ) -> None:
     case = arrive(chat_channel)
     assert case.assignee == alice
-    escalate(case)
-    [event] = [
-        e for e in Event.objects.filter(type="conversation.escalated") if e.data["conversation"]["id"] == case.pk
-    ]
-    groups = set(event.audience.values_list("group", flat=True))
+    with published_events() as published:
+        escalate(case)
+    [event] = published.of_type("conversation.escalated", conversation=case)
+    groups = groups_of(event)
     assert {realtime.agent_group(alice.pk), realtime.supervisors_group()} <= groups
     assert event.data["priority"] == sla.escalation_step()

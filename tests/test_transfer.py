@@ -14,9 +14,8 @@ from tests.conftest import make_user
 
 
 def test_it_transfers_to_another_agent_with_a_note_in_the_conversation(
-    alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
+    alice: Any, bruno: Any, chat_channel: Channel, arrive: Any
 ) -> None:
-    bruno = make_user("bruno", queues=[support_queue])
     AgentProfile.objects.filter(user=bruno).update(presence=AgentProfile.Presence.AWAY)
     conversation = arrive(chat_channel)
     transfer_conversation(conversation=conversation, by=alice, to_agent=bruno, note="Il parle de sa facture.")

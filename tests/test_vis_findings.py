@@ -274,11 +274,10 @@ def test_it_refuses_a_reply_through_another_teams_channel(world: World, alice: A
 
 
 def test_it_refuses_call_actions_to_anyone_but_the_calls_agent_and_supervisors(
-    world: World, oscar: Any, sophie: Any, support_queue: Queue
+    world: World, oscar: Any, sophie: Any, bruno: Any
 ) -> None:
-    bob = make_user("bob", queues=[support_queue])  # Alice's teammate, but not on this call
-    call = world.support.call
-    for user in (oscar, bob):
+    call = world.support.call  # Bruno is Alice's teammate, but not on this call
+    for user in (oscar, bruno):
         assert api(user).post(f"/api/calls/{call.pk}/wrap-up/", {"disposition": ""}, format="json").status_code == 403
         assert api(user).post(f"/api/calls/{call.pk}/notes/", {"notes": "x"}, format="json").status_code == 403
         assert api(user).post(f"/api/calls/{call.pk}/link/", {"confirm": False}, format="json").status_code == 403

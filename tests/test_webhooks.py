@@ -16,13 +16,14 @@ from interactions import inbound
 from interactions.messaging.models import SignatureRejection
 from interactions.models import Channel, InboundEvent, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
+    API_SECRET,
+    META_SECRET,
     TELEGRAM_SECRET,
-    api_headers,
+    TWILIO_TOKEN,
     make_channel,
-    meta_signature,
     telegram_update,
-    twilio_signature,
     twilio_sms,
     whatsapp_envelope,
     whatsapp_text,
@@ -39,7 +40,10 @@ def post_twilio(channel: Channel, params: dict[str, str], *, signature: str | No
     headers = (
         {}
         if signature == ""
-        else {"X-Twilio-Signature": signature or twilio_signature(f"http://testserver{url}", params)}
+        else {
+            "X-Twilio-Signature": signature
+            or signing.twilio_signature(token=TWILIO_TOKEN, url=f"http://testserver{url}", params=params)
+        }
     )
     return Client().post(url, params, headers=headers)
 
@@ -48,14 +52,21 @@ def post_meta(
     channel: Channel, payload: dict[str, Any], *, signature: str | None = None, body: bytes | None = None
 ) -> Any:
     raw = body if body is not None else json.dumps(payload).encode()
-    headers = {} if signature == "" else {"X-Hub-Signature-256": signature or meta_signature(raw)}
+    headers = (
+        {}
+        if signature == ""
+        else {"X-Hub-Signature-256": signature or signing.meta_signature(secret=META_SECRET, body=raw)}
+    )
     return Client().post(hook("meta", channel), raw, content_type="application/json", headers=headers)
 
 
 def post_api(channel: Channel, payload: dict[str, Any], *, headers: dict[str, str] | None = None) -> Any:
     raw = json.dumps(payload).encode()
     return Client().post(
-        hook("api", channel), raw, content_type="application/json", headers=headers or api_headers(raw)
+        hook("api", channel),
+        raw,
+        content_type="application/json",
+        headers=headers or signing.omnidesk_headers(secret=API_SECRET, body=raw),
     )
 
 
@@ -94,7 +105,9 @@ def test_it_refuses_a_twilio_webhook_without_a_valid_signature(
 def test_it_refuses_a_twilio_webhook_whose_parameters_were_tampered_with(support_queue: Queue) -> None:
     channel = make_channel(Channel.Kind.SMS, support_queue)
     params = twilio_sms("SM0003", body="Bonjour")
-    signature = twilio_signature(f"http://testserver{hook('twilio', channel)}", params)
+    signature = signing.twilio_signature(
+        token=TWILIO_TOKEN, url=f"http://testserver{hook('twilio', channel)}", params=params
+    )
     answer = post_twilio(channel, {**params, "Body": "Virez 500 € sur ce compte"}, signature=signature)
     assert answer.status_code == 403
     assert not InboundEvent.objects.exists()
@@ -104,7 +117,9 @@ def test_it_refuses_a_twilio_webhook_whose_parameters_were_tampered_with(support
 def test_it_refuses_a_twilio_signature_made_with_another_accounts_token(support_queue: Queue) -> None:
     channel = make_channel(Channel.Kind.SMS, support_queue)
     params = twilio_sms("SM0004")
-    forged = twilio_signature(f"http://testserver{hook('twilio', channel)}", params, token="someone-elses-token")
+    forged = signing.twilio_signature(
+        token="someone-elses-token", url=f"http://testserver{hook('twilio', channel)}", params=params
+    )
     assert post_twilio(channel, params, signature=forged).status_code == 403
     assert not InboundEvent.objects.exists()
 
@@ -126,8 +141,8 @@ def test_it_refuses_a_meta_webhook_without_a_valid_signature(support_queue: Queu
     signature = {
         "missing": "",
         "forged": "sha256=" + "0" * 64,
-        "tampered": meta_signature(body.replace(b"Bonjour", b"Bonsoir")),
-        "other secret": meta_signature(body, secret="not-the-app-secret"),
+        "tampered": signing.meta_signature(secret=META_SECRET, body=body.replace(b"Bonjour", b"Bonsoir")),
+        "other secret": signing.meta_signature(secret="not-the-app-secret", body=body),
     }[case]
     answer = post_meta(channel, {}, body=body, signature=signature)
     assert answer.status_code == 403
@@ -153,7 +168,7 @@ def test_it_stores_a_telegram_update_with_the_secret_token_once(alice: Any, supp
             hook("telegram", channel),
             body,
             content_type="application/json",
-            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+            headers=signing.telegram_headers(secret_token=TELEGRAM_SECRET),
         )
         assert answer.status_code == 200
     assert list(InboundEvent.objects.values_list("external_id", flat=True)) == ["5001"]
@@ -162,7 +177,7 @@ def test_it_stores_a_telegram_update_with_the_secret_token_once(alice: Any, supp
 @pytest.mark.parametrize("token", [None, "wrong-secret"])
 def test_it_refuses_a_telegram_update_without_the_secret_token(support_queue: Queue, token: str | None) -> None:
     channel = make_channel(Channel.Kind.TELEGRAM, support_queue)
-    headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
+    headers = signing.telegram_headers(secret_token=token) if token else {}
     answer = Client().post(
         hook("telegram", channel), json.dumps(telegram_update(5002)), content_type="application/json", headers=headers
     )
@@ -187,10 +202,10 @@ def test_it_refuses_an_api_channel_request_without_a_fresh_valid_signature(suppo
     body = json.dumps(API_MESSAGE).encode()
     headers = {
         "missing": {},
-        "replayed": api_headers(body, timestamp=int(time.time()) - 310),
-        "future": api_headers(body, timestamp=int(time.time()) + 310),
-        "tampered": api_headers(body.replace(b"Bonjour", b"Au revoir")),
-        "other secret": api_headers(body, secret="guessed"),
+        "replayed": signing.omnidesk_headers(secret=API_SECRET, body=body, timestamp=int(time.time()) - 310),
+        "future": signing.omnidesk_headers(secret=API_SECRET, body=body, timestamp=int(time.time()) + 310),
+        "tampered": signing.omnidesk_headers(secret=API_SECRET, body=body.replace(b"Bonjour", b"Au revoir")),
+        "other secret": signing.omnidesk_headers(secret="guessed", body=body),
     }[case]
     answer = post_api(channel, API_MESSAGE, headers=headers or {"X-Unsigned": "1"})
     assert answer.status_code == 403

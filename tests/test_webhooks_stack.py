@@ -4,7 +4,6 @@ the agent's reply is delivered by the worker to the provider's API (a local stan
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,17 +12,12 @@ import pytest
 from interactions import services
 from interactions.models import Channel, InboundEvent, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.clients import open_desk
-from tests.messaging_support import FakeProvider, make_channel, running_provider, twilio_signature, twilio_sms
+from tests.messaging_support import TWILIO_TOKEN, FakeProvider, make_channel, twilio_sms
 from tests.stack import Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    with running_provider() as server:
-        yield server
 
 
 async def test_it_takes_a_twilio_sms_to_the_agents_desk_and_the_reply_back_to_twilio(
@@ -36,7 +30,13 @@ async def test_it_takes_a_twilio_sms_to_the_agents_desk_and_the_reply_back_to_tw
     async with httpx.AsyncClient() as client:
         answers = await asyncio.gather(
             *(
-                client.post(url, data=params, headers={"X-Twilio-Signature": twilio_signature(url, params)})
+                client.post(
+                    url,
+                    data=params,
+                    headers={
+                        "X-Twilio-Signature": signing.twilio_signature(token=TWILIO_TOKEN, url=url, params=params)
+                    },
+                )
                 for _ in range(3)
             )
         )

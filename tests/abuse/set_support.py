@@ -1,13 +1,9 @@
-"""The abuse suite's webhook requests: channels under attack, signers written from each provider's documentation, and
-builders of authentic requests that test_abuse_set.py's cases then break."""
+"""The abuse suite's webhook requests: channels under attack and builders of authentic requests (signed through
+tests/signing.py) that test_abuse_set.py's cases then break."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +14,7 @@ from django.test import Client
 
 from interactions.models import Channel
 from routing.models import Queue
+from tests import signing
 from tests.messaging_support import (
     API_SECRET,
     META_SECRET,
@@ -65,27 +62,6 @@ class Hooks:
     other_voice: Channel
 
 
-# --- how each provider signs (from its documentation) -------------------------------------------------------------
-
-
-def twilio_sig(url: str, params: dict[str, str], token: str = TWILIO_TOKEN, algo: Any = hashlib.sha1) -> str:
-    data = url + "".join(key + params[key] for key in sorted(params))
-    return base64.b64encode(hmac.new(token.encode(), data.encode(), algo).digest()).decode()
-
-
-def meta_sig(body: bytes, secret: str = META_SECRET, algo: Any = hashlib.sha256, prefix: str = "sha256=") -> str:
-    return prefix + hmac.new(secret.encode(), body, algo).hexdigest()
-
-
-def stamped(
-    body: bytes, *, secret: str, stamp: str | None = None, algo: Any = hashlib.sha256, prefix: str = "sha256="
-) -> dict[str, str]:
-    """The API channel's and the CTI's headers: HMAC(secret, "<timestamp>." + body)."""
-    stamp = str(int(time.time())) if stamp is None else stamp
-    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, algo).hexdigest()
-    return {"X-Omnidesk-Timestamp": stamp, "X-Omnidesk-Signature": prefix + digest}
-
-
 # --- authentic requests, which the cases then break ----------------------------------------------------------------
 
 
@@ -101,7 +77,11 @@ def sms(
     channel = channel or h.sms
     path = f"/hooks/twilio/{channel.uuid}/"
     params = params if params is not None else twilio_sms(sid)
-    sig = twilio_sig(f"http://testserver{path}", params, token) if signature is None else signature
+    sig = (
+        signing.twilio_signature(token=token, url=f"http://testserver{path}", params=params)
+        if signature is None
+        else signature
+    )
     return Req(path, urlencode(params).encode(), FORM, {"X-Twilio-Signature": sig})
 
 
@@ -116,7 +96,11 @@ def voice(
     channel = channel or h.voice
     path = f"/hooks/twilio-voice/{channel.uuid}/"
     params = params if params is not None else {"CallSid": "CAabuse", "CallStatus": "ringing", "From": "+33612345678"}
-    sig = twilio_sig(f"http://testserver{path}", params, token) if signature is None else signature
+    sig = (
+        signing.twilio_signature(token=token, url=f"http://testserver{path}", params=params)
+        if signature is None
+        else signature
+    )
     return Req(path, urlencode(params).encode(), FORM, {"X-Twilio-Signature": sig})
 
 
@@ -138,7 +122,11 @@ def meta(
         f"/hooks/meta/{channel.uuid}/",
         body,
         content_type,
-        {"X-Hub-Signature-256": meta_sig(body) if signature is None else signature},
+        {
+            "X-Hub-Signature-256": signing.meta_signature(secret=META_SECRET, body=body)
+            if signature is None
+            else signature
+        },
     )
 
 
@@ -157,7 +145,7 @@ def tg(
 ) -> Req:
     channel = channel or h.telegram
     body = json.dumps(telegram_update(9001)).encode() if body is None else body
-    headers = {} if token is None else {"X-Telegram-Bot-Api-Secret-Token": token}
+    headers = {} if token is None else signing.telegram_headers(secret_token=token)
     return Req(f"/hooks/telegram/{channel.uuid}/", body, content_type, headers)
 
 
@@ -178,7 +166,7 @@ def api(
         f"/hooks/api/{channel.uuid}/",
         body,
         content_type,
-        stamped(body, secret=API_SECRET) if headers is None else headers,
+        signing.omnidesk_headers(secret=API_SECRET, body=body) if headers is None else headers,
     )
 
 
@@ -199,7 +187,7 @@ def cti(
         f"/hooks/cti/{channel.uuid}/",
         body,
         content_type,
-        stamped(body, secret=CTI_SECRET) if headers is None else headers,
+        signing.omnidesk_headers(secret=CTI_SECRET, body=body) if headers is None else headers,
     )
 
 

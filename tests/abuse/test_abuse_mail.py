@@ -6,12 +6,9 @@ Carla has an open case on the support mailbox (her address verified); Mallory wr
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,20 +21,15 @@ from interactions.mail.parsing import parse_mail
 from interactions.mail.services import record_raw_mail
 from interactions.models import Attachment, Channel, Conversation, InboundEvent, Interaction
 from routing.models import Queue
+from tests import signing
 from tests.mail_support import WEBHOOK_SIGNING_KEY, email_channel
 from tests.mail_trust_support import DMARC_FAIL, ingest, mail
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings: Any, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def mailbox(support_queue: Queue) -> Channel:
-    return email_channel(support_queue, acknowledgement="We received your message.")
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.mailbox(acknowledgement="We received your message."),
+    pytest.mark.usefixtures("media_root"),
+]
 
 
 @dataclass
@@ -321,10 +313,8 @@ def test_it_stores_a_hostile_attachment_name_safely(mailbox: Channel, alice: Any
 
 
 def mailgun_form(*, timestamp: int | None = None, token: str = "t" * 50, key: str = WEBHOOK_SIGNING_KEY) -> dict:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = hmac.new(key.encode(), f"{stamp}{token}".encode(), hashlib.sha256).hexdigest()
     raw = mail(message_id="mg@x").decode()
-    return {"token": token, "timestamp": stamp, "signature": signature, "recipient": "support@example.com",
+    return {**signing.mailgun_fields(key=key, token=token, timestamp=timestamp), "recipient": "support@example.com",
             "body-mime": raw}  # fmt: skip
 
 

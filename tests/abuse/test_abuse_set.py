@@ -11,11 +11,13 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from interactions.models import InboundEvent
 from routing.models import Queue
+from tests import signing
 from tests.abuse.set_support import (
     API_MESSAGE,
     CTI_EVENT,
@@ -29,23 +31,34 @@ from tests.abuse.set_support import (
     cti,
     make_hooks,
     meta,
-    meta_sig,
     once,
     page_body,
     send,
     sms,
-    stamped,
     tg,
     twice,
-    twilio_sig,
     unknown,
     voice,
     wa_body,
     with_header,
     without_headers,
 )
-from tests.messaging_support import API_SECRET, TELEGRAM_SECRET, twilio_sms, whatsapp_text
+from tests.messaging_support import API_SECRET, META_SECRET, TELEGRAM_SECRET, TWILIO_TOKEN, twilio_sms, whatsapp_text
 from tests.phone_factories import CTI_SECRET
+
+
+def api_signed(**forgery: Any) -> dict[str, str]:
+    """Our headers over the API message; `forgery` changes what a case breaks (secret, timestamp, digest, prefix)."""
+    return signing.omnidesk_headers(body=json.dumps(API_MESSAGE).encode(), **{"secret": API_SECRET, **forgery})
+
+
+def cti_signed(**forgery: Any) -> dict[str, str]:
+    return signing.omnidesk_headers(body=json.dumps(CTI_EVENT).encode(), **{"secret": CTI_SECRET, **forgery})
+
+
+def meta_signed(**forgery: Any) -> str:
+    return signing.meta_signature(body=wa_body(), **{"secret": META_SECRET, **forgery})
+
 
 NOW = int(time.time())
 CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
@@ -54,7 +67,12 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ("sms-empty-signature", once(lambda h: sms(h, signature="")), (403,), 0),
     ("sms-forged-signature", once(lambda h: sms(h, signature="AAAAAAAAAAAAAAAAAAAAAAAAAAA=")), (403,), 0),
     ("sms-non-ascii-signature", once(lambda h: sms(h, signature="é" * 28)), (403,), 0),
-    ("sms-emoji-signature", once(lambda h: sms(h, signature="🔑" + twilio_sig("x", {}))), (403,), 0),
+    (
+        "sms-emoji-signature",
+        once(lambda h: sms(h, signature="🔑" + signing.twilio_signature(token=TWILIO_TOKEN, url="x", params={}))),
+        (403,),
+        0,
+    ),
     (
         "sms-truncated-signature",
         once(lambda h: with_header(sms(h), "X-Twilio-Signature", sms(h).headers["X-Twilio-Signature"][:-2])),
@@ -66,8 +84,11 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: sms(
                 h,
-                signature=twilio_sig(
-                    f"http://testserver/hooks/twilio/{h.sms.uuid}/", twilio_sms("SMabuse1"), algo=hashlib.sha256
+                signature=signing.twilio_signature(
+                    token=TWILIO_TOKEN,
+                    url=f"http://testserver/hooks/twilio/{h.sms.uuid}/",
+                    params=twilio_sms("SMabuse1"),
+                    digest=hashlib.sha256,
                 ),
             )
         ),
@@ -145,16 +166,21 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ("wa-empty-signature", once(lambda h: meta(h, signature="")), (403,), 0),
     ("wa-forged-signature", once(lambda h: meta(h, signature="sha256=" + "0" * 64)), (403,), 0),
     ("wa-non-ascii-signature", once(lambda h: meta(h, signature="sha256=" + "é" * 64)), (403,), 0),
-    ("wa-signature-without-prefix", once(lambda h: meta(h, signature=meta_sig(wa_body())[7:])), (403,), 0),
-    ("wa-truncated-signature", once(lambda h: meta(h, signature=meta_sig(wa_body())[:-1])), (403,), 0),
+    ("wa-signature-without-prefix", once(lambda h: meta(h, signature=meta_signed()[7:])), (403,), 0),
+    ("wa-truncated-signature", once(lambda h: meta(h, signature=meta_signed()[:-1])), (403,), 0),
     (
         "wa-sha1-signature",
-        once(lambda h: meta(h, signature=meta_sig(wa_body(), algo=hashlib.sha1, prefix="sha1="))),
+        once(
+            lambda h: meta(
+                h,
+                signature=meta_signed(digest=hashlib.sha1, prefix="sha1="),
+            )
+        ),
         (403,),
         0,
     ),
-    ("wa-other-app-secret", once(lambda h: meta(h, signature=meta_sig(wa_body(), secret="other-app"))), (403,), 0),
-    ("wa-tampered-body", once(lambda h: meta(h, body=wa_body("wamid.EVIL"), signature=meta_sig(wa_body()))), (403,), 0),
+    ("wa-other-app-secret", once(lambda h: meta(h, signature=meta_signed(secret="other-app"))), (403,), 0),
+    ("wa-tampered-body", once(lambda h: meta(h, body=wa_body("wamid.EVIL"), signature=meta_signed())), (403,), 0),
     ("wa-replayed-three-times", lambda h: [meta(h)] * 3, (200, 200, 200), 1),
     ("wa-for-another-phone-number", once(lambda h: meta(h, body=wa_body(phone_number_id="999"))), (200,), 0),
     (
@@ -270,11 +296,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers={
-                    "X-Omnidesk-Signature": stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET)[
-                        "X-Omnidesk-Signature"
-                    ]
-                },
+                headers={"X-Omnidesk-Signature": api_signed()["X-Omnidesk-Signature"]},
             )
         ),
         (403,),
@@ -300,7 +322,12 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ),
     (
         "api-non-ascii-timestamp",
-        once(lambda h: api(h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, stamp="１７６４"))),
+        once(
+            lambda h: api(
+                h,
+                headers=api_signed(timestamp="１７６４"),
+            )
+        ),
         (403,),
         0,
     ),
@@ -308,7 +335,8 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         "api-expired-timestamp",
         once(
             lambda h: api(
-                h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, stamp=str(NOW - 3600))
+                h,
+                headers=api_signed(timestamp=str(NOW - 3600)),
             )
         ),
         (403,),
@@ -318,7 +346,8 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         "api-future-timestamp",
         once(
             lambda h: api(
-                h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, stamp=str(NOW + 3600))
+                h,
+                headers=api_signed(timestamp=str(NOW + 3600)),
             )
         ),
         (403,),
@@ -329,7 +358,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         once(
             lambda h: api(
                 h,
-                headers=stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET, algo=hashlib.sha1, prefix="sha1="),
+                headers=api_signed(digest=hashlib.sha1, prefix="sha1="),
             )
         ),
         (403,),
@@ -341,7 +370,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
             lambda h: api(
                 h,
                 headers={
-                    **stamped(json.dumps(API_MESSAGE).encode(), secret=API_SECRET),
+                    **api_signed(),
                     "X-Omnidesk-Signature": "sha256=abc",
                 },
             )
@@ -351,7 +380,12 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ),
     (
         "api-signed-with-another-channel-secret",
-        once(lambda h: api(h, headers=stamped(json.dumps(API_MESSAGE).encode(), secret="other-channel-secret"))),
+        once(
+            lambda h: api(
+                h,
+                headers=api_signed(secret="other-channel-secret"),
+            )
+        ),
         (403,),
         0,
     ),
@@ -388,14 +422,22 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
     ),
     (
         "cti-non-ascii-timestamp",
-        once(lambda h: cti(h, headers=stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, stamp="٣٤٥"))),
+        once(
+            lambda h: cti(
+                h,
+                headers=cti_signed(timestamp="٣٤٥"),
+            )
+        ),
         (403,),
         0,
     ),
     (
         "cti-expired-timestamp",
         once(
-            lambda h: cti(h, headers=stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, stamp=str(NOW - 600)))
+            lambda h: cti(
+                h,
+                headers=cti_signed(timestamp=str(NOW - 600)),
+            )
         ),
         (403,),
         0,
@@ -404,7 +446,8 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
         "cti-md5-signature",
         once(
             lambda h: cti(
-                h, headers=stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET, algo=hashlib.md5, prefix="md5=")
+                h,
+                headers=cti_signed(digest=hashlib.md5, prefix="md5="),
             )
         ),
         (403,),
@@ -416,7 +459,7 @@ CASES: list[tuple[str, Callable[[Hooks], list[Req]], tuple[int, ...], int]] = [
             lambda h: cti(
                 h,
                 headers={
-                    **stamped(json.dumps(CTI_EVENT).encode(), secret=CTI_SECRET),
+                    **cti_signed(),
                     "X-Omnidesk-Signature": "sha256=12",
                 },
             )
