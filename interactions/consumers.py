@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from assist import presence
 from interactions import inbound, selectors, visitors, widget_limits
 from interactions.models import Channel
+from interactions.widget import followup
 from omnidesk import access_changes, realtime
 from omnidesk.consumers import (
     CHANNEL_KEY,
@@ -137,6 +138,7 @@ class WidgetConsumer(RealtimeConsumer):
 
     channel: Channel | None = None
     visitor_id: str | None = None
+    followup_offered = False
     visitor_typing: presence.VisitorTyping
 
     async def connect(self) -> None:
@@ -159,6 +161,8 @@ class WidgetConsumer(RealtimeConsumer):
             await self.message_send(frame)
         elif frame["type"] == "typing":
             await self.visitor_typing.receive(frame)
+        elif frame["type"] == "followup.email":
+            await self.followup_email(frame)
         else:
             await self.send_error("unknown_type", _("Unknown frame type."))
 
@@ -194,6 +198,7 @@ class WidgetConsumer(RealtimeConsumer):
         welcome = await database_sync_to_async(visitors.greet_visitor)(
             channel=channel, visitor_id=visitor_id, identity=identity
         )
+        offer = await database_sync_to_async(followup.followup_offer)(channel=channel)
         self.channel, self.visitor_id = channel, visitor_id
         self.visitor_typing = presence.VisitorTyping(channel=channel, visitor_id=visitor_id)
         # The history already holds every processed message, so there is nothing to replay for a visitor; nor is
@@ -201,7 +206,7 @@ class WidgetConsumer(RealtimeConsumer):
         await self.start_delivery(
             groups=[realtime.visitor_group(visitor_id)],
             after=None,
-            welcome={"type": "welcome", **welcome},
+            welcome={"type": "welcome", **welcome, "followup": offer},
             cursor=False,
         )
 
@@ -229,6 +234,28 @@ class WidgetConsumer(RealtimeConsumer):
             await self.send_error(error.code or "invalid", " ".join(error.messages), uuid=client_uuid)
             return
         await self.send_json({"type": "message.accepted", "uuid": client_uuid})
+        if not self.followup_offered and await database_sync_to_async(followup.no_agent_can_answer)(
+            channel=self.channel
+        ):
+            # Said once per socket: the widget offers to continue by email instead of leaving the visitor waiting.
+            self.followup_offered = True
+            await self.send_json({"type": "followup.offered", "reason": "no_agent"})
+
+    async def followup_email(self, frame: dict[str, Any]) -> None:
+        assert self.channel is not None and self.visitor_id is not None
+        language = frame.get("language") if frame.get("language") in ("en", "fr") else "en"
+        if (wait := await widget_limits.avisitor_message(visitor_id=self.visitor_id)) > 0:
+            # Each accepted address sends an email: the same budget as the visitor's messages.
+            await self.send_rate_limited(wait, about="followup")
+            return
+        try:
+            await database_sync_to_async(followup.continue_by_email)(
+                channel=self.channel, visitor_id=self.visitor_id, address=frame.get("email"), language=language
+            )
+        except ValidationError as error:
+            await self.send_error(error.code or "invalid", " ".join(error.messages), about="followup")
+            return
+        await self.send_json({"type": "followup.accepted", "channel": "email"})
 
     @staticmethod
     def client_uuid(frame: dict[str, Any]) -> str | None:
