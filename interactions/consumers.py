@@ -138,6 +138,7 @@ class WidgetConsumer(RealtimeConsumer):
 
     channel: Channel | None = None
     visitor_id: str | None = None
+    no_agent_at_hello = False
     followup_offered = False
     visitor_typing: presence.VisitorTyping
 
@@ -198,7 +199,7 @@ class WidgetConsumer(RealtimeConsumer):
         welcome = await database_sync_to_async(visitors.greet_visitor)(
             channel=channel, visitor_id=visitor_id, identity=identity
         )
-        offer = await database_sync_to_async(followup.followup_offer)(channel=channel)
+        offer, self.no_agent_at_hello = await database_sync_to_async(followup.followup_at_hello)(channel=channel)
         self.channel, self.visitor_id = channel, visitor_id
         self.visitor_typing = presence.VisitorTyping(channel=channel, visitor_id=visitor_id)
         # The history already holds every processed message, so there is nothing to replay for a visitor; nor is
@@ -234,10 +235,9 @@ class WidgetConsumer(RealtimeConsumer):
             await self.send_error(error.code or "invalid", " ".join(error.messages), uuid=client_uuid)
             return
         await self.send_json({"type": "message.accepted", "uuid": client_uuid})
-        if not self.followup_offered and await database_sync_to_async(followup.no_agent_can_answer)(
-            channel=self.channel
-        ):
-            # Said once per socket: the widget offers to continue by email instead of leaving the visitor waiting.
+        if self.no_agent_at_hello and not self.followup_offered:
+            # Said once per socket, from what hello found (no lookup in the message path); later waits are the
+            # widget's own timer (`followup.after_seconds`).
             self.followup_offered = True
             await self.send_json({"type": "followup.offered", "reason": "no_agent"})
 

@@ -37,11 +37,12 @@ class FollowupOffer(TypedDict):
     """What the widget is told at hello: whether it may offer email, and after how long without an answer."""
 
     email: bool
-    after_seconds: int
+    after_seconds: float
 
 
-def followup_after_seconds() -> int:
-    return int(setting("OMNIDESK_WIDGET_FOLLOWUP_AFTER_SECONDS", 180))
+def followup_after_seconds() -> float:
+    # A float on the wire too: the widget's frames carry no integers (those could be internal ids).
+    return float(setting("OMNIDESK_WIDGET_FOLLOWUP_AFTER_SECONDS", 180))
 
 
 def followup_mailbox(*, channel: Channel) -> Channel | None:
@@ -63,6 +64,11 @@ def no_agent_can_answer(*, channel: Channel) -> bool:
         return False
     load = read_load(queue=channel.queue, channel_kind=Channel.Kind.CHAT, skill_ids=(), now=timezone.now())
     return load.agents == 0
+
+
+def followup_at_hello(*, channel: Channel) -> tuple[FollowupOffer, bool]:
+    """At a visitor's hello: what the widget may offer, and whether no agent can take the chat right now."""
+    return followup_offer(channel=channel), no_agent_can_answer(channel=channel)
 
 
 def waiting_case(*, customer_id: int, channel: Channel) -> Conversation | None:
