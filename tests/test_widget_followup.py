@@ -111,3 +111,16 @@ def test_it_offers_email_only_when_no_agent_of_the_queue_can_take_the_chat(
     mailbox.save()
     # Nothing to offer without a mailbox.
     assert followup.no_agent_can_answer(channel=chat_channel) is False
+
+
+def test_it_ingests_the_visitors_pending_message_before_mailing_the_transcript(
+    alice: Any, chat_channel: Channel, mailbox: Channel
+) -> None:
+    visitor_id = visitors.new_visitor_id(channel=chat_channel)
+    inbound.record_widget_message(channel=chat_channel, visitor_id=visitor_id, uuid=uuid.uuid4().hex, text="Allô ?")
+
+    sent = followup.continue_by_email(channel=chat_channel, visitor_id=visitor_id, address="dina@example.org")
+
+    assert sent.text.endswith("You: Allô ?")
+    chat = Interaction.objects.get(channel=chat_channel, text="Allô ?")
+    assert chat.conversation_id == sent.conversation_id

@@ -15,6 +15,7 @@ email. `continue_by_email` then, in one transaction:
 
 from __future__ import annotations
 
+import logging
 from typing import TypedDict
 
 from django.core.exceptions import ValidationError
@@ -25,11 +26,12 @@ from django.utils.translation import gettext as _
 from contact.load import read_load
 from customers.models import Customer, Identity
 from customers.services import normalize_email
-from interactions import outbound
-from interactions.models import Channel, Conversation, Interaction
+from interactions import inbound, outbound
+from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.visitors import is_visitor_of
 from interactions.widget_limits import setting
 
+logger = logging.getLogger(__name__)
 TRANSCRIPT_LIMIT = 200
 
 
@@ -103,6 +105,20 @@ def transcript_text(*, conversation: Conversation, channel: Channel, customer: C
     return "\n\n".join(lines)
 
 
+def process_pending_messages(*, channel: Channel, visitor_id: str) -> None:
+    """Ingest the visitor's accepted but not yet processed messages now: the transcript must hold them, and the
+    first one makes the case. Idempotent with the worker (an event it is processing right now is skipped)."""
+    pending = InboundEvent.objects.filter(
+        channel=channel, processed_at__isnull=True, dead_lettered_at__isnull=True, payload__visitor=visitor_id
+    ).values_list("pk", flat=True)
+    for event_id in list(pending):
+        try:
+            inbound.process_inbound_event(event_id=event_id)
+        except Exception:
+            # The worker retries (and dead-letters) it as for any message; the visitor is told to write first.
+            logger.warning("follow-up could not process inbound event %s", event_id, exc_info=True)
+
+
 def continue_by_email(*, channel: Channel, visitor_id: str, address: object, language: str = "en") -> Interaction:
     """Record the visitor's address and mail them the chat's transcript; the case continues by email.
 
@@ -118,6 +134,7 @@ def continue_by_email(*, channel: Channel, visitor_id: str, address: object, lan
     mailbox = followup_mailbox(channel=channel)
     if mailbox is None:
         raise ValidationError(_("We cannot answer by email on this website."), code="followup_unavailable")
+    process_pending_messages(channel=channel, visitor_id=visitor_id)
     visitor = Identity.objects.filter(kind=Identity.Kind.WIDGET, address=visitor_id).first()
     if visitor is None or not is_visitor_of(channel=channel, visitor_id=visitor_id):
         raise ValidationError(_("Write your question first, then leave your address."), code="nothing_to_follow")

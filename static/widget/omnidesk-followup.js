@@ -75,6 +75,7 @@
   let awaiting = false;
   let state = "idle"; // idle | shown | sending | done | dismissed
   let waitTimer = null;
+  let offered = ""; // the server's reason, kept until the visitor's message is stored (it makes the case)
 
   const show = (why, focus) => {
     if (!offer.email || state !== "idle") return false;
@@ -96,13 +97,13 @@
       const history = Array.isArray(f.history) ? f.history : [];
       awaiting = history.length > 0 && history[history.length - 1].direction === "in";
       armWaitTimer();
-    } else if (f.type === "message.accepted") {
-      if (!awaiting) { awaiting = true; armWaitTimer(); }
     } else if (f.type === "message.created") {
       const m = f.data && f.data.message;
       if (m && m.direction === "out") answered();
+      else if (m && !awaiting) { awaiting = true; armWaitTimer(); if (offered) show(offered, false); }
     } else if (f.type === "followup.offered") {
-      show(f.reason === "no_agent" ? "no_agent" : "waited", false);
+      offered = f.reason === "no_agent" ? "no_agent" : "waited";
+      if (awaiting) show(offered, false);
     } else if (f.type === "followup.accepted") {
       state = "done";
       answered();
