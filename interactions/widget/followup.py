@@ -29,7 +29,7 @@ from customers.services import normalize_email
 from interactions import inbound, outbound
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.visitors import is_visitor_of
-from interactions.widget_limits import setting
+from interactions.widget.limits import setting
 
 logger = logging.getLogger(__name__)
 TRANSCRIPT_LIMIT = 200
