@@ -107,6 +107,7 @@ def test_it_offers_email_only_when_no_agent_of_the_queue_can_take_the_chat(
     assert followup.no_agent_can_answer(channel=chat_channel) is False
     AgentProfile.objects.filter(user=alice).update(presence=AgentProfile.Presence.OFFLINE)
     assert followup.no_agent_can_answer(channel=chat_channel) is True
+    assert followup.followup_offer(channel=chat_channel) == {"email": True, "no_agent": True, "after_seconds": 180.0}
     mailbox.is_active = False
     mailbox.save()
     # Nothing to offer without a mailbox.

@@ -30,8 +30,6 @@ class WidgetConsumer(RealtimeConsumer):
 
     channel: Channel | None = None
     visitor_id: str | None = None
-    no_agent_at_hello = False
-    followup_offered = False
     visitor_typing: presence.VisitorTyping
 
     async def connect(self) -> None:
@@ -91,7 +89,7 @@ class WidgetConsumer(RealtimeConsumer):
         welcome = await database_sync_to_async(visitors.greet_visitor)(
             channel=channel, visitor_id=visitor_id, identity=identity
         )
-        offer, self.no_agent_at_hello = await database_sync_to_async(followup.followup_at_hello)(channel=channel)
+        offer = await database_sync_to_async(followup.followup_offer)(channel=channel)
         self.channel, self.visitor_id = channel, visitor_id
         self.visitor_typing = presence.VisitorTyping(channel=channel, visitor_id=visitor_id)
         # The history already holds every processed message, so there is nothing to replay for a visitor; nor is
@@ -127,11 +125,6 @@ class WidgetConsumer(RealtimeConsumer):
             await self.send_error(error.code or "invalid", " ".join(error.messages), uuid=client_uuid)
             return
         await self.send_json({"type": "message.accepted", "uuid": client_uuid})
-        if self.no_agent_at_hello and not self.followup_offered:
-            # Said once per socket, from what hello found (no lookup in the message path); later waits are the
-            # widget's own timer (`followup.after_seconds`).
-            self.followup_offered = True
-            await self.send_json({"type": "followup.offered", "reason": "no_agent"})
 
     async def followup_email(self, frame: dict[str, Any]) -> None:
         assert self.channel is not None and self.visitor_id is not None

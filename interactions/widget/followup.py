@@ -36,9 +36,11 @@ TRANSCRIPT_LIMIT = 200
 
 
 class FollowupOffer(TypedDict):
-    """What the widget is told at hello: whether it may offer email, and after how long without an answer."""
+    """What the widget is told in its welcome: whether it may offer email, whether no agent can take the chat right
+    now (offered as soon as the visitor's first message is stored), and after how long without an answer."""
 
     email: bool
+    no_agent: bool
     after_seconds: float
 
 
@@ -57,7 +59,13 @@ def followup_mailbox(*, channel: Channel) -> Channel | None:
 
 
 def followup_offer(*, channel: Channel) -> FollowupOffer:
-    return {"email": followup_mailbox(channel=channel) is not None, "after_seconds": followup_after_seconds()}
+    # In the welcome, not a frame of its own: the socket's answers to messages stay exactly as they were.
+    email = followup_mailbox(channel=channel) is not None
+    return {
+        "email": email,
+        "no_agent": email and no_agent_can_answer(channel=channel),
+        "after_seconds": followup_after_seconds(),
+    }
 
 
 def no_agent_can_answer(*, channel: Channel) -> bool:
@@ -66,11 +74,6 @@ def no_agent_can_answer(*, channel: Channel) -> bool:
         return False
     load = read_load(queue=channel.queue, channel_kind=Channel.Kind.CHAT, skill_ids=(), now=timezone.now())
     return load.agents == 0
-
-
-def followup_at_hello(*, channel: Channel) -> tuple[FollowupOffer, bool]:
-    """At a visitor's hello: what the widget may offer, and whether no agent can take the chat right now."""
-    return followup_offer(channel=channel), no_agent_can_answer(channel=channel)
 
 
 def waiting_case(*, customer_id: int, channel: Channel) -> Conversation | None:

@@ -75,7 +75,7 @@
   let awaiting = false;
   let state = "idle"; // idle | shown | sending | done | dismissed
   let waitTimer = null;
-  let offered = ""; // the server's reason, kept until the visitor's message is stored (it makes the case)
+  let offered = ""; // "no_agent" from the welcome: shown once the visitor's message is stored (it makes the case)
 
   const show = (why, focus) => {
     if (!offer.email || state !== "idle") return false;
@@ -93,17 +93,18 @@
 
   const onFrame = (f) => {
     if (f.type === "welcome") {
-      if (f.followup && typeof f.followup === "object") offer = { email: !!f.followup.email, after_seconds: Number(f.followup.after_seconds) || 0 };
+      if (f.followup && typeof f.followup === "object") {
+        offer = { email: !!f.followup.email, after_seconds: Number(f.followup.after_seconds) || 0 };
+        if (f.followup.no_agent) offered = "no_agent";
+      }
       const history = Array.isArray(f.history) ? f.history : [];
       awaiting = history.length > 0 && history[history.length - 1].direction === "in";
       armWaitTimer();
+      if (awaiting && offered) show(offered, false);
     } else if (f.type === "message.created") {
       const m = f.data && f.data.message;
       if (m && m.direction === "out") answered();
       else if (m && !awaiting) { awaiting = true; armWaitTimer(); if (offered) show(offered, false); }
-    } else if (f.type === "followup.offered") {
-      offered = f.reason === "no_agent" ? "no_agent" : "waited";
-      if (awaiting) show(offered, false);
     } else if (f.type === "followup.accepted") {
       state = "done";
       answered();
@@ -118,7 +119,7 @@
     }
   };
   api.ext.frames.push(onFrame);
-  for (const type of ["welcome", "followup.offered"]) if (api.ext.last[type]) onFrame(api.ext.last[type]);
+  if (api.ext.last.welcome) onFrame(api.ext.last.welcome);
 
   // Closing before an answer: offer email once (focus moves to the address); closing again really closes.
   api.ext.beforeClose = () => awaiting && show("leaving", true);
