@@ -24,7 +24,7 @@ from customers.models import Customer, Identity
 from customers.services import normalize_email, resolve_identity
 from interactions import events
 from interactions.models import Channel, Interaction
-from interactions.widget_limits import setting
+from interactions.widget.limits import setting
 from omnidesk import realtime
 
 VISITOR_TOKEN_SALT = "omnidesk.widget.visitor.v2"

@@ -12,7 +12,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from interactions.consumers import DeskConsumer, WidgetConsumer  # noqa: E402
+from interactions.consumers import DeskConsumer  # noqa: E402
+from interactions.widget.consumers import WidgetConsumer  # noqa: E402
 from omnidesk import embedded_beat  # noqa: E402
 
 # The embedded default has no beat process: its periodic work runs in this process (a no-op with a broker, in tests).

@@ -341,7 +341,10 @@
     }
   };
 
+  // Extensions (omnidesk-followup.js, OmnideskWidget.extension) see every frame, even those before they loaded.
+  const ext = { frames: [], last: {}, beforeClose: null };
   const handleFrame = (f) => {
+    ext.last[f.type] = f; for (const fn of ext.frames) fn(f);
     switch (f.type) {
       case "welcome": {
         if (f.token) local.set(KEY.token, String(f.token));
@@ -358,9 +361,7 @@
         flushOutbox();
         break;
       }
-      case "message.accepted":
-        if (f.uuid) { dropFromOutbox(f.uuid); setBubbleState(f.uuid, "sent"); }
-        break;
+      case "message.accepted": if (f.uuid) { dropFromOutbox(f.uuid); setBubbleState(f.uuid, "sent"); } break;
       case "message.created": {
         const m = f.data && f.data.message;
         if (!m || m.id == null || byId.has(String(m.id))) break;
@@ -419,6 +420,7 @@
     if (focus) input.focus();
   };
   const close = () => {
+    if (ext.beforeClose && ext.beforeClose()) return; // e.g. a visitor leaving unanswered is offered email first
     const hadFocus = shadow.activeElement && panel.contains(shadow.activeElement);
     panel.hidden = true;
     launcher.setAttribute("aria-expanded", "false");
@@ -426,8 +428,7 @@
     if (hadFocus) launcher.focus();
   };
 
-  launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
-  closeBtn.addEventListener("click", close);
+  launcher.addEventListener("click", () => (panel.hidden ? open() : close())); closeBtn.addEventListener("click", close);
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); close(); } });
 
   input.addEventListener("keydown", (e) => {
@@ -473,9 +474,7 @@
   }
 
   // Skip the remaining backoff as soon as the network comes back.
-  window.addEventListener("online", () => {
-    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; connect(); }
-  });
+  window.addEventListener("online", () => { if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; connect(); } });
 
   window.OmnideskWidget = {
     // The contact page waits for the session token (to tell the server the intent chosen), then sends the first message.
@@ -485,12 +484,13 @@
     send: (text) => queueText(String(text).slice(0, MAX_LEN)),
     open: () => open(),
     close: () => close(),
-    state: () => ({ connected: !!(welcomed && ws && ws.readyState === WebSocket.OPEN),
-      outbox: loadOutbox().length }),
+    state: () => ({ connected: !!(welcomed && ws && ws.readyState === WebSocket.OPEN), outbox: loadOutbox().length }),
+    extension: { ext, panel, form, sendFrame, lang: LANG, close: () => { ext.beforeClose = null; close(); } },
   };
 
   const start = () => {
     document.body.appendChild(host);
+    document.head.append(h("script", { src: new URL("omnidesk-followup.js", base).href, async: "" }));
     renderPendingOutbox(); // show queued messages even before (or without) a connection
     if (session.get(KEY.open) === "1") open(false); // don't steal focus from the host page on reload
     else if (local.get(KEY.token)) connect(); // returning visitor: receive replies while the panel is closed
