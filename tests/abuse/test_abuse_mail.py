@@ -75,9 +75,10 @@ REDOS_SHAPES = {
 @pytest.mark.parametrize("unit", REDOS_SHAPES.values(), ids=REDOS_SHAPES.keys())
 def test_it_parses_a_redos_shape_quickly_and_keeps_no_script(unit: str, size: int) -> None:
     raw = mail(body=unit * (size // len(unit)), content_type="text/html; charset=utf-8", authentication=None)
-    started = time.perf_counter()
+    # CPU time, not wall time: a loaded machine's waiting for a core is not the parser's doing (a ReDoS burns CPU).
+    started = time.process_time()
     parsed = parse_mail(raw)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert "<script" not in parsed.html.lower() and "<style" not in parsed.html.lower()
 
 
