@@ -102,7 +102,9 @@ def test_it_accepts_the_providers_retry_of_the_same_call_and_stores_once(mailbox
     assert InboundEvent.objects.filter(channel=mailbox).count() == 1
 
 
-@pytest.mark.parametrize("age", [301, -301, 86400 * 365], ids=["too-old", "from-the-future", "a-year-old"])
+# A future timestamp comes closer while the request is handled: a minute's margin, so a loaded machine cannot bring
+# it back inside the five-minute window (a past one only gets older).
+@pytest.mark.parametrize("age", [301, -360, 86400 * 365], ids=["too-old", "from-the-future", "a-year-old"])
 def test_it_refuses_a_signature_outside_the_time_window(mailbox: Channel, age: int) -> None:
     form = signed_at(fixture_bytes("new_request.eml"), timestamp=int(time.time()) - age)
     response = Client().post(url(mailbox), form)
