@@ -282,6 +282,7 @@ class DeskPresence:
             },
             groups=[realtime.viewing_group(conversation.pk)],
             audience=access.audience_for_conversation(conversation),
+            sender=self.socket_id,
         )
         visitor_groups = await self.visitor_groups(conversation)
         # Visitors get a first name (never a username) and no ids, like their messages.

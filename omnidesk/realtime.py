@@ -251,10 +251,17 @@ class EphemeralMessage(TypedDict):
     groups: list[str]
     # One per frame: a socket in several of its groups gets it once per group and forwards it once.
     nonce: str
+    # The sending socket's channel, which does not need its own frame back (None: a server-side sender).
+    sender: str | None
 
 
 async def send_ephemeral(
-    *, type: str, data: Mapping[str, Any], groups: Iterable[str], audience: Iterable[str] | None = None
+    *,
+    type: str,
+    data: Mapping[str, Any],
+    groups: Iterable[str],
+    audience: Iterable[str] | None = None,
+    sender: str | None = None,
 ) -> None:
     """A frame that is not worth keeping (someone typing, who is viewing): no Event row, no id, no replay; a socket
     that misses it sees the next heartbeat. Best effort, like every send.
@@ -272,6 +279,7 @@ async def send_ephemeral(
         "text": json.dumps({"type": type, "data": dict(data)}),
         "groups": allowed,
         "nonce": uuid.uuid4().hex,
+        "sender": sender,
     }
     layer = get_channel_layer()
     if layer is None:
