@@ -181,6 +181,7 @@ class DeskPresence:
         self.checked: Remembered[tuple[Conversation, bool] | None] = Remembered()
         self.typing_sent: dict[int, tuple[bool, float]] = {}
         self.visitors: Remembered[list[str]] = Remembered()
+        self.warming: asyncio.Task[list[str]] | None = None
 
     def forget_access(self) -> None:
         """The user's access changed: ask again before the next frame rather than trust what was remembered."""
@@ -234,6 +235,8 @@ class DeskPresence:
             return
         if previous != conversation.pk:
             await realtime.add_to_groups(self.socket_id, [realtime.viewing_group(conversation.pk)])
+            # Looked up now, in the background, so that the agent's first typing frame does not wait for it.
+            self.warming = asyncio.create_task(self.visitor_groups(conversation))
         self.viewing = conversation.pk
         entry = {"user_id": self.user.pk, "name": self.name, "composing": frame.get("composing") is True}
 
