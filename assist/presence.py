@@ -8,14 +8,22 @@ that closes removes its entry at once; one that dies silently expires after `VIE
 Frames a desk sends: {"type": "viewing", "conversation_id": N, "composing": bool} (every 10 s and on change) and
 {"type": "typing", "conversation_id": N, "typing": bool}. A widget sends {"type": "typing", "typing": bool}.
 Every conversation is checked through `interactions.access` before anything is said about it.
+
+Typing is the hot path (bench/desk_typing.py: 400 people typing at once): a desk socket that views a conversation
+joins its `realtime.viewing_group`, and typing goes to that group only (plus the visitor), filtered on arrival by
+the conversation's audience (who may act on it), instead of to every desk of the queue. No database query waits on
+it either: the access checks and lookups are remembered per socket and refreshed in the background
+(`Remembered`), and forgotten when the user's access changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 import redis
 from asgiref.sync import sync_to_async
@@ -31,8 +39,12 @@ DESK_FRAMES = frozenset({"viewing", "typing"})
 VIEW_TTL = 30.0
 # A "typing: true" is forwarded at most once a second per socket; a change to false always is.
 TYPING_INTERVAL = 1.0
-# How long a socket trusts a conversation access check before asking again.
+# How long a socket trusts a conversation access check (or lookup) before asking again in the background, and after
+# how long it waits for the answer instead (a socket idle for a while).
 ACCESS_CACHE_SECONDS = 10.0
+ACCESS_STALE_SECONDS = 60.0
+
+V = TypeVar("V")
 
 _memory: dict[int, dict[str, dict[str, Any]]] = {}
 _memory_lock = threading.Lock()
@@ -96,6 +108,49 @@ def viewers(*, conversation_id: int, now: float | None = None) -> list[dict[str,
     return sorted(people.values(), key=lambda person: person["user_id"])
 
 
+class Remembered(Generic[V]):
+    """Answers remembered per key: fresh ones as they are, older ones as they are while a background task asks
+    again, and only absent or very old ones waited for. A frame thus never waits on the database once its socket
+    has asked once; a change of access reaches it within ACCESS_CACHE_SECONDS, or at once through `forget`."""
+
+    def __init__(self, *, keep_none: bool = True) -> None:
+        self.keep_none = keep_none
+        self.answers: dict[Hashable, tuple[float, V]] = {}
+        self.refreshing: dict[Hashable, asyncio.Task[None]] = {}
+
+    async def get(self, key: Hashable, ask: Callable[[], Awaitable[V]]) -> V:
+        known = self.answers.get(key)
+        age = time.monotonic() - known[0] if known is not None else None
+        if known is None or age is None or age >= ACCESS_STALE_SECONDS:
+            return await self._ask(key, ask)
+        if age >= ACCESS_CACHE_SECONDS and key not in self.refreshing:
+            self.refreshing[key] = asyncio.create_task(self._refresh(key, ask))
+        return known[1]
+
+    async def _ask(self, key: Hashable, ask: Callable[[], Awaitable[V]]) -> V:
+        answer = await ask()
+        if answer is not None or self.keep_none:
+            self.answers[key] = (time.monotonic(), answer)
+        else:
+            self.answers.pop(key, None)
+        return answer
+
+    async def _refresh(self, key: Hashable, ask: Callable[[], Awaitable[V]]) -> None:
+        try:
+            await self._ask(key, ask)
+        except Exception:
+            # Kept as it was (a database restarting): asked again at the next frame, waited for once too old.
+            pass
+        finally:
+            self.refreshing.pop(key, None)
+
+    def forget(self) -> None:
+        for task in self.refreshing.values():
+            task.cancel()
+        self.refreshing.clear()
+        self.answers.clear()
+
+
 def _desk_groups(conversation: Conversation, people: list[dict[str, Any]]) -> list[str]:
     """Who hears about viewers and typing: those who may act on the conversation, and the viewers themselves."""
     return access.audience_for_conversation(conversation) + [realtime.agent_group(p["user_id"]) for p in people]
@@ -123,21 +178,24 @@ class DeskPresence:
         self.socket_id = socket_id
         self.name = user.first_name or user.get_username()
         self.viewing: int | None = None
-        self.checked: dict[tuple[int, str], tuple[float, Conversation | None]] = {}
+        self.checked: Remembered[tuple[Conversation, bool] | None] = Remembered()
         self.typing_sent: dict[int, tuple[bool, float]] = {}
-        self.visitors: dict[int, tuple[float, list[str]]] = {}
+        self.visitors: Remembered[list[str]] = Remembered()
+        self.warming: asyncio.Task[list[str]] | None = None
+
+    def forget_access(self) -> None:
+        """The user's access changed: ask again before the next frame rather than trust what was remembered."""
+        self.checked.forget()
+        self.visitors.forget()
 
     async def conversation(self, value: Any, *, act: bool) -> Conversation | None:
-        """The conversation if this user may open it (or act on it, for typing); checked through access, cached
-        briefly per socket."""
+        """The conversation if this user may open it (or act on it, for typing); checked through access,
+        remembered per socket (`Remembered`). Both answers come from one check, so the viewing heartbeat of the open
+        conversation keeps its typing permission fresh and a typing frame never waits for the database."""
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
             return None
-        need = "act" if act else "open"
-        cached = self.checked.get((value, need))
-        if cached is not None and time.monotonic() - cached[0] < ACCESS_CACHE_SECONDS:
-            return cached[1]
 
-        def check() -> Conversation | None:
+        def check() -> tuple[Conversation, bool] | None:
             conversation = (
                 access.conversations_visible_to(self.user)
                 .select_related("channel", "queue", "customer")
@@ -146,23 +204,21 @@ class DeskPresence:
             )
             if conversation is None or not access.may_open(self.user, conversation):
                 return None
-            if act and not access.may_act_on(self.user, conversation):
-                return None
-            return conversation
+            return conversation, access.may_act_on(self.user, conversation)
 
-        found = await database_sync_to_async(check, thread_sensitive=False)()
-        self.checked[(value, need)] = (time.monotonic(), found)
-        return found
+        answer = await self.checked.get(value, database_sync_to_async(check, thread_sensitive=False))
+        if answer is None or (act and not answer[1]):
+            return None
+        return answer[0]
 
     async def visitor_groups(self, conversation: Conversation) -> list[str]:
-        """The widget groups of the conversation's visitor, cached like the access check: an agent typing sends a
-        frame a second, and the visitor's identity does not change that often (bench/desk_typing.py)."""
-        cached = self.visitors.get(conversation.pk)
-        if cached is not None and time.monotonic() - cached[0] < ACCESS_CACHE_SECONDS:
-            return cached[1]
-        groups = await database_sync_to_async(_visitor_groups, thread_sensitive=False)(conversation)
-        self.visitors[conversation.pk] = (time.monotonic(), groups)
-        return groups
+        """The widget groups of the conversation's visitor, remembered like the access check: an agent typing sends a
+        frame every few seconds, and the visitor's identity does not change that often."""
+
+        async def ask() -> list[str]:
+            return await database_sync_to_async(_visitor_groups, thread_sensitive=False)(conversation)
+
+        return await self.visitors.get(conversation.pk, ask)
 
     async def receive(self, frame: dict[str, Any]) -> None:
         if frame["type"] == "viewing":
@@ -177,15 +233,24 @@ class DeskPresence:
             await self.leave()
         if conversation is None:
             return
+        if previous != conversation.pk:
+            await realtime.add_to_groups(self.socket_id, [realtime.viewing_group(conversation.pk)])
+            # Looked up now, in the background, so that the agent's first typing frame does not wait for it.
+            self.warming = asyncio.create_task(self.visitor_groups(conversation))
         self.viewing = conversation.pk
         entry = {"user_id": self.user.pk, "name": self.name, "composing": frame.get("composing") is True}
-        await sync_to_async(set_viewing, thread_sensitive=False)(
-            conversation_id=conversation.pk, socket_id=self.socket_id, entry=entry
-        )
-        await self.announce_viewers(conversation)
 
-    async def announce_viewers(self, conversation: Conversation) -> None:
-        people = await sync_to_async(viewers, thread_sensitive=False)(conversation_id=conversation.pk)
+        def record_and_list() -> list[dict[str, Any]]:
+            # One trip to a worker thread, not two: 200 desks send a heartbeat every 10 s.
+            set_viewing(conversation_id=conversation.pk, socket_id=self.socket_id, entry=entry)
+            return viewers(conversation_id=conversation.pk)
+
+        people = await sync_to_async(record_and_list, thread_sensitive=False)()
+        await self.announce_viewers(conversation, people)
+
+    async def announce_viewers(self, conversation: Conversation, people: list[dict[str, Any]] | None = None) -> None:
+        if people is None:
+            people = await sync_to_async(viewers, thread_sensitive=False)(conversation_id=conversation.pk)
         await realtime.send_ephemeral(
             type="presence.viewers",
             data={"conversation_id": conversation.pk, "viewers": people},
@@ -196,6 +261,7 @@ class DeskPresence:
         if self.viewing is None:
             return
         conversation_id, self.viewing = self.viewing, None
+        await realtime.remove_from_groups(self.socket_id, [realtime.viewing_group(conversation_id)])
         await sync_to_async(clear_viewing, thread_sensitive=False)(
             conversation_id=conversation_id, socket_id=self.socket_id
         )
@@ -222,7 +288,9 @@ class DeskPresence:
                 "name": self.name,
                 "typing": state,
             },
-            groups=access.audience_for_conversation(conversation),
+            groups=[realtime.viewing_group(conversation.pk)],
+            audience=access.audience_for_conversation(conversation),
+            sender=self.socket_id,
         )
         visitor_groups = await self.visitor_groups(conversation)
         # Visitors get a first name (never a username) and no ids, like their messages.
@@ -239,13 +307,10 @@ class VisitorTyping:
         self.channel = channel
         self.visitor_id = visitor_id
         self.last: tuple[bool, float] | None = None
-        self.conversation: tuple[float, Conversation | None] | None = None
+        # Only a found conversation is remembered: the visitor's first message may open one any moment now.
+        self.conversation: Remembered[Conversation | None] = Remembered(keep_none=False)
 
     async def open_conversation(self) -> Conversation | None:
-        now = time.monotonic()
-        if self.conversation is not None and now - self.conversation[0] < ACCESS_CACHE_SECONDS:
-            return self.conversation[1]
-
         def find() -> Conversation | None:
             return (
                 Conversation.objects.filter(
@@ -259,10 +324,7 @@ class VisitorTyping:
                 .first()
             )
 
-        found = await database_sync_to_async(find, thread_sensitive=False)()
-        # Only a found case is remembered: the visitor's first message may open one any moment now.
-        self.conversation = (now, found) if found is not None else None
-        return found
+        return await self.conversation.get("open", database_sync_to_async(find, thread_sensitive=False))
 
     async def receive(self, frame: dict[str, Any]) -> None:
         state = frame.get("typing") is True
@@ -276,5 +338,6 @@ class VisitorTyping:
         await realtime.send_ephemeral(
             type="presence.typing",
             data={"conversation_id": conversation.pk, "who": "visitor", "typing": state},
-            groups=access.audience_for_conversation(conversation),
+            groups=[realtime.viewing_group(conversation.pk)],
+            audience=access.audience_for_conversation(conversation),
         )

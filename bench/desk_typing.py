@@ -2,20 +2,26 @@
 
 What is measured
     P pairs (default 200): agent j keeps a `/ws/desk/` socket, visitor j a `/ws/widget/` socket with an open chat
-    conversation. Agents are in teams of T (default 10) sharing a queue and a chat channel, so a visitor's typing
-    reaches the T desks of the team (the conversation's audience) and an agent's typing reaches the team and the
-    visitor, as in a real desk. Every agent and every visitor toggles its typing state every I seconds (default 1.0,
-    random phase): each frame is a state change, so the server's throttle (one "typing: true" per second) forwards all
-    of them, about 2 × P / I frames/s in.
+    conversation, which agent j has open on the desk (a "viewing" heartbeat every 10 s, as static/desk/desk.js
+    does). Agents are in teams of T (default 10) sharing a queue and a chat channel, so all T may act on each of the
+    team's conversations; typing reaches those who view the conversation and may act on it, and the visitor.
+    Two typing patterns (--desk-typing-pattern):
+    - bursts (default), what people and our clients do: everyone types in bursts of 1–8 s separated by pauses of
+      0.5–8 s, through the clients' throttle (desk.js and the widget send "typing: true" at most every 2 s while keys
+      are pressed, "false" after 3 s without one): about 0.4 frames/s per person;
+    - toggle, a stress test: everyone flips their typing state every I seconds (default 1.0, random phase), each
+      frame a change that the server forwards, 2 × P / I frames/s in.
     Latency of a typing frame = arrival on the partner's socket (visitor j for agent j's frames, `agent.typing`; agent
     j for visitor j's, `presence.typing` with who=visitor and visitor j's conversation) - the moment just before the
-    sender wrote it. A frame that never arrives counts as lost (typing frames are ephemeral, best effort).
+    sender wrote it. Only frames sent while recording count. A frame that never arrives counts as lost (typing frames
+    are ephemeral, best effort).
     In the same run, on the same stack, chat_e2e's measurement (a separate agent, queue and channel; M messages at R
     msg/s from V visitors, see bench/chat_e2e.py) runs twice: without typing load, then with the typing load running
     for its whole duration. The typing latencies are those of that second phase.
 
 Reading the line
-    {"bench": "desk_typing", "agents": P, "visitors": P, "team_size": T, "interval_s": I, "typing_frames_sent": S,
+    {"bench": "desk_typing", "agents": P, "visitors": P, "team_size": T, "pattern", "interval_s": I (toggle only),
+     "typing_frames_per_s": frames sent per second while recording, "typing_frames_sent": S,
      "typing_frames_delivered": D, "typing_lost": L, "typing_p50_ms", "typing_p99_ms", "typing_max_ms",
      "agent_to_visitor_p99_ms", "visitor_to_agent_p99_ms", "chat_rate_per_s": R, "chat_msg_per_s_without",
      "chat_msg_per_s_with", "chat_slowdown_pct", "chat_p99_ms_without", "chat_p99_ms_with", "chat_missing_with",
@@ -75,7 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--desk-typing-pairs", type=int, default=200, help="agents, and as many visitors (200)")
     group.add_argument("--desk-typing-team-size", type=int, default=10, help="agents per queue/channel (10)")
     group.add_argument(
-        "--desk-typing-interval", type=float, default=1.0, help="seconds between typing changes per person (1.0)"
+        "--desk-typing-pattern", choices=("bursts", "toggle"), default="bursts", help="how people type (bursts)"
+    )
+    group.add_argument(
+        "--desk-typing-interval", type=float, default=1.0, help="toggle: seconds between typing changes (1.0)"
     )
     group.add_argument("--desk-typing-chat-messages", type=int, default=1000, help="chat messages per phase (1000)")
     group.add_argument("--desk-typing-chat-rate", type=float, default=50.0, help="chat messages per second (50)")
@@ -94,24 +103,57 @@ class Pair:
 
     index: int
     conversation_id: int = 0
-    sent: dict[str, collections.deque[tuple[bool, float]]] = field(
+    sent: dict[str, collections.deque[tuple[bool, float, bool]]] = field(
         default_factory=lambda: {"a2v": collections.deque(), "v2a": collections.deque()}
     )
 
-    def send(self, direction: str, state: bool) -> None:
-        self.sent[direction].append((state, time.perf_counter()))
+    def send(self, direction: str, state: bool, *, counted: bool) -> None:
+        self.sent[direction].append((state, time.perf_counter(), counted))
 
     def arrive(self, direction: str, state: bool, stats: Stats) -> None:
         now = time.perf_counter()
         pending = self.sent[direction]
         while pending:
-            sent_state, at = pending.popleft()
+            sent_state, at, counted = pending.popleft()
             if sent_state == state:
-                if stats.recording:
+                if counted:
                     stats.latencies[direction].append((now - at) * 1000)
                 return
-            if stats.recording:
+            if counted:
                 stats.lost += 1  # an earlier frame of the other state never came
+
+    def unanswered(self) -> int:
+        return sum(1 for queue in self.sent.values() for *_rest, counted in queue if counted)
+
+
+class ClientThrottle:
+    """What desk.js and the widget send while someone types: "typing: true" at the first key and then at most every
+    TRUE_EVERY seconds while keys are pressed, "false" IDLE_AFTER seconds after the last key."""
+
+    TRUE_EVERY = 2.0
+    IDLE_AFTER = 3.0
+    KEY_EVERY = 0.15
+
+    def __init__(self) -> None:
+        self.state = False
+        self.at = -1e9
+
+    def frames_of_burst(self, start: float, length: float) -> list[tuple[float, bool]]:
+        """The (time, state) frames of keys pressed every KEY_EVERY seconds from `start` for `length` seconds."""
+        frames: list[tuple[float, bool]] = []
+        key = start
+        while key <= start + length:
+            if not self.state or key - self.at >= self.TRUE_EVERY:
+                self.state, self.at = True, key
+                frames.append((key, True))
+            key += self.KEY_EVERY
+        return frames
+
+    def after_pause(self, last_key: float, pause: float) -> list[tuple[float, bool]]:
+        if self.state and pause >= self.IDLE_AFTER:
+            self.state = False
+            return [(last_key + self.IDLE_AFTER, False)]
+        return []
 
 
 @dataclass
@@ -259,7 +301,17 @@ class People:
             if frame.get("type") == "agent.typing":
                 pair.arrive("a2v", frame.get("data", {}).get("typing") is True, self.stats)
 
-    async def type_forever(self, pair: Pair, interval: float) -> None:
+    async def send_typing(self, pair: Pair, direction: str, state: bool) -> None:
+        pair.send(direction, state, counted=self.stats.recording)
+        if direction == "a2v":
+            frame = {"type": "typing", "conversation_id": pair.conversation_id, "typing": state}
+            await self.desks[pair.index].send(json.dumps(frame))
+        else:
+            await self.widgets[pair.index].send(json.dumps({"type": "typing", "typing": state}))
+        if self.stats.recording:
+            self.stats.sent += 1
+
+    async def toggle_forever(self, pair: Pair, interval: float) -> None:
         """Agent j and visitor j each toggle their typing state every `interval` seconds, on an absolute schedule."""
         await asyncio.sleep(random.uniform(0, interval))
         state = False
@@ -267,20 +319,42 @@ class People:
         step = 0
         while True:
             state = not state
-            pair.send("a2v", state)
-            await self.desks[pair.index].send(
-                json.dumps({"type": "typing", "conversation_id": pair.conversation_id, "typing": state})
-            )
-            pair.send("v2a", state)
-            await self.widgets[pair.index].send(json.dumps({"type": "typing", "typing": state}))
-            if self.stats.recording:
-                self.stats.sent += 2
+            await self.send_typing(pair, "a2v", state)
+            await self.send_typing(pair, "v2a", state)
             step += 1
             delay = start + step * interval - time.perf_counter()
             await asyncio.sleep(max(delay, 0))
 
-    def start_typing(self, interval: float) -> list[asyncio.Task[None]]:
-        return [asyncio.create_task(self.type_forever(pair, interval)) for pair in self.pairs]
+    async def type_in_bursts(self, pair: Pair, direction: str) -> None:
+        """One person typing in bursts through the client's throttle; sleeps until each frame is due (not per key)."""
+        throttle = ClientThrottle()
+        moment = time.perf_counter() + random.uniform(0, 4)
+        while True:
+            length, pause = random.uniform(1, 8), random.uniform(0.5, 8)
+            frames = throttle.frames_of_burst(moment, length) + throttle.after_pause(moment + length, pause)
+            for at, state in frames:
+                await asyncio.sleep(max(at - time.perf_counter(), 0))
+                await self.send_typing(pair, direction, state)
+            moment += length + pause
+
+    async def view_forever(self, pair: Pair) -> None:
+        """Agent j has visitor j's conversation open: the desk's viewing heartbeat, every 10 s."""
+        while True:
+            frame = {"type": "viewing", "conversation_id": pair.conversation_id, "composing": False}
+            await self.desks[pair.index].send(json.dumps(frame))
+            await asyncio.sleep(10)
+
+    def start_viewing(self) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self.view_forever(pair)) for pair in self.pairs]
+
+    def start_typing(self, pattern: str, interval: float) -> list[asyncio.Task[None]]:
+        if pattern == "toggle":
+            return [asyncio.create_task(self.toggle_forever(pair, interval)) for pair in self.pairs]
+        return [
+            asyncio.create_task(self.type_in_bursts(pair, direction))
+            for pair in self.pairs
+            for direction in ("a2v", "v2a")
+        ]
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -306,25 +380,29 @@ async def measure(stack: Stack, args: argparse.Namespace, teams: list[Team], fix
         rate = args.desk_typing_chat_rate
         logger.info("chat without typing load: %d messages at %s/s", args.desk_typing_chat_messages, rate)
         without = await chat_e2e.run_one(stack, fixture, chat_args(args), rate)
-        logger.info("typing load: %d people every %.2f s", 2 * len(people.pairs), args.desk_typing_interval)
-        typing = people.start_typing(args.desk_typing_interval)
-        await asyncio.sleep(max(2.0, 2 * args.desk_typing_interval))  # every typist has started, no cold start
+        viewing = people.start_viewing()
+        pattern, interval = args.desk_typing_pattern, args.desk_typing_interval
+        logger.info("typing load: %d people, %s (interval %.2f s if toggle)", 2 * len(people.pairs), pattern, interval)
+        typing = people.start_typing(pattern, interval)
+        await asyncio.sleep(max(5.0, 2 * interval))  # every typist has started, no cold start
         people.stats.recording = True
+        recording_from = time.perf_counter()
         with_typing = await chat_e2e.run_one(stack, fixture, chat_args(args), rate)
-        for task in typing:
+        recorded_s = time.perf_counter() - recording_from
+        people.stats.recording = False
+        for task in typing + viewing:
             task.cancel()
-        await asyncio.gather(*typing, return_exceptions=True)
+        await asyncio.gather(*typing, *viewing, return_exceptions=True)
         # Frames still on their way are counted when they arrive (late, not lost), up to the drain timeout.
         deadline = time.monotonic() + chat_e2e.DRAIN_TIMEOUT
-        while time.monotonic() < deadline and any(q for pair in people.pairs for q in pair.sent.values()):
+        while time.monotonic() < deadline and any(pair.unanswered() for pair in people.pairs):
             await asyncio.sleep(0.2)
-        people.stats.recording = False
     finally:
         await people.close()
     stats = people.stats
     a2v, v2a = sorted(stats.latencies["a2v"]), sorted(stats.latencies["v2a"])
     both = sorted(a2v + v2a)
-    unanswered = sum(len(q) for pair in people.pairs for q in pair.sent.values())
+    unanswered = sum(pair.unanswered() for pair in people.pairs)
     slowdown = (
         (without["msg_per_s"] - with_typing["msg_per_s"]) / without["msg_per_s"] * 100 if without["msg_per_s"] else 0
     )
@@ -334,7 +412,9 @@ async def measure(stack: Stack, args: argparse.Namespace, teams: list[Team], fix
         "agents": len(people.pairs),
         "visitors": len(people.pairs),
         "team_size": args.desk_typing_team_size,
-        "interval_s": args.desk_typing_interval,
+        "pattern": args.desk_typing_pattern,
+        "interval_s": args.desk_typing_interval if args.desk_typing_pattern == "toggle" else None,
+        "typing_frames_per_s": round(stats.sent / recorded_s, 1) if recorded_s > 0 else None,
         "typing_frames_sent": stats.sent,
         "typing_frames_delivered": len(both),
         "typing_lost": stats.lost + unanswered,

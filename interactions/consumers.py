@@ -92,6 +92,8 @@ class DeskConsumer(RealtimeConsumer):
         if ended is not None and ended == self.session_key():
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
+        if self.desk_presence is not None:
+            self.desk_presence.forget_access()  # typing: what it remembered of this user's access may be wrong now
         if self.greeted:
             await self.recheck()
 

@@ -84,6 +84,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if message["type"] == realtime.EPHEMERAL_HANDLER:
             # Typing and viewing: only live, only to sockets still in one of its groups; nothing to hold or replay.
             nonce = message.get("nonce")
+            if message.get("sender") == self.channel_name:
+                return
             if self.ready and nonce not in self.ephemeral_seen and not self.group_set.isdisjoint(message["groups"]):
                 self.ephemeral_seen.append(nonce)
                 await self.send(text_data=message["text"])

@@ -75,6 +75,11 @@ def visitor_group(visitor_id: str) -> str:
     return f"{VISITOR_PREFIX}{visitor_id}"
 
 
+def viewing_group(conversation_id: int) -> str:
+    """The desk sockets that have the conversation open now: a delivery path for its typing, never an audience."""
+    return f"viewing.{conversation_id}"
+
+
 def frame_for(event: Event) -> Frame:
     return {"type": event.type, "id": event.id, "at": event.created_at.isoformat(), "data": event.data}
 
@@ -242,28 +247,45 @@ def prune_events(*, older_than_days: int = 7) -> int:
 class EphemeralMessage(TypedDict):
     type: Literal["realtime.ephemeral"]
     text: str
+    # Who may have it: a socket forwards it only if it is in one of these groups (its access, as of now).
     groups: list[str]
     # One per frame: a socket in several of its groups gets it once per group and forwards it once.
     nonce: str
+    # The sending socket's channel, which does not need its own frame back (None: a server-side sender).
+    sender: str | None
 
 
-async def send_ephemeral(*, type: str, data: Mapping[str, Any], groups: Iterable[str]) -> None:
+async def send_ephemeral(
+    *,
+    type: str,
+    data: Mapping[str, Any],
+    groups: Iterable[str],
+    audience: Iterable[str] | None = None,
+    sender: str | None = None,
+) -> None:
     """A frame that is not worth keeping (someone typing, who is viewing): no Event row, no id, no replay; a socket
-    that misses it sees the next heartbeat. Best effort, like every send."""
-    audience = sorted(set(groups))
-    if not audience:
+    that misses it sees the next heartbeat. Best effort, like every send.
+
+    It is sent to `groups`; `audience` (default: `groups`) says who may have it. Typing goes to the few sockets
+    viewing the conversation (`viewing_group`) with the conversation's audience: a queue of ten desks does not get
+    every keystroke of every conversation in it, and a viewer who may not act on it gets none.
+    """
+    targets = sorted(set(groups))
+    allowed = targets if audience is None else sorted(set(audience))
+    if not targets or not allowed:
         return
     message: EphemeralMessage = {
         "type": "realtime.ephemeral",
         "text": json.dumps({"type": type, "data": dict(data)}),
-        "groups": audience,
+        "groups": allowed,
         "nonce": uuid.uuid4().hex,
+        "sender": sender,
     }
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        for group in audience:
+        for group in targets:
             await layer.group_send(group, dict(message))
     except Exception:
         logger.exception("ephemeral send failed")
