@@ -166,8 +166,8 @@ def counters_for(event: ReportingEvent) -> dict[str, float]:
         c["first_response_business_seconds"] = event.business_seconds if event.business_seconds is not None else d
     elif k == EventKind.AGENT_REPLY:
         c.update(replies=1, reply_seconds=d)
-    elif k == EventKind.CUSTOMER_MESSAGE:
-        c["customer_messages"] = 1
+    # customer_message is an event only: no KPI counts messages, and rolling every message of a queue into one
+    # 15-minute row made that row's lock the hot spot of ingest (chat_e2e at 100 msg/s: p50 40 ms → 1.3 s).
     elif k == EventKind.TRANSFER_OUT:
         c["transfers_out"] = 1
     elif k == EventKind.TRANSFER_IN:

@@ -99,7 +99,6 @@ COUNTERS = (
     "first_response_business_seconds",
     "replies",
     "reply_seconds",
-    "customer_messages",
     "transfers_out",
     "transfers_in",
     "holds",
@@ -154,7 +153,6 @@ class IntervalStat(models.Model):
     first_response_business_seconds = models.FloatField(default=0)
     replies = models.IntegerField(default=0)
     reply_seconds = models.FloatField(default=0)
-    customer_messages = models.IntegerField(default=0)
     transfers_out = models.IntegerField(default=0)
     transfers_in = models.IntegerField(default=0)
     holds = models.IntegerField(default=0)

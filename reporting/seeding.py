@@ -33,7 +33,6 @@ SUMS = {
     "first_responses": "count(*) FILTER (WHERE kind = 'first_response')",
     "first_response_seconds": "coalesce(sum(duration_seconds) FILTER (WHERE kind = 'first_response'), 0)",
     "first_response_business_seconds": "coalesce(sum(business_seconds) FILTER (WHERE kind = 'first_response'), 0)",
-    "customer_messages": "count(*) FILTER (WHERE kind = 'customer_message')",
     "resolved": "count(*) FILTER (WHERE kind = 'resolved')",
     "handled": "count(*) FILTER (WHERE handle_seconds IS NOT NULL)",
     "handle_seconds": "coalesce(sum(handle_seconds), 0)",
