@@ -41,25 +41,18 @@ def stored(channel: Channel, raws: list[bytes]) -> list[int]:
 
 
 def test_it_processes_a_thread_in_one_batch_once_when_replies_look_for_their_parents(
-    support_queue: Queue, settings: Any, monkeypatch: pytest.MonkeyPatch
+    support_queue: Queue, settings: Any
 ) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True  # the embedded mode: every reply looks for pending parents first
     channel = email_channel(support_queue)
     event_ids = stored(channel, [mail(1), mail(2, replies_to=1), mail(3, replies_to=2)])
-    batches: list[list[int]] = []
-    process = inbound.process_claimed_events
-
-    def counted(*, event_ids: list[int]) -> dict[int, Interaction | None]:
-        batches.append(event_ids)
-        return process(event_ids=event_ids)
-
-    monkeypatch.setattr(inbound, "process_claimed_events", counted)
-
     made = inbound.process_inbound_event(event_id=event_ids[0])
 
-    assert batches == [event_ids], "one batch, not redone event by event"
     assert made is not None and made.external_id == "order-1@example.com"
     entries = list(Interaction.objects.filter(channel=channel).order_by("pk"))
+    # One pass: a batch that failed and was redone event by event rolled back interactions whose ids PostgreSQL's
+    # sequence never gives back, so the three entries would not have consecutive ids.
+    assert entries[-1].pk - entries[0].pk == len(entries) - 1, "one batch, not redone event by event"
     assert [entry.external_id for entry in entries] == [f"order-{n}@example.com" for n in (1, 2, 3)]
     assert len({entry.conversation_id for entry in entries}) == 1, "the replies thread into the first mail's case"
     assert [entry.meta.get("threaded_by") for entry in entries] == [None, "in-reply-to", "in-reply-to"]

@@ -6,8 +6,9 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import psycopg2
 import pytest
-from django.db import OperationalError
+from django.db import connection
 from django.test import Client
 
 from interactions import intake
@@ -21,8 +22,18 @@ def refused(channel: Channel, provider: str) -> int:
     return sum(SignatureRejection.objects.filter(channel=channel, provider=provider).values_list("count", flat=True))
 
 
-def database_down(*_args: Any, **_kwargs: Any) -> Any:
-    raise OperationalError("server closed the connection unexpectedly")
+def cut_database_connection() -> None:
+    """A real outage for this process: PostgreSQL ends its session (as test_webhooks does for messaging)."""
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    db = connection.settings_dict
+    with psycopg2.connect(dbname=db["NAME"], host=db["HOST"] or "127.0.0.1", user=db["USER"] or "postgres") as admin:
+        admin.cursor().execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def reconnect() -> None:
+    # What Django does at the end of every request (the test client skips it): drop the broken connection.
+    connection.close_if_unusable_or_obsolete()
 
 
 def test_it_counts_a_refused_cti_event_like_every_other_webhook(hotline: Channel) -> None:
@@ -32,11 +43,11 @@ def test_it_counts_a_refused_cti_event_like_every_other_webhook(hotline: Channel
     assert refused(hotline, "cti") == 1 and not InboundEvent.objects.exists()
 
 
-def test_it_answers_503_with_retry_after_when_the_database_is_down_for_a_cti_event(
-    hotline: Channel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(intake, "record_inbound_event", database_down)
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_503_with_retry_after_when_the_database_is_down_for_a_cti_event(hotline: Channel) -> None:
+    cut_database_connection()
     response = post_cti(Client(), hotline, cti_body("ringing", "call-y"))
+    reconnect()
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.json()["code"] == "storage_unavailable"
 
@@ -59,14 +70,17 @@ def test_it_signs_every_value_of_a_repeated_twilio_voice_parameter(hotline: Chan
     assert InboundEvent.objects.filter(provider="twilio_voice", external_id="CA9:ringing").exists()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_it_counts_a_refused_twilio_voice_callback_and_answers_503_when_the_database_is_down(
-    hotline: Channel, monkeypatch: pytest.MonkeyPatch
+    hotline: Channel,
 ) -> None:
     params = [("CallSid", "CA10"), ("CallStatus", "ringing")]
     assert twilio_voice(hotline, params, token="wrong").status_code == 403
     assert refused(hotline, "twilio_voice") == 1
-    monkeypatch.setattr(intake, "record_inbound_event", database_down)
-    assert twilio_voice(hotline, params).status_code == 503
+    cut_database_connection()
+    answer = twilio_voice(hotline, params)
+    reconnect()
+    assert answer.status_code == 503
 
 
 @pytest.mark.parametrize("prefix", ["sha256=", ""])
