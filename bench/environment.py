@@ -25,7 +25,10 @@ def fresh_database(database_url: str, name: str, *, bench: str) -> str:
     """Drop and re-create the scratch database `name` on the PostgreSQL server of `database_url`; its URL.
 
     Every benchmark works on a database of its own, so that no run sees another's rows (or the tests').
+    `BENCH_DATABASE_SUFFIX` (optional) is appended to the name, so two checkouts can benchmark side by side.
     """
+    if suffix := os.environ.get("BENCH_DATABASE_SUFFIX", ""):
+        name = f"{name}_{suffix}"
     parts = urlsplit(database_url)
     if not parts.scheme.startswith("postgres"):
         raise SystemExit(f"{bench} needs PostgreSQL; DATABASE_URL is {parts.scheme!r}")
