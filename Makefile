@@ -43,7 +43,8 @@ run: venv
 	  $(PY) manage.py collectstatic --noinput -v 0; \
 	  PATH=$(VENV)/bin:$$PATH HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start; \
 	else \
-	  $(PY) -m uvicorn omnidesk.asgi:application --host $(HOST) --port $(PORT) --no-access-log --ws-max-size 131072; \
+	  mkdir -p staticfiles; \
+	  $(PY) -m uvicorn omnidesk.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off --ws-max-size 131072; \
 	fi
 
 # The whole suite against PostgreSQL and Redis on localhost.

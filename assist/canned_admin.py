@@ -33,6 +33,8 @@ def may_manage(user: Any, *, scope: str, owner_id: int | None) -> bool:
     return access.is_supervisor(user)
 
 
+# Atomic: the lookup and the write are one step, which is what keeps one row per version on SQLite (see settings).
+@transaction.atomic
 def save_canned(
     *,
     user: Any,

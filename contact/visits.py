@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -96,6 +96,14 @@ def record_step(
     """The step's event, once per (visit, step, intent): a repeat (resent beacon, double click) returns None."""
     try:
         with transaction.atomic():
+            # SQLite (the embedded default) cannot hold the constraint with NULLS NOT DISTINCT, so Django does not
+            # create it there: the lookup keeps the rule, exactly, because its transactions take the write lock at
+            # BEGIN (settings: IMMEDIATE). PostgreSQL refuses the repeat itself.
+            if (
+                not connection.features.supports_nulls_distinct_unique_constraints
+                and FunnelEvent.objects.filter(visit=visit, step=step, node=node).exists()
+            ):
+                return None
             return FunnelEvent.objects.create(
                 visit=visit,
                 step=step,

@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 
+from assist.canned_admin import save_canned
+from assist.models import CannedResponse
 from contact.models import ContactSite, IntentNode
 from contact.scenarios import publish_scenario
 from interactions.messaging.admin import webhook_path as messaging_webhook_path
@@ -140,6 +142,43 @@ CONTACT_TREE = [
         ],
     ),
 ]
+# Self-service answers of the demo intents: the next-best-action panel offers them to the agent.
+SELF_SERVICE = {
+    "billing": "https://help.omnidesk.invalid/billing",
+    "delivery": "https://help.omnidesk.invalid/tracking",
+}
+# Shared canned responses, English and French (picked by the customer's language). A shortcut named after an intent
+# is the next best action's first suggestion for it, so the demo chat about a bill shows one at once.
+CANNED = [
+    (
+        "hello",
+        ("Greeting", "Salutation"),
+        (
+            "Hello {{customer.first_name|there}}, {{agent.first_name}} here. How can I help?",
+            "Bonjour {{customer.first_name|}}, ici {{agent.first_name}}. Que puis-je faire pour vous ?",
+        ),
+    ),
+    (
+        "billing",
+        ("Check a bill", "Vérifier une facture"),
+        (
+            "I am looking at your bill now. Could you tell me which line looks wrong? "
+            "Every bill is also in your account: https://help.omnidesk.invalid/billing",
+            "Je regarde votre facture. Quelle ligne vous semble fausse ? "
+            "Toutes vos factures sont aussi dans votre espace client : https://help.omnidesk.invalid/billing",
+        ),
+    ),
+    (
+        "delivery",
+        ("Where is the parcel", "Où est le colis"),
+        (
+            "Your parcel can be followed with the tracking link in your confirmation email. "
+            "Shall I check its status for you?",
+            "Votre colis se suit avec le lien de suivi de votre e-mail de confirmation. "
+            "Voulez-vous que je vérifie son état ?",
+        ),
+    ),
+]
 DISPOSITIONS = [("resolved", "Resolved"), ("callback", "Callback needed"), ("escalated", "Escalated")]
 
 
@@ -194,6 +233,7 @@ class Command(BaseCommand):
                     "keywords": keywords,
                     "examples": examples,
                     "priority_boost": boost,
+                    "self_service_url": SELF_SERVICE.get(key, ""),
                 },
             )
         Intent.objects.get_or_create(key="general", defaults={"name": "General question", "is_default": True})
@@ -225,6 +265,7 @@ class Command(BaseCommand):
             for queue in queues.values():
                 if queue.name != "Billing" or "Billing" in proficiencies:
                     queue.members.add(user)
+        seed_canned_responses(supervisor=User.objects.get(username="sophie"))
         by_kind = {channel.kind: channel for channel in channels}
         site = seed_contact_page(chat=chat, voice=by_kind[Channel.Kind.VOICE], email=by_kind[Channel.Kind.EMAIL])
         for queue in queues.values():
@@ -255,6 +296,23 @@ class Command(BaseCommand):
                 ]
             )
         )
+
+
+def seed_canned_responses(*, supervisor: Any) -> None:
+    """The shared demo answers, created once: a re-run keeps what the demo's users changed."""
+    for shortcut, titles, bodies in CANNED:
+        for language, title, body in zip(("en", "fr"), titles, bodies, strict=True):
+            if not CannedResponse.objects.filter(
+                scope=CannedResponse.Scope.GLOBAL, shortcut=shortcut, language=language
+            ).exists():
+                save_canned(
+                    user=supervisor,
+                    shortcut=shortcut,
+                    title=title,
+                    body=body,
+                    language=language,
+                    scope=CannedResponse.Scope.GLOBAL,
+                )
 
 
 def seed_contact_page(*, chat: Channel, voice: Channel, email: Channel) -> ContactSite:
