@@ -29,6 +29,7 @@ from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import screen_pop
 from interactions.phone.cti import CtiEvent, parse_cti, parse_twilio
 from interactions.phone.models import Call
+from interactions.phone.rows import insert_unless_exists
 from interactions.services import receive_message, resolve_conversation
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
@@ -98,30 +99,12 @@ def lock_call(*, channel: Channel, call_id: str, expect_new: bool = True, **defa
 
 
 def insert_new_call(call: Call) -> bool:
-    """INSERT … ON CONFLICT (channel, call id) DO NOTHING RETURNING id: True, with `call.pk` set, when it was new.
-
-    Django's bulk_create(ignore_conflicts=True) returns no id, which cost a second, 8-table locking SELECT per call.
-    """
+    """Store `call` unless (channel, call id) exists: True, with `call.pk` set, when it was new. Django's
+    bulk_create(ignore_conflicts=True) returns no id, which cost a second, 8-table locking SELECT per call."""
     if not connection.features.can_return_columns_from_insert:
         Call.objects.bulk_create([call], ignore_conflicts=True)
         return False  # the caller reads it back
-    fields = [field for field in Call._meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(call, add=True), connection) for field in fields]
-    columns = ", ".join(connection.ops.quote_name(field.attname) for field in fields)
-    table = connection.ops.quote_name(Call._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(values))})"
-            " ON CONFLICT (channel_id, call_id) DO NOTHING RETURNING id",
-            values,
-        )
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    call.pk = row[0]
-    call._state.adding = False
-    call._state.db = connection.alias
-    return True
+    return insert_unless_exists(call, conflict=("channel_id", "call_id"))
 
 
 def record_call_event(*, channel: Channel, cti: CtiEvent) -> Interaction | None:
