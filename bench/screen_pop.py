@@ -14,7 +14,9 @@ Reading a line
     {"bench": "screen_pop", "calls": C, "rate_per_s": R, "delivered": D, "missing": M, "p50_ms": …, "p90_ms": …,
      "p99_ms": …, "max_ms": …}
     delivered + missing == calls; missing: no pop within --screen-pop-drain seconds after the last POST. Goal:
-    p99 < 100 ms. Warm-up (not counted): 10 calls first.
+    p99 < 100 ms. Warm-up (not counted): 10 calls first. Also: worker_cpu_ms_per_call, postgres_cpu_ms_per_call,
+    server_cpu_ms_per_call (CPU time per call, ringing + hang-up: the figures to compare on a busy machine), whether
+    the backlog was settled before the next rate started (backlog_settled), and the 1-minute load average.
 
 Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench_screen_pop`, dropped and re-created)
 and flushes the Redis db of REDIS_URL. Stack logs go to test-artifacts/.
@@ -216,6 +218,10 @@ async def run_rate(stack: Stack, fixture: Fixture, args: argparse.Namespace, rat
             await desk.wait_for_all(args.screen_pop_drain)
             hangups.cancel()
             await asyncio.gather(hangups, return_exceptions=True)
+            # Every event of this rate processed (the hang-ups too) before the CPU is read and the next rate starts:
+            # a backlog left here would be charged to the next rate's latencies.
+            settled = await asyncio.to_thread(wait_for_backlog, args.screen_pop_drain)
+            per_call = cpu_ms_per_call(cpu_before, cpu_ticks(stack), calls=total)
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
@@ -236,7 +242,51 @@ async def run_rate(stack: Stack, fixture: Fixture, args: argparse.Namespace, rat
         "p90_ms": rounded(percentile(latencies, 90)),
         "p99_ms": rounded(percentile(latencies, 99)),
         "max_ms": rounded(latencies[-1] if latencies else math.nan),
+        # CPU time per call (ringing + hang-up, warm-up included), summed over the processes of each role: less
+        # sensitive than the latencies to other work on the machine.
+        "worker_cpu_ms_per_call": rounded(per_call["worker-pool"] + per_call["worker-main"]),
+        "postgres_cpu_ms_per_call": rounded(per_call["postgres"]),
+        "server_cpu_ms_per_call": rounded(per_call["server"]),
+        "backlog_settled": settled,
+        "loadavg_1m": load_average(),
     }
+
+
+def cpu_ms_per_call(
+    before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]], *, calls: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per call used by each role's processes between the two samples (see bench/measures.py)."""
+    used: dict[str, float] = {}
+    for pid, (role, ticks) in after.items():
+        previous = before.get(pid)
+        used[role] = used.get(role, 0) + ticks - (previous[1] if previous and previous[0] == role else 0)
+    hz = os.sysconf("SC_CLK_TCK")
+    return {
+        role: used.get(role, 0) * 1000 / hz / max(calls, 1)
+        for role in ("worker-pool", "worker-main", "postgres", "server")
+    }
+
+
+def load_average() -> float:
+    with open("/proc/loadavg") as handle:
+        return float(handle.read().split()[0])
+
+
+def wait_for_backlog(timeout: float) -> bool:
+    """Wait until no inbound event is left unprocessed (True), or `timeout` seconds (False)."""
+    from django.db import connections
+
+    from interactions.models import InboundEvent
+
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).exists():
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        connections.close_all()
 
 
 def stage_breakdown(call_ids: list[str], wall: dict[str, float], latency: dict[str, float]) -> str:

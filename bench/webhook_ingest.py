@@ -344,6 +344,19 @@ async def wait_drained(database_url: str, channel_id: int, timeout: float) -> fl
 # --- the run ---------------------------------------------------------------------------------------------------------
 
 
+def cpu_ms_per_request(
+    before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]], *, requests: int
+) -> dict[str, float]:
+    """Milliseconds of CPU per request used by each role's processes between the two samples (bench/measures.py).
+    PostgreSQL backends that ended in between (uvicorn's connection per request) are not counted: a lower bound."""
+    used: dict[str, int] = {}
+    for pid, (role, ticks) in after.items():
+        previous = before.get(pid)
+        used[role] = used.get(role, 0) + ticks - (previous[1] if previous and previous[0] == role else 0)
+    hz = os.sysconf("SC_CLK_TCK")
+    return {role: used.get(role, 0) * 1000 / hz / requests for role in ("server", "postgres", "worker-pool")}
+
+
 async def measure(stack: WebhookStack, fixture: Fixture, args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     rng = random.Random(6)
     connections = args.webhook_ingest_connections
@@ -361,6 +374,7 @@ async def measure(stack: WebhookStack, fixture: Fixture, args: argparse.Namespac
     cpu_after, busy = cpu_ticks(stack), machine_busy_ticks() - busy_before
     logger.info("burst cpu: %s", cpu_report(cpu_before, cpu_after, busy, burst_seconds))
     oks = sum(status == 200 for statuses in burst.answers.values() for status in statuses)
+    burst_cpu = cpu_ms_per_request(cpu_before, cpu_after, requests=max(oks, 1))
     left = await asyncio.to_thread(backlog, database_url, fixture.channel_id)
     cpu_before, busy_before = cpu_ticks(stack), machine_busy_ticks()
     drained_in = await wait_drained(database_url, fixture.channel_id, args.webhook_ingest_drain_timeout)
@@ -415,6 +429,10 @@ async def measure(stack: WebhookStack, fixture: Fixture, args: argparse.Namespac
         "accepted_per_s": round(oks / burst_seconds, 1),
         "ack_p50_ms": rounded(percentile(ack_ms, 50)),
         "ack_p99_ms": rounded(percentile(ack_ms, 99)),
+        # CPU time per accepted webhook during the burst: the webhook server's processes, and PostgreSQL's (its
+        # backends: the server's, and the worker's draining meanwhile). Steadier than rates on a busy machine.
+        "server_cpu_ms_per_accepted": rounded(burst_cpu["server"]),
+        "postgres_cpu_ms_per_accepted": rounded(burst_cpu["postgres"]),
         "drain_per_s": round((left - drain_left) / drain_seconds, 1) if drain_seconds > 0 else None,
         "sustained_rate_per_s": args.webhook_ingest_sustained_rate,
         "sustained_seconds": args.webhook_ingest_sustained_seconds,

@@ -208,6 +208,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # No task may hold a worker forever (a hostile mail, a hung provider): SoftTimeLimitExceeded first, then the kill.
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
+# The call lane (interactions/phone/lanes.py): when set, a phone channel's ingest tasks go to this queue, which a
+# worker of its own consumes (docs/phone.md), so a screen pop never waits behind other channels' batches.
+OMNIDESK_CALL_QUEUE = os.environ.get("OMNIDESK_CALL_QUEUE", "")
+CELERY_TASK_ROUTES = ("interactions.phone.lanes.route_task",)
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbound-events": {
         "task": "interactions.tasks.sweep_inbound_events",

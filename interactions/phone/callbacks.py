@@ -24,6 +24,7 @@ from interactions.announcements import announce_message
 from interactions.cases import open_conversation
 from interactions.models import Channel, Conversation, Interaction
 from interactions.phone.models import Call, Callback
+from interactions.phone.rows import insert_unless_exists
 from interactions.services import resolve_conversation
 from reporting import transitions as reporting_transitions  # rep
 
@@ -70,6 +71,14 @@ def local_time(moment: datetime) -> str:
     return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
 
 
+def _fields_of(callback: Callback) -> dict[str, Any]:
+    return {
+        field.attname: getattr(callback, field.attname)
+        for field in Callback._meta.concrete_fields
+        if not field.primary_key and field.attname != "call_id"
+    }
+
+
 def schedule_callback_for_missed_call(*, call: Call) -> Callback | None:
     """One callback per missed or abandoned inbound call, due now, for the channel's window. Idempotent."""
     if not call.number or call.customer_id is None:
@@ -77,19 +86,21 @@ def schedule_callback_for_missed_call(*, call: Call) -> Callback | None:
     now = timezone.now()
     channel = call.channel
     reason = Callback.Reason.ABANDONED if call.result == Call.Result.ABANDONED else Callback.Reason.MISSED
-    callback, created = Callback.objects.get_or_create(
+    callback = Callback(
         call=call,
-        defaults={
-            "channel": channel,
-            "customer_id": call.customer_id,
-            "number": call.number,
-            "reason": reason,
-            "window_start": now,
-            "window_end": now + timedelta(minutes=channel_setting(channel, "callback_window_minutes")),
-            "next_attempt_at": now,
-            "max_attempts": channel_setting(channel, "callback_max_attempts"),
-        },
+        channel=channel,
+        customer_id=call.customer_id,
+        number=call.number,
+        reason=reason,
+        window_start=now,
+        window_end=now + timedelta(minutes=channel_setting(channel, "callback_window_minutes")),
+        next_attempt_at=now,
+        max_attempts=channel_setting(channel, "callback_max_attempts"),
     )
+    # One statement on the hang-up's path (get_or_create was four); the call's row lock makes a conflict rare.
+    created = insert_unless_exists(callback, conflict=("call_id",))
+    if not created:
+        callback, created = Callback.objects.get_or_create(call=call, defaults=_fields_of(callback))
     if created:
         reporting_transitions.callback_requested(callback=callback)  # rep: reporting event
     if created and call.conversation is not None:

@@ -1,0 +1,141 @@
+"""screen_pop_profile: where one `ringing` event spends its time in the worker (cProfile), how many SQL statements it
+sends, and how that grows with the agent's and callers' history.
+
+Not part of `make bench` (a profile, not a figure): run it by hand,
+
+    DATABASE_URL=… REDIS_URL=… python -m bench.screen_pop_profile --calls 200 --callers 50
+
+It builds the screen_pop benchmark's data set (bench/screen_pop.py `create_fixture`) in its own database
+(`omnidesk_bench_screen_pop_profile`), stores `--calls` signed-webhook-shaped `ringing` events exactly as the intake
+does (`record_inbound_event`) and processes each as a batch of one (`process_claimed_events`, what a worker does
+under light traffic), followed — untimed — by its `hangup`, as the benchmark does. It prints statements per ringing
+by kind, client CPU per ringing (first and last tenth: a cost that grows with history shows here), and the top
+functions by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import screen_pop
+from bench.environment import fresh_database, migrate, setup_django
+
+DATABASE = "omnidesk_bench_screen_pop_profile"
+
+
+class StatementCounter:
+    """A database execute wrapper counting statements by their first words (and keeping them, for --sql)."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+        self.kind_seconds: dict[str, float] = {}
+        self.seconds = 0.0
+        self.statements: list[str] = []
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        words = sql.split()
+        kind = " ".join(words[:1] if words[0] in {"SAVEPOINT", "RELEASE"} else words[:3])[:60]
+        self.kinds[kind] += 1
+        self.statements.append(sql)
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent = time.perf_counter() - start
+            self.seconds += spent
+            self.kind_seconds[kind] = self.kind_seconds.get(kind, 0.0) + spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.screen_pop_profile")
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--callers", type=int, default=50)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--sql", action="store_true", help="print the statements of the last ringing")
+    args = parser.parse_args()
+    url = fresh_database(os.environ["DATABASE_URL"], DATABASE, bench="screen_pop_profile")
+    redis_url = os.environ.get("REDIS_URL", "")
+    migrate(url, redis_url)
+    setup_django(url, redis_url)
+    from django.db import connection, transaction
+
+    from interactions.inbound import process_claimed_events, record_inbound_event
+    from interactions.models import Channel
+
+    fixture = screen_pop.create_fixture(args.callers)
+    channel = Channel.objects.get(uuid=fixture.channel_uuid)
+
+    def store(call_id: str, event: str, number: str) -> int:
+        payload = {"event": event, "call_id": call_id, "from": number, "agent": "bench-agent"}
+        payload["received_at"] = datetime.now(tz=UTC).isoformat()
+        with transaction.atomic():
+            stored, _new = record_inbound_event(
+                channel=channel, external_id=f"{call_id}:{event}", payload=payload, provider="cti"
+            )
+        return int(stored.pk)
+
+    def call(index: int, counter: StatementCounter | None, profiler: cProfile.Profile | None) -> float:
+        number = fixture.numbers[index % len(fixture.numbers)]
+        ringing = store(f"profile-{index}", "ringing", number)
+        cpu = time.process_time()
+        if counter is not None and profiler is not None:
+            counter.statements.clear()
+            with connection.execute_wrapper(counter):
+                profiler.enable()
+                process_claimed_events(event_ids=[ringing])
+                profiler.disable()
+        else:
+            process_claimed_events(event_ids=[ringing])
+        spent = time.process_time() - cpu
+        hangup = store(f"profile-{index}", "hangup", number)
+        if counter is not None:
+            hangups.statements.clear()
+            with connection.execute_wrapper(hangups):
+                process_claimed_events(event_ids=[hangup])
+        else:
+            process_claimed_events(event_ids=[hangup])
+        return spent
+
+    for index in range(5):  # warm the caches (content types, query compilation)
+        call(-1 - index, None, None)
+    counter, profiler, hangups = StatementCounter(), cProfile.Profile(), StatementCounter()
+    wall = time.perf_counter()
+    cpus = [call(index, counter, profiler) for index in range(args.calls)]
+    wall = time.perf_counter() - wall
+    n, tenth = max(len(cpus), 1), max(len(cpus) // 10, 1)
+    print(
+        f"ringing: {len(cpus)} calls, {sum(counter.kinds.values()) / n:.1f} statements each,"
+        f" {counter.seconds * 1000 / n:.1f} ms waiting on the database each,"
+        f" client CPU (under cProfile) first tenth {sum(cpus[:tenth]) * 1000 / tenth:.1f} ms,"
+        f" last tenth {sum(cpus[-tenth:]) * 1000 / tenth:.1f} ms; wall incl. hang-ups {wall:.1f} s"
+    )
+    for kind, count in counter.kinds.most_common():
+        print(f"  {count / n:6.2f}  {counter.kind_seconds.get(kind, 0.0) * 1000 / n:7.2f} ms  {kind}")
+    print(
+        f"hangup: {sum(hangups.kinds.values()) / n:.1f} statements each,"
+        f" {hangups.seconds * 1000 / n:.1f} ms waiting on the database each"
+    )
+    for kind, count in hangups.kinds.most_common():
+        print(f"  {count / n:6.2f}  {hangups.kind_seconds.get(kind, 0.0) * 1000 / n:7.2f} ms  {kind}")
+    if args.sql:
+        print("\n".join(counter.statements))
+        print("-- the last hang-up's statements:")
+        print("\n".join(hangups.statements))
+    top = sorted(counter.kind_seconds.items(), key=lambda item: -item[1])[:5]
+    print("slowest kinds:", ", ".join(f"{kind} {spent * 1000 / n:.1f} ms" for kind, spent in top))
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+    print(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
