@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from interactions.models import Conversation
-from reporting.models import COUNTERS, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
+from reporting import followups, rollups
+from reporting.models import EventKind, QueueReportingSettings, ReportingEvent
 from routing.business_time import BusinessCalendar, business_time_between, is_open
 from routing.models import ConversationIntent, Queue
 
@@ -139,6 +139,7 @@ def record(
     )
     event.save()
     add_to_rollup(event)
+    followups.follow(event)  # FCR and channel attrition: marks this event makes on earlier ones, and theirs on it
     return event
 
 
@@ -211,26 +212,4 @@ def _survey_counters(meta: dict[str, Any]) -> dict[str, float]:
 
 
 def add_to_rollup(event: ReportingEvent) -> None:
-    additions = {name: value for name, value in counters_for(event).items() if value}
-    if not additions:
-        return
-    key = {
-        "bucket": event.bucket,
-        "queue_id": event.queue_id or 0,
-        "channel_kind": event.channel_kind or "",
-        "intent_id": event.intent_id or 0,
-        "agent_id": event.agent_id or 0,
-    }
-    table = IntervalStat._meta.db_table
-    # Every counter is given explicitly (Django leaves no database defaults); only the event's own ones are added.
-    columns = [*key, *COUNTERS]
-    # Adapted as the ORM would store it, so that raw and ORM writes of one bucket are the same key (SQLite: text).
-    key["bucket"] = connection.ops.adapt_datetimefield_value(event.bucket)
-    values: list[Any] = [*key.values(), *(additions.get(name, 0) for name in COUNTERS)]
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in additions)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT (bucket, queue_id, channel_kind, intent_id, agent_id) DO UPDATE SET {updates}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    rollups.add(rollups.key_of(event), counters_for(event))

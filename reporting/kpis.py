@@ -14,25 +14,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    When,
-)
+from django.db.models import Sum
 
-from reporting.events import DEFAULTS, bucket_of
-from reporting.models import COUNTERS, AbandonTreatment, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
+from reporting.events import DEFAULTS
+from reporting.models import COUNTERS, AbandonTreatment, IntervalStat, QueueReportingSettings
 
 DIMENSIONS = {"queue": "queue_id", "channel": "channel_kind", "intent": "intent_id", "agent": "agent_id"}
-FCR_DAYS = 7
 
 
 def day_range(first: date, last_exclusive: date, tz: str) -> tuple[datetime, datetime]:
@@ -106,6 +93,8 @@ def figures(totals: Totals) -> dict[str, float | None]:
         "nps": None if nps is None else nps * 100,
         "ces_mean": ratio(s["ces_total"], s["ces_answers"]),
         "ces_easy": ratio(s["ces_easy"], s["ces_answers"]),
+        "fcr": ratio(s["resolved"] - s["resolutions_repeated"], s["resolved"]),
+        "channel_attrition": ratio(s["cases_attrited"], s["cases"]),
         "callbacks_requested": s["callbacks_requested"],
         "callbacks_completed": s["callbacks_completed"],
     }
@@ -160,70 +149,30 @@ def by_period(
     return {key: figures(groups[key]) for key in sorted(groups)}
 
 
-def _event_filter(filters: dict[str, Any] | None) -> Q:
-    q = Q()
+def _sums(*, start: datetime, end: datetime, filters: dict[str, Any] | None, names: tuple[str, ...]) -> list[int]:
+    query = IntervalStat.objects.filter(bucket__gte=start, bucket__lt=end)
     for name, value in (filters or {}).items():
-        q &= Q(**{DIMENSIONS[name]: value})
-    return q
-
-
-CONTACTS = [EventKind.OFFERED_TO_QUEUE, EventKind.CUSTOMER_MESSAGE]
-
-
-def _in_range(start: datetime, end: datetime) -> Q:
-    """Events at [start, end). The bucket bounds add nothing (bucket = the event's quarter hour) but let the
-    (kind, bucket) index narrow the scan, which the time alone cannot."""
-    return Q(at__gte=start, at__lt=end, bucket__gte=bucket_of(start), bucket__lt=end)
+        query = query.filter(**{DIMENSIONS[name]: value})
+    totals = query.aggregate(**{name: Sum(name) for name in names})
+    return [int(totals[name] or 0) for name in names]
 
 
 def first_contact_resolution(
-    *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, days: int = FCR_DAYS
+    *, start: datetime, end: datetime, filters: dict[str, Any] | None = None
 ) -> tuple[int, int]:
-    """(cases resolved in range with no repeat contact by the customer on any channel within `days`, cases resolved).
+    """(resolutions in range with no repeat contact by the customer on any channel within N days, resolutions).
 
-    A repeat contact is any new offer to a queue or customer message by the same customer, in any conversation and on
-    any channel, after the resolution and within `days` of it. One query over events (indexed by customer and time).
+    From the rollups: `reporting.followups` marks a resolution repeated when such a contact is written (N =
+    `followups.fcr_days()`, OMNIDESK_FCR_DAYS).
     """
-    window = ExpressionWrapper(OuterRef("at") + timedelta(days=days), output_field=DateTimeField())
-    repeat = ReportingEvent.objects.filter(
-        customer_id=OuterRef("customer_id"), kind__in=CONTACTS, at__gt=OuterRef("at"), at__lte=window
-    )
-    totals = (
-        ReportingEvent.objects.filter(_event_filter(filters), _in_range(start, end), kind=EventKind.RESOLVED)
-        .annotate(repeated=Exists(repeat))
-        .aggregate(resolved=Count("pk"), first=Count("pk", filter=Q(repeated=False)))
-    )
-    return totals["first"], totals["resolved"]
+    resolved, repeated = _sums(start=start, end=end, filters=filters, names=("resolved", "resolutions_repeated"))
+    return resolved - repeated, resolved
 
 
 def channel_attrition(*, start: datetime, end: datetime, filters: dict[str, Any] | None = None) -> tuple[int, int]:
-    """(cases offered in range whose customer used a second channel kind before resolution, cases offered).
+    """(cases first offered in range whose customer used a second channel kind before resolution, cases).
 
-    One query: per offered case, its first resolution after the offer, and whether the customer made contact on
-    another channel kind between the two (at any time after the offer if the case is unresolved).
+    From the rollups kept by `reporting.followups` (a case = a conversation from its first offer to its resolution).
     """
-    offers = ReportingEvent.objects.filter(
-        _event_filter(filters), _in_range(start, end), kind=EventKind.OFFERED_TO_QUEUE
-    )
-    resolved_at = (
-        ReportingEvent.objects.filter(
-            conversation_id=OuterRef("conversation_id"), kind=EventKind.RESOLVED, at__gte=OuterRef("at")
-        )
-        .order_by("at")
-        .values("at")[:1]
-    )
-    elsewhere = ReportingEvent.objects.filter(
-        customer_id=OuterRef("customer_id"), kind__in=CONTACTS, at__gt=OuterRef("at")
-    ).exclude(channel_kind=OuterRef("channel_kind"))
-    before_resolution = elsewhere.filter(Q(at__lt=OuterRef("resolved_at")))
-    rows = offers.annotate(resolved_at=Subquery(resolved_at)).annotate(
-        attrited=Case(
-            When(resolved_at__isnull=True, then=Exists(elsewhere)),
-            default=Exists(before_resolution),
-            output_field=BooleanField(),
-        )
-    )
-    cases: dict[int | None, bool] = {}
-    for conversation_id, attrited in rows.values_list("conversation_id", "attrited"):
-        cases[conversation_id] = cases.get(conversation_id, False) or attrited
-    return sum(cases.values()), len(cases)
+    cases, attrited = _sums(start=start, end=end, filters=filters, names=("cases", "cases_attrited"))
+    return attrited, cases

@@ -125,6 +125,11 @@ COUNTERS = (
     "callbacks_completed",
     "staffed_seconds",
     "chat_slot_seconds",
+    # FCR and channel attrition, kept by reporting/followups.py (docs/kpis.md): resolutions later marked "repeated"
+    # (in the resolution's row), cases (in the row of their first offer) and those later marked "attrited".
+    "resolutions_repeated",
+    "cases",
+    "cases_attrited",
 )
 
 
@@ -179,6 +184,9 @@ class IntervalStat(models.Model):
     callbacks_completed = models.IntegerField(default=0)
     staffed_seconds = models.FloatField(default=0)
     chat_slot_seconds = models.FloatField(default=0)
+    resolutions_repeated = models.IntegerField(default=0)
+    cases = models.IntegerField(default=0)
+    cases_attrited = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("interval statistic")
@@ -191,6 +199,44 @@ class IntervalStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H:%M} q{self.queue_id} {self.channel_kind}"
+
+
+class RepeatedResolution(models.Model):
+    """A resolution followed by a contact of its customer within the FCR window: marked once (the primary key), so
+    that its rollup row's `resolutions_repeated` is incremented exactly once, whichever event arrived first."""
+
+    resolution_id = models.BigIntegerField(_("resolution event"), primary_key=True)
+
+    class Meta:
+        verbose_name = _("repeated resolution")
+        verbose_name_plural = _("repeated resolutions")
+
+    def __str__(self) -> str:
+        return str(self.resolution_id)
+
+
+class ReportingCase(models.Model):
+    """A case for channel attrition: a conversation from its first offer to a queue to its first resolution after
+    it. `bucket` … `agent_id` are the rollup key of that first offer, where `cases` / `cases_attrited` are counted."""
+
+    conversation_id = models.BigIntegerField(_("conversation"), primary_key=True)
+    customer_id = models.BigIntegerField(_("customer"), null=True, blank=True)
+    channel_kind = models.CharField(_("channel kind"), max_length=16, blank=True)
+    offered_at = models.DateTimeField(_("first offered at"))
+    resolved_at = models.DateTimeField(_("first resolved at"), null=True, blank=True)
+    attrited = models.BooleanField(_("used a second channel"), default=False)
+    bucket = models.DateTimeField(_("15-minute interval"))
+    queue_id = models.IntegerField(_("queue"), default=0)
+    intent_id = models.IntegerField(_("intent"), default=0)
+    agent_id = models.IntegerField(_("agent"), default=0)
+
+    class Meta:
+        verbose_name = _("reporting case")
+        verbose_name_plural = _("reporting cases")
+        indexes = [models.Index(fields=["customer_id", "offered_at"], name="reporting_case_customer")]
+
+    def __str__(self) -> str:
+        return str(self.conversation_id)
 
 
 class AbandonTreatment(models.TextChoices):

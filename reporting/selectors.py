@@ -61,9 +61,6 @@ def report(*, user: Any, first: date, last: date, tz: str, group: str, filters: 
         rows = kpis.compute(start=start, end=end, filters=filters, group_by=group)
     total = kpis.compute(start=start, end=end, filters=filters).get(None, {})
     previous = kpis.compute(start=prev_start, end=prev_end, filters=filters).get(None, {})
-    fcr = kpis.first_contact_resolution(start=start, end=end, filters=filters)
-    attrition = kpis.channel_attrition(start=start, end=end, filters=filters)
-    total = {**total, "fcr": kpis.ratio(*fcr), "channel_attrition": kpis.ratio(*attrition)}
     return {"rows": rows, "total": total, "previous": previous, "start": start, "end": end}
 
 
