@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 
 from reporting import rollups
-from reporting.models import EventKind, ReportingCase, ReportingEvent, RepeatedResolution
+from reporting.models import EventKind, RepeatedResolution, ReportingCase, ReportingEvent
 
 CONTACTS = (EventKind.OFFERED_TO_QUEUE.value, EventKind.CUSTOMER_MESSAGE.value)
 RESOLVED = EventKind.RESOLVED.value
@@ -49,12 +49,12 @@ def follow(event: ReportingEvent) -> None:
         if event.customer_id is not None:
             _mark_if_repeated(event)
         if event.conversation_id is not None:
-            _resolution_of_case(event)
+            _resolution_of_case(event, event.conversation_id)
         return
     if event.customer_id is not None:
         _contact(event)
     if event.kind == EventKind.OFFERED_TO_QUEUE and event.conversation_id is not None:
-        _offer_of_case(event)
+        _offer_of_case(event, event.conversation_id)
 
 
 def _lock_customer(customer_id: int) -> None:
@@ -108,24 +108,24 @@ def _contact(contact: ReportingEvent) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, [customer, RESOLVED, since, at, customer, at, at, contact.channel_kind])
         rows = cursor.fetchall()
-    for (counter, *key), count in Counter(tuple(row) for row in rows).items():
-        rollups.add(tuple(key), {counter: count})  # type: ignore[arg-type]
+    for row, count in Counter(tuple(row) for row in rows).items():
+        rollups.add((row[1], row[2], row[3], row[4], row[5]), {row[0]: count})
 
 
-def _resolution_of_case(resolution: ReportingEvent) -> None:
+def _resolution_of_case(resolution: ReportingEvent, conversation_id: int) -> None:
     """Only a resolution earlier than the case's known one (and not before its offer) changes the case."""
-    case = ReportingCase.objects.filter(conversation_id=resolution.conversation_id).first()
+    case = ReportingCase.objects.filter(conversation_id=conversation_id).first()
     if case is None or resolution.at < case.offered_at:
         return
     if case.resolved_at is None or resolution.at < case.resolved_at:
-        settle_case(resolution.conversation_id)  # type: ignore[arg-type]
+        settle_case(conversation_id)
 
 
-def _offer_of_case(offer: ReportingEvent) -> None:
+def _offer_of_case(offer: ReportingEvent, conversation_id: int) -> None:
     """A conversation's first offer opens its case; a later one changes nothing, an earlier one moves it."""
-    case = ReportingCase.objects.filter(conversation_id=offer.conversation_id).first()
+    case = ReportingCase.objects.filter(conversation_id=conversation_id).first()
     if case is None or offer.at < case.offered_at:
-        settle_case(offer.conversation_id)  # type: ignore[arg-type]
+        settle_case(conversation_id)
 
 
 def _case_from_events(conversation_id: int) -> dict[str, Any] | None:

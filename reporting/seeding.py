@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
 from reporting import followups
-from reporting.models import COUNTERS, IntervalStat, ReportingCase, ReportingEvent, RepeatedResolution
+from reporting.models import COUNTERS, IntervalStat, RepeatedResolution, ReportingCase, ReportingEvent
 
 # Literal "%" doubled: these go into a parametrized query.
 KIND_OF = (

@@ -17,7 +17,7 @@ from django.db.models import Sum
 
 from reporting import kpis
 from reporting.events import record
-from reporting.models import EventKind, IntervalStat, ReportingCase, RepeatedResolution
+from reporting.models import EventKind, IntervalStat, RepeatedResolution, ReportingCase
 from reporting.seeding import derive_followups
 
 pytestmark = pytest.mark.django_db
