@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Sum
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
 from reporting.events import DEFAULTS
-from reporting.models import COUNTERS, AbandonTreatment, IntervalStat, QueueReportingSettings
+from reporting.models import COUNTERS, AbandonTreatment, DailyStat, IntervalStat, QueueReportingSettings
 
 DIMENSIONS = {"queue": "queue_id", "channel": "channel_kind", "intent": "intent_id", "agent": "agent_id"}
 
@@ -100,61 +101,129 @@ def figures(totals: Totals) -> dict[str, float | None]:
     }
 
 
-def _settings_by_queue() -> dict[int, QueueReportingSettings]:
+def settings_by_queue() -> dict[int, QueueReportingSettings]:
     return {s.queue_id: s for s in QueueReportingSettings.objects.all()}
+
+
+def _filtered(query: QuerySet[Any], filters: dict[str, Any] | None) -> QuerySet[Any]:
+    for name, value in (filters or {}).items():
+        query = query.filter(**{DIMENSIONS[name]: value})
+    return query
+
+
+def _whole_utc_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """The whole UTC days inside [start, end), as [first midnight, last midnight), or None if there is none."""
+    first = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < start:
+        first += timedelta(days=1)
+    last = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (first, last) if first < last else None
 
 
 def rollup_rows(
     *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, group_by: str | None = None
 ) -> Iterable[dict[str, Any]]:
-    """Summed counters per (queue, group) in [start, end). Queue is always a key: each queue's SL treatment applies."""
+    """Summed counters per (queue, group) in [start, end), in one query. Queue is always a key: each queue's SL
+    treatment applies. A key may come twice (whole UTC days from the daily rollups, the partial days at both ends
+    from the 15-minute ones): callers add rows up, they never assume one row per key."""
     keys = ["queue_id"]
-    if group_by == "period":
-        keys.append("bucket")
-    elif group_by is not None and DIMENSIONS[group_by] != "queue_id":
+    if group_by is not None and DIMENSIONS[group_by] != "queue_id":
         keys.append(DIMENSIONS[group_by])
-    query = IntervalStat.objects.filter(bucket__gte=start, bucket__lt=end)
-    for name, value in (filters or {}).items():
-        query = query.filter(**{DIMENSIONS[name]: value})
-    return query.values(*keys).annotate(**{name: Sum(name) for name in COUNTERS}).order_by()
+    sums = {name: Sum(name) for name in COUNTERS}
+    days = _whole_utc_days(start, end)
+    if days is None:
+        fine = IntervalStat.objects.filter(bucket__gte=start, bucket__lt=end)
+        return _filtered(fine, filters).values(*keys).annotate(**sums).order_by()
+    edges = Q(bucket__gte=start, bucket__lt=days[0]) | Q(bucket__gte=days[1], bucket__lt=end)
+    fine = _filtered(IntervalStat.objects.filter(edges), filters).values(*keys).annotate(**sums).order_by()
+    daily = DailyStat.objects.filter(day__gte=days[0].date(), day__lt=days[1].date())
+    return _filtered(daily, filters).values(*keys).annotate(**sums).order_by().union(fine, all=True)
 
 
-def compute(
-    *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, group_by: str | None = None
-) -> dict[Any, dict[str, float | None]]:
-    """KPIs for [start, end), one entry per group value (a single entry keyed None without group_by)."""
-    settings = _settings_by_queue()
+def grouped(
+    *,
+    start: datetime,
+    end: datetime,
+    filters: dict[str, Any] | None = None,
+    group_by: str | None = None,
+    settings: dict[int, QueueReportingSettings] | None = None,
+) -> tuple[dict[Any, dict[str, float | None]], dict[str, float | None]]:
+    """(KPIs per group value, KPIs of the whole range) for [start, end) from one rollup query: the total is the sum
+    of the same rows, every queue's treatment applied row by row."""
+    settings = settings_by_queue() if settings is None else settings
     groups: dict[Any, Totals] = defaultdict(Totals)
+    total = Totals()
     column = DIMENSIONS.get(group_by or "")
     for row in rollup_rows(start=start, end=end, filters=filters, group_by=group_by):
         key = row[column] if column else None
-        groups[key].add(row, settings.get(row["queue_id"], DEFAULTS))
-    return {key: figures(totals) for key, totals in groups.items()}
+        queue_settings = settings.get(row["queue_id"], DEFAULTS)
+        groups[key].add(row, queue_settings)
+        total.add(row, queue_settings)
+    return {key: figures(totals) for key, totals in groups.items()}, figures(total)
+
+
+def compute(
+    *,
+    start: datetime,
+    end: datetime,
+    filters: dict[str, Any] | None = None,
+    group_by: str | None = None,
+    settings: dict[int, QueueReportingSettings] | None = None,
+) -> dict[Any, dict[str, float | None]]:
+    """KPIs for [start, end), one entry per group value (a single entry keyed None without group_by)."""
+    return grouped(start=start, end=end, filters=filters, group_by=group_by, settings=settings)[0]
+
+
+TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
 
 def by_period(
     *, start: datetime, end: datetime, tz: str, period: str, filters: dict[str, Any] | None = None
 ) -> dict[date, dict[str, float | None]]:
     """KPIs per local day, ISO week (keyed by its Monday) or month (keyed by its 1st)."""
+    return periods(start=start, end=end, tz=tz, period=period, filters=filters)[0]
+
+
+def periods(
+    *,
+    start: datetime,
+    end: datetime,
+    tz: str,
+    period: str,
+    filters: dict[str, Any] | None = None,
+    settings: dict[int, QueueReportingSettings] | None = None,
+) -> tuple[dict[date, dict[str, float | None]], dict[str, float | None]]:
+    """(KPIs per local day, ISO week (keyed by its Monday) or month (keyed by its 1st), KPIs of the whole range).
+
+    Summed per local period by the database (buckets are quarter-hour instants, so every local midnight of a
+    whole-quarter-hour offset is a bucket boundary): one row per period and queue reaches Python, not one per bucket.
+    """
     zone = ZoneInfo(tz)
-    settings = _settings_by_queue()
+    settings = settings_by_queue() if settings is None else settings
     groups: dict[date, Totals] = defaultdict(Totals)
-    for row in rollup_rows(start=start, end=end, filters=filters, group_by="period"):
-        local = row["bucket"].astimezone(zone).date()
-        if period == "week":
-            local -= timedelta(days=local.weekday())
-        elif period == "month":
-            local = local.replace(day=1)
-        groups[local].add(row, settings.get(row["queue_id"], DEFAULTS))
-    return {key: figures(groups[key]) for key in sorted(groups)}
+    total = Totals()
+    query = _filtered(IntervalStat.objects.filter(bucket__gte=start, bucket__lt=end), filters)
+    rows = (
+        query.annotate(local=TRUNC[period]("bucket", tzinfo=zone))
+        .values("local", "queue_id")
+        .annotate(**{name: Sum(name) for name in COUNTERS})
+        .order_by()
+    )
+    for row in rows:
+        local = row["local"]
+        key = local.astimezone(zone).date() if isinstance(local, datetime) else local
+        queue_settings = settings.get(row["queue_id"], DEFAULTS)
+        groups[key].add(row, queue_settings)
+        total.add(row, queue_settings)
+    return {key: figures(groups[key]) for key in sorted(groups)}, figures(total)
 
 
 def _sums(*, start: datetime, end: datetime, filters: dict[str, Any] | None, names: tuple[str, ...]) -> list[int]:
-    query = IntervalStat.objects.filter(bucket__gte=start, bucket__lt=end)
-    for name, value in (filters or {}).items():
-        query = query.filter(**{DIMENSIONS[name]: value})
-    totals = query.aggregate(**{name: Sum(name) for name in names})
-    return [int(totals[name] or 0) for name in names]
+    totals = dict.fromkeys(names, 0)
+    for row in rollup_rows(start=start, end=end, filters=filters):
+        for name in names:
+            totals[name] += row[name] or 0
+    return [int(totals[name]) for name in names]
 
 
 def first_contact_resolution(

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
 from reporting import followups
-from reporting.models import COUNTERS, IntervalStat, RepeatedResolution, ReportingCase, ReportingEvent
+from reporting.models import COUNTERS, DailyStat, IntervalStat, RepeatedResolution, ReportingCase, ReportingEvent
 
 # Literal "%" doubled: these go into a parametrized query.
 KIND_OF = (
@@ -88,8 +88,10 @@ def seed_reporting(*, days: int = 90, agent_id: int | None = None) -> tuple[int,
         )
         rollups = cursor.rowcount
         derive_followups(cursor)
+        derive_daily(cursor)
         cursor.execute(f"ANALYZE {events}")
         cursor.execute(f"ANALYZE {stats}")
+        cursor.execute(f"ANALYZE {DailyStat._meta.db_table}")
     return written, rollups
 
 
@@ -148,5 +150,19 @@ def derive_followups(cursor: CursorWrapper) -> None:
             SELECT bucket, queue_id, channel_kind, intent_id, agent_id, 0, 1, attrited::int FROM {cases}
         ) marks GROUP BY bucket, queue_id, channel_kind, intent_id, agent_id
         ON CONFLICT (bucket, queue_id, channel_kind, intent_id, agent_id) DO UPDATE SET {updates}
+        """
+    )
+
+
+def derive_daily(cursor: CursorWrapper) -> None:
+    """The daily rollups as the sums of the 15-minute rows of each UTC day (PostgreSQL; on an empty daily table)."""
+    stats, daily = IntervalStat._meta.db_table, DailyStat._meta.db_table
+    columns = ", ".join(COUNTERS)
+    sums = ", ".join(f"sum({name})" for name in COUNTERS)
+    cursor.execute(
+        f"""
+        INSERT INTO {daily} (day, queue_id, channel_kind, intent_id, agent_id, {columns})
+        SELECT (bucket AT TIME ZONE 'UTC')::date, queue_id, channel_kind, intent_id, agent_id, {sums} FROM {stats}
+        GROUP BY 1, queue_id, channel_kind, intent_id, agent_id
         """
     )
