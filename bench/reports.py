@@ -6,12 +6,18 @@ What is measured
     - "report": reporting.selectors.report for the last 30 days, all queues, grouped by queue, as a supervisor (the
       figures /desk/reports/ and /api/reports/ show, previous period, FCR and attrition included), in process;
     - "wallboard": reporting.wallboard.figures() (today's tiles, agents, 15-minute chart data);
-    - "report_rollups": the same report's rollup reads alone (rows by queue, total, previous period), i.e. without
-      FCR and channel attrition, which read events;
-    - "record": one reporting.events.record() (event row + rollup UPSERT) inside a transaction, per call.
+    - "report_by_day": the same report grouped by local day (the 15-minute rollups summed per day by the database);
+    - "record": one reporting.events.record() (event row + rollup UPSERT) inside a transaction, per call, for an
+      answer and for a customer message (which also looks for the resolutions it repeats and the cases it attrites);
+    - "chat_e2e": chat_e2e's stack (bench/chat_e2e.py, its own scratch database) at a fixed rate, alternately without
+      reporting (OMNIDESK_BENCH_WITHOUT_REPORTING=1 in uvicorn's and the worker's environment: every
+      reporting.transitions hook returns at once) and with it, --reports-e2e-rounds times each; "reporting": false /
+      true, msg_per_s = delivered ÷ (last delivery − first send), and one "chat_e2e_cost" line: the throughput lost,
+      from the summed messages and seconds of each side (--reports-e2e-rounds 0 skips it).
 
 Reading a line
-    {"bench": "reports", "target": "wallboard"|"report_rollups"|"report"|"record", "events": N, "requests": n,
+    {"bench": "reports", "target": "wallboard"|"report_by_day"|"report"|"record"|"record_message", "events": N,
+     "requests": n,
      "p50_ms": …, "p95_ms": …, "p99_ms": …, "max_ms": …, "cpu_p50_ms": …, "cpu_p99_ms": …, "load_average": …}
     cpu_*: this process's CPU time per call (no database server time, no waiting for a core); load_average: the
     1-minute load average when the line was written — far above the core count, the wall times measure the machine.
@@ -20,6 +26,7 @@ Reading a line
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import time
@@ -41,8 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reports-report-requests",
         type=int,
         default=None,
-        help="timed calls of the full 30-day report (default: --crm-requests); FCR and attrition read events, which "
-        "takes seconds per call at 1,000,000 interactions",
+        help="timed calls of the full 30-day report (default: --crm-requests)",
+    )
+    group.add_argument("--reports-e2e-rounds", type=int, default=2, help="chat_e2e runs with and without reporting")
+    group.add_argument("--reports-e2e-messages", type=int, default=1500, help="measured messages per chat_e2e run")
+    group.add_argument(
+        "--reports-e2e-rate",
+        type=float,
+        default=150.0,
+        help="chat_e2e send rate in msg/s (above what the stack keeps up with, to measure its throughput)",
     )
 
 
@@ -88,13 +102,76 @@ def line(
     return result
 
 
+def chat_e2e_cost(args: argparse.Namespace, *, emit: Emit) -> None:
+    """chat_e2e's stack, alternately without and with reporting, on one scratch database (bench/chat_e2e.py)."""
+    from bench import chat_e2e
+    from bench.environment import BENCH_DATABASE, create_fixture, flush_redis, fresh_database, migrate, setup_django
+    from tests.stack import Stack
+
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    bench_url = fresh_database(database_url, BENCH_DATABASE, bench="reports")
+    flush_redis(redis_url)
+    migrate(bench_url, redis_url)
+    setup_django(bench_url, redis_url)
+    fixture = create_fixture()
+    e2e = argparse.Namespace(
+        messages=args.reports_e2e_messages, visitors=50, drain_timeout=chat_e2e.DRAIN_TIMEOUT, worker_concurrency=2
+    )
+    unlimited = dict.fromkeys(
+        (
+            "OMNIDESK_WIDGET_VISITOR_RATE",
+            "OMNIDESK_WIDGET_VISITOR_BURST",
+            "OMNIDESK_WIDGET_SOCKET_RATE",
+            "OMNIDESK_WIDGET_SOCKET_BURST",
+            "OMNIDESK_WIDGET_NEW_VISITORS_PER_MINUTE",
+        ),
+        "100000",
+    )
+    totals = {False: [0, 0.0], True: [0, 0.0]}  # delivered messages, seconds
+    for _ in range(args.reports_e2e_rounds):
+        for reporting in (False, True):
+            env = {**unlimited, "OMNIDESK_BENCH_WITHOUT_REPORTING": "" if reporting else "1"}
+            stack = Stack(database_url=bench_url, redis_url=redis_url, worker_concurrency=2, extra_env=env)
+            flush_redis(redis_url)
+            stack.start(timeout=60)
+            try:
+                with asyncio.Runner(loop_factory=chat_e2e.new_event_loop) as runner:
+                    result = runner.run(chat_e2e.run_one(stack, fixture, e2e, args.reports_e2e_rate))
+            finally:
+                stack.stop()
+            emit(
+                {
+                    "bench": "reports",
+                    "target": "chat_e2e",
+                    "reporting": reporting,
+                    **result,
+                    "load_average": rounded(os.getloadavg()[0]),
+                }
+            )
+            if result.get("msg_per_s"):
+                totals[reporting][0] += result["delivered"]
+                totals[reporting][1] += result["delivered"] / result["msg_per_s"]
+    without, with_ = (totals[flag][0] / totals[flag][1] if totals[flag][1] else 0.0 for flag in (False, True))
+    emit(
+        {
+            "bench": "reports",
+            "target": "chat_e2e_cost",
+            "msg_per_s_without": rounded(without),
+            "msg_per_s_with": rounded(with_),
+            "cost_percent": rounded(100 * (1 - with_ / without)) if without else None,
+        }
+    )
+
+
 def run(args: argparse.Namespace, *, emit: Emit) -> None:
+    if args.reports_e2e_rounds > 0:
+        chat_e2e_cost(args, emit=emit)
     prepare_crm(args)
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
     from customers.management.commands.seed_volume import SUPERVISOR_USERNAME
-    from reporting import kpis, selectors, wallboard
+    from reporting import selectors, wallboard
     from reporting.events import record
     from reporting.models import EventKind, ReportingEvent
     from reporting.seeding import seed_reporting
@@ -114,18 +191,16 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             user=supervisor, first=today - timedelta(days=29), last=today, tz="Europe/Paris", group="queue", filters={}
         )
 
-    def report_rollups() -> None:
-        """The rollup part of the report alone (rows, total, previous period): everything but FCR and attrition."""
-        start, end = kpis.day_range(today - timedelta(days=29), today + timedelta(days=1), "Europe/Paris")
-        kpis.compute(start=start, end=end, filters={}, group_by="queue")
-        kpis.compute(start=start, end=end, filters={})
-        kpis.compute(start=start - timedelta(days=30), end=start, filters={})
+    def report_by_day() -> None:
+        selectors.report(
+            user=supervisor, first=today - timedelta(days=29), last=today, tz="Europe/Paris", group="day", filters={}
+        )
 
     # Cheapest first, so that a slow full report never hides the other figures.
     times, cpu, queries = measure(wallboard.figures, requests)
     emit(line("wallboard", times, events, queries, cpu))
-    times, cpu, queries = measure(report_rollups, requests)
-    emit(line("report_rollups", times, events, queries, cpu))
+    times, cpu, queries = measure(report_by_day, requests)
+    emit(line("report_by_day", times, events, queries, cpu))
 
     queue_id = Queue.objects.order_by("pk").values_list("pk", flat=True).first()
 
@@ -142,6 +217,15 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
 
     times, cpu, queries = measure(write, requests)
     emit(line("record", times, events, queries, cpu))
+    customer_id = ReportingEvent.objects.filter(kind=EventKind.RESOLVED).values_list("customer_id", flat=True).last()
+
+    def write_message() -> None:
+        with transaction.atomic():
+            record(kind=EventKind.CUSTOMER_MESSAGE, queue_id=queue_id, channel_kind="chat", customer_id=customer_id)
+            transaction.set_rollback(True)
+
+    times, cpu, queries = measure(write_message, requests)
+    emit(line("record_message", times, events, queries, cpu))
 
     times, cpu, queries = measure(report, args.reports_report_requests or requests, warmup=1)
     emit(line("report", times, events, queries, cpu))
