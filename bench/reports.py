@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="timed calls of the full 30-day report (default: --crm-requests)",
     )
     group.add_argument("--reports-e2e-rounds", type=int, default=2, help="chat_e2e runs with and without reporting")
+    group.add_argument(
+        "--reports-ingest-calls", type=int, default=200, help="in-process receive_message calls, with and without"
+    )
     group.add_argument("--reports-e2e-messages", type=int, default=600, help="measured messages per chat_e2e run")
     group.add_argument(
         "--reports-e2e-rate",
@@ -155,6 +158,10 @@ def chat_e2e_cost(args: argparse.Namespace, *, emit: Emit) -> None:
             if result.get("msg_per_s"):
                 totals[reporting][0] += result["delivered"]
                 totals[reporting][1] += result["delivered"] / result["msg_per_s"]
+    if args.reports_ingest_calls > 0:
+        ingest_cost(emit=emit, calls=args.reports_ingest_calls)
+    if not args.reports_e2e_rounds:
+        return
     without, with_ = (totals[flag][0] / totals[flag][1] if totals[flag][1] else 0.0 for flag in (False, True))
     emit(
         {
@@ -167,8 +174,72 @@ def chat_e2e_cost(args: argparse.Namespace, *, emit: Emit) -> None:
     )
 
 
+def ingest_cost(*, emit: Emit, calls: int) -> None:
+    """The worker's per-message service in process, without and with reporting, alternated in blocks of 10: CPU time
+    per message is what throughput costs on a CPU-bound stack, and it barely depends on what else the machine runs.
+
+    Each call is interactions.services.receive_message in its own transaction, as the ingest task makes it, for a
+    follow-up message of a customer with an open, assigned chat (chat_e2e's measured messages)."""
+    import uuid
+
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.models import Customer
+    from interactions.models import Channel
+    from interactions.services import receive_message
+    from reporting import transitions
+
+    channel = Channel.objects.get(name="Bench chat")
+    customers = [Customer.objects.create(display_name=f"Ingest {n}") for n in range(10)]
+
+    def one(customer: Customer) -> None:
+        with transaction.atomic():
+            receive_message(
+                customer=customer, channel=channel, external_id=uuid.uuid4().hex, text="Encore une question"
+            )
+
+    for customer in customers:  # their cases opened and routed, not measured
+        one(customer)
+    results: dict[bool, tuple[list[float], list[float]]] = {False: ([], []), True: ([], [])}
+    queries: dict[bool, int] = {}
+    try:
+        for block in range(max(2, calls // 10)):
+            for reporting in (False, True) if block % 2 else (True, False):
+                transitions.RECORDING = reporting
+                if reporting not in queries:
+                    with CaptureQueriesContext(connection) as captured:
+                        one(customers[0])
+                    queries[reporting] = len(captured.captured_queries)
+                for customer in customers:
+                    started, started_cpu = time.perf_counter(), time.process_time()
+                    one(customer)
+                    results[reporting][0].append((time.perf_counter() - started) * 1000)
+                    results[reporting][1].append((time.process_time() - started_cpu) * 1000)
+    finally:
+        transitions.RECORDING = True
+    for reporting, (times, cpu) in results.items():
+        emit(
+            {
+                **line("ingest_message", sorted(times), 0, queries[reporting], sorted(cpu)),
+                "reporting": reporting,
+                "cpu_mean_ms": rounded(sum(cpu) / len(cpu)),
+            }
+        )
+    cpu_without, cpu_with = (sum(results[flag][1]) / len(results[flag][1]) for flag in (False, True))
+    emit(
+        {
+            "bench": "reports",
+            "target": "ingest_message_cost",
+            "cpu_mean_ms_without": rounded(cpu_without),
+            "cpu_mean_ms_with": rounded(cpu_with),
+            "cost_percent": rounded(100 * (cpu_with / cpu_without - 1)),
+        }
+    )
+
+
 def run(args: argparse.Namespace, *, emit: Emit) -> None:
-    if args.reports_e2e_rounds > 0:
+    if args.reports_e2e_rounds > 0 or args.reports_ingest_calls > 0:
         chat_e2e_cost(args, emit=emit)
     prepare_crm(args)
     from django.contrib.auth import get_user_model

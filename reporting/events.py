@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from django.db.models import Subquery
 from django.utils import timezone
 
 from interactions.models import Conversation
@@ -23,6 +24,7 @@ from routing.business_time import BusinessCalendar, business_time_between, is_op
 from routing.models import ConversationIntent, Queue
 
 DEFAULTS = QueueReportingSettings()
+ALWAYS_OPEN = object()  # a calendar already looked up: open around the clock (None would mean "not read yet")
 BUCKET = timedelta(minutes=15)
 
 
@@ -45,25 +47,45 @@ def _calendar(tz: str, hours: str, holidays: str) -> BusinessCalendar | None:
     return None if calendar.always_open else calendar
 
 
-def business_calendar(queue_id: int | None) -> BusinessCalendar | None:
-    """The queue's business calendar (routing.business_time), or None when it is open around the clock."""
-    if not queue_id:
-        return None
-    fields = Queue.objects.filter(pk=queue_id).values_list("timezone", "business_hours", "holidays").first()
+CALENDAR_FIELDS = ("timezone", "business_hours", "holidays")
+
+
+def _calendar_of(fields: tuple[Any, ...] | None) -> BusinessCalendar | None:
     if fields is None:
         return None
     tz, hours, holidays = fields
     return _calendar(tz, json.dumps(hours, sort_keys=True), json.dumps(holidays, default=str))
 
 
-def business_terms(*, queue_id: int | None, at: datetime, duration_seconds: float | None) -> tuple[bool, float | None]:
+def business_calendar(queue_id: int | None) -> BusinessCalendar | None:
+    """The queue's business calendar (routing.business_time), or None when it is open around the clock."""
+    if not queue_id:
+        return None
+    return _calendar_of(Queue.objects.filter(pk=queue_id).values_list(*CALENDAR_FIELDS).first())
+
+
+def calendar_and_intent(*, queue_id: int | None, conversation_id: int) -> tuple[BusinessCalendar | None, int | None]:
+    """The queue's calendar and the conversation's intent in one query (every event of a conversation needs both:
+    one round trip less on each customer message, the most frequent event)."""
+    intent = ConversationIntent.objects.filter(conversation_id=conversation_id).order_by("pk").values("intent_id")[:1]
+    if queue_id:
+        row = Queue.objects.filter(pk=queue_id).values_list(*CALENDAR_FIELDS, Subquery(intent)).first()
+        if row is not None:
+            return _calendar_of(row[:3]), row[3]
+    return None, intent.values_list("intent_id", flat=True).first()
+
+
+def business_terms(
+    *, queue_id: int | None, at: datetime, duration_seconds: float | None, calendar: Any = None
+) -> tuple[bool, float | None]:
     """(whether `at` is within the queue's business hours, the business-hours part of the duration ending at `at`).
 
     Every event's duration ends at the event (a wait at the answer, a response time at the reply, a hold at its
-    stop), so its business part is the open time of [at − duration, at] in the queue's calendar.
+    stop), so its business part is the open time of [at − duration, at] in the queue's calendar. `calendar`: the
+    queue's, already read (None: read it here).
     """
-    calendar = business_calendar(queue_id)
-    if calendar is None:
+    calendar = business_calendar(queue_id) if calendar is None else calendar
+    if calendar is None or calendar is ALWAYS_OPEN:
         return True, duration_seconds
     business = None
     if duration_seconds is not None:
@@ -107,16 +129,18 @@ def record(
         customer_id = customer_id or conversation.customer_id
         agent_id = agent_id if agent_id is not None else conversation.assignee_id
         conversation_id = conversation.pk
-        if intent_id is None:
-            intent_id = (
-                ConversationIntent.objects.filter(conversation_id=conversation.pk)
-                .values_list("intent_id", flat=True)
-                .first()
-            )
+    calendar: Any = None
     if in_business_hours is None or business_seconds is None:
-        open_now, business = business_terms(queue_id=queue_id, at=at, duration_seconds=duration_seconds)
+        if conversation is not None and intent_id is None:
+            found, intent_id = calendar_and_intent(queue_id=queue_id, conversation_id=conversation.pk)
+            calendar = ALWAYS_OPEN if found is None else found
+        open_now, business = business_terms(
+            queue_id=queue_id, at=at, duration_seconds=duration_seconds, calendar=calendar
+        )
         in_business_hours = open_now if in_business_hours is None else in_business_hours
         business_seconds = business if business_seconds is None else business_seconds
+    elif conversation is not None and intent_id is None:
+        intent_id = calendar_and_intent(queue_id=None, conversation_id=conversation.pk)[1]
     if kind == EventKind.ABANDONED and (duration_seconds or 0) < queue_settings(queue_id).short_abandon_seconds:
         kind = EventKind.SHORT_ABANDONED
     event = ReportingEvent(
