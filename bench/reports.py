@@ -119,7 +119,12 @@ def chat_e2e_cost(args: argparse.Namespace, *, emit: Emit) -> None:
     migrate(bench_url, redis_url)
     setup_django(bench_url, redis_url)
     fixture = create_fixture()
-    e2e = argparse.Namespace(messages=args.reports_e2e_messages, visitors=50, drain_timeout=60.0, worker_concurrency=2)
+    e2e = argparse.Namespace(
+        messages=args.reports_e2e_messages,
+        visitors=min(50, getattr(args, "visitors", 50)),
+        drain_timeout=60.0,
+        worker_concurrency=2,
+    )
     unlimited = dict.fromkeys(
         (
             "OMNIDESK_WIDGET_VISITOR_RATE",
@@ -239,6 +244,9 @@ def ingest_cost(*, emit: Emit, calls: int) -> None:
 
 
 def run(args: argparse.Namespace, *, emit: Emit) -> None:
+    if getattr(args, "smoke", False):  # CI's run of every benchmark at a tiny size (bench/__main__.py)
+        args.reports_e2e_rounds, args.reports_e2e_messages, args.reports_e2e_rate = 1, 20, 20.0
+        args.reports_ingest_calls, args.reports_report_requests = 10, 3
     if args.reports_e2e_rounds > 0 or args.reports_ingest_calls > 0:
         chat_e2e_cost(args, emit=emit)
     prepare_crm(args)
