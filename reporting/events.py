@@ -18,11 +18,13 @@ from django.db import connection
 from django.utils import timezone
 
 from interactions.models import Conversation
-from reporting.models import COUNTERS, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
+from reporting import followups, rollups
+from reporting.models import EventKind, QueueReportingSettings, ReportingEvent
 from routing.business_time import BusinessCalendar, business_time_between, is_open
 from routing.models import ConversationIntent, Queue
 
 DEFAULTS = QueueReportingSettings()
+ALWAYS_OPEN = object()  # a calendar already looked up: open around the clock (None would mean "not read yet")
 BUCKET = timedelta(minutes=15)
 
 
@@ -45,25 +47,59 @@ def _calendar(tz: str, hours: str, holidays: str) -> BusinessCalendar | None:
     return None if calendar.always_open else calendar
 
 
-def business_calendar(queue_id: int | None) -> BusinessCalendar | None:
-    """The queue's business calendar (routing.business_time), or None when it is open around the clock."""
-    if not queue_id:
-        return None
-    fields = Queue.objects.filter(pk=queue_id).values_list("timezone", "business_hours", "holidays").first()
+CALENDAR_FIELDS = ("timezone", "business_hours", "holidays")
+
+
+def _calendar_of(fields: tuple[Any, ...] | None) -> BusinessCalendar | None:
     if fields is None:
         return None
     tz, hours, holidays = fields
     return _calendar(tz, json.dumps(hours, sort_keys=True), json.dumps(holidays, default=str))
 
 
-def business_terms(*, queue_id: int | None, at: datetime, duration_seconds: float | None) -> tuple[bool, float | None]:
+def business_calendar(queue_id: int | None) -> BusinessCalendar | None:
+    """The queue's business calendar (routing.business_time), or None when it is open around the clock."""
+    if not queue_id:
+        return None
+    return _calendar_of(Queue.objects.filter(pk=queue_id).values_list(*CALENDAR_FIELDS).first())
+
+
+@lru_cache(maxsize=1)
+def _context_sql() -> str:
+    queues, intents = Queue._meta.db_table, ConversationIntent._meta.db_table
+    return (
+        f'SELECT q."timezone", q.business_hours, q.holidays, (SELECT ci.intent_id FROM {intents} ci '
+        f"WHERE ci.conversation_id = %s ORDER BY ci.id LIMIT 1) FROM {queues} q WHERE q.id = %s"
+    )
+
+
+def calendar_and_intent(*, queue_id: int | None, conversation_id: int) -> tuple[BusinessCalendar | None, int | None]:
+    """The queue's calendar and the conversation's intent in one query (every event of a conversation needs both).
+
+    SQL text, compiled once: on a customer message, the most frequent event, compiling the ORM's query cost more CPU
+    than the database spent on it. JSON columns come back as text on both backends."""
+    if queue_id:
+        with connection.cursor() as cursor:
+            cursor.execute(_context_sql(), [conversation_id, queue_id])
+            row = cursor.fetchone()
+        if row is not None:
+            tz, hours, holidays, intent_id = row
+            return _calendar(tz, hours, holidays), intent_id
+    intent = ConversationIntent.objects.filter(conversation_id=conversation_id).order_by("pk")
+    return None, intent.values_list("intent_id", flat=True).first()
+
+
+def business_terms(
+    *, queue_id: int | None, at: datetime, duration_seconds: float | None, calendar: Any = None
+) -> tuple[bool, float | None]:
     """(whether `at` is within the queue's business hours, the business-hours part of the duration ending at `at`).
 
     Every event's duration ends at the event (a wait at the answer, a response time at the reply, a hold at its
-    stop), so its business part is the open time of [at − duration, at] in the queue's calendar.
+    stop), so its business part is the open time of [at − duration, at] in the queue's calendar. `calendar`: the
+    queue's, already read (None: read it here).
     """
-    calendar = business_calendar(queue_id)
-    if calendar is None:
+    calendar = business_calendar(queue_id) if calendar is None else calendar
+    if calendar is None or calendar is ALWAYS_OPEN:
         return True, duration_seconds
     business = None
     if duration_seconds is not None:
@@ -107,16 +143,18 @@ def record(
         customer_id = customer_id or conversation.customer_id
         agent_id = agent_id if agent_id is not None else conversation.assignee_id
         conversation_id = conversation.pk
-        if intent_id is None:
-            intent_id = (
-                ConversationIntent.objects.filter(conversation_id=conversation.pk)
-                .values_list("intent_id", flat=True)
-                .first()
-            )
+    calendar: Any = None
     if in_business_hours is None or business_seconds is None:
-        open_now, business = business_terms(queue_id=queue_id, at=at, duration_seconds=duration_seconds)
+        if conversation is not None and intent_id is None:
+            found, intent_id = calendar_and_intent(queue_id=queue_id, conversation_id=conversation.pk)
+            calendar = ALWAYS_OPEN if found is None else found
+        open_now, business = business_terms(
+            queue_id=queue_id, at=at, duration_seconds=duration_seconds, calendar=calendar
+        )
         in_business_hours = open_now if in_business_hours is None else in_business_hours
         business_seconds = business if business_seconds is None else business_seconds
+    elif conversation is not None and intent_id is None:
+        intent_id = calendar_and_intent(queue_id=None, conversation_id=conversation.pk)[1]
     if kind == EventKind.ABANDONED and (duration_seconds or 0) < queue_settings(queue_id).short_abandon_seconds:
         kind = EventKind.SHORT_ABANDONED
     event = ReportingEvent(
@@ -137,9 +175,34 @@ def record(
         score=score,
         meta=meta or {},
     )
-    event.save()
+    _insert(event)
     add_to_rollup(event)
+    followups.follow(event)  # FCR and channel attrition: marks this event makes on earlier ones, and theirs on it
     return event
+
+
+INSERTED = [f for f in ReportingEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _insert(event: ReportingEvent) -> None:
+    """event.save() as one prepared INSERT … RETURNING on PostgreSQL: the ORM's save machinery was a third of what
+    recording a customer message cost in CPU (bench/reports.py, ingest_message)."""
+    if connection.vendor != "postgresql":
+        event.save()
+        return
+    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(), values)
+        row = cursor.fetchone()
+    event.pk = row[0] if row else None
+    event._state.adding = False
+
+
+@lru_cache(maxsize=1)
+def _insert_sql() -> str:
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in INSERTED)
+    placeholders = ", ".join(["%s"] * len(INSERTED))
+    return f"INSERT INTO {ReportingEvent._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
 
 
 def counters_for(event: ReportingEvent) -> dict[str, float]:
@@ -211,26 +274,4 @@ def _survey_counters(meta: dict[str, Any]) -> dict[str, float]:
 
 
 def add_to_rollup(event: ReportingEvent) -> None:
-    additions = {name: value for name, value in counters_for(event).items() if value}
-    if not additions:
-        return
-    key = {
-        "bucket": event.bucket,
-        "queue_id": event.queue_id or 0,
-        "channel_kind": event.channel_kind or "",
-        "intent_id": event.intent_id or 0,
-        "agent_id": event.agent_id or 0,
-    }
-    table = IntervalStat._meta.db_table
-    # Every counter is given explicitly (Django leaves no database defaults); only the event's own ones are added.
-    columns = [*key, *COUNTERS]
-    # Adapted as the ORM would store it, so that raw and ORM writes of one bucket are the same key (SQLite: text).
-    key["bucket"] = connection.ops.adapt_datetimefield_value(event.bucket)
-    values: list[Any] = [*key.values(), *(additions.get(name, 0) for name in COUNTERS)]
-    updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in additions)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT (bucket, queue_id, channel_kind, intent_id, agent_id) DO UPDATE SET {updates}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    rollups.add(rollups.key_of(event), counters_for(event))

@@ -10,29 +10,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    Count,
-    DateTimeField,
-    Exists,
-    ExpressionWrapper,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    When,
-)
+from django.db import connection
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from reporting.events import DEFAULTS, bucket_of
-from reporting.models import COUNTERS, AbandonTreatment, EventKind, IntervalStat, QueueReportingSettings, ReportingEvent
+from reporting.events import DEFAULTS
+from reporting.models import COUNTERS, AbandonTreatment, DailyStat, IntervalStat, QueueReportingSettings
 
 DIMENSIONS = {"queue": "queue_id", "channel": "channel_kind", "intent": "intent_id", "agent": "agent_id"}
-FCR_DAYS = 7
 
 
 def day_range(first: date, last_exclusive: date, tz: str) -> tuple[datetime, datetime]:
@@ -106,124 +96,178 @@ def figures(totals: Totals) -> dict[str, float | None]:
         "nps": None if nps is None else nps * 100,
         "ces_mean": ratio(s["ces_total"], s["ces_answers"]),
         "ces_easy": ratio(s["ces_easy"], s["ces_answers"]),
+        "fcr": ratio(s["resolved"] - s["resolutions_repeated"], s["resolved"]),
+        "channel_attrition": ratio(s["cases_attrited"], s["cases"]),
         "callbacks_requested": s["callbacks_requested"],
         "callbacks_completed": s["callbacks_completed"],
     }
 
 
-def _settings_by_queue() -> dict[int, QueueReportingSettings]:
+def settings_by_queue() -> dict[int, QueueReportingSettings]:
     return {s.queue_id: s for s in QueueReportingSettings.objects.all()}
+
+
+def _filtered(query: QuerySet[Any], filters: dict[str, Any] | None) -> QuerySet[Any]:
+    for name, value in (filters or {}).items():
+        query = query.filter(**{DIMENSIONS[name]: value})
+    return query
+
+
+def _whole_utc_days(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """The whole UTC days inside [start, end), as [first midnight, last midnight), or None if there is none."""
+    first = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < start:
+        first += timedelta(days=1)
+    last = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (first, last) if first < last else None
+
+
+@lru_cache(maxsize=64)
+def _rollup_sql(keys: tuple[str, ...], filtered: tuple[str, ...], daily: bool) -> str:
+    """The SQL text of one rollup read, built once per shape: compiling the ORM's 45-sum queries was most of the
+    report's CPU time (bench/reports.py). Only our own table and column names are formatted in."""
+    group = ", ".join(keys)
+    sums = ", ".join(f"SUM({name})" for name in COUNTERS)
+    where = "".join(f" AND {column} = %s" for column in filtered)
+    fine_table, daily_table = IntervalStat._meta.db_table, DailyStat._meta.db_table
+    if not daily:
+        return f"SELECT {group}, {sums} FROM {fine_table} WHERE bucket >= %s AND bucket < %s{where} GROUP BY {group}"
+    return (
+        f"SELECT {group}, {sums} FROM {daily_table} WHERE day >= %s AND day < %s{where} GROUP BY {group} UNION ALL "
+        f"SELECT {group}, {sums} FROM {fine_table} WHERE ((bucket >= %s AND bucket < %s) OR "
+        f"(bucket >= %s AND bucket < %s)){where} GROUP BY {group}"
+    )
 
 
 def rollup_rows(
     *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, group_by: str | None = None
 ) -> Iterable[dict[str, Any]]:
-    """Summed counters per (queue, group) in [start, end). Queue is always a key: each queue's SL treatment applies."""
+    """Summed counters per (queue, group) in [start, end), in one query. Queue is always a key: each queue's SL
+    treatment applies. A key may come twice (whole UTC days from the daily rollups, the partial days at both ends
+    from the 15-minute ones): callers add rows up, they never assume one row per key."""
     keys = ["queue_id"]
-    if group_by == "period":
-        keys.append("bucket")
-    elif group_by is not None and DIMENSIONS[group_by] != "queue_id":
+    if group_by is not None and DIMENSIONS[group_by] != "queue_id":
         keys.append(DIMENSIONS[group_by])
-    query = IntervalStat.objects.filter(bucket__gte=start, bucket__lt=end)
-    for name, value in (filters or {}).items():
-        query = query.filter(**{DIMENSIONS[name]: value})
-    return query.values(*keys).annotate(**{name: Sum(name) for name in COUNTERS}).order_by()
+    filtered = tuple((DIMENSIONS[name], value) for name, value in sorted((filters or {}).items()))
+    values = [value for _, value in filtered]
+    days = _whole_utc_days(start, end)
+    ops = connection.ops
+    if days is None:
+        params = [ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end), *values]
+    else:
+        params = [ops.adapt_datefield_value(days[0].date()), ops.adapt_datefield_value(days[1].date()), *values]
+        for low, high in ((start, days[0]), (days[1], end)):
+            params += [ops.adapt_datetimefield_value(low), ops.adapt_datetimefield_value(high)]
+        params += values
+    sql = _rollup_sql(tuple(keys), tuple(column for column, _ in filtered), days is not None)
+    names = [*keys, *COUNTERS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def compute(
-    *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, group_by: str | None = None
-) -> dict[Any, dict[str, float | None]]:
-    """KPIs for [start, end), one entry per group value (a single entry keyed None without group_by)."""
-    settings = _settings_by_queue()
+def grouped(
+    *,
+    start: datetime,
+    end: datetime,
+    filters: dict[str, Any] | None = None,
+    group_by: str | None = None,
+    settings: dict[int, QueueReportingSettings] | None = None,
+) -> tuple[dict[Any, dict[str, float | None]], dict[str, float | None]]:
+    """(KPIs per group value, KPIs of the whole range) for [start, end) from one rollup query: the total is the sum
+    of the same rows, every queue's treatment applied row by row."""
+    settings = settings_by_queue() if settings is None else settings
     groups: dict[Any, Totals] = defaultdict(Totals)
+    total = Totals()
     column = DIMENSIONS.get(group_by or "")
     for row in rollup_rows(start=start, end=end, filters=filters, group_by=group_by):
         key = row[column] if column else None
-        groups[key].add(row, settings.get(row["queue_id"], DEFAULTS))
-    return {key: figures(totals) for key, totals in groups.items()}
+        queue_settings = settings.get(row["queue_id"], DEFAULTS)
+        groups[key].add(row, queue_settings)
+        total.add(row, queue_settings)
+    return {key: figures(totals) for key, totals in groups.items()}, figures(total)
+
+
+def compute(
+    *,
+    start: datetime,
+    end: datetime,
+    filters: dict[str, Any] | None = None,
+    group_by: str | None = None,
+    settings: dict[int, QueueReportingSettings] | None = None,
+) -> dict[Any, dict[str, float | None]]:
+    """KPIs for [start, end), one entry per group value (a single entry keyed None without group_by)."""
+    return grouped(start=start, end=end, filters=filters, group_by=group_by, settings=settings)[0]
+
+
+TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 
 
 def by_period(
     *, start: datetime, end: datetime, tz: str, period: str, filters: dict[str, Any] | None = None
 ) -> dict[date, dict[str, float | None]]:
     """KPIs per local day, ISO week (keyed by its Monday) or month (keyed by its 1st)."""
+    return periods(start=start, end=end, tz=tz, period=period, filters=filters)[0]
+
+
+def periods(
+    *,
+    start: datetime,
+    end: datetime,
+    tz: str,
+    period: str,
+    filters: dict[str, Any] | None = None,
+    settings: dict[int, QueueReportingSettings] | None = None,
+) -> tuple[dict[date, dict[str, float | None]], dict[str, float | None]]:
+    """(KPIs per local day, ISO week (keyed by its Monday) or month (keyed by its 1st), KPIs of the whole range).
+
+    Summed per local period by the database (buckets are quarter-hour instants, so every local midnight of a
+    whole-quarter-hour offset is a bucket boundary): one row per period and queue reaches Python, not one per bucket.
+    """
     zone = ZoneInfo(tz)
-    settings = _settings_by_queue()
+    settings = settings_by_queue() if settings is None else settings
     groups: dict[date, Totals] = defaultdict(Totals)
-    for row in rollup_rows(start=start, end=end, filters=filters, group_by="period"):
-        local = row["bucket"].astimezone(zone).date()
-        if period == "week":
-            local -= timedelta(days=local.weekday())
-        elif period == "month":
-            local = local.replace(day=1)
-        groups[local].add(row, settings.get(row["queue_id"], DEFAULTS))
-    return {key: figures(groups[key]) for key in sorted(groups)}
+    total = Totals()
+    query = _filtered(IntervalStat.objects.filter(bucket__gte=start, bucket__lt=end), filters)
+    rows = (
+        query.annotate(local=TRUNC[period]("bucket", tzinfo=zone))
+        .values("local", "queue_id")
+        .annotate(**{name: Sum(name) for name in COUNTERS})
+        .order_by()
+    )
+    for row in rows:
+        local = row["local"]
+        key = local.astimezone(zone).date() if isinstance(local, datetime) else local
+        queue_settings = settings.get(row["queue_id"], DEFAULTS)
+        groups[key].add(row, queue_settings)
+        total.add(row, queue_settings)
+    return {key: figures(groups[key]) for key in sorted(groups)}, figures(total)
 
 
-def _event_filter(filters: dict[str, Any] | None) -> Q:
-    q = Q()
-    for name, value in (filters or {}).items():
-        q &= Q(**{DIMENSIONS[name]: value})
-    return q
-
-
-CONTACTS = [EventKind.OFFERED_TO_QUEUE, EventKind.CUSTOMER_MESSAGE]
-
-
-def _in_range(start: datetime, end: datetime) -> Q:
-    """Events at [start, end). The bucket bounds add nothing (bucket = the event's quarter hour) but let the
-    (kind, bucket) index narrow the scan, which the time alone cannot."""
-    return Q(at__gte=start, at__lt=end, bucket__gte=bucket_of(start), bucket__lt=end)
+def _sums(*, start: datetime, end: datetime, filters: dict[str, Any] | None, names: tuple[str, ...]) -> list[int]:
+    totals = dict.fromkeys(names, 0)
+    for row in rollup_rows(start=start, end=end, filters=filters):
+        for name in names:
+            totals[name] += row[name] or 0
+    return [int(totals[name]) for name in names]
 
 
 def first_contact_resolution(
-    *, start: datetime, end: datetime, filters: dict[str, Any] | None = None, days: int = FCR_DAYS
+    *, start: datetime, end: datetime, filters: dict[str, Any] | None = None
 ) -> tuple[int, int]:
-    """(cases resolved in range with no repeat contact by the customer on any channel within `days`, cases resolved).
+    """(resolutions in range with no repeat contact by the customer on any channel within N days, resolutions).
 
-    A repeat contact is any new offer to a queue or customer message by the same customer, in any conversation and on
-    any channel, after the resolution and within `days` of it. One query over events (indexed by customer and time).
+    From the rollups: `reporting.followups` marks a resolution repeated when such a contact is written (N =
+    `followups.fcr_days()`, OMNIDESK_FCR_DAYS).
     """
-    window = ExpressionWrapper(OuterRef("at") + timedelta(days=days), output_field=DateTimeField())
-    repeat = ReportingEvent.objects.filter(
-        customer_id=OuterRef("customer_id"), kind__in=CONTACTS, at__gt=OuterRef("at"), at__lte=window
-    )
-    totals = (
-        ReportingEvent.objects.filter(_event_filter(filters), _in_range(start, end), kind=EventKind.RESOLVED)
-        .annotate(repeated=Exists(repeat))
-        .aggregate(resolved=Count("pk"), first=Count("pk", filter=Q(repeated=False)))
-    )
-    return totals["first"], totals["resolved"]
+    resolved, repeated = _sums(start=start, end=end, filters=filters, names=("resolved", "resolutions_repeated"))
+    return resolved - repeated, resolved
 
 
 def channel_attrition(*, start: datetime, end: datetime, filters: dict[str, Any] | None = None) -> tuple[int, int]:
-    """(cases offered in range whose customer used a second channel kind before resolution, cases offered).
+    """(cases first offered in range whose customer used a second channel kind before resolution, cases).
 
-    One query: per offered case, its first resolution after the offer, and whether the customer made contact on
-    another channel kind between the two (at any time after the offer if the case is unresolved).
+    From the rollups kept by `reporting.followups` (a case = a conversation from its first offer to its resolution).
     """
-    offers = ReportingEvent.objects.filter(
-        _event_filter(filters), _in_range(start, end), kind=EventKind.OFFERED_TO_QUEUE
-    )
-    resolved_at = (
-        ReportingEvent.objects.filter(
-            conversation_id=OuterRef("conversation_id"), kind=EventKind.RESOLVED, at__gte=OuterRef("at")
-        )
-        .order_by("at")
-        .values("at")[:1]
-    )
-    elsewhere = ReportingEvent.objects.filter(
-        customer_id=OuterRef("customer_id"), kind__in=CONTACTS, at__gt=OuterRef("at")
-    ).exclude(channel_kind=OuterRef("channel_kind"))
-    before_resolution = elsewhere.filter(Q(at__lt=OuterRef("resolved_at")))
-    rows = offers.annotate(resolved_at=Subquery(resolved_at)).annotate(
-        attrited=Case(
-            When(resolved_at__isnull=True, then=Exists(elsewhere)),
-            default=Exists(before_resolution),
-            output_field=BooleanField(),
-        )
-    )
-    cases: dict[int | None, bool] = {}
-    for conversation_id, attrited in rows.values_list("conversation_id", "attrited"):
-        cases[conversation_id] = cases.get(conversation_id, False) or attrited
-    return sum(cases.values()), len(cases)
+    cases, attrited = _sums(start=start, end=end, filters=filters, names=("cases", "cases_attrited"))
+    return attrited, cases

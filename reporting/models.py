@@ -125,17 +125,17 @@ COUNTERS = (
     "callbacks_completed",
     "staffed_seconds",
     "chat_slot_seconds",
+    # FCR and channel attrition, kept by reporting/followups.py (docs/kpis.md): resolutions later marked "repeated"
+    # (in the resolution's row), cases (in the row of their first offer) and those later marked "attrited".
+    "resolutions_repeated",
+    "cases",
+    "cases_attrited",
 )
 
 
-class IntervalStat(models.Model):
-    """Summed counters for one 15-minute bucket × queue × channel kind × intent × agent (0 = none)."""
+class Counters(models.Model):
+    """The summed counters of a rollup row (COUNTERS), shared by the 15-minute and the daily rollups."""
 
-    bucket = models.DateTimeField(_("15-minute interval"))
-    queue_id = models.IntegerField(_("queue"), default=0)
-    channel_kind = models.CharField(_("channel kind"), max_length=16, default="", blank=True)
-    intent_id = models.IntegerField(_("intent"), default=0)
-    agent_id = models.IntegerField(_("agent"), default=0)
     offered = models.IntegerField(default=0)
     offered_to_agent = models.IntegerField(default=0)
     answered = models.IntegerField(default=0)
@@ -179,6 +179,22 @@ class IntervalStat(models.Model):
     callbacks_completed = models.IntegerField(default=0)
     staffed_seconds = models.FloatField(default=0)
     chat_slot_seconds = models.FloatField(default=0)
+    resolutions_repeated = models.IntegerField(default=0)
+    cases = models.IntegerField(default=0)
+    cases_attrited = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class IntervalStat(Counters):
+    """Summed counters for one 15-minute bucket × queue × channel kind × intent × agent (0 = none)."""
+
+    bucket = models.DateTimeField(_("15-minute interval"))
+    queue_id = models.IntegerField(_("queue"), default=0)
+    channel_kind = models.CharField(_("channel kind"), max_length=16, default="", blank=True)
+    intent_id = models.IntegerField(_("intent"), default=0)
+    agent_id = models.IntegerField(_("agent"), default=0)
 
     class Meta:
         verbose_name = _("interval statistic")
@@ -191,6 +207,67 @@ class IntervalStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bucket:%Y-%m-%d %H:%M} q{self.queue_id} {self.channel_kind}"
+
+
+class DailyStat(Counters):
+    """The same counters summed per UTC day (written with every 15-minute row, reporting.rollups): a long range reads
+    its whole UTC days here and only its two partial days from IntervalStat (reporting.kpis), ~100× fewer rows."""
+
+    day = models.DateField(_("UTC day"))
+    queue_id = models.IntegerField(_("queue"), default=0)
+    channel_kind = models.CharField(_("channel kind"), max_length=16, default="", blank=True)
+    intent_id = models.IntegerField(_("intent"), default=0)
+    agent_id = models.IntegerField(_("agent"), default=0)
+
+    class Meta:
+        verbose_name = _("daily statistic")
+        verbose_name_plural = _("daily statistics")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "queue_id", "channel_kind", "intent_id", "agent_id"], name="daily_stat_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} q{self.queue_id} {self.channel_kind}"
+
+
+class RepeatedResolution(models.Model):
+    """A resolution followed by a contact of its customer within the FCR window: marked once (the primary key), so
+    that its rollup row's `resolutions_repeated` is incremented exactly once, whichever event arrived first."""
+
+    resolution_id = models.BigIntegerField(_("resolution event"), primary_key=True)
+
+    class Meta:
+        verbose_name = _("repeated resolution")
+        verbose_name_plural = _("repeated resolutions")
+
+    def __str__(self) -> str:
+        return str(self.resolution_id)
+
+
+class ReportingCase(models.Model):
+    """A case for channel attrition: a conversation from its first offer to a queue to its first resolution after
+    it. `bucket` … `agent_id` are the rollup key of that first offer, where `cases` / `cases_attrited` are counted."""
+
+    conversation_id = models.BigIntegerField(_("conversation"), primary_key=True)
+    customer_id = models.BigIntegerField(_("customer"), null=True, blank=True)
+    channel_kind = models.CharField(_("channel kind"), max_length=16, blank=True)
+    offered_at = models.DateTimeField(_("first offered at"))
+    resolved_at = models.DateTimeField(_("first resolved at"), null=True, blank=True)
+    attrited = models.BooleanField(_("used a second channel"), default=False)
+    bucket = models.DateTimeField(_("15-minute interval"))
+    queue_id = models.IntegerField(_("queue"), default=0)
+    intent_id = models.IntegerField(_("intent"), default=0)
+    agent_id = models.IntegerField(_("agent"), default=0)
+
+    class Meta:
+        verbose_name = _("reporting case")
+        verbose_name_plural = _("reporting cases")
+        indexes = [models.Index(fields=["customer_id", "offered_at"], name="reporting_case_customer")]
+
+    def __str__(self) -> str:
+        return str(self.conversation_id)
 
 
 class AbandonTreatment(models.TextChoices):

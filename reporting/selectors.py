@@ -55,15 +55,14 @@ def report(*, user: Any, first: date, last: date, tz: str, group: str, filters: 
     length = (last - first).days + 1
     start, end = kpis.day_range(first, last + timedelta(days=1), tz)
     prev_start, prev_end = kpis.day_range(first - timedelta(days=length), first, tz)
+    # One rollup query for the rows and their total, one for the previous period (docs/kpis.md, Performance).
+    settings = kpis.settings_by_queue()
+    rows: dict[Any, Any]
     if group in ("day", "week", "month"):
-        rows: dict[Any, Any] = kpis.by_period(start=start, end=end, tz=tz, period=group, filters=filters)
+        rows, total = kpis.periods(start=start, end=end, tz=tz, period=group, filters=filters, settings=settings)
     else:
-        rows = kpis.compute(start=start, end=end, filters=filters, group_by=group)
-    total = kpis.compute(start=start, end=end, filters=filters).get(None, {})
-    previous = kpis.compute(start=prev_start, end=prev_end, filters=filters).get(None, {})
-    fcr = kpis.first_contact_resolution(start=start, end=end, filters=filters)
-    attrition = kpis.channel_attrition(start=start, end=end, filters=filters)
-    total = {**total, "fcr": kpis.ratio(*fcr), "channel_attrition": kpis.ratio(*attrition)}
+        rows, total = kpis.grouped(start=start, end=end, filters=filters, group_by=group, settings=settings)
+    _, previous = kpis.grouped(start=prev_start, end=prev_end, filters=filters, settings=settings)
     return {"rows": rows, "total": total, "previous": previous, "start": start, "end": end}
 
 
