@@ -3,6 +3,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, F, When
+from django.db.models.functions import Least
 from django.utils.translation import gettext_lazy as _
 
 
@@ -63,6 +65,15 @@ class Channel(models.Model):
         return "*" in allowed or (origin is not None and origin.rstrip("/").lower() in allowed)
 
 
+# The earliest SLA due time of a case: the first response (until it is given), the next response, the resolution.
+# LEAST ignores NULLs on PostgreSQL. reporting/wallboard_reads.py spells the same expression in SQL to use the index.
+SLA_NEXT_DUE = Least(
+    Case(When(first_response_at__isnull=True, then=F("first_response_due_at"))),
+    F("next_response_due_at"),
+    F("resolution_due_at"),
+)
+
+
 class Conversation(models.Model):
     """The case: one customer's request, which may span several channels."""
 
@@ -111,6 +122,20 @@ class Conversation(models.Model):
             models.Index(fields=["assignee", "status"], name="conversation_assignee_status"),
             # The continuity rule looks a customer's cases up by customer and status, on any channel.
             models.Index(fields=["customer", "status", "last_message_at"], name="conversation_customer_case"),
+            # "SLA at risk" (the wallboard, every second): the earliest due time of an open case, per queue, so the
+            # count is a range scan of the cases due before the horizon, not a read of every open case.
+            models.Index(
+                "queue",
+                SLA_NEXT_DUE,
+                name="conversation_sla_next_due",
+                condition=~models.Q(status="resolved"),
+            ),
+            models.Index(
+                fields=["queue"],
+                name="conversation_sla_flagged",
+                condition=~models.Q(status="resolved")
+                & (models.Q(sla_warned_at__isnull=False) | models.Q(sla_breached_at__isnull=False)),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -55,6 +55,27 @@ def test_it_matches_routings_live_queue_figures(
     assert ours[billing_queue.pk]["waiting"] == 1 and ours[billing_queue.pk]["ewt_seconds"] is None  # nobody
 
 
+def test_it_counts_a_case_at_risk_once_and_never_a_resolved_one(
+    support_queue: Queue, chat_channel: Channel, arrive: Any
+) -> None:
+    Queue.objects.filter(pk=support_queue.pk).update(sla_first_response_minutes=10, sla_warning_percent=50)
+    soon, later = timezone.now() + timedelta(minutes=4), timezone.now() + timedelta(hours=3)
+    flagged_and_due, answered_due, resolved_due, far, flagged_far = (arrive(chat_channel) for _ in range(5))
+    Conversation.objects.filter(pk=flagged_and_due.pk).update(sla_breached_at=timezone.now(), resolution_due_at=soon)
+    # A first response already given no longer makes the case due by its first-response time; its next one does.
+    Conversation.objects.filter(pk=answered_due.pk).update(
+        first_response_at=timezone.now(), first_response_due_at=soon, next_response_due_at=soon
+    )
+    Conversation.objects.filter(pk=resolved_due.pk).update(
+        status=Conversation.Status.RESOLVED, first_response_due_at=soon, sla_warned_at=timezone.now()
+    )
+    Conversation.objects.filter(pk=far.pk).update(first_response_due_at=later, resolution_due_at=later)
+    Conversation.objects.filter(pk=flagged_far.pk).update(sla_warned_at=timezone.now(), resolution_due_at=later)
+    ours = {row["queue"].pk: row for row in wallboard_reads.live_queues(now=timezone.now())}
+    theirs = {row["queue"].pk: row for row in supervisor_overview()["queues"]}
+    assert ours[support_queue.pk]["at_risk"] == theirs[support_queue.pk]["at_risk"] == 3
+
+
 def test_it_takes_the_ewt_handle_time_from_the_last_weeks_rollups(
     alice: Any, support_queue: Queue, chat_channel: Channel, arrive: Any
 ) -> None:
