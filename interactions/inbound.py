@@ -208,6 +208,8 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None, retak
     claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id, retake=retake)
     if channel_id is not None and len(claimed) >= settings.OMNIDESK_INGEST_BATCH_SIZE:
         nudge_channel(channel_id=channel_id)  # more may be waiting: the next task claims them (perhaps elsewhere)
+    elif retake:
+        retake_later(event_id=event_id, channel_id=channel_id, claimed=claimed)
     if not claimed:
         return None
     try:
@@ -279,6 +281,26 @@ def claim_inbound_events(*, event_id: int, channel_id: int | None = None, retake
             [now, channel_id, event_id, expired, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def retake_later(*, event_id: int, channel_id: int | None, claimed: list[int]) -> None:
+    """A dead worker's database session may hold its rows a moment longer than the worker lives (PostgreSQL notices
+    a vanished client only when the statement running for it ends), so the retaking claim skipped them: try again in a
+    second, as long as claimed events of the channel are left that this task did not take."""
+    if channel_id is None:
+        channel_id = InboundEvent.objects.filter(pk=event_id).values_list("channel_id", flat=True).first()
+        if channel_id is None:
+            return
+    left = (
+        InboundEvent.objects.filter(
+            channel_id=channel_id, processed_at__isnull=True, dead_lettered_at__isnull=True, attempts__gt=0
+        )
+        .filter(last_error="")
+        .exclude(pk__in=claimed)
+        .exists()
+    )
+    if left:
+        enqueue_inbound_event(event_id=0, channel_id=channel_id, countdown=1.0, retake=True)
 
 
 def recover_claims() -> list[int]:
