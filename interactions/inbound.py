@@ -248,7 +248,7 @@ def claim_lease() -> float:
     """Seconds a claim is exclusive. A worker holds the rows it processes locked, so the lease only matters for rows
     whose worker died between its claim and its commit (SIGKILL, OOM, a host lost): any later claim of the channel
     then takes them back, long before the sweeper's OMNIDESK_INBOUND_RETRY_AFTER."""
-    return float(getattr(settings, "OMNIDESK_INGEST_CLAIM_LEASE", 3.0))
+    return float(getattr(settings, "OMNIDESK_INGEST_CLAIM_LEASE", 2.0))
 
 
 def claim_inbound_events(*, event_id: int, channel_id: int | None = None, retake: bool = False) -> list[int]:
