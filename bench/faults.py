@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,18 @@ class FaultStack(WebhookStack):
 
     def pool_children(self) -> list[int]:
         return pool_children(self.worker.pid) if self.worker is not None else []
+
+    async def wait_for_pool(self, *, timeout: float) -> bool:
+        deadline, since = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            if self.restarting or not self.pool_children():
+                since = None
+            elif since is None:
+                since = time.monotonic()
+            elif time.monotonic() - since >= 2:
+                return True
+            await asyncio.sleep(0.2)
+        return False
 
     def kill_child(self, rng: random.Random) -> int | None:
         children = self.pool_children()
@@ -478,31 +491,39 @@ class Faults:
     pg_down: list[tuple[float, float]] = field(default_factory=list)
     done: dict[str, int] = field(default_factory=dict)
     watchers: list[asyncio.Task[None]] = field(default_factory=list)
+    # The faults' own threads: the probes may fill the default executor while PostgreSQL is down, and a restart that
+    # waits behind them would keep it down for minutes.
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=2))
+
+    async def act(self, action: Callable[[], None]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.executor, action)
 
     async def inflict(self, fault: str) -> None:
         logger.info("fault: %s", fault)
         self.done[fault] = self.done.get(fault, 0) + 1
         at = time.monotonic()
         if fault == "child_kill":
-            # Right after a restart the pool may not be forked yet: wait for it rather than skip the kill.
-            deadline = time.monotonic() + 30
-            while self.stack.kill_child(self.rng) is None:
-                if time.monotonic() > deadline:
-                    self.done[fault] -= 1
-                    return
-                await asyncio.sleep(0.2)
+            # Right after a restart the pool may not be forked yet: wait until it has run for 2 s (a child killed while
+            # the pool starts makes the worker give up: "Could not start worker processes") rather than skip the kill.
+            if not await self.stack.wait_for_pool(timeout=30) or self.stack.kill_child(self.rng) is None:
+                self.done[fault] -= 1
+                return
             at = time.monotonic()
         elif fault == "main_kill":
-            await asyncio.to_thread(self.stack.kill_main_and_restart)
+            if not await self.stack.wait_for_pool(timeout=30):
+                self.done[fault] -= 1
+                return
+            at = time.monotonic()
+            await self.act(self.stack.kill_main_and_restart)
         elif fault == "redis_restart" and self.redis_server is not None:
-            await asyncio.to_thread(self.redis_server.restart)
+            await self.act(self.redis_server.restart)
             return
         elif fault == "postgres_restart" and self.postgres is not None:
-            await asyncio.to_thread(self.postgres.stop)
+            await self.act(self.postgres.stop)
             down = time.monotonic()
             await asyncio.sleep(2)  # long enough for the webhooks to meet it
             up = time.monotonic()
-            await asyncio.to_thread(self.postgres.start)
+            await self.act(self.postgres.start)
             self.pg_down.append((down, up))
             return
         else:
@@ -523,6 +544,7 @@ async def measure(
     faults: Faults, fixture: Fixture, chat_key: str, chat_channel_id: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     stack, rng, ledger = faults.stack, faults.rng, Ledger()
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))  # probes retry while PG is down
     seconds = args.faults_seconds
     webhooks = [
         signed_request(stack, fixture, f"SMfault{index:08d}", f"+336{10_000_000 + rng.randrange(500):08d}")
