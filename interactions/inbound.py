@@ -471,10 +471,18 @@ def sweep_inbound_events(*, now: datetime | None = None) -> SweepResult:
     exhausted = list(pending.filter(attempts__gte=limit).values_list("pk", flat=True)[:1000])
     for event_id in exhausted:
         record_inbound_failure(event_id=event_id, error=_("Gave up after repeated failed attempts."), permanent=True)
-    requeued = list(pending.filter(attempts__lt=limit).values_list("pk", flat=True)[:1000])
-    for event_id in requeued:
-        enqueue_inbound_event(event_id=event_id)
-    return SweepResult(requeued=requeued, dead_lettered=exhausted)
+    stale_events = list(pending.filter(attempts__lt=limit).values_list("pk", "channel_id", "last_error")[:1000])
+    # Events that failed wait for their own retry: one task each. The others (never claimed, or claimed by a worker
+    # that died) are all taken by their channel's tasks: one retaking task per channel, which goes on with the next
+    # batch while batches come out full. A task per event made a backlog of thousands into thousands of tasks, and
+    # sweeps that overlapped (each took longer than the interval under load) into several times that.
+    for event_id, _channel_id, error in stale_events:
+        if error:
+            enqueue_inbound_event(event_id=event_id)
+    for channel_id in sorted({channel_id for _event_id, channel_id, error in stale_events if not error}):
+        clear_pending_mark(channel_id=channel_id)
+        enqueue_inbound_event(event_id=0, channel_id=channel_id, retake=True)
+    return SweepResult(requeued=[event_id for event_id, _c, _e in stale_events], dead_lettered=exhausted)
 
 
 def retry_inbound_event(*, event_id: int) -> None:
