@@ -284,11 +284,14 @@ async def post_webhook(port: int, raw: bytes) -> int:
         writer.close()
 
 
-async def webhook_sender(port: int, requests: list[tuple[str, bytes]], rate: float, ledger: Ledger) -> None:
-    started = time.monotonic()
+async def webhook_sender(
+    port: int, make: Callable[[int], tuple[str, bytes]], rate: float, ledger: Ledger, stop: asyncio.Event
+) -> None:
+    """Webhooks at `rate` a second until `stop` is set (the faults may outlast the nominal load: a worker restart
+    takes 10-15 s on a loaded machine), each sent again until a 2xx, as a provider would."""
+    started, sends = time.monotonic(), []
 
-    async def one(index: int, sid: str, raw: bytes) -> None:
-        await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+    async def one(sid: str, raw: bytes) -> None:
         ledger.webhooks_sent.add(sid)
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -304,7 +307,12 @@ async def webhook_sender(port: int, requests: list[tuple[str, bytes]], rate: flo
                 return
             await asyncio.sleep(0.5)  # like a provider: retry later
 
-    await asyncio.gather(*(one(index, sid, raw) for index, (sid, raw) in enumerate(requests)))
+    index = 0
+    while not stop.is_set():
+        await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+        sends.append(asyncio.create_task(one(*make(index))))
+        index += 1
+    await asyncio.gather(*sends)
 
 
 @dataclass
@@ -369,11 +377,12 @@ async def converse(socket: Any, visitor: Visitor, ledger: Ledger) -> None:
         await asyncio.gather(reader, return_exceptions=True)
 
 
-async def chat_scheduler(visitors: list[Visitor], count: int, rate: float, rng: random.Random) -> None:
-    started = time.monotonic()
-    for index in range(count):
+async def chat_scheduler(visitors: list[Visitor], rate: float, rng: random.Random, stop: asyncio.Event) -> None:
+    started, index = time.monotonic(), 0
+    while not stop.is_set():
         await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
         visitors[index % len(visitors)].outbox.put_nowait(f"{rng.getrandbits(128):032x}")
+        index += 1
     for visitor in visitors:
         visitor.done = True
 
@@ -547,17 +556,18 @@ async def measure(
     stack, rng, ledger = faults.stack, faults.rng, Ledger()
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64))  # probes retry while PG is down
     seconds = args.faults_seconds
-    webhooks = [
-        signed_request(stack, fixture, f"SMfault{index:08d}", f"+336{10_000_000 + rng.randrange(500):08d}")
-        for index in range(int(seconds * args.faults_webhook_rate))
-    ]
+
+    def make(index: int) -> tuple[str, bytes]:
+        sender = f"+336{10_000_000 + rng.randrange(500):08d}"
+        webhook = signed_request(stack, fixture, f"SMfault{index:08d}", sender)
+        return webhook.sid, webhook.raw
+
+    stop = asyncio.Event()
     visitors = [Visitor() for _ in range(args.faults_visitors)]
     visitor_tasks = [asyncio.create_task(visitor_loop(stack.ws_url, chat_key, v, ledger)) for v in visitors]
     load = [
-        asyncio.create_task(
-            webhook_sender(stack.hooks_port, [(w.sid, w.raw) for w in webhooks], args.faults_webhook_rate, ledger)
-        ),
-        asyncio.create_task(chat_scheduler(visitors, int(seconds * args.faults_chat_rate), args.faults_chat_rate, rng)),
+        asyncio.create_task(webhook_sender(stack.hooks_port, make, args.faults_webhook_rate, ledger, stop)),
+        asyncio.create_task(chat_scheduler(visitors, args.faults_chat_rate, rng, stop)),
     ]
     supervisor = asyncio.create_task(stack.supervise())
     plan = plan_faults(args, faults.postgres is not None)
@@ -565,6 +575,9 @@ async def measure(
     for index, fault in enumerate(plan):
         await asyncio.sleep(max(0.0, started + (index + 1) * seconds / (len(plan) + 1) - time.monotonic()))
         await faults.inflict(fault)
+    # The load goes on for its nominal duration and 3 s past the last fault, so that every fault happens under load.
+    await asyncio.sleep(max(3.0, started + seconds - time.monotonic()))
+    stop.set()
     await asyncio.gather(*load)
     await asyncio.wait_for(asyncio.gather(*visitor_tasks), 240)
     logger.info("load sent in %.1f s; waiting for the backlog", time.monotonic() - started)
@@ -609,7 +622,9 @@ async def measure(
     return {
         "bench": "faults",
         "seconds": seconds,
+        "webhooks_sent": len(ledger.webhooks_sent),
         "webhooks_accepted": len(ledger.webhooks_accepted),
+        "chats_sent": len(ledger.chats_sent),
         "chats_accepted": len(ledger.chats_accepted),
         "child_kills": faults.done.get("child_kill", 0),
         "main_kills": faults.done.get("main_kill", 0),

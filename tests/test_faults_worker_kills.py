@@ -139,7 +139,9 @@ def test_it_loses_doubles_and_invents_nothing_while_workers_are_killed_and_redis
         stack.stop()
 
     print(result)  # the benchmark's line, for the log of a failure
-    assert result["webhooks_accepted"] == 160 and result["chats_accepted"] == 80
+    # At least the nominal load; more when the faults outlast it (the load goes on until they are over).
+    assert result["webhooks_accepted"] == result["webhooks_sent"] >= 160
+    assert result["chats_accepted"] == result["chats_sent"] >= 80
     assert result["child_kills"] == 4 and result["main_kills"] == 1 and result["redis_restarts"] == 1
     ledger = {key: result[key] for key in ("missing", "duplicated", "phantom", "pending", "dead_lettered")}
     assert ledger == {"missing": 0, "duplicated": 0, "phantom": 0, "pending": 0, "dead_lettered": 0}
