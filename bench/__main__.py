@@ -64,11 +64,11 @@ SMOKE = {
     "contact_page_waiting": 5,  # contact (issue 13)
     # faults (issue 16): a short load with a kill of each kind and a Redis restart; PostgreSQL is the shared one
     # there, so it is not restarted (the full run restarts a private cluster).
-    "faults_seconds": 12.0,
-    "faults_webhook_rate": 15.0,
-    "faults_chat_rate": 8.0,
-    "faults_visitors": 3,
-    "faults_child_kills": 2,
+    "faults_seconds": 8.0,
+    "faults_webhook_rate": 8.0,
+    "faults_chat_rate": 4.0,
+    "faults_visitors": 2,
+    "faults_child_kills": 1,
     "faults_main_kills": 1,
     "faults_redis_restarts": 1,
     "faults_postgres": "shared",
