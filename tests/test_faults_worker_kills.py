@@ -23,7 +23,8 @@ import pytest
 from django.db import connection
 
 from bench.environment import create_fixture as create_chat_fixture
-from bench.faults import WIDGET_LIMITS, Faults, FaultStack, PrivateRedis, measure, pool_children
+from bench.fault_machinery import FaultStack, PrivateRedis, pool_children
+from bench.faults import WIDGET_LIMITS, Faults, measure
 from bench.webhook_ingest import create_fixture as create_sms_fixture
 from interactions.models import Channel, InboundEvent, Interaction
 from tests.clients import open_widget, send_widget_message
