@@ -27,6 +27,7 @@ BENCHMARKS = {
     "reports": "bench.reports",
     "desk_typing": "bench.desk_typing",
     "contact_page": "bench.contact_page",
+    "faults": "bench.faults",
 }
 
 
@@ -61,6 +62,17 @@ SMOKE = {
     "contact_page_calls": 50,
     "contact_page_renders": 20,
     "contact_page_waiting": 5,  # contact (issue 13)
+    # faults (issue 16): a short load with a kill of each kind and a Redis restart; PostgreSQL is the shared one
+    # there, so it is not restarted (the full run restarts a private cluster).
+    "faults_seconds": 8.0,
+    "faults_webhook_rate": 8.0,
+    "faults_chat_rate": 4.0,
+    "faults_visitors": 2,
+    "faults_child_kills": 1,
+    "faults_main_kills": 1,
+    "faults_redis_restarts": 1,
+    "faults_postgres": "shared",
+    "faults_drain_timeout": 60.0,
 }
 
 

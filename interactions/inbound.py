@@ -22,7 +22,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -155,9 +155,11 @@ def clear_pending_mark(*, channel_id: int) -> None:
         logger.exception("could not clear the ingest mark of channel %s", channel_id)
 
 
-def enqueue_inbound_event(*, event_id: int, countdown: float = 0, channel_id: int | None = None) -> bool:
+def enqueue_inbound_event(
+    *, event_id: int, countdown: float = 0, channel_id: int | None = None, retake: bool = False
+) -> bool:
     """Publish a task for `event_id` (and a batch); with `channel_id` it is the channel's debounced task. False if
-    the broker refused it."""
+    the broker refused it. `retake`: see `process_inbound_event`."""
     from interactions.tasks import process_inbound_event_task
 
     options: dict[str, Any] = {"countdown": countdown}
@@ -167,6 +169,8 @@ def enqueue_inbound_event(*, event_id: int, countdown: float = 0, channel_id: in
     try:
         if channel_id is None:
             process_inbound_event_task.apply_async((event_id,), **options)
+        elif retake:
+            process_inbound_event_task.apply_async((event_id,), {"channel_id": channel_id, "retake": True}, **options)
         else:
             process_inbound_event_task.apply_async((event_id,), {"channel_id": channel_id}, **options)
     except Exception:
@@ -189,23 +193,29 @@ def queue_for(*, event_id: int, channel_id: int | None) -> str:
     return mail_queue if kind == Channel.Kind.EMAIL else ""
 
 
-def process_inbound_event(*, event_id: int, channel_id: int | None = None) -> Interaction | None:
-    """Process `event_id`, and with it other pending events nobody has started yet (a batch). Idempotent.
+def process_inbound_event(*, event_id: int, channel_id: int | None = None, retake: bool = False) -> Interaction | None:
+    """Process `event_id`, and with it other pending events nobody is working on (a batch). Idempotent.
 
     `channel_id` is set for the channel's debounced task (see `nudge_channel`); `event_id` may then be 0 (none).
+    `retake`: this task's worker died under it (a redelivery), or a worker starts after one did: take back at once
+    every claimed event of the channel that no transaction holds, instead of waiting for their lease to expire.
     Returns the interaction made from `event_id`, or None when there was nothing to do (already processed, or being
-    processed by another worker right now). Raises when `event_id` itself cannot be processed; the others of a
-    failed batch are then processed one by one, so that one bad event never holds back the rest.
+    processed by another worker right now). Raises when `event_id` itself cannot be processed, after the rest of its
+    batch was committed: a failing event is isolated in a savepoint (see `process_claimed_events`).
     """
     if channel_id is not None:
         clear_pending_mark(channel_id=channel_id)
-    claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id)
+    claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id, retake=retake)
     if channel_id is not None and len(claimed) >= settings.OMNIDESK_INGEST_BATCH_SIZE:
         nudge_channel(channel_id=channel_id)  # more may be waiting: the next task claims them (perhaps elsewhere)
+    elif retake:
+        retake_later(event_id=event_id, channel_id=channel_id, claimed=claimed)
     if not claimed:
         return None
     try:
-        return process_claimed_events(event_ids=claimed).get(event_id)
+        return process_claimed_events(event_ids=claimed, raise_for=event_id).get(event_id)
+    except EventFailed as failed:
+        raise failed.error from None  # the batch is committed; the task records this one and retries it
     except SoftTimeLimitExceeded:
         # The task's time is nearly up (a pathological message): no time to retry the others here. Each gets a task
         # of its own, so that the slow one fails alone and is dead-lettered after its attempts.
@@ -214,6 +224,8 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None) -> In
                 enqueue_inbound_event(event_id=other_id)
         raise
     except Exception:
+        # The whole batch failed (the connection, not one event: those are isolated): one by one, so that whatever
+        # can be processed is.
         if claimed == [event_id]:
             raise
     for other_id in claimed:
@@ -224,34 +236,91 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None) -> In
         except Exception as error:
             record_inbound_failure(event_id=other_id, error=repr(error), permanent=isinstance(error, InvalidPayload))
             enqueue_inbound_event(event_id=other_id)
-    return process_claimed_events(event_ids=[event_id]).get(event_id) if event_id in claimed else None
+    if event_id not in claimed:
+        return None
+    try:
+        return process_claimed_events(event_ids=[event_id], raise_for=event_id).get(event_id)
+    except EventFailed as failed:
+        raise failed.error from None
 
 
-def claim_inbound_events(*, event_id: int, channel_id: int | None = None) -> list[int]:
-    """Count an attempt on `event_id` and on never-attempted pending events of the same channel (a batch in all);
-    their ids.
+def claim_lease() -> float:
+    """Seconds a claim is exclusive. A worker holds the rows it processes locked, so the lease only matters for rows
+    whose worker died between its claim and its commit (SIGKILL, OOM, a host lost): any later claim of the channel
+    then takes them back, long before the sweeper's OMNIDESK_INBOUND_RETRY_AFTER."""
+    return float(getattr(settings, "OMNIDESK_INGEST_CLAIM_LEASE", 2.0))
+
+
+def claim_inbound_events(*, event_id: int, channel_id: int | None = None, retake: bool = False) -> list[int]:
+    """Count an attempt on `event_id` and on other pending events of the same channel that nobody works on: never
+    attempted, or claimed by a worker that died (lease expired, or at once with `retake`). A batch in all; their ids.
 
     A batch never mixes channels: a chat message must not wait behind a channel's slow mail (parsing, attachments),
     nor its SMS behind that. The channel is `channel_id` when given, else `event_id`'s.
     It commits on its own, before any processing, so that an attempt by a worker killed mid-way still counts.
-    Rows another worker holds are skipped: they are being processed.
+    Rows another worker holds are skipped: they are being processed. An event that failed (it has a `last_error`)
+    is never taken back here: its own retry, with backoff, or the sweeper take it, so that a poison message does not
+    ride along in every batch.
     """
     table = InboundEvent._meta.db_table
     if channel_id is None:
         channel_id = InboundEvent.objects.filter(pk=event_id).values_list("channel_id", flat=True).first()
         if channel_id is None:
             return []
+    now = timezone.now()
+    expired = now if retake else now - timedelta(seconds=claim_lease())
     # SQLite (the embedded mode) has no row locks: it serializes writers, so there is nothing to skip.
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN ("
             f" SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND channel_id = %s"
-            f"  AND (id = %s OR attempts = 0) ORDER BY id = %s DESC, id LIMIT %s{skip_locked}"
+            "  AND (id = %s OR attempts = 0 OR (last_error = '' AND last_attempt_at < %s))"
+            f"  ORDER BY id = %s DESC, id LIMIT %s{skip_locked}"
             ") RETURNING id",
-            [timezone.now(), channel_id, event_id, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
+            [now, channel_id, event_id, expired, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
         )
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def retake_later(*, event_id: int, channel_id: int | None, claimed: list[int]) -> None:
+    """A dead worker's database session may hold its rows a moment longer than the worker lives (PostgreSQL notices
+    a vanished client only when the statement running for it ends), so the retaking claim skipped them: try again in a
+    second, as long as claimed events of the channel are left that this task did not take."""
+    if channel_id is None:
+        channel_id = InboundEvent.objects.filter(pk=event_id).values_list("channel_id", flat=True).first()
+        if channel_id is None:
+            return
+    left = (
+        InboundEvent.objects.filter(
+            channel_id=channel_id, processed_at__isnull=True, dead_lettered_at__isnull=True, attempts__gt=0
+        )
+        .filter(last_error="")
+        .exclude(pk__in=claimed)
+        .exists()
+    )
+    if left:
+        enqueue_inbound_event(event_id=0, channel_id=channel_id, countdown=1.0, retake=True)
+
+
+def recover_claims() -> list[int]:
+    """At a worker's start: give every channel with events waiting a task that takes them back at once; the channels.
+
+    A worker whose main process was killed outright takes with it the tasks it had reserved (the broker redelivers
+    them only after its visibility timeout) and may leave a channel's debounce mark set, so that new events publish
+    nothing until the mark expires. Its claimed events would wait for their lease and the next event, or the sweeper.
+    """
+    channel_ids = sorted(
+        set(
+            InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).values_list(
+                "channel_id", flat=True
+            )
+        )
+    )
+    for channel_id in channel_ids:
+        clear_pending_mark(channel_id=channel_id)
+        enqueue_inbound_event(event_id=0, channel_id=channel_id, retake=True)
+    return channel_ids
 
 
 # The events processed so far by the batch running in this thread (and what each made). They are marked processed
@@ -274,17 +343,37 @@ def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -
         done[event_id] = interaction
 
 
-def process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | None]:
-    """Turn claimed events into timeline entries in one transaction; their announcements go out in one push."""
+class EventFailed(Exception):
+    """`raise_for`'s event failed in its savepoint; the rest of its batch is committed. `error` says why."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+# Failures that are not one event's fault: the connection or the server went away, or the task's time is up. The
+# whole batch stops (and is retried); isolating them would record every event of the batch as failed.
+NOT_ISOLATED: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, OperationalError, InterfaceError)
+
+
+def process_claimed_events(*, event_ids: list[int], raise_for: int = 0) -> dict[int, Interaction | None]:
+    """Turn claimed events into timeline entries in one transaction; their announcements go out in one push.
+
+    Each event runs in a savepoint: one that fails (a poison message) rolls back alone, with its announcements, and
+    is recorded as failed (dead-lettered when hopeless, else retried alone with backoff) while the rest of the batch
+    commits. `raise_for`'s failure is not recorded but raised as EventFailed once the batch has committed, so that
+    its task records it and retries.
+    """
     token = _processed_in_batch.set({})
     try:
-        return _process_claimed_events(event_ids=event_ids)
+        return _process_claimed_events(event_ids=event_ids, raise_for=raise_for)
     finally:
         _processed_in_batch.reset(token)
 
 
-def _process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | None]:
+def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int, Interaction | None]:
     interactions = processed_in_batch()
+    failures: dict[int, Exception] = {}
     with transaction.atomic(), realtime.batched():
         # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
         pending = (
@@ -297,15 +386,39 @@ def _process_claimed_events(*, event_ids: list[int]) -> dict[int, Interaction | 
         for event in pending:
             if event.pk in interactions:
                 continue  # processed earlier in this batch, as the parent of a reply
+            before = set(interactions)
             try:
-                interactions[event.pk] = process_one(event)
+                with realtime.savepoint():
+                    interactions[event.pk] = process_one(event)
             except DeferProcessing as deferral:
                 deferred.append((event.pk, deferral.countdown))
+            except NOT_ISOLATED:
+                raise
+            except Exception as error:
+                # Parents it processed ahead of their turn rolled back with it: they are pending again.
+                for event_id in set(interactions) - before:
+                    del interactions[event_id]
+                failures[event.pk] = error
+                if event.pk != raise_for:
+                    record_isolated_failure(event_id=event.pk, error=error)
         done = [event_id for event_id in interactions if event_id in event_ids]
         InboundEvent.objects.filter(pk__in=done).update(processed_at=timezone.now(), last_error="")
         for event_id, countdown in deferred:
             transaction.on_commit(partial(enqueue_inbound_event, event_id=event_id, countdown=countdown))
+    if raise_for in failures:
+        raise EventFailed(failures[raise_for])
     return {event_id: interactions[event_id] for event_id in done}
+
+
+def record_isolated_failure(*, event_id: int, error: Exception) -> None:
+    """A poison event of a batch, rolled back to its savepoint: note why (in the batch's transaction) and, unless it
+    is dead-lettered now, retry it alone after a backoff once the batch commits."""
+    logger.warning("inbound event %s failed in its batch: %r", event_id, error)
+    if record_inbound_failure(event_id=event_id, error=repr(error), permanent=isinstance(error, InvalidPayload)):
+        return
+    attempts = InboundEvent.objects.filter(pk=event_id).values_list("attempts", flat=True).first() or 1
+    countdown = min(2 ** (attempts - 1), 30)
+    transaction.on_commit(partial(enqueue_inbound_event, event_id=event_id, countdown=countdown))
 
 
 def process_one(event: InboundEvent) -> Interaction | None:
@@ -358,10 +471,18 @@ def sweep_inbound_events(*, now: datetime | None = None) -> SweepResult:
     exhausted = list(pending.filter(attempts__gte=limit).values_list("pk", flat=True)[:1000])
     for event_id in exhausted:
         record_inbound_failure(event_id=event_id, error=_("Gave up after repeated failed attempts."), permanent=True)
-    requeued = list(pending.filter(attempts__lt=limit).values_list("pk", flat=True)[:1000])
-    for event_id in requeued:
-        enqueue_inbound_event(event_id=event_id)
-    return SweepResult(requeued=requeued, dead_lettered=exhausted)
+    stale_events = list(pending.filter(attempts__lt=limit).values_list("pk", "channel_id", "last_error")[:1000])
+    # Events that failed wait for their own retry: one task each. The others (never claimed, or claimed by a worker
+    # that died) are all taken by their channel's tasks: one retaking task per channel, which goes on with the next
+    # batch while batches come out full. A task per event made a backlog of thousands into thousands of tasks, and
+    # sweeps that overlapped (each took longer than the interval under load) into several times that.
+    for event_id, _channel_id, error in stale_events:
+        if error:
+            enqueue_inbound_event(event_id=event_id)
+    for channel_id in sorted({channel_id for _event_id, channel_id, error in stale_events if not error}):
+        clear_pending_mark(channel_id=channel_id)
+        enqueue_inbound_event(event_id=0, channel_id=channel_id, retake=True)
+    return SweepResult(requeued=[event_id for event_id, _c, _e in stale_events], dead_lettered=exhausted)
 
 
 def retry_inbound_event(*, event_id: int) -> None:

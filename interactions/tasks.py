@@ -1,11 +1,17 @@
 """Celery adapters: ids in, one service call, retries and backoff here."""
 
+import logging
+from typing import Any
+
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from interactions import inbound, outbound
 from interactions.adapters import InvalidPayload
 from interactions.models import Interaction
+
+logger = logging.getLogger(__name__)
 
 # Time limits (seconds): a batch of inbound events is milliseconds of work; one that runs for a minute is stuck on a
 # pathological input, and must give its worker back to the other channels. The soft limit raises inside the task
@@ -24,9 +30,12 @@ DELIVERY_TIME_LIMIT = int(getattr(settings, "OMNIDESK_DELIVERY_TIME_LIMIT", 150)
     soft_time_limit=INGEST_SOFT_TIME_LIMIT,
     time_limit=INGEST_TIME_LIMIT,
 )
-def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None = None) -> None:
+def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None = None, retake: bool = False) -> None:
+    # Redelivered: the worker process that ran this task died (SIGKILL, OOM) between its claim and its commit, and
+    # reject_on_worker_lost put it back. Its whole claimed batch is taken back now, not after the claim lease.
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        inbound.process_inbound_event(event_id=event_id, channel_id=channel_id)
+        inbound.process_inbound_event(event_id=event_id, channel_id=channel_id, retake=retake or redelivered)
     except InvalidPayload as error:
         inbound.record_inbound_failure(event_id=event_id, error=str(error), permanent=True)
     except Exception as error:
@@ -39,6 +48,18 @@ def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None
 def sweep_inbound_events() -> dict[str, int]:
     result = inbound.sweep_inbound_events()
     return {"requeued": len(result.requeued), "dead_lettered": len(result.dead_lettered)}
+
+
+@worker_ready.connect
+def recover_inbound_claims(**_kwargs: Any) -> None:
+    """A worker that starts may replace one killed outright: take its claimed events back now (see recover_claims)."""
+    try:
+        channels = inbound.recover_claims()
+    except Exception:
+        logger.exception("could not recover the claims of a previous worker; the sweeper will")
+        return
+    if channels:
+        logger.info("recovering inbound events of channels %s", channels)
 
 
 DELIVERY_ATTEMPTS = 8

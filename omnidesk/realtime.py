@@ -144,6 +144,25 @@ def batched() -> Iterator[None]:
 _batch: ContextVar[list[tuple[Event, list[str]]] | None] = ContextVar("realtime_batch", default=None)
 
 
+@contextmanager
+def savepoint() -> Iterator[None]:
+    """A savepoint (`transaction.atomic()`) that also takes back, if the block raises, the events it announced into
+    the enclosing `batched()` buffer: their change rolled back, so they must not be written nor sent.
+
+    For a batch that isolates each item (one poison message among good ones): Django already drops the on-commit
+    callbacks of a rolled-back savepoint, but not what is buffered here.
+    """
+    buffer = _batch.get()
+    mark = len(buffer) if buffer is not None else 0
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        if buffer is not None:
+            del buffer[mark:]
+        raise
+
+
 # Any constant: the advisory lock below only needs to be the same key in every process.
 EVENT_ID_LOCK = 7_303_640_912
 
