@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
+from interactions import lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
@@ -163,7 +164,7 @@ def enqueue_inbound_event(
     from interactions.tasks import process_inbound_event_task
 
     options: dict[str, Any] = {"countdown": countdown}
-    queue = queue_for(event_id=event_id, channel_id=channel_id)
+    queue = lanes.queue_for(event_id=event_id, channel_id=channel_id)
     if queue:
         options["queue"] = queue
     try:
@@ -180,19 +181,6 @@ def enqueue_inbound_event(
     return True
 
 
-def queue_for(*, event_id: int, channel_id: int | None) -> str:
-    """The Celery queue of an event's task: OMNIDESK_MAIL_QUEUE for email channels when set (so that workers
-    consuming it alone take mail, and chat, SMS and WhatsApp never wait behind a mailbox), else the default."""
-    mail_queue = str(getattr(settings, "OMNIDESK_MAIL_QUEUE", "") or "")
-    if not mail_queue:
-        return ""
-    if channel_id is not None:
-        kind = Channel.objects.filter(pk=channel_id).values_list("kind", flat=True).first()
-    else:
-        kind = InboundEvent.objects.filter(pk=event_id).values_list("channel__kind", flat=True).first()
-    return mail_queue if kind == Channel.Kind.EMAIL else ""
-
-
 def process_inbound_event(*, event_id: int, channel_id: int | None = None, retake: bool = False) -> Interaction | None:
     """Process `event_id`, and with it other pending events nobody is working on (a batch). Idempotent.
 
@@ -206,7 +194,7 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None, retak
     if channel_id is not None:
         clear_pending_mark(channel_id=channel_id)
     claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id, retake=retake)
-    if channel_id is not None and len(claimed) >= settings.OMNIDESK_INGEST_BATCH_SIZE:
+    if channel_id is not None and len(claimed) >= lanes.batch_size_for(channel_id):
         nudge_channel(channel_id=channel_id)  # more may be waiting: the next task claims them (perhaps elsewhere)
     elif retake:
         retake_later(event_id=event_id, channel_id=channel_id, claimed=claimed)
@@ -278,7 +266,7 @@ def claim_inbound_events(*, event_id: int, channel_id: int | None = None, retake
             "  AND (id = %s OR attempts = 0 OR (last_error = '' AND last_attempt_at < %s))"
             f"  ORDER BY id = %s DESC, id LIMIT %s{skip_locked}"
             ") RETURNING id",
-            [now, channel_id, event_id, expired, event_id, settings.OMNIDESK_INGEST_BATCH_SIZE],
+            [now, channel_id, event_id, expired, event_id, lanes.batch_size_for(channel_id)],
         )
         return sorted(row[0] for row in cursor.fetchall())
 

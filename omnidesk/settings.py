@@ -208,10 +208,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # No task may hold a worker forever (a hostile mail, a hung provider): SoftTimeLimitExceeded first, then the kill.
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 60)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 90)
-# The call lane (interactions/phone/lanes.py): when set, a phone channel's ingest tasks go to this queue, which a
-# worker of its own consumes (docs/phone.md), so a screen pop never waits behind other channels' batches.
+# Ingest lanes (interactions/lanes.py): when set, email and phone channels' ingest tasks go to these queues, each
+# consumed by a worker of its own (docs/deployment.md), so mail parsing and screen pops never wait behind the others.
+OMNIDESK_MAIL_QUEUE = os.environ.get("OMNIDESK_MAIL_QUEUE", "")
 OMNIDESK_CALL_QUEUE = os.environ.get("OMNIDESK_CALL_QUEUE", "")
-CELERY_TASK_ROUTES = ("interactions.phone.lanes.route_task",)
 CELERY_BEAT_SCHEDULE = {
     "sweep-inbound-events": {
         "task": "interactions.tasks.sweep_inbound_events",
@@ -235,6 +235,8 @@ OMNIDESK_MESSAGE_MAX_LENGTH = 10_000
 OMNIDESK_DEFAULT_REGION = os.environ.get("OMNIDESK_DEFAULT_REGION", "FR")
 # Events one ingest task takes together under load: one commit and one push for all of them.
 OMNIDESK_INGEST_BATCH_SIZE = env_int("OMNIDESK_INGEST_BATCH_SIZE", 20)
+# A call's events one at a time: a screen pop is pushed when its batch commits (interactions/lanes.py).
+OMNIDESK_CALL_BATCH_SIZE = env_int("OMNIDESK_CALL_BATCH_SIZE", 1)
 # How much an SLA breach raises a conversation's priority (once per conversation).
 OMNIDESK_SLA_ESCALATION_STEP = env_int("OMNIDESK_SLA_ESCALATION_STEP", 10)
 OMNIDESK_REPLAY_LIMIT = env_int("OMNIDESK_REPLAY_LIMIT", 500)  # beyond this a reconnecting client must resync

@@ -12,17 +12,18 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from interactions import inbound
-from interactions.models import Channel
-from interactions.phone import lanes
+from interactions import inbound, lanes
+from interactions.models import Channel, InboundEvent
 from interactions.phone.models import Call
 from interactions.phone.services import lock_call
-from tests.phone_factories import send_event
+from tests.phone_factories import cti_body, post_cti, send_event
 
 pytestmark = pytest.mark.django_db
 LANE = "omnidesk-test-call-lane"
+INGEST_TASK = "interactions.tasks.process_inbound_event_task"
 
 
 @pytest.fixture
@@ -30,10 +31,10 @@ def call_lane(settings: Any) -> Iterator[redis.Redis]:
     settings.OMNIDESK_CALL_QUEUE = LANE
     broker = redis.Redis.from_url(django_settings.REDIS_URL)
     broker.delete(LANE)
-    lanes._kinds.clear()
+    lanes.forget_kinds()
     yield broker
     broker.delete(LANE)
-    lanes._kinds.clear()
+    lanes.forget_kinds()
 
 
 def queued_tasks(broker: redis.Redis) -> list[dict[str, Any]]:
@@ -47,29 +48,46 @@ def test_it_sends_a_phone_channels_ingest_task_to_the_call_lane(
     assert inbound.enqueue_inbound_event(event_id=0, channel_id=chat_channel.pk)
 
     queued = queued_tasks(call_lane)
-    assert [item["headers"]["task"] for item in queued] == [lanes.INGEST_TASK], "the chat task is not on the lane"
+    assert [item["headers"]["task"] for item in queued] == [INGEST_TASK], "the chat task is not on the lane"
     assert queued[0]["headers"]["kwargsrepr"] == f"{{'channel_id': {hotline.pk}}}"
 
 
 def test_it_reads_a_channels_kind_once_per_process(call_lane: redis.Redis, hotline: Channel) -> None:
-    assert lanes.queue_for_channel(hotline.pk) == LANE
+    assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == LANE
     with CaptureQueriesContext(connection) as captured:
         for _ in range(3):
-            assert lanes.queue_for_channel(hotline.pk) == LANE
+            assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == LANE
     assert captured.captured_queries == [], "the accept path stays one INSERT and one publish"
 
 
-def test_it_leaves_routing_alone_when_the_lane_is_off(hotline: Channel) -> None:
+def test_it_asks_nothing_when_no_lane_is_set(hotline: Channel) -> None:
+    lanes.forget_kinds()
     with CaptureQueriesContext(connection) as captured:
-        route = lanes.route_task(lanes.INGEST_TASK, (0,), {"channel_id": hotline.pk}, {})
-    assert route is None and captured.captured_queries == []
+        assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == ""
+    assert captured.captured_queries == []
 
 
-def test_it_never_overrides_a_queue_the_publisher_chose(call_lane: redis.Redis, hotline: Channel) -> None:
-    assert lanes.route_task(lanes.INGEST_TASK, (0,), {"channel_id": hotline.pk}, {"queue": "mail"}) is None
-    assert lanes.route_task("interactions.tasks.deliver_interaction_task", (1,), {}, {}) is None
-    # A retry or the sweeper's re-enqueue names no channel: the default queue, which every deployment consumes.
-    assert lanes.route_task(lanes.INGEST_TASK, (5,), {}, {}) is None
+def test_it_keeps_the_mail_and_call_lanes_apart(
+    settings: Any, call_lane: redis.Redis, hotline: Channel, chat_channel: Channel
+) -> None:
+    settings.OMNIDESK_MAIL_QUEUE = "omnidesk-test-mail-lane"
+    mailbox = Channel.objects.create(kind=Channel.Kind.EMAIL, name="Lane mailbox", queue=chat_channel.queue)
+    assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == LANE
+    assert lanes.queue_for(event_id=0, channel_id=mailbox.pk) == "omnidesk-test-mail-lane"
+    assert lanes.queue_for(event_id=0, channel_id=chat_channel.pk) == ""
+
+
+def test_it_claims_a_calls_events_one_at_a_time(hotline: Channel, chat_channel: Channel) -> None:
+    for number in range(3):
+        assert post_cti(Client(), hotline, cti_body("ringing", f"lane-{number}", None)).status_code == 202
+    pending = list(
+        InboundEvent.objects.filter(channel=hotline, processed_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    assert len(pending) >= 3
+    assert inbound.claim_inbound_events(event_id=0, channel_id=hotline.pk) == pending[:1]
+    assert lanes.batch_size_for(chat_channel.pk) == django_settings.OMNIDESK_INGEST_BATCH_SIZE
 
 
 def test_it_stores_and_locks_a_new_call_in_one_statement(hotline: Channel) -> None:
