@@ -40,8 +40,11 @@ VIEW_TTL = 30.0
 # A "typing: true" is forwarded at most once a second per socket; a change to false always is.
 TYPING_INTERVAL = 1.0
 # How long a socket trusts a conversation access check (or lookup) before asking again in the background, and after
-# how long it waits for the answer instead (a socket idle for a while).
-ACCESS_CACHE_SECONDS = 10.0
+# how long it waits for the answer instead (a socket idle for a while). Access changed through Django is forgotten at
+# once (`forget_access`); this only bounds changes made outside it, like the desk's own group re-check
+# (OMNIDESK_DESK_RECHECK_SECONDS, 30 s). At 10 s, 400 sockets asked the database 60 times a second in the background,
+# on the threads whose GIL the event loop shares (docs/typing.md).
+ACCESS_CACHE_SECONDS = 30.0
 ACCESS_STALE_SECONDS = 60.0
 
 V = TypeVar("V")
