@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-import redis
-from asgiref.sync import sync_to_async
+import redis.asyncio
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -35,70 +36,49 @@ from interactions import access
 from interactions.models import Channel, Conversation
 from omnidesk import realtime
 
+logger = logging.getLogger(__name__)
 DESK_FRAMES = frozenset({"viewing", "typing"})
 VIEW_TTL = 30.0
 # A "typing: true" is forwarded at most once a second per socket; a change to false always is.
 TYPING_INTERVAL = 1.0
 # How long a socket trusts a conversation access check (or lookup) before asking again in the background, and after
-# how long it waits for the answer instead (a socket idle for a while).
-ACCESS_CACHE_SECONDS = 10.0
+# how long it waits for the answer instead (a socket idle for a while). Access changed through Django is forgotten at
+# once (`forget_access`); this only bounds changes made outside it, like the desk's own group re-check
+# (OMNIDESK_DESK_RECHECK_SECONDS, 30 s). At 10 s, 400 sockets asked the database 60 times a second in the background,
+# on the threads whose GIL the event loop shares (docs/typing.md).
+ACCESS_CACHE_SECONDS = 30.0
 ACCESS_STALE_SECONDS = 60.0
 
 V = TypeVar("V")
 
 _memory: dict[int, dict[str, dict[str, Any]]] = {}
 _memory_lock = threading.Lock()
-_client: Any = None
+# One client per event loop: redis.asyncio connections belong to the loop that opened them (the server has one;
+# each test has its own).
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+REDIS_CONNECTIONS = 20
 
 
 def _redis() -> Any:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _client
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        # A blocking pool: 200 heartbeats at once wait for one of its connections (a pipeline holds one for a round
+        # trip) instead of failing with "Too many connections", as the default pool (100) did under the benchmark.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=REDIS_CONNECTIONS, timeout=5, socket_timeout=5, socket_connect_timeout=2
+        )
+        client = redis.asyncio.Redis(connection_pool=pool)
+        _clients[loop] = client
+    return client
 
 
 def _key(conversation_id: int) -> str:
     return f"omnidesk:viewing:{conversation_id}"
 
 
-def set_viewing(*, conversation_id: int, socket_id: str, entry: dict[str, Any], now: float | None = None) -> None:
-    now = time.time() if now is None else now
-    record = {**entry, "expires": now + VIEW_TTL}
-    if settings.REDIS_URL:
-        pipe = _redis().pipeline()
-        pipe.hset(_key(conversation_id), socket_id, json.dumps(record))
-        pipe.expire(_key(conversation_id), int(VIEW_TTL) + 1)
-        pipe.execute()
-        return
-    with _memory_lock:
-        _memory.setdefault(conversation_id, {})[socket_id] = record
-
-
-def clear_viewing(*, conversation_id: int, socket_id: str) -> None:
-    if settings.REDIS_URL:
-        _redis().hdel(_key(conversation_id), socket_id)
-        return
-    with _memory_lock:
-        _memory.get(conversation_id, {}).pop(socket_id, None)
-
-
-def viewers(*, conversation_id: int, now: float | None = None) -> list[dict[str, Any]]:
-    """The live viewers of a conversation (one entry per user, composing if any of their sockets is), expired
-    entries dropped."""
-    now = time.time() if now is None else now
-    if settings.REDIS_URL:
-        raw = _redis().hgetall(_key(conversation_id))
-        records = {k.decode(): json.loads(v) for k, v in raw.items()}
-        stale = [socket for socket, record in records.items() if record["expires"] <= now]
-        if stale:
-            _redis().hdel(_key(conversation_id), *stale)
-    else:
-        with _memory_lock:
-            records = dict(_memory.get(conversation_id, {}))
-            for socket, record in records.items():
-                if record["expires"] <= now:
-                    _memory[conversation_id].pop(socket, None)
+def _people(records: dict[str, dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """One entry per user (composing if any of their sockets is), expired records left out."""
     people: dict[int, dict[str, Any]] = {}
     for record in records.values():
         if record["expires"] <= now:
@@ -106,6 +86,73 @@ def viewers(*, conversation_id: int, now: float | None = None) -> list[dict[str,
         person = people.setdefault(record["user_id"], {"user_id": record["user_id"], "name": record["name"]})
         person["composing"] = bool(person.get("composing") or record.get("composing"))
     return sorted(people.values(), key=lambda person: person["user_id"])
+
+
+def _same(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """The same viewer as before, composing or not as before: a heartbeat that tells nobody anything new."""
+    return before is not None and all(before.get(name) == after.get(name) for name in ("user_id", "name", "composing"))
+
+
+async def record_viewing(
+    *, conversation_id: int, socket_id: str, entry: dict[str, Any], now: float | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Record a socket's heartbeat; the conversation's live viewers, and whether they changed (this socket's entry is
+    new or says something new, or expired entries were dropped), so that an unchanged heartbeat announces nothing.
+
+    On the event loop, in one Redis round trip (two when an entry expired): 200 desks send one every 10 s, and a worker
+    thread per heartbeat queued them behind the database work of every other socket (docs/typing.md)."""
+    now = time.time() if now is None else now
+    record = {**entry, "expires": now + VIEW_TTL}
+    if settings.REDIS_URL:
+        key = _key(conversation_id)
+        async with _redis().pipeline(transaction=False) as pipe:
+            pipe.hget(key, socket_id)
+            pipe.hset(key, socket_id, json.dumps(record))
+            pipe.expire(key, int(VIEW_TTL) + 1)
+            pipe.hgetall(key)
+            raw_before, _set, _expire, raw = await pipe.execute()
+        before = json.loads(raw_before) if raw_before is not None else None
+        records = {k.decode(): json.loads(v) for k, v in raw.items()}
+        stale = [socket for socket, value in records.items() if value["expires"] <= now]
+        if stale:
+            await _redis().hdel(key, *stale)
+    else:
+        with _memory_lock:
+            entries = _memory.setdefault(conversation_id, {})
+            before = entries.get(socket_id)
+            entries[socket_id] = record
+            stale = [socket for socket, value in entries.items() if value["expires"] <= now]
+            for socket in stale:
+                del entries[socket]
+            records = dict(entries)
+    return _people(records, now), bool(stale) or not _same(before, record)
+
+
+async def clear_viewing(*, conversation_id: int, socket_id: str) -> None:
+    if settings.REDIS_URL:
+        await _redis().hdel(_key(conversation_id), socket_id)
+        return
+    with _memory_lock:
+        _memory.get(conversation_id, {}).pop(socket_id, None)
+
+
+async def viewers(*, conversation_id: int, now: float | None = None) -> list[dict[str, Any]]:
+    """The live viewers of a conversation (one entry per user, composing if any of their sockets is), expired
+    entries dropped."""
+    now = time.time() if now is None else now
+    if settings.REDIS_URL:
+        raw = await _redis().hgetall(_key(conversation_id))
+        records = {k.decode(): json.loads(v) for k, v in raw.items()}
+        stale = [socket for socket, record in records.items() if record["expires"] <= now]
+        if stale:
+            await _redis().hdel(_key(conversation_id), *stale)
+    else:
+        with _memory_lock:
+            records = dict(_memory.get(conversation_id, {}))
+            for socket, record in records.items():
+                if record["expires"] <= now:
+                    _memory[conversation_id].pop(socket, None)
+    return _people(records, now)
 
 
 class Remembered(Generic[V]):
@@ -239,18 +286,22 @@ class DeskPresence:
             self.warming = asyncio.create_task(self.visitor_groups(conversation))
         self.viewing = conversation.pk
         entry = {"user_id": self.user.pk, "name": self.name, "composing": frame.get("composing") is True}
-
-        def record_and_list() -> list[dict[str, Any]]:
-            # One trip to a worker thread, not two: 200 desks send a heartbeat every 10 s.
-            set_viewing(conversation_id=conversation.pk, socket_id=self.socket_id, entry=entry)
-            return viewers(conversation_id=conversation.pk)
-
-        people = await sync_to_async(record_and_list, thread_sensitive=False)()
-        await self.announce_viewers(conversation, people)
+        try:
+            people, changed = await record_viewing(
+                conversation_id=conversation.pk, socket_id=self.socket_id, entry=entry
+            )
+        except redis.RedisError:
+            # Redis busy or restarting: this heartbeat is lost, not the socket; the next one (10 s) records it.
+            logger.warning("viewing heartbeat not recorded", exc_info=True)
+            return
+        # An unchanged heartbeat keeps the entry alive and tells no one anything: 200 desks every 10 s would otherwise
+        # be 20 announcements a second to every desk of their queues, all for nothing.
+        if changed or previous != conversation.pk:
+            await self.announce_viewers(conversation, people)
 
     async def announce_viewers(self, conversation: Conversation, people: list[dict[str, Any]] | None = None) -> None:
         if people is None:
-            people = await sync_to_async(viewers, thread_sensitive=False)(conversation_id=conversation.pk)
+            people = await viewers(conversation_id=conversation.pk)
         await realtime.send_ephemeral(
             type="presence.viewers",
             data={"conversation_id": conversation.pk, "viewers": people},
@@ -262,9 +313,11 @@ class DeskPresence:
             return
         conversation_id, self.viewing = self.viewing, None
         await realtime.remove_from_groups(self.socket_id, [realtime.viewing_group(conversation_id)])
-        await sync_to_async(clear_viewing, thread_sensitive=False)(
-            conversation_id=conversation_id, socket_id=self.socket_id
-        )
+        try:
+            await clear_viewing(conversation_id=conversation_id, socket_id=self.socket_id)
+        except redis.RedisError:
+            # The entry expires by itself within VIEW_TTL; the others are still told the socket left.
+            logger.warning("viewing entry not cleared", exc_info=True)
         conversation = await self.conversation(conversation_id, act=False)
         if conversation is not None:
             await self.announce_viewers(conversation)
@@ -279,6 +332,11 @@ class DeskPresence:
         if last is not None and last[0] == state and (not state or now - last[1] < TYPING_INTERVAL):
             return
         self.typing_sent[conversation.pk] = (state, now)
+        # Both sides at once: with the layer's pipelined PUBLISHes (omnidesk/pubsub_layer.py) the two frames usually
+        # leave in one Redis round trip, and the desks' frame never waits for the visitor's lookup.
+        await asyncio.gather(self.tell_desks(conversation, state), self.tell_visitor(conversation, state))
+
+    async def tell_desks(self, conversation: Conversation, state: bool) -> None:
         await realtime.send_ephemeral(
             type="presence.typing",
             data={
@@ -292,6 +350,8 @@ class DeskPresence:
             audience=access.audience_for_conversation(conversation),
             sender=self.socket_id,
         )
+
+    async def tell_visitor(self, conversation: Conversation, state: bool) -> None:
         visitor_groups = await self.visitor_groups(conversation)
         # Visitors get a first name (never a username) and no ids, like their messages.
         public_name = self.user.first_name or _("Agent")

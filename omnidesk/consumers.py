@@ -90,6 +90,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 self.ephemeral_seen.append(nonce)
                 await self.send(text_data=message["text"])
             return
+        if message["type"] == "websocket.receive":
+            # Nor must a client's frames (typing, heartbeats, chat messages): Channels would first send each through
+            # that one thread for close_old_connections, so 400 people typing queued behind every database call
+            # made there (docs/typing.md). Every handler here reaches the database through database_sync_to_async,
+            # which closes stale connections itself, in the thread that uses them, before and after.
+            await self.websocket_receive(message)
+            return
         await super().dispatch(message)
 
     async def realtime_event(self, message: dict[str, Any]) -> None:

@@ -179,7 +179,8 @@ if REDIS_URL:
     # keeping nothing for disconnected clients. The explicit pool size avoids redis-py's 100-connection cap.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # channels_redis's pub/sub layer, its PUBLISHes pipelined (docs/typing.md).
+            "BACKEND": "omnidesk.pubsub_layer.PipelinedPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000)}],
                 # Redis pubsub ignores the database number: without a distinct prefix, two deployments (or the

@@ -16,20 +16,49 @@ from tests.rt_support import desk_socket, receive_type, session_of
 
 
 @pytest.mark.parametrize("redis_url", ["from settings", ""])
-def test_it_forgets_a_viewer_whose_heartbeat_expired(redis_url: str, settings: Any) -> None:
+async def test_it_forgets_a_viewer_whose_heartbeat_expired(redis_url: str, settings: Any) -> None:
     overrides = {} if redis_url == "from settings" else {"REDIS_URL": ""}
     with override_settings(**overrides):
         now = time.time()
-        presence.set_viewing(
+        await presence.clear_viewing(conversation_id=424242, socket_id="s1")
+        people, changed = await presence.record_viewing(
             conversation_id=424242, socket_id="s1", entry={"user_id": 7, "name": "Bob", "composing": True}, now=now
         )
-        assert presence.viewers(conversation_id=424242, now=now + 1) == [
-            {"user_id": 7, "name": "Bob", "composing": True}
-        ]
-        assert presence.viewers(conversation_id=424242, now=now + presence.VIEW_TTL + 1) == []
-        presence.set_viewing(conversation_id=424242, socket_id="s2", entry={"user_id": 8, "name": "Eve"}, now=now)
-        presence.clear_viewing(conversation_id=424242, socket_id="s2")
-        assert presence.viewers(conversation_id=424242, now=now + 1) == []
+        assert (people, changed) == ([{"user_id": 7, "name": "Bob", "composing": True}], True)
+        assert await presence.viewers(conversation_id=424242, now=now + 1) == people
+        assert await presence.viewers(conversation_id=424242, now=now + presence.VIEW_TTL + 1) == []
+        await presence.record_viewing(
+            conversation_id=424242, socket_id="s2", entry={"user_id": 8, "name": "Eve"}, now=now
+        )
+        await presence.clear_viewing(conversation_id=424242, socket_id="s2")
+        assert await presence.viewers(conversation_id=424242, now=now + 1) == []
+
+
+@pytest.mark.parametrize("redis_url", ["from settings", ""])
+async def test_it_says_a_heartbeat_changed_nothing_unless_someone_came_left_or_started_composing(
+    redis_url: str, settings: Any
+) -> None:
+    overrides = {} if redis_url == "from settings" else {"REDIS_URL": ""}
+    bob = {"user_id": 7, "name": "Bob", "composing": False}
+    with override_settings(**overrides):
+        now = time.time()
+        for socket in ("s1", "s2"):
+            await presence.clear_viewing(conversation_id=434343, socket_id=socket)
+        assert (await presence.record_viewing(conversation_id=434343, socket_id="s1", entry=bob, now=now))[1]
+        # The next heartbeat only keeps Bob alive: nobody is told.
+        assert not (await presence.record_viewing(conversation_id=434343, socket_id="s1", entry=bob, now=now + 10))[1]
+        composing = {**bob, "composing": True}
+        people, changed = await presence.record_viewing(
+            conversation_id=434343, socket_id="s1", entry=composing, now=now + 11
+        )
+        assert changed and people == [composing]
+        # Eve's heartbeat, after Bob's socket died silently: his expired entry goes, and that is news.
+        eve = {"user_id": 8, "name": "Eve", "composing": False}
+        later = now + 11 + presence.VIEW_TTL + 1
+        people, changed = await presence.record_viewing(conversation_id=434343, socket_id="s2", entry=eve, now=later)
+        assert changed and people == [eve]
+        assert not (await presence.record_viewing(conversation_id=434343, socket_id="s2", entry=eve, now=later + 1))[1]
+        await presence.clear_viewing(conversation_id=434343, socket_id="s2")
 
 
 @pytest.mark.django_db(transaction=True)
