@@ -304,8 +304,8 @@ async def send_ephemeral(
     if layer is None:
         return
     try:
-        for group in targets:
-            await layer.group_send(group, dict(message))
+        # Concurrently: the pub/sub layer pipelines the PUBLISHes of one frame's groups into one Redis round trip.
+        await asyncio.gather(*(layer.group_send(group, dict(message)) for group in targets))
     except Exception:
         logger.exception("ephemeral send failed")
 
