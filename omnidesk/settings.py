@@ -437,3 +437,6 @@ LOGGING = {
 # --- rep (reporting): the absolute origin put in links sent to customers (survey links in email).
 OMNIDESK_PUBLIC_URL = os.environ.get("OMNIDESK_PUBLIC_URL", "")
 OMNIDESK_SURVEY_MAX_AGE_SECONDS = env_int("OMNIDESK_SURVEY_MAX_AGE_SECONDS", 14 * 86400)
+# FCR's window: a resolution followed by a contact of the same customer, on any channel, within N days was not a
+# first-contact resolution (docs/kpis.md). Applied when events are written, so a change counts from then on.
+OMNIDESK_FCR_DAYS = env_int("OMNIDESK_FCR_DAYS", 7)
