@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Q
 
 from reporting import rollups
 from reporting.models import EventKind, RepeatedResolution, ReportingCase, ReportingEvent
@@ -89,6 +90,34 @@ def _mark_if_repeated(resolution: ReportingEvent) -> None:
 
 
 def _contact(contact: ReportingEvent) -> None:
+    if connection.vendor == "postgresql":
+        _contact_in_one_statement(contact)
+    else:
+        _contact_step_by_step(contact)
+
+
+def _contact_step_by_step(contact: ReportingEvent) -> None:
+    """`_contact_in_one_statement` where data-modifying CTEs do not exist (SQLite, the embedded default): the same
+    marks, exact because SQLite serialises writers (the transaction holds the write lock from BEGIN)."""
+    at, customer = contact.at, contact.customer_id
+    resolutions = ReportingEvent.objects.filter(
+        customer_id=customer, kind=RESOLVED, at__gte=at - timedelta(days=fcr_days()), at__lt=at
+    ).exclude(pk__in=RepeatedResolution.objects.values("resolution_id"))
+    for resolution in resolutions:
+        _, created = RepeatedResolution.objects.get_or_create(resolution_id=resolution.pk)
+        if created:
+            rollups.add(rollups.key_of(resolution), {"resolutions_repeated": 1})
+    open_elsewhere = (
+        ReportingCase.objects.filter(customer_id=customer, attrited=False, offered_at__lt=at)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=at))
+        .exclude(channel_kind=contact.channel_kind)
+    )
+    for case in open_elsewhere:
+        if ReportingCase.objects.filter(pk=case.pk, attrited=False).update(attrited=True):
+            rollups.add(_case_key(case.__dict__), {"cases_attrited": 1})
+
+
+def _contact_in_one_statement(contact: ReportingEvent) -> None:
     """One statement: mark the customer's unmarked resolutions in [at − N days, at) repeated, and attrite their open
     cases first offered before `at` on another channel kind; returns the rollup keys to increment."""
     repeated, cases = RepeatedResolution._meta.db_table, ReportingCase._meta.db_table
@@ -113,10 +142,9 @@ def _contact(contact: ReportingEvent) -> None:
     assert customer is not None
     since = at - timedelta(days=fcr_days())
     params: list[Any] = [customer, RESOLVED, since, at, customer, at, at, contact.channel_kind]
-    if connection.vendor == "postgresql":
-        # The customer's lock and the marks in one round trip (a message's whole cost here): two statements, the
-        # second one's snapshot taken once the lock is held, as if sent apart.
-        sql, params = f"{LOCK}; {sql}", [*_lock_args(customer), *params]
+    # The customer's lock and the marks in one round trip (a message's whole cost here): two statements, the second
+    # one's snapshot taken once the lock is held, as if sent apart.
+    sql, params = f"{LOCK}; {sql}", [*_lock_args(customer), *params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
