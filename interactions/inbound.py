@@ -94,7 +94,7 @@ def record_inbound_event(
         received_at=received_at,
         attempts=0,
     )
-    transaction.on_commit(lambda: nudge_channel(channel_id=channel.pk, event_id=event.pk))
+    transaction.on_commit(lambda: nudge_channel(channel_id=channel.pk, event_id=event.pk, kind=channel.kind))
     return event, True
 
 
@@ -126,10 +126,11 @@ def pending_mark(channel_id: int) -> str:
     return f"omnidesk:ingest:pending:{channel_id}"
 
 
-def nudge_channel(*, channel_id: int, event_id: int = 0) -> None:
+def nudge_channel(*, channel_id: int, event_id: int = 0, kind: str | None = None) -> None:
     """Make sure a task will claim the channel's committed pending events: publish one unless one is waiting.
 
-    `event_id` 0 names no event: the task then claims only events never attempted.
+    `event_id` 0 names no event: the task then claims only events never attempted. `kind`: the channel's, when the
+    caller holds it (it picks the lane; else it is read when a lane is set).
     """
     store = _mark_store()
     if store is not None:
@@ -138,7 +139,7 @@ def nudge_channel(*, channel_id: int, event_id: int = 0) -> None:
                 return
         except Exception:
             logger.exception("could not check the ingest mark of channel %s; publishing anyway", channel_id)
-    if not enqueue_inbound_event(event_id=event_id, channel_id=channel_id) and store is not None:
+    if not enqueue_inbound_event(event_id=event_id, channel_id=channel_id, kind=kind) and store is not None:
         try:
             store.delete(pending_mark(channel_id))  # else events would skip publishing until the mark expires
         except Exception:
@@ -157,14 +158,21 @@ def clear_pending_mark(*, channel_id: int) -> None:
 
 
 def enqueue_inbound_event(
-    *, event_id: int, countdown: float = 0, channel_id: int | None = None, retake: bool = False
+    *,
+    event_id: int,
+    countdown: float = 0,
+    channel_id: int | None = None,
+    retake: bool = False,
+    kind: str | None = None,
 ) -> bool:
     """Publish a task for `event_id` (and a batch); with `channel_id` it is the channel's debounced task. False if
     the broker refused it. `retake`: see `process_inbound_event`."""
     from interactions.tasks import process_inbound_event_task
 
     options: dict[str, Any] = {"countdown": countdown}
-    queue = lanes.queue_for(event_id=event_id, channel_id=channel_id)
+    if kind is None and lanes.lane_queues():
+        kind = lanes.kind_of(channel_id=channel_id, event_id=event_id)
+    queue = lanes.queue_for(kind=kind or "")
     if queue:
         options["queue"] = queue
     try:
@@ -193,9 +201,12 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None, retak
     """
     if channel_id is not None:
         clear_pending_mark(channel_id=channel_id)
-    claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id, retake=retake)
-    if channel_id is not None and len(claimed) >= lanes.batch_size_for(channel_id):
-        nudge_channel(channel_id=channel_id)  # more may be waiting: the next task claims them (perhaps elsewhere)
+    kind = lanes.kind_of(channel_id=channel_id, event_id=event_id)
+    limit = lanes.batch_size_for(kind=kind)
+    claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id, retake=retake, limit=limit)
+    if channel_id is not None and len(claimed) >= limit:
+        # More may be waiting: the next task claims them (perhaps elsewhere).
+        nudge_channel(channel_id=channel_id, kind=kind)
     elif retake:
         retake_later(event_id=event_id, channel_id=channel_id, claimed=claimed)
     if not claimed:
@@ -239,7 +250,9 @@ def claim_lease() -> float:
     return float(getattr(settings, "OMNIDESK_INGEST_CLAIM_LEASE", 2.0))
 
 
-def claim_inbound_events(*, event_id: int, channel_id: int | None = None, retake: bool = False) -> list[int]:
+def claim_inbound_events(
+    *, event_id: int, channel_id: int | None = None, retake: bool = False, limit: int | None = None
+) -> list[int]:
     """Count an attempt on `event_id` and on other pending events of the same channel that nobody works on: never
     attempted, or claimed by a worker that died (lease expired, or at once with `retake`). A batch in all; their ids.
 
@@ -248,13 +261,15 @@ def claim_inbound_events(*, event_id: int, channel_id: int | None = None, retake
     It commits on its own, before any processing, so that an attempt by a worker killed mid-way still counts.
     Rows another worker holds are skipped: they are being processed. An event that failed (it has a `last_error`)
     is never taken back here: its own retry, with backoff, or the sweeper take it, so that a poison message does not
-    ride along in every batch.
+    ride along in every batch. `limit`: the batch's size, by default the channel kind's (`lanes.batch_size_for`).
     """
     table = InboundEvent._meta.db_table
     if channel_id is None:
         channel_id = InboundEvent.objects.filter(pk=event_id).values_list("channel_id", flat=True).first()
         if channel_id is None:
             return []
+    if limit is None:
+        limit = lanes.batch_size_for(kind=lanes.kind_of(channel_id=channel_id))
     now = timezone.now()
     expired = now if retake else now - timedelta(seconds=claim_lease())
     # SQLite (the embedded mode) has no row locks: it serializes writers, so there is nothing to skip.
@@ -266,7 +281,7 @@ def claim_inbound_events(*, event_id: int, channel_id: int | None = None, retake
             "  AND (id = %s OR attempts = 0 OR (last_error = '' AND last_attempt_at < %s))"
             f"  ORDER BY id = %s DESC, id LIMIT %s{skip_locked}"
             ") RETURNING id",
-            [now, channel_id, event_id, expired, event_id, lanes.batch_size_for(channel_id)],
+            [now, channel_id, event_id, expired, event_id, limit],
         )
         return sorted(row[0] for row in cursor.fetchall())
 

@@ -60,7 +60,7 @@ def test_it_reports_healthy_when_every_component_answers(monitored_server: Stack
     assert report["status"] == "ok"
     assert set(report["checks"]) == {"database", "channel_layer", "broker", "worker"}
     assert report["checks"]["database"]["vendor"] == "postgresql"
-    assert report["checks"]["channel_layer"]["backend"] == "RedisPubSubChannelLayer"
+    assert report["checks"]["channel_layer"]["backend"] == "PipelinedPubSubChannelLayer"
     assert report["checks"]["worker"]["workers"]
 
 

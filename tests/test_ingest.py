@@ -159,7 +159,7 @@ def published(monkeypatch: pytest.MonkeyPatch, chat_channel: Channel) -> Iterato
     """The tasks published (event id, channel id), instead of sending them; the channel's mark starts cleared."""
     calls: list[tuple[int, int | None]] = []
 
-    def record(*, event_id: int, countdown: float = 0, channel_id: int | None = None) -> bool:
+    def record(*, event_id: int, countdown: float = 0, channel_id: int | None = None, kind: str | None = None) -> bool:
         calls.append((event_id, channel_id))
         return True
 
@@ -209,7 +209,7 @@ def test_a_refused_publish_clears_the_mark_so_the_next_event_publishes(
 ) -> None:
     calls: list[int] = []
 
-    def refuse(*, event_id: int, countdown: float = 0, channel_id: int | None = None) -> bool:
+    def refuse(*, event_id: int, countdown: float = 0, channel_id: int | None = None, kind: str | None = None) -> bool:
         calls.append(event_id)
         return False
 

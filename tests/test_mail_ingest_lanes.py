@@ -53,8 +53,8 @@ def test_it_sends_mail_tasks_to_the_mail_queue_when_one_is_set(
     mailbox = email_channel(support_queue)
     event, _created = record_raw_mail(channel=mailbox, raw=mail(message_id="lane-q@x"), source="t")
     try:
-        assert lanes.queue_for(event_id=event.pk, channel_id=None) == "omnidesk-test-mail-lane"
-        assert lanes.queue_for(event_id=0, channel_id=chat_channel.pk) == ""
+        assert lanes.queue_for(kind=lanes.kind_of(channel_id=None, event_id=event.pk)) == "omnidesk-test-mail-lane"
+        assert lanes.queue_for(kind=lanes.kind_of(channel_id=chat_channel.pk)) == ""
         assert inbound.enqueue_inbound_event(event_id=event.pk)
         queued = [json.loads(item) for item in broker.lrange(settings.OMNIDESK_MAIL_QUEUE, 0, -1)]
         assert [item["headers"]["task"] for item in queued] == ["interactions.tasks.process_inbound_event_task"]

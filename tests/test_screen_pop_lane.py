@@ -31,10 +31,8 @@ def call_lane(settings: Any) -> Iterator[redis.Redis]:
     settings.OMNIDESK_CALL_QUEUE = LANE
     broker = redis.Redis.from_url(django_settings.REDIS_URL)
     broker.delete(LANE)
-    lanes.forget_kinds()
     yield broker
     broker.delete(LANE)
-    lanes.forget_kinds()
 
 
 def queued_tasks(broker: redis.Redis) -> list[dict[str, Any]]:
@@ -52,29 +50,23 @@ def test_it_sends_a_phone_channels_ingest_task_to_the_call_lane(
     assert queued[0]["headers"]["kwargsrepr"] == f"{{'channel_id': {hotline.pk}}}"
 
 
-def test_it_reads_a_channels_kind_once_per_process(call_lane: redis.Redis, hotline: Channel) -> None:
-    assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == LANE
-    with CaptureQueriesContext(connection) as captured:
-        for _ in range(3):
-            assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == LANE
-    assert captured.captured_queries == [], "the accept path stays one INSERT and one publish"
-
-
-def test_it_asks_nothing_when_no_lane_is_set(hotline: Channel) -> None:
-    lanes.forget_kinds()
-    with CaptureQueriesContext(connection) as captured:
-        assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == ""
-    assert captured.captured_queries == []
-
-
-def test_it_keeps_the_mail_and_call_lanes_apart(
-    settings: Any, call_lane: redis.Redis, hotline: Channel, chat_channel: Channel
-) -> None:
+def test_it_keeps_the_mail_and_call_lanes_apart(settings: Any, call_lane: redis.Redis) -> None:
     settings.OMNIDESK_MAIL_QUEUE = "omnidesk-test-mail-lane"
-    mailbox = Channel.objects.create(kind=Channel.Kind.EMAIL, name="Lane mailbox", queue=chat_channel.queue)
-    assert lanes.queue_for(event_id=0, channel_id=hotline.pk) == LANE
-    assert lanes.queue_for(event_id=0, channel_id=mailbox.pk) == "omnidesk-test-mail-lane"
-    assert lanes.queue_for(event_id=0, channel_id=chat_channel.pk) == ""
+    assert lanes.queue_for(kind=Channel.Kind.VOICE) == LANE
+    assert lanes.queue_for(kind=Channel.Kind.EMAIL) == "omnidesk-test-mail-lane"
+    assert lanes.queue_for(kind=Channel.Kind.CHAT) == ""
+
+
+def test_it_reads_no_kind_on_the_accept_path_with_a_lane_set(
+    call_lane: redis.Redis, hotline: Channel, django_capture_on_commit_callbacks: Any
+) -> None:
+    body = cti_body("ringing", "lane-accept", None)
+    with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+        assert post_cti(Client(), hotline, body).status_code == 202
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "interactions_channel"."kind"')]
+    assert reads == [], "the webhook passes the kind of the channel it holds"
+    queued = queued_tasks(call_lane)
+    assert [item["headers"]["kwargsrepr"] for item in queued] == [f"{{'channel_id': {hotline.pk}}}"]
 
 
 def test_it_claims_a_calls_events_one_at_a_time(hotline: Channel, chat_channel: Channel) -> None:
@@ -87,7 +79,7 @@ def test_it_claims_a_calls_events_one_at_a_time(hotline: Channel, chat_channel: 
     )
     assert len(pending) >= 3
     assert inbound.claim_inbound_events(event_id=0, channel_id=hotline.pk) == pending[:1]
-    assert lanes.batch_size_for(chat_channel.pk) == django_settings.OMNIDESK_INGEST_BATCH_SIZE
+    assert lanes.batch_size_for(kind=Channel.Kind.CHAT) == django_settings.OMNIDESK_INGEST_BATCH_SIZE
 
 
 def test_it_stores_and_locks_a_new_call_in_one_statement(hotline: Channel) -> None:
