@@ -275,13 +275,16 @@ def claim_inbound_events(
     # SQLite (the embedded mode) has no row locks: it serializes writers, so there is nothing to skip.
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     with transaction.atomic(), connection.cursor() as cursor:
+        # The batch is chosen once, in a CTE: as `WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL
+        # may run the subquery again for each row it updates, and a re-run skips the rows this very statement has
+        # just updated, so it returned the next ones: a batch of 1 claimed 3 events (tests/test_screen_pop_lane.py).
         cursor.execute(
-            f"UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN ("
-            f" SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND channel_id = %s"
-            "  AND (id = %s OR attempts = 0 OR (last_error = '' AND last_attempt_at < %s))"
-            f"  ORDER BY id = %s DESC, id LIMIT %s{skip_locked}"
-            ") RETURNING id",
-            [now, channel_id, event_id, expired, event_id, limit],
+            f"WITH batch AS (SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL"
+            "  AND channel_id = %s AND (id = %s OR attempts = 0 OR (last_error = '' AND last_attempt_at < %s))"
+            f"  ORDER BY id = %s DESC, id LIMIT %s{skip_locked})"
+            f" UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN (SELECT id FROM batch)"
+            " RETURNING id",
+            [channel_id, event_id, expired, event_id, limit, now],
         )
         return sorted(row[0] for row in cursor.fetchall())
 
