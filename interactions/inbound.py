@@ -199,9 +199,24 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None, retak
     processed by another worker right now). Raises when `event_id` itself cannot be processed, after the rest of its
     batch was committed: a failing event is isolated in a savepoint (see `process_claimed_events`).
     """
-    if channel_id is not None:
-        clear_pending_mark(channel_id=channel_id)
     kind = lanes.kind_of(channel_id=channel_id, event_id=event_id)
+    if channel_id is None or not lanes.one_task_at_a_time(kind=kind):
+        if channel_id is not None:
+            clear_pending_mark(channel_id=channel_id)
+        return _process_batch(event_id=event_id, channel_id=channel_id, retake=retake, kind=kind)
+    # A mailbox keeps its mark while its batch runs, so its slow mail never holds every worker process: a chat
+    # message then waits for no mailbox (tests/test_mail_poison_stack.py). What arrived meanwhile follows at once.
+    try:
+        return _process_batch(event_id=event_id, channel_id=channel_id, retake=retake, kind=kind)
+    finally:
+        clear_pending_mark(channel_id=channel_id)
+        if InboundEvent.objects.filter(
+            channel_id=channel_id, processed_at__isnull=True, dead_lettered_at__isnull=True, attempts=0
+        ).exists():
+            nudge_channel(channel_id=channel_id, kind=kind)
+
+
+def _process_batch(*, event_id: int, channel_id: int | None, retake: bool, kind: str) -> Interaction | None:
     limit = lanes.batch_size_for(kind=kind)
     claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id, retake=retake, limit=limit)
     if channel_id is not None and len(claimed) >= limit:

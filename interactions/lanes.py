@@ -39,6 +39,12 @@ def queue_for(*, kind: str) -> str:
     return lane_queues().get(kind, "")
 
 
+def one_task_at_a_time(*, kind: str) -> bool:
+    """Whether a channel of `kind` runs at most one ingest task at a time. Mail: its parsing is the slow part of
+    ingest (a hostile 2 MB mail takes seconds), and two mailbox batches at once could hold both worker processes."""
+    return kind == Channel.Kind.EMAIL
+
+
 def batch_size_for(*, kind: str) -> int:
     """How many pending events of a channel of `kind` one task claims."""
     if kind == Channel.Kind.VOICE:
