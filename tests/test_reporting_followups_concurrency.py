@@ -7,7 +7,6 @@ check would have run before the contact existed: the mark would be lost.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from django.db import connection, transaction
 from reporting import kpis
 from reporting.events import record
 from reporting.models import EventKind
+from tests.stack import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -44,8 +44,16 @@ def test_it_marks_a_repeat_written_while_the_resolution_is_not_committed_yet() -
     with transaction.atomic():
         record(kind=EventKind.RESOLVED, at=T0, conversation_id=1, customer_id=7, channel_kind="chat")
         other.start()
-        time.sleep(0.5)  # the contact's transaction has written its event and waits for the customer
+        # The contact's transaction has written its event and waits for the customer's lock, which this one holds.
+        wait_until(_someone_waits_for_an_advisory_lock, timeout=10, message="the contact to wait for the customer")
         assert other.is_alive()
     other.join(timeout=10)
     assert not errors and not other.is_alive()
     assert kpis.first_contact_resolution(start=T0 - timedelta(days=1), end=T0 + timedelta(days=1)) == (0, 1)
+
+
+def _someone_waits_for_an_advisory_lock() -> bool:
+    with connection.cursor() as cursor:
+        # pg_locks, not pg_stat_activity: the latter is a snapshot taken once per transaction, and this one is open.
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return bool(cursor.fetchone()[0])
