@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from interactions import inbound
+from interactions import inbound_sweep
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class InboundEventAdmin(admin.ModelAdmin):
     def retry_events(self, request: HttpRequest, queryset: QuerySet[InboundEvent]) -> None:
         ids = list(queryset.filter(processed_at__isnull=True).values_list("pk", flat=True))
         for event_id in ids:
-            inbound.retry_inbound_event(event_id=event_id)
+            inbound_sweep.retry_inbound_event(event_id=event_id)
         self.message_user(
             request, ngettext("%d event retried.", "%d events retried.", len(ids)) % len(ids), messages.SUCCESS
         )

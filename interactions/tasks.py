@@ -7,7 +7,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from interactions import inbound, outbound
+from interactions import inbound, inbound_sweep, outbound
 from interactions.adapters import InvalidPayload
 from interactions.models import Interaction
 
@@ -46,7 +46,7 @@ def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None
 
 @shared_task(acks_late=True, soft_time_limit=INGEST_SOFT_TIME_LIMIT, time_limit=INGEST_TIME_LIMIT)
 def sweep_inbound_events() -> dict[str, int]:
-    result = inbound.sweep_inbound_events()
+    result = inbound_sweep.sweep_inbound_events()
     return {"requeued": len(result.requeued), "dead_lettered": len(result.dead_lettered)}
 
 

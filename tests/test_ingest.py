@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from interactions import inbound, services
+from interactions import inbound, inbound_sweep, services
 from interactions.adapters import InvalidPayload
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.tasks import process_inbound_event_task
@@ -86,7 +86,7 @@ def test_it_dead_letters_after_the_maximum_number_of_attempts(chat_channel: Chan
     stale = timezone.now() - timedelta(minutes=5)
     event = InboundEvent.objects.create(channel=chat_channel, external_id="tired", payload={}, attempts=5)
     InboundEvent.objects.filter(pk=event.pk).update(received_at=stale, last_attempt_at=stale)
-    result = inbound.sweep_inbound_events()
+    result = inbound_sweep.sweep_inbound_events()
     assert result.dead_lettered == [event.pk]
     event.refresh_from_db()
     assert event.dead_lettered_at is not None
@@ -112,7 +112,7 @@ def test_it_lets_an_admin_retry_a_dead_lettered_event(alice: Any, chat_channel: 
         attempts=5,
         dead_lettered_at=timezone.now(),
     )
-    inbound.retry_inbound_event(event_id=event.pk)
+    inbound_sweep.retry_inbound_event(event_id=event.pk)
     inbound.process_inbound_event(event_id=event.pk)
     event.refresh_from_db()
     assert event.processed_at is not None
