@@ -8,7 +8,7 @@ from a frame it sends with nothing of its own pending."""
 
 from __future__ import annotations
 
-from bench.desk_typing import Pair, Stats
+from bench.desk_typing_frames import Pair, Stats
 
 
 def test_it_does_not_count_a_frame_sent_while_one_from_before_recording_is_pending() -> None:
