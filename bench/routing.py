@@ -21,7 +21,8 @@ Reading a line
       capacity. Both must be 0.
     The candidate queries' EXPLAIN ANALYZE goes to stderr with --routing-explain.
 
-Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench_routing`, dropped and re-created).
+Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench_routing`, plus `_<suffix>` when
+BENCH_DATABASE_SUFFIX is set; dropped and re-created).
 """
 
 from __future__ import annotations
@@ -69,15 +70,17 @@ def recreate(database_url: str) -> str:
     parts = urlsplit(database_url)
     if not parts.scheme.startswith("postgres"):
         raise SystemExit("the routing benchmark needs PostgreSQL")
+    # BENCH_DATABASE_SUFFIX (bench/environment.py): two checkouts can run this benchmark side by side.
+    name = DATABASE + (f"_{suffix}" if (suffix := os.environ.get("BENCH_DATABASE_SUFFIX", "")) else "")
     connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         connection.close()
-    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:

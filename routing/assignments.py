@@ -8,6 +8,7 @@ importing each other's private names.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count
@@ -16,7 +17,7 @@ from django.utils import timezone
 from interactions.announcements import announce_conversation
 from interactions.models import Conversation
 from reporting import transitions as reporting_transitions  # rep
-from routing import engine, stats
+from routing import engine, recording, stats
 from routing.models import AgentProfile, Assignment, CapacityClass, Offer, RoutingItem, capacity_class_for
 
 
@@ -31,9 +32,16 @@ def announce_routing_change(
 def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversation:
     """Assign `item` to the agent whose row the caller has locked; the caller checked the capacity."""
     now = timezone.now()
-    # The conversation comes back from the assignment's own statement, with the last message's text: the
-    # announcement's preview costs no query of its own.
-    conversation, last_text = engine.record_assignment(item=item, profile=profile, source=source, now=now)
+    # The conversation comes back from the assignment's own statement, with the last message's text and the
+    # reporting event's context: the announcement's preview and the answered event cost no query of their own.
+    recorded = engine.assign_and_read(item=item, profile=profile, source=source, now=now)
+    return given(item=item, profile=profile, recorded=recorded, now=now)
+
+
+def given(*, item: RoutingItem, profile: AgentProfile, recorded: recording.Recorded, now: datetime) -> Conversation:
+    """What follows an assignment's recorded writes: the objects in memory as written, the answered event and the
+    announcement (for `give`, and for the push decision's single statement, engine.lock_and_assign)."""
+    conversation = recorded.conversation
     conversation.assignee = profile.user
     conversation.assigned_at = now
     item.state = RoutingItem.State.ASSIGNED
@@ -42,8 +50,9 @@ def give(*, item: RoutingItem, profile: AgentProfile, source: str) -> Conversati
     item.updated_at = now
     setattr(profile, f"{item.capacity_class}_load", profile.load(item.capacity_class) + 1)
     profile.last_assigned_at = now
-    reporting_transitions.conversation_answered(conversation=conversation)  # rep: reporting event
-    announce_routing_change(conversation=conversation, type="conversation.assigned", preview=last_text)
+    # rep: reporting event
+    reporting_transitions.conversation_answered(conversation=conversation, context=recorded.context)
+    announce_routing_change(conversation=conversation, type="conversation.assigned", preview=recorded.last_text)
     return conversation
 
 
