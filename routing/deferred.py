@@ -75,7 +75,17 @@ def wait_idle(timeout: float = 10.0) -> bool:
                 return not _timers
 
 
-def forget() -> None:
-    """Forget which runs are scheduled, so that the next change schedules one (a test that starts from nothing)."""
+def pending() -> list[str]:
+    """The kinds of work whose embedded run is scheduled and has not finished (a health view, tests)."""
     with _lock:
+        return sorted(timer.name.removeprefix("omnidesk-deferred-") for timer in _timers)
+
+
+def cancel() -> None:
+    """Drop the scheduled embedded runs and forget the schedule (a shutdown; a test that starts from nothing)."""
+    with _lock:
+        timers = list(_timers)
+        _timers.clear()
         _due.clear()
+    for timer in timers:
+        timer.cancel()

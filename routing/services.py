@@ -181,7 +181,7 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
     routed = 0
     while routed < limit:
         with transaction.atomic():
-            profile = AgentProfile.objects.select_for_update().filter(user=user).first()
+            profile = agent_driven.lock_agent(user_id=user.pk)
             if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
                 return routed
             profile.user = user
@@ -261,12 +261,7 @@ def release_capacity(*, agent: Any, queue: Queue | None) -> None:
     if agent is None:
         return
     with transaction.atomic():
-        finished = Assignment.objects.filter(
-            agent=agent, ended_at__isnull=True, conversation__status=Conversation.Status.RESOLVED
-        )
-        conversation_ids = list(finished.values_list("conversation_id", flat=True))
-        finished.update(ended_at=timezone.now(), end_reason="resolved")
-        RoutingItem.objects.filter(conversation_id__in=conversation_ids).update(state=RoutingItem.State.CLOSED)
+        agent_driven.close_resolved(user_id=agent.pk, now=timezone.now())
         refresh_load(user=agent)
         stats.publish_stats_on_commit()
     route_for_agent(user=agent)

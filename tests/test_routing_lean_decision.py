@@ -4,6 +4,7 @@ the committing thread (the embedded mode included)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -60,18 +61,37 @@ def test_it_counts_the_answer_against_the_queue_target_as_it_is_at_the_assignmen
     assert _answered_in_target(support_queue) == (2, 1)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_it_publishes_the_supervisor_figures_after_the_commit_never_on_the_committing_thread_when_embedded(
-    alice: Any, chat_channel: Channel, settings: Any
-) -> None:
+@pytest.fixture
+def embedded(settings: Any) -> Iterator[Any]:
     settings.CELERY_TASK_ALWAYS_EAGER = True  # the embedded default: no broker, tasks run in this process
     settings.OMNIDESK_STATS_LIVE = True
-    settings.OMNIDESK_STATS_INTERVAL = 1.0
-    deferred.forget()
+    deferred.cancel()
+    yield settings
+    deferred.cancel()
 
-    widget_message(chat_channel)  # enqueued, assigned and committed: the figures are asked for
 
-    # An eager task would have published on this thread, in the commit's hooks, before returning.
+def test_it_never_publishes_the_supervisor_figures_or_the_wallboard_on_the_committing_thread_when_embedded(
+    alice: Any, chat_channel: Channel, embedded: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    embedded.OMNIDESK_STATS_INTERVAL = 3600.0  # the scheduled runs stay pending while this test looks
+    embedded.OMNIDESK_WALLBOARD_INTERVAL = 3600.0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        widget_message(chat_channel)  # enqueued and assigned: the commit asks for the figures
+
+    # An eager task would have published here, in the commit's hooks, before returning.
     assert not Event.objects.filter(type=stats.STATS_EVENT).exists()
+    # Both the queue figures and the wallboard push wait for their own thread.
+    assert deferred.pending() == sorted([stats.STATS_EVENT, "wallboard"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_publishes_the_supervisor_figures_from_its_own_thread_after_the_commit_when_embedded(
+    alice: Any, embedded: Any
+) -> None:
+    embedded.OMNIDESK_STATS_INTERVAL = 0.01
+    with transaction.atomic():
+        stats.publish_stats_on_commit()
+
     assert deferred.wait_idle(timeout=30)
     assert Event.objects.filter(type=stats.STATS_EVENT).exists()
