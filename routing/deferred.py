@@ -5,8 +5,8 @@ After a change commits, a process schedules one run of the task `interval` secon
 scheduled: that run renders the figures as they are when it runs, so it covers every change before it. With a
 broker, the run is a Celery task with a countdown. In the embedded default (no broker, tasks run eagerly),
 `apply_async` would have run the task at once, inside the request or ingest whose commit asked for it: the profile of
-embedded email ingest showed the stats publish and wallboard push at 22–32 % of its time. There, the run goes to a
-timer thread of this process, with its own database connection, after the interval.
+embedded email ingest (previous session) showed the stats publish and wallboard push at 22–32 % of its time. There,
+the run goes to a timer thread of this process, with its own database connection, after the interval.
 
 A leaf module: it imports Django and the standard library only.
 """
