@@ -14,14 +14,18 @@ Reading a line
      "assignments_per_s": …, "assign_statements_per_decision": …, "release_p50_ms": …, "release_p99_ms": …,
      "release_statements_per_resolve": …, "double_assignments": 0, "over_capacity": 0}
     - assignments_per_s = decisions / total wall time of the item-driven phase (one process).
-    - assign_client_cpu_p50_ms: the benchmark process's own CPU per decision (Python and the driver; PostgreSQL's
-      share is not in it). loadavg_1m: the machine's 1-minute load before and after the phase; on a shared 2-core
+    - assign_client_cpu_p50_ms / _mean_ms: the benchmark process's own CPU per decision (Python and the driver;
+      PostgreSQL's share is not in it). assign_server_cpu_mean_ms: the CPU of the PostgreSQL backend serving the
+      benchmark, per decision (from /proc, when the server is local). Neither grows much with the load, unlike
+      the wall-clock figures: on a shared machine they are the fair before/after comparison.
+      loadavg_1m: the machine's 1-minute load before and after the phase; on a shared 2-core
       machine a load well above 2 stretches every wall-clock figure.
     - double_assignments: conversations with more than one assignment row; over_capacity: agent/class pairs above
       capacity. Both must be 0.
     The candidate queries' EXPLAIN ANALYZE goes to stderr with --routing-explain.
 
-Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench_routing`, dropped and re-created).
+Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench_routing`, plus `_<suffix>` when
+BENCH_DATABASE_SUFFIX is set; dropped and re-created).
 """
 
 from __future__ import annotations
@@ -57,6 +61,20 @@ class StatementCounter:
         return execute(sql, params, many, context)
 
 
+def server_cpu_seconds(connection: Any) -> float | None:
+    """CPU time (user + system) of the PostgreSQL backend serving `connection`, from /proc (None when the server is
+    on another host): unlike wall-clock figures, it does not grow with the machine's load."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("routing")
     group.add_argument("--routing-agents", type=int, default=500, help="agents (default 500)")
@@ -69,15 +87,17 @@ def recreate(database_url: str) -> str:
     parts = urlsplit(database_url)
     if not parts.scheme.startswith("postgres"):
         raise SystemExit("the routing benchmark needs PostgreSQL")
+    # BENCH_DATABASE_SUFFIX (bench/environment.py): two checkouts can run this benchmark side by side.
+    name = DATABASE + (f"_{suffix}" if (suffix := os.environ.get("BENCH_DATABASE_SUFFIX", "")) else "")
     connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         connection.close()
-    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def populate(*, agents: int, waiting: int, seed: int = 500) -> Any:
@@ -199,6 +219,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     cpu: list[float] = []
     statements = StatementCounter()
     load_before = os.getloadavg()[0]
+    server_before = server_cpu_seconds(connection)
     started = time.perf_counter()
     with connection.execute_wrapper(statements):
         while True:
@@ -210,6 +231,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             timings.append(elapsed)
             cpu.append(spent)
     wall = time.perf_counter() - started
+    server_after = server_cpu_seconds(connection)
     load_after = os.getloadavg()[0]
     assign_statements = statements.count
     logger.info("item-driven phase: %d decisions in %.1f s", len(timings), wall)
@@ -243,6 +265,13 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             "assign_max_ms": round(ms[-1], 2) if ms else None,
             "assignments_per_s": round(len(timings) / wall, 1) if wall else None,
             "assign_client_cpu_p50_ms": round(percentile(cpu_ms, 50), 2),
+            "assign_client_cpu_mean_ms": round(sum(cpu_ms) / len(cpu_ms), 2) if cpu_ms else None,
+            # PostgreSQL's CPU for the item-driven phase per decision (its backend process; None if not local).
+            "assign_server_cpu_mean_ms": (
+                round((server_after - server_before) * 1000 / len(timings), 2)
+                if timings and server_before is not None and server_after is not None
+                else None
+            ),
             "loadavg_1m": [round(load_before, 1), round(load_after, 1)],
             # Everything the decision sends, the announcement's and the reporting hook's statements included.
             "assign_statements_per_decision": round(assign_statements / len(timings), 1) if timings else None,

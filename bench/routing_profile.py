@@ -7,7 +7,8 @@ Not part of `make bench` (a profile, not a figure): run it by hand,
 It builds the routing benchmark's data set (bench/routing.py `populate`) in its own database
 (`omnidesk_bench_routing_profile`), then profiles `--decisions` item-driven decisions (`route_next`) and
 `--releases` resolve-and-refill decisions, and prints the statements per decision and the top functions by
-cumulative time to stdout.
+cumulative time to stdout; with `--no-cprofile`, the statements per decision and the wall time each kind waits,
+without the profiler's overhead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import io
 import os
 import pstats
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -27,14 +28,28 @@ from bench.environment import migrate, setup_django
 
 
 class StatementCounter:
-    """A database execute wrapper counting statements by their first words."""
+    """A database execute wrapper counting statements by their first words, and the wall time each kind waits
+    (the driver's round trip: PostgreSQL's work plus the queue for the CPU on a loaded machine)."""
 
     def __init__(self) -> None:
         self.kinds: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.kinds[" ".join(sql.split()[:2])[:40]] += 1
-        return execute(sql, params, many, context)
+        words = sql.split()[:2]
+        if words and words[-1].startswith('"s') and "SAVEPOINT" in words[0]:
+            words[-1] = "…"  # one kind, whatever the savepoint's generated name
+        kind = " ".join(words)[:40]
+        self.kinds[kind] += 1
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds[kind] += time.perf_counter() - started
+
+    def report(self, per: int) -> None:
+        for kind, n in self.kinds.most_common():
+            print(f"  {n / per:6.2f} × {self.seconds[kind] * 1000 / per:7.2f} ms  {kind}")
 
 
 def main() -> None:
@@ -44,6 +59,9 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=300)
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument(
+        "--no-cprofile", action="store_true", help="statements and their wall time only (no profiler overhead)"
+    )
     args = parser.parse_args()
     routing.DATABASE = "omnidesk_bench_routing_profile"
     url = routing.recreate(os.environ["DATABASE_URL"])
@@ -63,7 +81,8 @@ def main() -> None:
     profiler = cProfile.Profile()
     done, cpu0 = 0, time.process_time()
     with connection.execute_wrapper(counter):
-        profiler.enable()
+        if not args.no_cprofile:
+            profiler.enable()
         for _ in range(args.decisions):
             if route_next(queue=queue) is None:
                 break
@@ -72,13 +91,13 @@ def main() -> None:
     cpu = time.process_time() - cpu0
     print(
         f"route_next: {done} decisions, {sum(counter.kinds.values()) / max(done, 1):.1f} statements each,"
-        f" {cpu * 1000 / max(done, 1):.1f} ms client CPU each (under cProfile)"
+        f" {cpu * 1000 / max(done, 1):.1f} ms client CPU each{'' if args.no_cprofile else ' (under cProfile)'}"
     )
-    for kind, n in counter.kinds.most_common():
-        print(f"  {n / max(done, 1):6.2f}  {kind}")
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
-    print(out.getvalue())
+    counter.report(max(done, 1))
+    if not args.no_cprofile:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        print(out.getvalue())
 
     conversations = list(
         Conversation.objects.filter(assignee__isnull=False).select_related("assignee")[: args.releases]
@@ -87,7 +106,8 @@ def main() -> None:
     profiler = cProfile.Profile()
     cpu0 = time.process_time()
     with connection.execute_wrapper(counter):
-        profiler.enable()
+        if not args.no_cprofile:
+            profiler.enable()
         for conversation in conversations:
             resolve_conversation(conversation=conversation, by=conversation.assignee)
         profiler.disable()
@@ -95,13 +115,13 @@ def main() -> None:
     n = max(len(conversations), 1)
     print(
         f"resolve + refill: {len(conversations)} releases, {sum(counter.kinds.values()) / n:.1f} statements each,"
-        f" {cpu * 1000 / n:.1f} ms client CPU each (under cProfile)"
+        f" {cpu * 1000 / n:.1f} ms client CPU each{'' if args.no_cprofile else ' (under cProfile)'}"
     )
-    for kind, count in counter.kinds.most_common():
-        print(f"  {count / n:6.2f}  {kind}")
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
-    print(out.getvalue())
+    counter.report(n)
+    if not args.no_cprofile:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        print(out.getvalue())
 
 
 if __name__ == "__main__":

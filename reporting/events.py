@@ -10,9 +10,10 @@ changing a target applies from then on, which is what a contact center expects o
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -64,29 +65,78 @@ def business_calendar(queue_id: int | None) -> BusinessCalendar | None:
     return _calendar_of(Queue.objects.filter(pk=queue_id).values_list(*CALENDAR_FIELDS).first())
 
 
-@lru_cache(maxsize=1)
-def _context_sql() -> str:
-    queues, intents = Queue._meta.db_table, ConversationIntent._meta.db_table
+class EventContext(NamedTuple):
+    """What an event of a conversation needs besides the conversation: its intent, its queue's calendar (None: open
+    around the clock) and the queue's KPI targets. One read, or none when the caller's statement brought it."""
+
+    intent_id: int | None
+    calendar: BusinessCalendar | None
+    service_level_seconds: int
+    short_abandon_seconds: int
+
+
+CONTEXT_WIDTH = 6
+
+
+def context_select(*, conversation: str) -> str:
+    """The CONTEXT_WIDTH columns of an EventContext as a select-list fragment, for a statement that also joins
+    `context_joins`: `conversation` is the SQL expression of the conversation's id. Routing's assignment statement
+    uses it so that the answered event costs no read of its own."""
+    intents = ConversationIntent._meta.db_table
     return (
-        f'SELECT q."timezone", q.business_hours, q.holidays, (SELECT ci.intent_id FROM {intents} ci '
-        f"WHERE ci.conversation_id = %s ORDER BY ci.id LIMIT 1) FROM {queues} q WHERE q.id = %s"
+        f"(SELECT ci.intent_id FROM {intents} ci WHERE ci.conversation_id = {conversation} ORDER BY ci.id LIMIT 1),"
+        ' ctx_q."timezone", ctx_q.business_hours, ctx_q.holidays, ctx_s.service_level_seconds,'
+        " ctx_s.short_abandon_seconds"
     )
 
 
-def calendar_and_intent(*, queue_id: int | None, conversation_id: int) -> tuple[BusinessCalendar | None, int | None]:
-    """The queue's calendar and the conversation's intent in one query (every event of a conversation needs both).
+def context_joins(*, queue: str) -> str:
+    """The joins `context_select` reads, for the queue whose id is the SQL expression `queue`."""
+    return (
+        f" LEFT JOIN {Queue._meta.db_table} ctx_q ON ctx_q.id = {queue}"
+        f" LEFT JOIN {QueueReportingSettings._meta.db_table} ctx_s ON ctx_s.queue_id = {queue}"
+    )
 
-    SQL text, compiled once: on a customer message, the most frequent event, compiling the ORM's query cost more CPU
-    than the database spent on it. JSON columns come back as text on both backends."""
-    if queue_id:
-        with connection.cursor() as cursor:
-            cursor.execute(_context_sql(), [conversation_id, queue_id])
-            row = cursor.fetchone()
-        if row is not None:
-            tz, hours, holidays, intent_id = row
-            return _calendar(tz, hours, holidays), intent_id
-    intent = ConversationIntent.objects.filter(conversation_id=conversation_id).order_by("pk")
-    return None, intent.values_list("intent_id", flat=True).first()
+
+def context_of(values: Sequence[Any]) -> EventContext:
+    """An EventContext from the CONTEXT_WIDTH values `context_select` returned (JSON columns come back as text)."""
+    intent_id, tz, hours, holidays, service_level, short_abandon = values
+    calendar = None if tz is None else _calendar(tz, _as_text(hours), _as_text(holidays))
+    return EventContext(
+        intent_id=intent_id,
+        calendar=calendar,
+        service_level_seconds=DEFAULTS.service_level_seconds if service_level is None else service_level,
+        short_abandon_seconds=DEFAULTS.short_abandon_seconds if short_abandon is None else short_abandon,
+    )
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+@lru_cache(maxsize=1)
+def _context_sql() -> str:
+    # SQL text, compiled once: on a customer message, the most frequent event, compiling the ORM's query cost more
+    # CPU than the database spent on it. The queue and its KPI targets come in the same read (they were two more).
+    return (
+        f"SELECT {context_select(conversation='k.conversation_id')}"
+        " FROM (SELECT CAST(%s AS bigint) AS conversation_id, CAST(%s AS bigint) AS queue_id) k"
+        f"{context_joins(queue='k.queue_id')}"
+    )
+
+
+def read_context(*, queue_id: int | None, conversation_id: int) -> EventContext:
+    """The conversation's intent, the queue's calendar and KPI targets in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute(_context_sql(), [conversation_id, queue_id])
+        row = cursor.fetchone()
+    return context_of(row)
+
+
+def calendar_and_intent(*, queue_id: int | None, conversation_id: int) -> tuple[BusinessCalendar | None, int | None]:
+    """The queue's calendar and the conversation's intent in one query."""
+    context = read_context(queue_id=queue_id, conversation_id=conversation_id)
+    return context.calendar, context.intent_id
 
 
 def business_terms(
@@ -126,6 +176,7 @@ def record(
     in_business_hours: bool | None = None,
     score: int | None = None,
     meta: dict[str, Any] | None = None,
+    context: EventContext | None = None,
 ) -> ReportingEvent:
     """Record one transition. Dimensions default to the conversation's (queue, channel, customer, intent, assignee).
 
@@ -133,7 +184,8 @@ def record(
     first_response/agent_reply, the hold for hold_stop, the talk for wrapup_start, the after-call work for wrapup_stop,
     staffed time for agent_staffed. `handle_seconds` marks the end of a handled contact (wrap-up end for voice,
     resolution for messaging) and carries its handle time. `in_business_hours` and `business_seconds` come from the
-    queue's business calendar unless the caller gives them.
+    queue's business calendar unless the caller gives them. `context`: the conversation's EventContext when the
+    caller's own statement already read it (routing's assignment does); else it is read here, once.
     """
     at = at or timezone.now()
     if conversation is not None:
@@ -143,20 +195,26 @@ def record(
         customer_id = customer_id or conversation.customer_id
         agent_id = agent_id if agent_id is not None else conversation.assignee_id
         conversation_id = conversation.pk
+    needs_calendar = in_business_hours is None or business_seconds is None
+    needs_targets = kind in (EventKind.ANSWERED, EventKind.ABANDONED)
+    if context is None and conversation is not None and (intent_id is None or needs_calendar or needs_targets):
+        context = read_context(queue_id=queue_id, conversation_id=conversation.pk)
     calendar: Any = None
+    if context is not None:
+        intent_id = context.intent_id if intent_id is None else intent_id
+        calendar = ALWAYS_OPEN if context.calendar is None else context.calendar
     if in_business_hours is None or business_seconds is None:
-        if conversation is not None and intent_id is None:
-            found, intent_id = calendar_and_intent(queue_id=queue_id, conversation_id=conversation.pk)
-            calendar = ALWAYS_OPEN if found is None else found
         open_now, business = business_terms(
             queue_id=queue_id, at=at, duration_seconds=duration_seconds, calendar=calendar
         )
         in_business_hours = open_now if in_business_hours is None else in_business_hours
         business_seconds = business if business_seconds is None else business_seconds
-    elif conversation is not None and intent_id is None:
-        intent_id = calendar_and_intent(queue_id=None, conversation_id=conversation.pk)[1]
-    if kind == EventKind.ABANDONED and (duration_seconds or 0) < queue_settings(queue_id).short_abandon_seconds:
-        kind = EventKind.SHORT_ABANDONED
+    short_abandon = context.short_abandon_seconds if context is not None else None
+    if kind == EventKind.ABANDONED:
+        if short_abandon is None:
+            short_abandon = queue_settings(queue_id).short_abandon_seconds
+        if (duration_seconds or 0) < short_abandon:
+            kind = EventKind.SHORT_ABANDONED
     event = ReportingEvent(
         kind=kind,
         at=at,
@@ -175,8 +233,8 @@ def record(
         score=score,
         meta=meta or {},
     )
-    _insert(event)
-    add_to_rollup(event)
+    target = context.service_level_seconds if context is not None else None
+    _insert(event, counters_for(event, service_level_seconds=target))
     followups.follow(event)  # FCR and channel attrition: marks this event makes on earlier ones, and theirs on it
     return event
 
@@ -184,15 +242,19 @@ def record(
 INSERTED = [f for f in ReportingEvent._meta.concrete_fields if not f.primary_key]
 
 
-def _insert(event: ReportingEvent) -> None:
-    """event.save() as one prepared INSERT … RETURNING on PostgreSQL: the ORM's save machinery was a third of what
-    recording a customer message cost in CPU (bench/reports.py, ingest_message)."""
+def _insert(event: ReportingEvent, counters: dict[str, float]) -> None:
+    """event.save() and its rollup: one prepared INSERT … RETURNING on PostgreSQL, the rollup's upserts riding in
+    the same statement as CTEs (the ORM's save machinery was a third of what recording a customer message cost in
+    CPU, bench/reports.py ingest_message; the rollup was a second round trip)."""
     if connection.vendor != "postgresql":
         event.save()
+        rollups.add(rollups.key_of(event), counters)
         return
     values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]
+    ctes, params = rollups.upsert_ctes(rollups.key_of(event), counters)
+    sql = f"WITH {ctes} {_insert_sql()}" if ctes else _insert_sql()
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), values)
+        cursor.execute(sql, params + values)
         row = cursor.fetchone()
     event.pk = row[0] if row else None
     event._state.adding = False
@@ -205,8 +267,8 @@ def _insert_sql() -> str:
     return f"INSERT INTO {ReportingEvent._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id"
 
 
-def counters_for(event: ReportingEvent) -> dict[str, float]:
-    """The rollup additions one event makes."""
+def counters_for(event: ReportingEvent, *, service_level_seconds: int | None = None) -> dict[str, float]:
+    """The rollup additions one event makes. `service_level_seconds`: the queue's target when already read."""
     d = event.duration_seconds or 0.0
     c: dict[str, float] = {}
     k = event.kind
@@ -216,11 +278,11 @@ def counters_for(event: ReportingEvent) -> dict[str, float]:
     elif k == EventKind.OFFERED_TO_AGENT:
         c["offered_to_agent"] = 1
     elif k == EventKind.ANSWERED:
-        target = queue_settings(event.queue_id).service_level_seconds
+        target = _target(event, service_level_seconds)
         c.update(answered=1, answer_wait_seconds=d, answered_in_target=int(d <= target))
         c["answer_wait_business_seconds"] = event.business_seconds if event.business_seconds is not None else d
     elif k == EventKind.ABANDONED:
-        target = queue_settings(event.queue_id).service_level_seconds
+        target = _target(event, service_level_seconds)
         c.update(abandoned=1, abandon_wait_seconds=d, abandoned_in_target=int(d <= target))
     elif k == EventKind.SHORT_ABANDONED:
         c["short_abandoned"] = 1
@@ -260,6 +322,10 @@ def counters_for(event: ReportingEvent) -> dict[str, float]:
         if event.channel_kind == "chat":
             c["chat_handle_seconds"] = event.handle_seconds
     return c
+
+
+def _target(event: ReportingEvent, known: int | None) -> int:
+    return queue_settings(event.queue_id).service_level_seconds if known is None else known
 
 
 def _survey_counters(meta: dict[str, Any]) -> dict[str, float]:

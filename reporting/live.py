@@ -1,18 +1,14 @@
 """Push the wallboard at most once a second: after a change commits, one task per process per second publishes the
-figures as they are when it runs (so it covers every change before it); unchanged figures are not sent again."""
+figures as they are when it runs (so it covers every change before it); unchanged figures are not sent again. The
+push never runs on the committing thread, in the embedded mode either (routing/deferred.py)."""
 
 from __future__ import annotations
-
-import threading
-import time
 
 from django.conf import settings
 from django.db import transaction
 
 from reporting import tasks
-
-_lock = threading.Lock()
-_next_push = 0.0
+from routing import deferred
 
 
 def interval() -> float:
@@ -25,10 +21,5 @@ def push_soon() -> None:
 
 
 def _schedule() -> None:
-    global _next_push
-    now = time.monotonic()
-    with _lock:
-        if _next_push > now:
-            return
-        _next_push = now + interval()
-    tasks.push_wallboard_task.apply_async(countdown=interval())
+    # Never the push itself: a task after the interval (a thread of its own in the embedded mode, routing/deferred).
+    deferred.schedule("wallboard", tasks.push_wallboard_task, interval=interval())

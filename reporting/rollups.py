@@ -38,17 +38,32 @@ def _upsert(table: str, key_columns: tuple[str, ...], additions: dict[str, float
     )
 
 
-def add(key: Key, additions: dict[str, float]) -> None:
-    """Add to the 15-minute row and to its UTC day's row (one statement on PostgreSQL)."""
-    additions = {name: value for name, value in additions.items() if value}
-    if not additions:
-        return
+def _parts(key: Key, additions: dict[str, float]) -> tuple[str, list[Any], str, list[Any]]:
     counters = [additions.get(name, 0) for name in COUNTERS]
     # Adapted as the ORM would store them, so that raw and ORM writes of one row are the same key (SQLite: text).
     fine: list[Any] = [connection.ops.adapt_datetimefield_value(key[0]), *key[1:], *counters]
     daily: list[Any] = [connection.ops.adapt_datefield_value(utc_day(key[0])), *key[1:], *counters]
     fine_sql = _upsert(IntervalStat._meta.db_table, KEY, additions)
     daily_sql = _upsert(DailyStat._meta.db_table, DAILY_KEY, additions)
+    return fine_sql, fine, daily_sql, daily
+
+
+def upsert_ctes(key: Key, additions: dict[str, float]) -> tuple[str, list[Any]]:
+    """`add` as the data-modifying CTEs of another PostgreSQL statement ("" when nothing is added): the caller's
+    statement (an event's INSERT) and the rollup's then travel together, one round trip instead of two."""
+    additions = {name: value for name, value in additions.items() if value}
+    if not additions:
+        return "", []
+    fine_sql, fine, daily_sql, daily = _parts(key, additions)
+    return f"rollup_fine AS ({fine_sql} RETURNING 1), rollup_daily AS ({daily_sql} RETURNING 1)", fine + daily
+
+
+def add(key: Key, additions: dict[str, float]) -> None:
+    """Add to the 15-minute row and to its UTC day's row (one statement on PostgreSQL)."""
+    additions = {name: value for name, value in additions.items() if value}
+    if not additions:
+        return
+    fine_sql, fine, daily_sql, daily = _parts(key, additions)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"WITH fine AS ({fine_sql} RETURNING 1) {daily_sql}", fine + daily)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from interactions.models import Conversation, Interaction
 from reporting import live, surveys
-from reporting.events import record
+from reporting.events import EventContext, record
 from reporting.models import EventKind, ReportingEvent
 
 VOICE = "voice"
@@ -55,12 +55,19 @@ def conversation_offered_to_agent(*, conversation_id: int, agent_id: int) -> Non
 
 
 @hook
-def conversation_answered(*, conversation: Conversation) -> None:
-    """The first assignment after it entered its queue: ASA's and service level's wait."""
+def conversation_answered(*, conversation: Conversation, context: EventContext | None = None) -> None:
+    """The first assignment after it entered its queue: ASA's and service level's wait. `context`: the intent,
+    calendar and targets when the assignment's own statement read them (then recording reads nothing)."""
     if conversation.channel.kind == VOICE:
         return  # a call is answered when the agent picks up, not when its conversation is routed
     wait = _seconds(conversation.queued_at, conversation.assigned_at)
-    record(kind=EventKind.ANSWERED, conversation=conversation, at=conversation.assigned_at, duration_seconds=wait)
+    record(
+        kind=EventKind.ANSWERED,
+        conversation=conversation,
+        at=conversation.assigned_at,
+        duration_seconds=wait,
+        context=context,
+    )
     live.push_soon()
 
 

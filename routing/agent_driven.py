@@ -16,13 +16,15 @@ like the unchosen items of `route_next`'s locked batch, and a rival skips it (it
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
+from interactions.models import Conversation
 from routing import engine, rows
-from routing.models import AgentProfile, AgentSkill, CapacityClass, Offer, Queue, RoutingItem
+from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Offer, Queue, RoutingItem
 
 
 def lock_best_item_for_agent(*, profile: AgentProfile, classes: Collection[str]) -> RoutingItem | None:
@@ -76,3 +78,45 @@ def _sql() -> str:
         f" CROSS JOIN LATERAL ({head}) h WHERE m.user_id = %(user)s"
         " ORDER BY h.rank + q.aging_acceleration * %(now_minutes)s DESC, h.queued_at, h.id LIMIT 1"
     )
+
+
+def lock_agent(*, user_id: int) -> AgentProfile | None:
+    """The agent's profile, locked (SELECT … FOR UPDATE): the agent-driven decision's first step, once per refill."""
+    if connection.vendor != "postgresql":
+        return AgentProfile.objects.select_for_update().filter(user_id=user_id).first()
+    sql = (
+        f"SELECT {rows.columns(AgentProfile, alias='p')} FROM {AgentProfile._meta.db_table} p"
+        " WHERE p.user_id = %s FOR UPDATE"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        row = cursor.fetchone()
+    return None if row is None else rows.from_row(AgentProfile, row)
+
+
+def close_resolved(*, user_id: int, now: datetime) -> None:
+    """End the agent's live assignments of resolved conversations and close their routing items (a release)."""
+    finished = Assignment.objects.filter(
+        agent_id=user_id, ended_at__isnull=True, conversation__status=Conversation.Status.RESOLVED
+    )
+    if connection.vendor != "postgresql":
+        conversation_ids = list(finished.values_list("conversation_id", flat=True))
+        finished.update(ended_at=now, end_reason="resolved")
+        RoutingItem.objects.filter(conversation_id__in=conversation_ids).update(state=RoutingItem.State.CLOSED)
+        return
+    # One statement instead of three (the read of the ids, the two updates), the same rows written.
+    sql = (
+        f"WITH f AS (UPDATE {Assignment._meta.db_table} a SET ended_at = %(now)s, end_reason = 'resolved'"
+        f" FROM {Conversation._meta.db_table} c WHERE a.agent_id = %(user)s AND a.ended_at IS NULL"
+        " AND c.id = a.conversation_id AND c.status = %(resolved)s RETURNING a.conversation_id)"
+        f" UPDATE {RoutingItem._meta.db_table} SET state = %(closed)s"
+        " WHERE conversation_id IN (SELECT conversation_id FROM f)"
+    )
+    params: dict[str, Any] = {
+        "now": now,
+        "user": user_id,
+        "resolved": Conversation.Status.RESOLVED.value,
+        "closed": RoutingItem.State.CLOSED.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -32,9 +32,8 @@ from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from customers.models import Customer
-from interactions.models import Channel, Conversation, Interaction
-from routing import capacity, rows
+from interactions.models import Conversation, Interaction
+from routing import capacity, recording
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
@@ -132,7 +131,7 @@ def lock_best_agent(
     return agents.select_related("user").select_for_update(skip_locked=True, of=("self",)).first()
 
 
-def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
+def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool, columns: str | None = None) -> str:
     """`candidate_agents` as one hand-written statement: the hot query, planned the same way every time.
 
     The skill test is a grouped derived table joined on the agent (it also yields the mean proficiency), and the
@@ -164,7 +163,9 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool) -> str:
     if exclude:
         where.append("NOT (p.user_id = ANY(%(exclude)s))")
     # The whole profile and user rows come back with the lock: loading them again was one more query per decision.
-    columns = ", ".join([f"p.{c}" for c in _columns(AgentProfile)] + [f"u.{c}" for c in _columns(get_user_model())])
+    # `columns` (routing/recording.py) names them apart, for use inside a larger statement.
+    if columns is None:
+        columns = ", ".join([f"p.{c}" for c in _columns(AgentProfile)] + [f"u.{c}" for c in _columns(get_user_model())])
     return (
         f"SELECT {columns} FROM {profiles} p JOIN {users} u ON u.id = p.user_id{joins} WHERE {' AND '.join(where)} "
         f"ORDER BY {order}{load}::float / NULLIF({limit}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
@@ -398,9 +399,29 @@ def record_assignment(
     Returns the conversation as it was just before (with its customer and channel) and the last message's text (for
     the announcement's preview); the caller sets its new assignee.
     """
+    recorded = assign_and_read(item=item, profile=profile, source=source, now=now)
+    return recorded.conversation, recorded.last_text
+
+
+def assign_and_read(*, item: RoutingItem, profile: AgentProfile, source: str, now: datetime) -> recording.Recorded:
+    """`record_assignment`, with the answered event's reporting context when the statement could read it."""
     if connection.vendor == "postgresql":
-        return _record_assignment_sql(item=item, profile=profile, source=source, now=now)
-    return _record_assignment_orm(item=item, profile=profile, source=source, now=now)
+        return recording.record(item=item, profile=profile, source=source, now=now)
+    conversation, last_text = _record_assignment_orm(item=item, profile=profile, source=source, now=now)
+    return recording.Recorded(conversation, last_text, None)
+
+
+def lock_and_assign(
+    *, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int], source: str, now: datetime
+) -> tuple[AgentProfile, recording.Recorded] | None:
+    """`lock_best_agent` and `record_assignment` in one statement (PostgreSQL): the push decision's candidate, lock
+    and assignment in one round trip. None, and nothing written, when no agent can take `item` now."""
+    chosen = _candidate_sql(
+        item.capacity_class, skills=bool(skill_ids), exclude=bool(exclude_user_ids), columns=recording.agent_columns()
+    )
+    return recording.lock_and_record(
+        item=item, chosen=chosen, skill_ids=skill_ids, exclude_user_ids=exclude_user_ids, source=source, now=now
+    )
 
 
 def _record_assignment_orm(
@@ -428,53 +449,3 @@ def _record_assignment_orm(
     loads = {f"{item.capacity_class}_load": profile.load(item.capacity_class) + 1}
     AgentProfile.objects.filter(pk=profile.pk).update(**loads, last_assigned_at=now)
     return conversation, conversation.last_text or ""
-
-
-def _record_assignment_sql(
-    *, item: RoutingItem, profile: AgentProfile, source: str, now: datetime
-) -> tuple[Conversation, str]:
-    """The assignment row, the item, conversation and profile updates, and the conversation read, in one statement.
-
-    It fails as a whole, like the four writes it replaces: a second live assignment still hits the unique constraint.
-    The load is the locked row's value plus one, as the ORM form wrote it. The final SELECT sees the rows as they
-    were before the statement (PostgreSQL's snapshot rule for data-modifying CTEs), which is what the separate read
-    before the writes returned. Column names come from the models only.
-    """
-    load = f"{CapacityClass(item.capacity_class).value}_load"
-    customers, channels = Customer._meta.db_table, Channel._meta.db_table
-    sql = (
-        f"WITH a AS (INSERT INTO {Assignment._meta.db_table}"
-        " (conversation_id, agent_id, queue_id, capacity_class, source, started_at, end_reason)"
-        " VALUES (%(conversation)s, %(agent)s, %(queue)s, %(class)s, %(source)s, %(now)s, '')),"
-        f" i AS (UPDATE {RoutingItem._meta.db_table}"
-        " SET state = %(state)s, agent_id = %(agent)s, reason = '', updated_at = %(now)s WHERE id = %(item)s),"
-        f" c AS (UPDATE {Conversation._meta.db_table}"
-        " SET assignee_id = %(agent)s, assigned_at = %(now)s WHERE id = %(conversation)s),"
-        f" p AS (UPDATE {AgentProfile._meta.db_table}"
-        f" SET {load} = %(load)s, last_assigned_at = %(now)s WHERE id = %(profile)s)"
-        f" SELECT {rows.columns(Conversation, alias='v')}, {rows.columns(Customer, alias='cu')},"
-        f" {rows.columns(Channel, alias='ch')}, (SELECT t.text FROM {Interaction._meta.db_table} t"
-        " WHERE t.conversation_id = v.id ORDER BY t.created_at DESC, t.id DESC LIMIT 1)"
-        f" FROM {Conversation._meta.db_table} v JOIN {customers} cu ON cu.id = v.customer_id"
-        f" JOIN {channels} ch ON ch.id = v.channel_id WHERE v.id = %(conversation)s"
-    )
-    params: dict[str, Any] = {
-        "conversation": item.conversation_id,
-        "agent": profile.user_id,
-        "queue": item.queue_id,
-        "class": item.capacity_class,
-        "source": source,
-        "now": now,
-        "state": RoutingItem.State.ASSIGNED.value,
-        "item": item.pk,
-        "load": profile.load(item.capacity_class) + 1,
-        "profile": profile.pk,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    first, second = rows.width(Conversation), rows.width(Conversation) + rows.width(Customer)
-    conversation: Conversation = rows.from_row(Conversation, row[:first])
-    conversation.customer = rows.from_row(Customer, row[first:second])
-    conversation.channel = rows.from_row(Channel, row[second:-1])
-    return conversation, row[-1] or ""

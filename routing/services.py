@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
 from routing import agent_driven, engine, intents, item_driven, offers, stats
-from routing.assignments import announce_routing_change, end_live_assignment, give, item_for, refresh_load
+from routing.assignments import announce_routing_change, end_live_assignment, give, given, item_for, refresh_load
 from routing.models import (
     AgentProfile,
     Assignment,
@@ -87,13 +87,18 @@ def serves(queue: Queue, channel_kind: str) -> bool:
 
 
 def route_item(
-    *, item: RoutingItem, failed: dict[tuple[Any, ...], str] | None = None, pool: list[engine.PoolGroup] | None = None
+    *,
+    item: RoutingItem,
+    failed: dict[tuple[Any, ...], str] | None = None,
+    pool: list[engine.PoolGroup] | None = None,
+    hopeless: bool = False,
 ) -> AgentProfile | None:
     """Give one waiting item to the best agent now (push) or offer it (offer mode); else store why it waits.
 
     The caller holds the item's lock (or just created it). `failed` remembers, within one decision, the needs
     (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again. `pool`
-    (engine.agent_pool) lets a hopeless item fail without the locking query.
+    (engine.agent_pool) lets a hopeless item fail without the locking query; so does `hopeless`, the caller's own
+    snapshot check (item_driven.next_batch: no free agent has the skills).
     """
     # No savepoint: the caller's transaction holds the item's lock, and nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
@@ -101,11 +106,23 @@ def route_item(
         refused = offers.refused_by(item)
         needs = (item.queue_id, item.capacity_class, tuple(skill_ids), tuple(sorted(refused)))
         profile = None
-        hopeless = pool is not None and not engine.could_serve(
-            pool, capacity_class=item.capacity_class, skill_ids=skill_ids, refused=refused
+        hopeless = hopeless or (
+            pool is not None
+            and not engine.could_serve(pool, capacity_class=item.capacity_class, skill_ids=skill_ids, refused=refused)
         )
+        push = item.queue.mode != Queue.Mode.OFFER and connection.vendor == "postgresql"
         if not hopeless and (failed is None or needs not in failed):
-            profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
+            if push:
+                # Candidate, lock and assignment in one statement; nothing is written when nobody can take it.
+                now = timezone.now()
+                chosen = engine.lock_and_assign(
+                    item=item, skill_ids=skill_ids, exclude_user_ids=refused, source=Assignment.Source.ROUTED, now=now
+                )
+                if chosen is not None:
+                    given(item=item, profile=chosen[0], recorded=chosen[1], now=now)
+                    return chosen[0]
+            else:
+                profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
         if profile is None:
             fresh = bool(item.reason) and item.updated_at >= timezone.now() - engine.REASON_TTL
             if failed is not None and needs in failed:
@@ -137,23 +154,18 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
     blocked: list[item_driven.Needs] = []
     while True:
         with transaction.atomic():
-            pool = engine.agent_pool(queue=queue)
-            classes = set().union(*(agent.room for agent in pool)) if pool else set()
+            batch = item_driven.next_batch(queue=queue, after=after, blocked=blocked)
             if after is None:
-                # Agents in the pool are available members: only an empty pool leaves the question open.
-                engine.explain_full_classes(queue=queue, classes_with_room=classes, available=True if pool else None)
-            if not classes:
+                engine.explain_full_classes(queue=queue, classes_with_room=batch.classes, available=batch.available)
+            if not batch.classes or not batch.items:
                 return None
-            batch = item_driven.lock_waiting_batch(queue=queue, classes=classes, after=after, blocked=blocked)
-            if not batch:
-                return None
-            for item in batch:
+            for item, servable in zip(batch.items, batch.servable, strict=True):
                 item.queue = queue
-                if route_item(item=item, failed=failed, pool=pool) is not None:
+                if route_item(item=item, failed=failed, hopeless=not servable) is not None:
                     return item
                 if queue.mode == Queue.Mode.PUSH and item_driven.needs_of(item) not in blocked:
                     blocked.append(item_driven.needs_of(item))
-            after = batch[-1]
+            after = batch.items[-1]
 
 
 def route_queue(*, queue: Queue, limit: int = 1000) -> int:
@@ -169,7 +181,7 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
     routed = 0
     while routed < limit:
         with transaction.atomic():
-            profile = AgentProfile.objects.select_for_update().filter(user=user).first()
+            profile = agent_driven.lock_agent(user_id=user.pk)
             if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
                 return routed
             profile.user = user
@@ -249,12 +261,7 @@ def release_capacity(*, agent: Any, queue: Queue | None) -> None:
     if agent is None:
         return
     with transaction.atomic():
-        finished = Assignment.objects.filter(
-            agent=agent, ended_at__isnull=True, conversation__status=Conversation.Status.RESOLVED
-        )
-        conversation_ids = list(finished.values_list("conversation_id", flat=True))
-        finished.update(ended_at=timezone.now(), end_reason="resolved")
-        RoutingItem.objects.filter(conversation_id__in=conversation_ids).update(state=RoutingItem.State.CLOSED)
+        agent_driven.close_resolved(user_id=agent.pk, now=timezone.now())
         refresh_load(user=agent)
         stats.publish_stats_on_commit()
     route_for_agent(user=agent)

@@ -10,8 +10,6 @@ differ from the last published ones (a lost task, a change made elsewhere).
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 
 from django.conf import settings
 from django.db import transaction
@@ -19,11 +17,9 @@ from django.template.loader import render_to_string
 
 from omnidesk import realtime
 from omnidesk.models import Event
+from routing import deferred
 
 STATS_EVENT = "queue.stats_changed"
-
-_lock = threading.Lock()
-_next_publish = 0.0
 
 
 def interval() -> float:
@@ -59,15 +55,10 @@ def publish_stats_on_commit() -> None:
 
 
 def _schedule() -> None:
-    global _next_publish
-    now = time.monotonic()
-    with _lock:
-        if _next_publish > now:
-            return
-        _next_publish = now + interval()
-    from routing.tasks import publish_stats_task
+    # Never the publish itself: a task after the interval (a thread of its own in the embedded mode, routing/deferred).
+    from routing.tasks import publish_stats_task  # as before: routing.tasks imports this module
 
-    publish_stats_task.apply_async(countdown=interval())
+    deferred.schedule(STATS_EVENT, publish_stats_task, interval=interval())
 
 
 def flush_skipped() -> bool:
