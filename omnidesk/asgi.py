@@ -1,5 +1,6 @@
 """HTTP and websockets in one ASGI application; websocket URLs live here, not in `routing` (queue routing)."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -32,3 +33,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Last, once everything the server builds at startup exists. This process holds hundreds of sockets on one event
+# loop, and each full collection of Python's cyclic GC walked Django's whole startup heap with the loop stopped:
+# 0.3-0.6 s pauses under bench/desk_typing.py, then seconds of backlog (docs/typing.md). Frozen, that heap is never
+# walked again; young collections run every 20,000 allocations rather than 700 (the older generations as before).
+gc.collect()
+gc.freeze()
+gc.set_threshold(20_000, 10, 10)
