@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
-from interactions import lanes
+from interactions import inbound_batch, lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
@@ -41,8 +41,11 @@ Processor = Callable[[InboundEvent], Interaction | None]
 PROCESSORS: dict[str, Processor] = {}
 
 
-def register_processor(key: str, processor: Processor) -> None:
+def register_processor(key: str, processor: Processor, *, sender: inbound_batch.SenderOf | None = None) -> None:
+    """`sender`: names who wrote an event of `key` without writing, so a batch locks its senders at once."""
     PROCESSORS[key] = processor
+    if sender is not None:
+        inbound_batch.register_sender(key, sender)
 
 
 class DeferProcessing(Exception):
@@ -396,31 +399,35 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
     failures: dict[int, Exception] = {}
     with transaction.atomic(), realtime.batched():
         # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
-        pending = (
+        pending = list(
             InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("channel__queue")
             .filter(pk__in=event_ids, processed_at__isnull=True, dead_lettered_at__isnull=True)
             .order_by("pk")
         )
         deferred: list[tuple[int, float]] = []
-        for event in pending:
-            if event.pk in interactions:
-                continue  # processed earlier in this batch, as the parent of a reply
-            before = set(interactions)
-            try:
-                with realtime.savepoint():
-                    interactions[event.pk] = process_one(event)
-            except DeferProcessing as deferral:
-                deferred.append((event.pk, deferral.countdown))
-            except NOT_ISOLATED:
-                raise
-            except Exception as error:
-                # Parents it processed ahead of their turn rolled back with it: they are pending again.
-                for event_id in set(interactions) - before:
-                    del interactions[event_id]
-                failures[event.pk] = error
-                if event.pk != raise_for:
-                    record_isolated_failure(event_id=event.pk, error=error)
+        with inbound_batch.prepared(pending) as prelude:
+            for event in pending:
+                if event.pk in interactions:
+                    continue  # processed earlier in this batch, as the parent of a reply
+                before = set(interactions)
+                try:
+                    with realtime.savepoint():
+                        interactions[event.pk] = process_one(event)
+                except DeferProcessing as deferral:
+                    deferred.append((event.pk, deferral.countdown))
+                    inbound_batch.message_failed(prelude)
+                except NOT_ISOLATED:
+                    raise
+                except Exception as error:
+                    # Parents it processed ahead of their turn rolled back with it: they are pending again.
+                    for event_id in set(interactions) - before:
+                        del interactions[event_id]
+                    failures[event.pk] = error
+                    inbound_batch.message_failed(prelude)
+                    if event.pk != raise_for:
+                        record_isolated_failure(event_id=event.pk, error=error)
+            inbound_batch.finish(prelude, all_done=not (failures or deferred))
         done = [event_id for event_id in interactions if event_id in event_ids]
         InboundEvent.objects.filter(pk__in=done).update(processed_at=timezone.now(), last_error="")
         for event_id, countdown in deferred:
@@ -449,6 +456,11 @@ def process_one(event: InboundEvent) -> Interaction | None:
     return processor(event)
 
 
+def widget_sender(event: InboundEvent) -> inbound_batch.Sender:
+    message = widget.parse(event.payload)
+    return inbound_batch.Sender(message.identity_kind, message.address, message.display_name)
+
+
 def process_widget_event(event: InboundEvent) -> Interaction:
     message = widget.parse(event.payload)
     customer = lock_customer_by_identity(
@@ -470,4 +482,4 @@ def record_inbound_failure(*, event_id: int, error: str, permanent: bool = False
     return event.dead_lettered_at is not None
 
 
-register_processor(Channel.Kind.CHAT, process_widget_event)
+register_processor(Channel.Kind.CHAT, process_widget_event, sender=widget_sender)

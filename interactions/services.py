@@ -81,6 +81,7 @@ def receive_message(
     case = decision.conversation
     if case is None:
         interaction = cases.open_conversation(customer=customer, channel=channel, entry=entry, queue=queue, now=now)
+        continuity.note_new_case(interaction.conversation)
         reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event
         announce_message(interaction=interaction)
         return interaction
