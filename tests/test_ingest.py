@@ -182,16 +182,16 @@ def broker_down() -> Iterator[None]:
     app = process_inbound_event_task.app
     saved = app.conf.broker_url
     app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
-    app._pool = None  # the producer pool holds connections to the working broker: a new one for the refusing one
-    app.amqp._producer_pool = None
+    app._pool = None  # type: ignore[attr-defined]  # the producer pool holds connections to the working broker: a new one for the refusing one
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        if app._pool is not None:  # type: ignore[attr-defined]
+            app._pool.force_close_all()  # type: ignore[attr-defined]
         app.conf.broker_url = saved
-        app._pool = None
-        app.amqp._producer_pool = None
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 def store(channel: Channel, capture: Any) -> InboundEvent:
