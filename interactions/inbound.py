@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
@@ -21,7 +22,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -96,8 +97,29 @@ def record_inbound_event(
         received_at=received_at,
         attempts=0,
     )
-    transaction.on_commit(lambda: nudge_channel(channel_id=channel.pk, event_id=event.pk, kind=channel.kind))
+    nudged = _nudged_in_block.get()
+    if nudged is None or channel.pk not in nudged:
+        if nudged is not None:
+            nudged.add(channel.pk)
+        transaction.on_commit(partial(nudge_channel, channel_id=channel.pk, event_id=event.pk, kind=channel.kind))
     return event, True
+
+
+# The channels already nudged by the block storing many events in one transaction (see `one_nudge_per_channel`).
+_nudged_in_block: ContextVar[set[int] | None] = ContextVar("nudged_in_block", default=None)
+
+
+@contextmanager
+def one_nudge_per_channel() -> Iterator[None]:
+    """Within the block, which must be one transaction that commits or rolls back whole (a mail archive's chunk, a
+    poll), only a channel's first stored event nudges it: the task that nudge publishes claims them all. In the
+    embedded mode each further nudge ran a whole task in-process that found nothing to do (~3 statements and a task's
+    overhead per message, docs/performance.md)."""
+    token = _nudged_in_block.set(set())
+    try:
+        yield
+    finally:
+        _nudged_in_block.reset(token)
 
 
 # --- the debounce: at most one task waits per channel --------------------------------------------------------------
@@ -326,26 +348,6 @@ def retake_later(*, event_id: int, channel_id: int | None, claimed: list[int]) -
         enqueue_inbound_event(event_id=0, channel_id=channel_id, countdown=1.0, retake=True)
 
 
-def recover_claims() -> list[int]:
-    """At a worker's start: give every channel with events waiting a task that takes them back at once; the channels.
-
-    A worker whose main process was killed outright takes with it the tasks it had reserved (the broker redelivers
-    them only after its visibility timeout) and may leave a channel's debounce mark set, so that new events publish
-    nothing until the mark expires. Its claimed events would wait for their lease and the next event, or the sweeper.
-    """
-    channel_ids = sorted(
-        set(
-            InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).values_list(
-                "channel_id", flat=True
-            )
-        )
-    )
-    for channel_id in channel_ids:
-        clear_pending_mark(channel_id=channel_id)
-        enqueue_inbound_event(event_id=0, channel_id=channel_id, retake=True)
-    return channel_ids
-
-
 # The events processed so far by the batch running in this thread (and what each made). They are marked processed
 # in the database only when the batch ends, so a processor that looks for pending events (an email reply processing
 # its parents first) must skip these: processing one twice violates the interaction's unique (channel, external id),
@@ -376,7 +378,7 @@ class EventFailed(Exception):
 
 # Failures that are not one event's fault: the connection or the server went away, or the task's time is up. The
 # whole batch stops (and is retried); isolating them would record every event of the batch as failed.
-NOT_ISOLATED: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, OperationalError, InterfaceError)
+NOT_ISOLATED = inbound_batch.NOT_ONE_EVENTS_FAULT
 
 
 def process_claimed_events(*, event_ids: list[int], raise_for: int = 0) -> dict[int, Interaction | None]:

@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -29,9 +30,12 @@ from customers.batch import batch_keys, drop_unused, lock_customers_by_identitie
 from customers.models import Customer
 from customers.services import customers_locked_for_batch
 from interactions import continuity
-from interactions.models import InboundEvent
+from interactions.models import InboundEvent, Interaction
 
 logger = logging.getLogger(__name__)
+
+# As inbound.NOT_ISOLATED (which imports this module): failures that are no event's fault stop the batch.
+NOT_ONE_EVENTS_FAULT: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class Sender:
     address: str
     display_name: str = ""
     prepared: Any = None
+    # The external id of the timeline entry it will make, when its processor first looks whether it exists (a
+    # provider may send one message under two webhook ids): the batch looks for all of them in one statement.
+    message_id: str = ""
 
 
 SenderOf = Callable[[InboundEvent], Sender | None]
@@ -61,6 +68,33 @@ class Prelude:
 
 
 _prepared: ContextVar[dict[int, Any] | None] = ContextVar("batch_prepared", default=None)
+# (channel id, message id) of the batch's messages that had no timeline entry when it started, each taken once.
+_absent: ContextVar[set[tuple[int, str]] | None] = ContextVar("batch_absent", default=None)
+
+
+def known_absent(*, channel_id: int, message_id: str) -> bool:
+    """True when the batch found no entry for this message when it started, and nobody asked since: no need to look.
+    Asked once per message: a second ask (a failed attempt's retry within the batch) looks again."""
+    absent = _absent.get()
+    if absent is None or (channel_id, message_id) not in absent:
+        return False
+    absent.discard((channel_id, message_id))
+    return True
+
+
+def absent_messages(events: list[InboundEvent], senders: dict[int, Sender]) -> set[tuple[int, str]]:
+    """The batch's message ids with no timeline entry yet, in one statement (a batch has one channel)."""
+    channel_of = {event.pk: event.channel_id for event in events}
+    wanted = {(channel_of[event_id], s.message_id) for event_id, s in senders.items() if s.message_id}
+    if not wanted:
+        return set()
+    present = set(
+        Interaction.objects.filter(
+            channel_id__in={channel_id for channel_id, _m in wanted},
+            external_id__in={message_id for _c, message_id in wanted},
+        ).values_list("channel_id", "external_id")
+    )
+    return wanted - present
 
 
 def prepared_for(event_id: int) -> Any:
@@ -77,6 +111,8 @@ def senders_of(events: list[InboundEvent]) -> dict[int, Sender]:
             continue
         try:
             sender = sender_of(event)
+        except NOT_ONE_EVENTS_FAULT:
+            raise  # the task's time is up (a pathological mail), or the connection is gone: as in the batch's loop
         except Exception:  # a poison payload: its own processing fails, in its savepoint
             continue
         if sender is not None:
@@ -95,12 +131,13 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
         try:
             with transaction.atomic():
                 customers, prelude.created = lock_customers_by_identities(wanted=wanted)
-        except (OperationalError, InterfaceError):
+        except NOT_ONE_EVENTS_FAULT:
             raise  # the connection, not the batch's data: the batch fails as a whole and is retried
         except Exception:
             logger.exception("could not prepare an ingest batch; its messages go one by one")
             customers = {}
     token = _prepared.set({event_id: sender.prepared for event_id, sender in senders.items()})
+    absent_token = _absent.set(absent_messages(events, senders))
     try:
         with (
             customers_locked_for_batch(customers),
@@ -111,6 +148,7 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
             yield prelude
     finally:
         _prepared.reset(token)
+        _absent.reset(absent_token)
 
 
 def message_failed(prelude: Prelude) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from celery.signals import before_task_publish
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -241,3 +242,23 @@ def test_a_refused_publish_clears_the_mark_so_the_next_event_publishes(
     second = store(chat_channel, django_capture_on_commit_callbacks)
     assert published == [(first.pk, chat_channel.pk), (second.pk, chat_channel.pk)]
     inbound.clear_pending_mark(channel_id=chat_channel.pk)
+
+
+def test_a_block_that_stores_several_events_of_a_channel_in_one_transaction_nudges_it_once(
+    alice: Any, chat_channel: Channel, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A mail archive's chunk or a poll commits many events at once: the one task its nudge publishes claims them
+    all, so each further nudge (in the embedded mode, a whole task run in-process) would find nothing to do."""
+    with (
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        transaction.atomic(),
+        inbound.one_nudge_per_channel(),
+    ):
+        events = [
+            inbound.record_widget_message(channel=chat_channel, visitor_id="vn", uuid=str(uuid.uuid4()), text=f"{n}")
+            for n in range(3)
+        ]
+    assert len(callbacks) == 1
+    callbacks[0]()
+    inbound.process_inbound_event(event_id=events[0].pk, channel_id=chat_channel.pk)
+    assert not InboundEvent.objects.filter(pk__in=[event.pk for event in events], processed_at__isnull=True).exists()

@@ -18,7 +18,7 @@ from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, locked_in_batch, normalize_address
 from interactions import outbound
 from interactions.announcements import announce_delivery_status
-from interactions.inbound_batch import Sender
+from interactions.inbound_batch import Sender, known_absent
 from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
@@ -57,7 +57,7 @@ class ParsedMessage:
 
 def sender_of(message: ParsedMessage) -> Sender:
     """Who wrote `message`, for the batch's prelude (interactions/inbound_batch.py)."""
-    return Sender(message.identity_kind, message.address, message.display_name)
+    return Sender(message.identity_kind, message.address, message.display_name, message_id=message.external_id)
 
 
 def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "") -> Customer:
@@ -93,9 +93,10 @@ def receive_provider_message(*, channel: Channel, message: ParsedMessage) -> Int
     # The fetch task runs this module's verbs (messaging.tasks imports it): the task is looked up when used.
     from interactions.messaging.tasks import fetch_attachment_task
 
-    existing = Interaction.objects.filter(channel=channel, external_id=message.external_id).first()
-    if existing is not None:
-        return existing
+    if not known_absent(channel_id=channel.pk, message_id=message.external_id):
+        existing = Interaction.objects.filter(channel=channel, external_id=message.external_id).first()
+        if existing is not None:
+            return existing
     customer = lock_customer_for_sender(
         kind=message.identity_kind, address=message.address, display_name=message.display_name
     )
