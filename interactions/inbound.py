@@ -362,9 +362,12 @@ def processed_in_batch() -> dict[int, Interaction | None]:
 
 
 def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -> None:
-    """Tell the current batch that `event_id` was processed (by a processor, ahead of its turn)."""
+    """`event_id` was processed by a processor, ahead of its turn: within a batch, the batch's one UPDATE at its end
+    marks it processed (its row is locked until then); outside any batch, it is marked now."""
     done = _processed_in_batch.get()
-    if done is not None:
+    if done is None:
+        InboundEvent.objects.filter(pk=event_id).update(processed_at=timezone.now(), last_error="")
+    else:
         done[event_id] = interaction
 
 
@@ -431,7 +434,8 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
                         record_isolated_failure(event_id=event.pk, error=error)
             inbound_batch.finish(prelude, all_done=not (failures or deferred))
         done = [event_id for event_id in interactions if event_id in event_ids]
-        InboundEvent.objects.filter(pk__in=done).update(processed_at=timezone.now(), last_error="")
+        # With the events processed ahead of their turn (an email's parents, perhaps of another batch): one UPDATE.
+        InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
         for event_id, countdown in deferred:
             transaction.on_commit(partial(enqueue_inbound_event, event_id=event_id, countdown=countdown))
     if raise_for in failures:

@@ -21,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
@@ -251,8 +250,7 @@ def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
         for parent in parents.select_for_update(of=("self",)).select_related("channel__queue"):
             parent.attempts = max(parent.attempts, 2)  # in memory only: "retried", so it does not defer either
             made = process_one(parent)
-            InboundEvent.objects.filter(pk=parent.pk).update(processed_at=timezone.now(), last_error="")
-            note_processed_in_batch(event_id=parent.pk, interaction=made)
+            note_processed_in_batch(event_id=parent.pk, interaction=made)  # marked processed with its batch
     finally:
         _ancestry.reset(token)
 
