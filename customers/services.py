@@ -11,6 +11,9 @@ Rules (an Identity is unique per (kind, normalized address)):
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import phonenumbers
 from django.conf import settings
@@ -63,6 +66,27 @@ def find_identity(*, kind: str, address: str) -> Identity | None:
     return Identity.objects.select_related("customer").filter(kind=kind, address=normalized).first()
 
 
+# The customers an ingest batch has resolved and row-locked up front, by (kind, normalized address): see
+# customers/batch.py. Within the batch, `lock_customer_by_identity` answers from here without a statement.
+_locked_for_batch: ContextVar[dict[tuple[str, str], Customer] | None] = ContextVar("locked_for_batch", default=None)
+
+
+@contextmanager
+def customers_locked_for_batch(customers: dict[tuple[str, str], Customer]) -> Iterator[None]:
+    """Within the block, the customers in `customers` (held locked by the caller's transaction) need no lookup."""
+    token = _locked_for_batch.set(customers)
+    try:
+        yield
+    finally:
+        _locked_for_batch.reset(token)
+
+
+def locked_in_batch(*, kind: str, address: str) -> Customer | None:
+    """The customer the running batch has locked for (kind, normalized address), if it has."""
+    customers = _locked_for_batch.get()
+    return None if customers is None else customers.get((kind, address))
+
+
 def lock_customer_by_identity(
     *, kind: str, address: str, display_name: str = "", normalized: bool = False, known_new: bool = False
 ) -> Customer:
@@ -74,7 +98,9 @@ def lock_customer_by_identity(
     first message is on the ingest path); a concurrent creation is still caught by the unique constraint.
     """
     normalized_address = address if normalized else normalize_address(kind, address)
-    customer = None
+    customer = locked_in_batch(kind=kind, address=normalized_address)
+    if customer is not None:
+        return customer  # resolved, locked and followed through merges by the batch's prelude
     if not known_new:
         customer = (
             Customer.objects.select_for_update(of=("self",))

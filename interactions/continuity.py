@@ -23,11 +23,14 @@ returned locked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
@@ -69,6 +72,68 @@ def _locked() -> QuerySet[Conversation]:
     )
 
 
+# --- an ingest batch's cases, locked up front ------------------------------------------------------------------------
+# A batch (interactions/inbound_batch.py) locks, in one statement, every case the rule could pick for its customers:
+# not resolved, or resolved within the reopen window. `decide_case` then picks among those without a statement. The
+# instances are the ones the rest of ingest updates (status, last message), and a case the batch opens is added, so
+# the second message of a customer in the batch sees what the first one did.
+
+
+@dataclass
+class BatchCases:
+    by_customer: dict[int, list[Conversation]] = field(default_factory=dict)
+
+
+_batch_cases: ContextVar[BatchCases | None] = ContextVar("batch_cases", default=None)
+
+
+@contextmanager
+def cases_locked_for_batch(*, customer_ids: set[int], now: datetime) -> Iterator[BatchCases]:
+    """Lock the cases of `customer_ids` the rule may pick (one statement, id order); `decide_case` uses them within.
+
+    The window is widened by a minute: each message applies the exact one with its own `now`."""
+    since = now - reopen_window() - timedelta(minutes=1)
+    cases = BatchCases({customer_id: [] for customer_id in customer_ids})
+    if customer_ids:
+        candidates = (
+            _locked()
+            .filter(customer_id__in=customer_ids)
+            .filter(~Q(status=Conversation.Status.RESOLVED) | Q(resolved_at__gte=since))
+            .order_by("pk")
+        )
+        for case in candidates:
+            cases.by_customer[case.customer_id].append(case)
+    token = _batch_cases.set(cases)
+    try:
+        yield cases
+    finally:
+        _batch_cases.reset(token)
+
+
+def note_new_case(conversation: Conversation) -> None:
+    """A case opened within the batch: the customer's next message in it may continue it."""
+    cases = _batch_cases.get()
+    if cases is not None and conversation.customer_id in cases.by_customer:
+        cases.by_customer[conversation.customer_id].append(conversation)
+
+
+def forget_batch_cases() -> None:
+    """A message rolled back to its savepoint may have changed cases in memory: the rest of the batch queries."""
+    cases = _batch_cases.get()
+    if cases is not None:
+        cases.by_customer.clear()
+
+
+def _newest_first(case: Conversation) -> tuple[bool, datetime, int]:
+    # As ORDER BY last_message_at DESC, id DESC on PostgreSQL, where NULLs come first in a descending order.
+    return (case.last_message_at is None, case.last_message_at or datetime.min.replace(tzinfo=UTC), case.pk)
+
+
+def _from_batch(customer: Customer) -> list[Conversation] | None:
+    cases = _batch_cases.get()
+    return None if cases is None else cases.by_customer.get(customer.pk)
+
+
 def case_intent(conversation: Conversation) -> Intent | None:
     stored = ConversationIntent.objects.filter(conversation=conversation).select_related("intent").first()
     return stored.intent if stored else None
@@ -106,17 +171,24 @@ def decide_case(
     say themselves what they answer (email): without a marker, only a recently active case continues.
     """
     now = now or timezone.now()
+    batch = _from_batch(customer)
     if threaded is not None:
-        found = _locked().filter(pk=threaded.pk).first()
+        found = next((case for case in batch or () if case.pk == threaded.pk), None)
+        if found is None:  # not one the batch holds (another customer's, or resolved long ago): look
+            found = _locked().filter(pk=threaded.pk).first()
         if found is not None and found.status != Conversation.Status.RESOLVED:
             return Decision(found, THREAD)
-    open_case = (
-        _locked()
-        .filter(customer=customer)
-        .exclude(status=Conversation.Status.RESOLVED)
-        .order_by("-last_message_at", "-id")
-        .first()
-    )
+    if batch is not None:
+        unresolved = [case for case in batch if case.status != Conversation.Status.RESOLVED]
+        open_case = max(unresolved, key=_newest_first) if unresolved else None
+    else:
+        open_case = (
+            _locked()
+            .filter(customer=customer)
+            .exclude(status=Conversation.Status.RESOLVED)
+            .order_by("-last_message_at", "-id")
+            .first()
+        )
     message_intent: Intent | None = None
     detected = False
     if open_case is not None:
@@ -129,12 +201,23 @@ def decide_case(
         if not about_something_else(open_case, message_intent):
             return Decision(open_case, OPEN_CASE)
         return Decision(None, NEW_INTENT)
-    recent = (
-        _locked()
-        .filter(customer=customer, status=Conversation.Status.RESOLVED, resolved_at__gte=now - reopen_window())
-        .order_by("-resolved_at", "-id")
-        .first()
-    )
+    if batch is not None:
+        since = now - reopen_window()
+        resolved = [
+            case
+            for case in batch
+            if case.status == Conversation.Status.RESOLVED
+            and case.resolved_at is not None
+            and case.resolved_at >= since
+        ]
+        recent = max(resolved, key=lambda case: (case.resolved_at, case.pk)) if resolved else None
+    else:
+        recent = (
+            _locked()
+            .filter(customer=customer, status=Conversation.Status.RESOLVED, resolved_at__gte=now - reopen_window())
+            .order_by("-resolved_at", "-id")
+            .first()
+        )
     if recent is not None:
         message_intent = message_intent if detected else confident_intent(text)
         current = case_intent(recent)

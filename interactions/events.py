@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NotRequired, TypedDict
 
 from django.utils.crypto import salted_hmac
@@ -116,7 +119,25 @@ def visitor_message(interaction: Interaction) -> VisitorMessage:
     return message
 
 
+# The latest entry's text of the case being written to, while ingest holds it: what announcements made meanwhile
+# (routing's "queued" / "assigned") would otherwise read back with a SELECT per message.
+_latest_text: ContextVar[tuple[int, str] | None] = ContextVar("latest_text", default=None)
+
+
+@contextmanager
+def latest_entry_is(*, conversation_id: int, text: str) -> Iterator[None]:
+    """Within the block, `text` is the latest entry of the case (the caller just added it and holds the case)."""
+    token = _latest_text.set((conversation_id, text))
+    try:
+        yield
+    finally:
+        _latest_text.reset(token)
+
+
 def conversation_summary(conversation: Conversation, *, preview: str | None = None) -> ConversationSummary:
+    known = _latest_text.get()
+    if preview is None and known is not None and known[0] == conversation.pk:
+        preview = known[1]
     if preview is None:
         last = conversation.interactions.order_by("-created_at", "-id").only("text").first()
         preview = last.text if last else ""

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
@@ -21,12 +22,12 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
-from interactions import lanes
+from interactions import inbound_batch, lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
@@ -41,8 +42,11 @@ Processor = Callable[[InboundEvent], Interaction | None]
 PROCESSORS: dict[str, Processor] = {}
 
 
-def register_processor(key: str, processor: Processor) -> None:
+def register_processor(key: str, processor: Processor, *, sender: inbound_batch.SenderOf | None = None) -> None:
+    """`sender`: names who wrote an event of `key` without writing, so a batch locks its senders at once."""
     PROCESSORS[key] = processor
+    if sender is not None:
+        inbound_batch.register_sender(key, sender)
 
 
 class DeferProcessing(Exception):
@@ -93,8 +97,29 @@ def record_inbound_event(
         received_at=received_at,
         attempts=0,
     )
-    transaction.on_commit(lambda: nudge_channel(channel_id=channel.pk, event_id=event.pk, kind=channel.kind))
+    nudged = _nudged_in_block.get()
+    if nudged is None or channel.pk not in nudged:
+        if nudged is not None:
+            nudged.add(channel.pk)
+        transaction.on_commit(partial(nudge_channel, channel_id=channel.pk, event_id=event.pk, kind=channel.kind))
     return event, True
+
+
+# The channels already nudged by the block storing many events in one transaction (see `one_nudge_per_channel`).
+_nudged_in_block: ContextVar[set[int] | None] = ContextVar("nudged_in_block", default=None)
+
+
+@contextmanager
+def one_nudge_per_channel() -> Iterator[None]:
+    """Within the block, which must be one transaction that commits or rolls back whole (a mail archive's chunk, a
+    poll), only a channel's first stored event nudges it: the task that nudge publishes claims them all. In the
+    embedded mode each further nudge ran a whole task in-process that found nothing to do (~3 statements and a task's
+    overhead per message, docs/performance.md)."""
+    token = _nudged_in_block.set(set())
+    try:
+        yield
+    finally:
+        _nudged_in_block.reset(token)
 
 
 # --- the debounce: at most one task waits per channel --------------------------------------------------------------
@@ -323,26 +348,6 @@ def retake_later(*, event_id: int, channel_id: int | None, claimed: list[int]) -
         enqueue_inbound_event(event_id=0, channel_id=channel_id, countdown=1.0, retake=True)
 
 
-def recover_claims() -> list[int]:
-    """At a worker's start: give every channel with events waiting a task that takes them back at once; the channels.
-
-    A worker whose main process was killed outright takes with it the tasks it had reserved (the broker redelivers
-    them only after its visibility timeout) and may leave a channel's debounce mark set, so that new events publish
-    nothing until the mark expires. Its claimed events would wait for their lease and the next event, or the sweeper.
-    """
-    channel_ids = sorted(
-        set(
-            InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).values_list(
-                "channel_id", flat=True
-            )
-        )
-    )
-    for channel_id in channel_ids:
-        clear_pending_mark(channel_id=channel_id)
-        enqueue_inbound_event(event_id=0, channel_id=channel_id, retake=True)
-    return channel_ids
-
-
 # The events processed so far by the batch running in this thread (and what each made). They are marked processed
 # in the database only when the batch ends, so a processor that looks for pending events (an email reply processing
 # its parents first) must skip these: processing one twice violates the interaction's unique (channel, external id),
@@ -357,9 +362,12 @@ def processed_in_batch() -> dict[int, Interaction | None]:
 
 
 def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -> None:
-    """Tell the current batch that `event_id` was processed (by a processor, ahead of its turn)."""
+    """`event_id` was processed by a processor, ahead of its turn: within a batch, the batch's one UPDATE at its end
+    marks it processed (its row is locked until then); outside any batch, it is marked now."""
     done = _processed_in_batch.get()
-    if done is not None:
+    if done is None:
+        InboundEvent.objects.filter(pk=event_id).update(processed_at=timezone.now(), last_error="")
+    else:
         done[event_id] = interaction
 
 
@@ -373,7 +381,7 @@ class EventFailed(Exception):
 
 # Failures that are not one event's fault: the connection or the server went away, or the task's time is up. The
 # whole batch stops (and is retried); isolating them would record every event of the batch as failed.
-NOT_ISOLATED: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, OperationalError, InterfaceError)
+NOT_ISOLATED = inbound_batch.NOT_ONE_EVENTS_FAULT
 
 
 def process_claimed_events(*, event_ids: list[int], raise_for: int = 0) -> dict[int, Interaction | None]:
@@ -396,33 +404,38 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
     failures: dict[int, Exception] = {}
     with transaction.atomic(), realtime.batched():
         # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
-        pending = (
+        pending = list(
             InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("channel__queue")
             .filter(pk__in=event_ids, processed_at__isnull=True, dead_lettered_at__isnull=True)
             .order_by("pk")
         )
         deferred: list[tuple[int, float]] = []
-        for event in pending:
-            if event.pk in interactions:
-                continue  # processed earlier in this batch, as the parent of a reply
-            before = set(interactions)
-            try:
-                with realtime.savepoint():
-                    interactions[event.pk] = process_one(event)
-            except DeferProcessing as deferral:
-                deferred.append((event.pk, deferral.countdown))
-            except NOT_ISOLATED:
-                raise
-            except Exception as error:
-                # Parents it processed ahead of their turn rolled back with it: they are pending again.
-                for event_id in set(interactions) - before:
-                    del interactions[event_id]
-                failures[event.pk] = error
-                if event.pk != raise_for:
-                    record_isolated_failure(event_id=event.pk, error=error)
+        with inbound_batch.prepared(pending) as prelude:
+            for event in pending:
+                if event.pk in interactions:
+                    continue  # processed earlier in this batch, as the parent of a reply
+                before = set(interactions)
+                try:
+                    with realtime.savepoint():
+                        interactions[event.pk] = process_one(event)
+                except DeferProcessing as deferral:
+                    deferred.append((event.pk, deferral.countdown))
+                    inbound_batch.message_failed(prelude)
+                except NOT_ISOLATED:
+                    raise
+                except Exception as error:
+                    # Parents it processed ahead of their turn rolled back with it: they are pending again.
+                    for event_id in set(interactions) - before:
+                        del interactions[event_id]
+                    failures[event.pk] = error
+                    inbound_batch.message_failed(prelude)
+                    if event.pk != raise_for:
+                        record_isolated_failure(event_id=event.pk, error=error)
+            inbound_batch.finish(prelude, all_done=not (failures or deferred))
         done = [event_id for event_id in interactions if event_id in event_ids]
-        InboundEvent.objects.filter(pk__in=done).update(processed_at=timezone.now(), last_error="")
+        # With the events processed ahead of their turn (an email's parents, perhaps of another batch): one UPDATE.
+        InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
         for event_id, countdown in deferred:
             transaction.on_commit(partial(enqueue_inbound_event, event_id=event_id, countdown=countdown))
     if raise_for in failures:
@@ -449,6 +462,11 @@ def process_one(event: InboundEvent) -> Interaction | None:
     return processor(event)
 
 
+def widget_sender(event: InboundEvent) -> inbound_batch.Sender:
+    message = widget.parse(event.payload)
+    return inbound_batch.Sender(message.identity_kind, message.address, message.display_name)
+
+
 def process_widget_event(event: InboundEvent) -> Interaction:
     message = widget.parse(event.payload)
     customer = lock_customer_by_identity(
@@ -470,4 +488,4 @@ def record_inbound_failure(*, event_id: int, error: str, permanent: bool = False
     return event.dead_lettered_at is not None
 
 
-register_processor(Channel.Kind.CHAT, process_widget_event)
+register_processor(Channel.Kind.CHAT, process_widget_event, sender=widget_sender)

@@ -1,5 +1,5 @@
-"""The inbound sweeper and the admin's retry: the verbs that give stored events another round, apart from the
-ingest path itself (interactions/inbound.py), which they call."""
+"""The inbound sweeper, the admin's retry and a starting worker's recovery: the verbs that give stored events another
+round, apart from the ingest path itself (interactions/inbound.py), which they call."""
 
 from __future__ import annotations
 
@@ -51,3 +51,23 @@ def retry_inbound_event(*, event_id: int) -> None:
     """An admin gives a dead-lettered event another round of attempts."""
     InboundEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(dead_lettered_at=None, attempts=0)
     transaction.on_commit(lambda: enqueue_inbound_event(event_id=event_id))
+
+
+def recover_claims() -> list[int]:
+    """At a worker's start: give every channel with events waiting a task that takes them back at once; the channels.
+
+    A worker whose main process was killed outright takes with it the tasks it had reserved (the broker redelivers
+    them only after its visibility timeout) and may leave a channel's debounce mark set, so that new events publish
+    nothing until the mark expires. Its claimed events would wait for their lease and the next event, or the sweeper.
+    """
+    channel_ids = sorted(
+        set(
+            InboundEvent.objects.filter(processed_at__isnull=True, dead_lettered_at__isnull=True).values_list(
+                "channel_id", flat=True
+            )
+        )
+    )
+    for channel_id in channel_ids:
+        clear_pending_mark(channel_id=channel_id)
+        enqueue_inbound_event(event_id=0, channel_id=channel_id, retake=True)
+    return channel_ids

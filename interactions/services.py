@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from interactions import access, cases, continuity, outbound
+from interactions import access, cases, continuity, events, outbound
 from interactions.announcements import announce_conversation, announce_message
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
@@ -81,6 +81,7 @@ def receive_message(
     case = decision.conversation
     if case is None:
         interaction = cases.open_conversation(customer=customer, channel=channel, entry=entry, queue=queue, now=now)
+        continuity.note_new_case(interaction.conversation)
         reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event
         announce_message(interaction=interaction)
         return interaction
@@ -89,19 +90,21 @@ def receive_message(
     case.save(update_fields=["last_message_at", "updated_at"])
     cases.note_inbound_channel(conversation=case, channel=channel)
     interaction = Interaction.objects.create(conversation=case, customer=customer, channel=channel, **entry)
-    if reopening or case.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
-        # The customer answered (or came back about the same thing): the case is theirs no longer, its clocks run.
-        set_conversation_status(conversation=case, status=Conversation.Status.OPEN, by=None)
-        case.refresh_from_db(fields=["status", "resolved_at", "snoozed_until", *SLA_FIELDS])
-    followed = cases.follow_case(conversation=case, channel=channel, reopened=reopening)
-    if followed.rerouted:
-        case.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
-        extra = [realtime.agent_group(followed.previous_agent_id)] if followed.previous_agent_id else []
-        announce_conversation(
-            conversation=case,
-            type="conversation.assigned" if case.assignee_id else "conversation.queued",
-            extra_groups=extra,
-        )
+    # What is announced about the case from here on previews this message without reading it back.
+    with events.latest_entry_is(conversation_id=case.pk, text=text):
+        if reopening or case.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
+            # The customer answered (or came back about the same thing): the case is theirs no longer, its clocks run.
+            set_conversation_status(conversation=case, status=Conversation.Status.OPEN, by=None)
+            case.refresh_from_db(fields=["status", "resolved_at", "snoozed_until", *SLA_FIELDS])
+        followed = cases.follow_case(conversation=case, channel=channel, reopened=reopening)
+        if followed.rerouted:
+            case.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
+            extra = [realtime.agent_group(followed.previous_agent_id)] if followed.previous_agent_id else []
+            announce_conversation(
+                conversation=case,
+                type="conversation.assigned" if case.assignee_id else "conversation.queued",
+                extra_groups=extra,
+            )
     sla.note_customer_message(conversation=case)
     interaction.conversation = case
     reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event

@@ -54,7 +54,7 @@ def sweep_inbound_events() -> dict[str, int]:
 def recover_inbound_claims(**_kwargs: Any) -> None:
     """A worker that starts may replace one killed outright: take its claimed events back now (see recover_claims)."""
     try:
-        channels = inbound.recover_claims()
+        channels = inbound_sweep.recover_claims()
     except Exception:
         logger.exception("could not recover the claims of a previous worker; the sweeper will")
         return

@@ -8,7 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery.signals import before_task_publish
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -17,6 +19,7 @@ from interactions.adapters import InvalidPayload
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.tasks import process_inbound_event_task
 from tests.conftest import PASSWORD
+from tests.stack import free_port
 
 
 def test_it_stores_a_resent_message_once(alice: Any, chat_channel: Channel) -> None:
@@ -155,18 +158,41 @@ def test_it_raises_for_its_own_bad_event_so_the_task_can_retry(chat_channel: Cha
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch, chat_channel: Channel) -> Iterator[list[tuple[int, int | None]]]:
-    """The tasks published (event id, channel id), instead of sending them; the channel's mark starts cleared."""
+def published(chat_channel: Channel) -> Iterator[list[tuple[int, int | None]]]:
+    """The ingest tasks published to the broker, as (event id, channel id), read from Celery's own signal while the
+    real publish happens; the channel's mark starts cleared."""
     calls: list[tuple[int, int | None]] = []
 
-    def record(*, event_id: int, countdown: float = 0, channel_id: int | None = None, kind: str | None = None) -> bool:
-        calls.append((event_id, channel_id))
-        return True
+    def note(sender: Any = None, body: Any = None, **_: Any) -> None:
+        if sender == process_inbound_event_task.name:
+            args, kwargs = body[0], body[1]  # task message protocol 2: (args, kwargs, embed)
+            calls.append((args[0], kwargs.get("channel_id")))
 
-    monkeypatch.setattr(inbound, "enqueue_inbound_event", record)
     inbound.clear_pending_mark(channel_id=chat_channel.pk)
-    yield calls
-    inbound.clear_pending_mark(channel_id=chat_channel.pk)
+    before_task_publish.connect(note, weak=False)
+    try:
+        yield calls
+    finally:
+        before_task_publish.disconnect(note)  # type: ignore[attr-defined]
+        inbound.clear_pending_mark(channel_id=chat_channel.pk)
+
+
+@pytest.fixture
+def broker_down() -> Iterator[None]:
+    """The broker refuses connections: Celery is pointed at a local port nothing listens on (a real refusal)."""
+    app = process_inbound_event_task.app
+    saved = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    app._pool = None  # type: ignore[attr-defined]  # the producer pool holds connections to the working broker: a new one for the refusing one
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if app._pool is not None:  # type: ignore[attr-defined]
+            app._pool.force_close_all()  # type: ignore[attr-defined]
+        app.conf.broker_url = saved
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 def store(channel: Channel, capture: Any) -> InboundEvent:
@@ -205,17 +231,34 @@ def test_a_task_that_fills_its_batch_makes_sure_another_follows(
 
 
 def test_a_refused_publish_clears_the_mark_so_the_next_event_publishes(
-    alice: Any, chat_channel: Channel, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    alice: Any,
+    chat_channel: Channel,
+    published: list[tuple[int, int | None]],
+    broker_down: None,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
-    calls: list[int] = []
-
-    def refuse(*, event_id: int, countdown: float = 0, channel_id: int | None = None, kind: str | None = None) -> bool:
-        calls.append(event_id)
-        return False
-
-    monkeypatch.setattr(inbound, "enqueue_inbound_event", refuse)
-    inbound.clear_pending_mark(channel_id=chat_channel.pk)
     first = store(chat_channel, django_capture_on_commit_callbacks)
+    assert inbound._mark_store().get(inbound.pending_mark(chat_channel.pk)) is None, "cleared after the refusal"
     second = store(chat_channel, django_capture_on_commit_callbacks)
-    assert calls == [first.pk, second.pk]
+    assert published == [(first.pk, chat_channel.pk), (second.pk, chat_channel.pk)]
     inbound.clear_pending_mark(channel_id=chat_channel.pk)
+
+
+def test_a_block_that_stores_several_events_of_a_channel_in_one_transaction_nudges_it_once(
+    alice: Any, chat_channel: Channel, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A mail archive's chunk or a poll commits many events at once: the one task its nudge publishes claims them
+    all, so each further nudge (in the embedded mode, a whole task run in-process) would find nothing to do."""
+    with (
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        transaction.atomic(),
+        inbound.one_nudge_per_channel(),
+    ):
+        events = [
+            inbound.record_widget_message(channel=chat_channel, visitor_id="vn", uuid=str(uuid.uuid4()), text=f"{n}")
+            for n in range(3)
+        ]
+    assert len(callbacks) == 1
+    callbacks[0]()
+    inbound.process_inbound_event(event_id=events[0].pk, channel_id=chat_channel.pk)
+    assert not InboundEvent.objects.filter(pk__in=[event.pk for event in events], processed_at__isnull=True).exists()

@@ -10,9 +10,9 @@ class MailConfig(AppConfig):
     def ready(self) -> None:
         from interactions.inbound import register_processor
         from interactions.mail.outgoing import send_email
-        from interactions.mail.services import PROVIDER, process_mail_event
+        from interactions.mail.services import PROVIDER, mail_sender, process_mail_event
         from interactions.models import Channel
         from interactions.outbound import register_sender
 
-        register_processor(PROVIDER, process_mail_event)
+        register_processor(PROVIDER, process_mail_event, sender=mail_sender)
         register_sender(Channel.Kind.EMAIL, send_email)

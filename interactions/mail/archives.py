@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 from django.db import transaction
 
+from interactions.inbound import one_nudge_per_channel
 from interactions.mail.services import record_raw_mail
 from interactions.models import Channel
 
@@ -79,7 +80,7 @@ def ingest_paths(*, channel: Channel, paths: Iterable[str | Path]) -> IngestResu
     pending: list[tuple[str, bytes]] = []
 
     def flush() -> int:
-        with transaction.atomic():
+        with transaction.atomic(), one_nudge_per_channel():
             created = sum(int(record_raw_mail(channel=channel, raw=raw, source=source)[1]) for source, raw in pending)
         pending.clear()
         return created

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from interactions.inbound import one_nudge_per_channel
 from interactions.mail.models import MailboxState
 from interactions.mail.services import HEAD_BYTES, max_message_bytes, record_raw_mail, too_large_mail
 from interactions.models import Channel
@@ -194,7 +195,7 @@ def read_new_messages(channel: Channel) -> PollResult:
         for start in range(0, len(uids), chunk):
             batch = uids[start : start + chunk]
             messages, oversize = fetch_chunk(client, batch, limit=limit)
-            with transaction.atomic():
+            with transaction.atomic(), one_nudge_per_channel():
                 for uid in batch:
                     source = f"imap:{uidvalidity}:{uid}"
                     raw = messages.get(uid)

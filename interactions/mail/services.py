@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 from contextvars import ContextVar
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -20,7 +21,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
@@ -34,6 +34,7 @@ from interactions.inbound import (
     processed_in_batch,
     record_inbound_event,
 )
+from interactions.inbound_batch import Sender, prepared_for
 from interactions.mail import loops, threads
 from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
@@ -104,17 +105,47 @@ def attachment_limit(channel: Channel) -> int:
     return int(channel.config.get("attachment_max_bytes", settings.OMNIDESK_EMAIL_ATTACHMENT_MAX_BYTES))
 
 
+@dataclass(frozen=True)
+class ReadMail:
+    """A stored mail, read: what its processing needs before it writes anything."""
+
+    parsed: ParsedMail
+    authentication: Authentication
+    automatic: str
+    kind: str  # the sender's identity
+    address: str
+
+
+def read_mail(event: InboundEvent) -> ReadMail:
+    channel = event.channel
+    parsed = parse_mail(raw_of(event))
+    authentication = read_authentication(parsed.authentication_results, channel=channel)
+    automatic = loops.automatic_reason(parsed, channel)
+    kind, address = sender_address(parsed, authentication=authentication)
+    return ReadMail(parsed, authentication, automatic, kind, address)
+
+
+def mail_sender(event: InboundEvent) -> Sender | None:
+    """Who wrote the mail, for the batch's prelude, which hands the read mail back to `process_mail_event` (a mail is
+    parsed once). None for a bounce: recording it may make no timeline entry at all."""
+    read = read_mail(event)
+    if read.parsed.is_bounce:
+        return None
+    return Sender(read.kind, read.address, read.parsed.from_name, prepared=read)
+
+
 def process_mail_event(event: InboundEvent) -> Interaction | None:
     """The worker's processor for stored mail: parse, resolve the sender, thread, append, route, acknowledge."""
     # Idempotent by construction: the worker runs a processor only on an unprocessed event it holds locked, and
     # marks it processed in the same transaction; the interaction's unique (channel, external id) backs that up.
     channel = event.channel
-    parsed = parse_mail(raw_of(event))
+    read = prepared_for(event.pk)
+    if not isinstance(read, ReadMail):
+        read = read_mail(event)
+    parsed, authentication, automatic = read.parsed, read.authentication, read.automatic
+    kind, address = read.kind, read.address
     if parsed.is_bounce and record_bounce(parsed):
         return None
-    authentication = read_authentication(parsed.authentication_results, channel=channel)
-    automatic = loops.automatic_reason(parsed, channel)
-    kind, address = sender_address(parsed, authentication=authentication)
     # Embedded mode runs tasks in-process, one at a time: a parent still pending is simply next in line, and
     # deferring would only re-enter this task synchronously. Process it here instead.
     eager = bool(settings.CELERY_TASK_ALWAYS_EAGER)
@@ -219,8 +250,7 @@ def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
         for parent in parents.select_for_update(of=("self",)).select_related("channel__queue"):
             parent.attempts = max(parent.attempts, 2)  # in memory only: "retried", so it does not defer either
             made = process_one(parent)
-            InboundEvent.objects.filter(pk=parent.pk).update(processed_at=timezone.now(), last_error="")
-            note_processed_in_batch(event_id=parent.pk, interaction=made)
+            note_processed_in_batch(event_id=parent.pk, interaction=made)  # marked processed with its batch
     finally:
         _ancestry.reset(token)
 

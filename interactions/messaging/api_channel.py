@@ -15,6 +15,7 @@ from typing import Any
 from rest_framework import serializers
 
 from customers.models import Identity
+from interactions.inbound_batch import Sender
 from interactions.intake import timestamped_signature
 from interactions.messaging import http
 from interactions.messaging.services import (
@@ -24,6 +25,7 @@ from interactions.messaging.services import (
     receive_provider_message,
     recipient_of,
     record_provider_id,
+    sender_of,
 )
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.outbound import DeliveryError, SendResult
@@ -88,12 +90,23 @@ def event_from_data(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return str(data["id"]), data
 
 
+def sender(event: InboundEvent) -> Sender | None:
+    """Who wrote the event, for the batch's prelude: None for a delivery status."""
+    if event.payload.get("type") == "status":
+        return None
+    return sender_of(parse_message(event.channel, event.payload))
+
+
 def process_event(event: InboundEvent) -> Interaction | None:
     data, channel = event.payload, event.channel
     if data.get("type") == "status":
         return apply_receipt(
             channel=channel, external_id=data["message_id"], status=data["status"], error=data.get("error", "")
         )
+    return receive_provider_message(channel=channel, message=parse_message(channel, data))
+
+
+def parse_message(channel: Channel, data: dict[str, Any]) -> ParsedMessage:
     meta: dict[str, Any] = {"provider": "api"}
     if data.get("location"):
         meta["location"] = data["location"]
@@ -103,18 +116,17 @@ def process_event(event: InboundEvent) -> Interaction | None:
         Media(filename=a["filename"], content_type=a.get("content_type", ""), size=a.get("size", 0), url=a["url"])
         for a in data.get("attachments") or []
     ]
-    sender = data["from"]
-    message = ParsedMessage(
+    author = data["from"]
+    return ParsedMessage(
         identity_kind=Identity.Kind.EXTERNAL,
         # Scoped by channel: two sources' "42" are two different people.
-        address=f"{channel.uuid}:{sender['id']}",
+        address=f"{channel.uuid}:{author['id']}",
         external_id=str(data["id"]),
         text=data.get("text", ""),
-        display_name=sender.get("name", ""),
+        display_name=author.get("name", ""),
         meta=meta,
         media=media,
     )
-    return receive_provider_message(channel=channel, message=message)
 
 
 def send(interaction: Interaction) -> SendResult:

@@ -22,10 +22,11 @@ class MessagingConfig(AppConfig):
         post_save.connect(forget_channels, sender=Channel, dispatch_uid="messaging.forget_channels")
         post_delete.connect(forget_channels, sender=Channel, dispatch_uid="messaging.forget_channels")
 
-        inbound.register_processor("twilio", refuse_unparseable(twilio.process_event))
-        inbound.register_processor("meta", refuse_unparseable(meta.process_event))
-        inbound.register_processor("telegram", refuse_unparseable(telegram.process_event))
-        inbound.register_processor("api", refuse_unparseable(api_channel.process_event))
+        # `sender`: who wrote an event, so that a batch resolves and locks all its senders at once.
+        inbound.register_processor("twilio", refuse_unparseable(twilio.process_event), sender=twilio.sender)
+        inbound.register_processor("meta", refuse_unparseable(meta.process_event), sender=meta.sender)
+        inbound.register_processor("telegram", refuse_unparseable(telegram.process_event), sender=telegram.sender)
+        inbound.register_processor("api", refuse_unparseable(api_channel.process_event), sender=api_channel.sender)
 
         outbound.register_sender(Channel.Kind.SMS, twilio.send)
         outbound.register_sender(Channel.Kind.WHATSAPP, services.send_whatsapp)

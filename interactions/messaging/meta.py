@@ -19,6 +19,7 @@ from django.conf import settings
 from customers.models import Identity
 from interactions import outbound
 from interactions.adapters import InvalidPayload
+from interactions.inbound_batch import Sender
 from interactions.messaging import http
 from interactions.messaging.services import (
     Media,
@@ -27,6 +28,7 @@ from interactions.messaging.services import (
     receive_provider_message,
     recipient_of,
     record_provider_id,
+    sender_of,
     whatsapp_window_open,
     window_closed_error,
 )
@@ -209,6 +211,16 @@ def mark_read_up_to(*, channel: Channel, item: dict[str, Any]) -> None:
     )
     for interaction in unread:
         outbound.record_delivery_status(interaction=interaction, status=Interaction.Status.READ)
+
+
+def sender(event: InboundEvent) -> Sender | None:
+    """Who wrote the event, for the batch's prelude: None for receipts, reads and echoes."""
+    payload = event.payload
+    if "whatsapp_message" in payload:
+        return sender_of(parse_whatsapp(payload["whatsapp_message"], payload.get("contact") or {}))
+    if "messaging" in payload and not payload["messaging"]["message"].get("is_echo"):
+        return sender_of(parse_messaging(payload["messaging"], event.channel.kind))
+    return None
 
 
 def process_event(event: InboundEvent) -> Interaction | None:

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
-from customers.services import lock_customer_by_identity, normalize_address
+from customers.services import lock_customer_by_identity, locked_in_batch, normalize_address
 from interactions import outbound
 from interactions.announcements import announce_delivery_status
+from interactions.inbound_batch import Sender, known_absent
 from interactions.messaging.models import PendingReceipt
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from interactions.outbound import SendResult
@@ -54,11 +55,18 @@ class ParsedMessage:
     media: list[Media] = field(default_factory=list)
 
 
+def sender_of(message: ParsedMessage) -> Sender:
+    """Who wrote `message`, for the batch's prelude (interactions/inbound_batch.py)."""
+    return Sender(message.identity_kind, message.address, message.display_name, message_id=message.external_id)
+
+
 def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "") -> Customer:
     """The customer behind a sender, row-locked. A number first seen on WhatsApp joins the customer who already has
     it as a phone (and the other way round): the same E.164 number is the same person on both channels."""
     if kind in NUMBER_KINDS:
         address = normalize_address(kind, address)
+        if (locked := locked_in_batch(kind=kind, address=address)) is not None:
+            return locked  # the batch's prelude resolved and locked it (a number known in its kind, or new in both)
         known = (
             Customer.objects.select_for_update(of=("self",))
             .filter(identities__kind=kind, identities__address=address, merged_into__isnull=True)
@@ -85,9 +93,10 @@ def receive_provider_message(*, channel: Channel, message: ParsedMessage) -> Int
     # The fetch task runs this module's verbs (messaging.tasks imports it): the task is looked up when used.
     from interactions.messaging.tasks import fetch_attachment_task
 
-    existing = Interaction.objects.filter(channel=channel, external_id=message.external_id).first()
-    if existing is not None:
-        return existing
+    if not known_absent(channel_id=channel.pk, message_id=message.external_id):
+        existing = Interaction.objects.filter(channel=channel, external_id=message.external_id).first()
+        if existing is not None:
+            return existing
     customer = lock_customer_for_sender(
         kind=message.identity_kind, address=message.address, display_name=message.display_name
     )

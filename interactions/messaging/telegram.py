@@ -14,6 +14,7 @@ from django.conf import settings
 
 from customers.models import Identity
 from interactions.adapters import InvalidPayload
+from interactions.inbound_batch import Sender
 from interactions.messaging import http
 from interactions.messaging.services import (
     Media,
@@ -21,6 +22,7 @@ from interactions.messaging.services import (
     receive_provider_message,
     recipient_of,
     record_provider_id,
+    sender_of,
 )
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.outbound import DeliveryError, SendResult
@@ -82,6 +84,12 @@ def parse_message(message: dict[str, Any]) -> ParsedMessage:
         meta=meta,
         media=media,
     )
+
+
+def sender(event: InboundEvent) -> Sender | None:
+    """Who wrote the event, for the batch's prelude: None for what makes no timeline entry."""
+    message = event.payload.get("message")
+    return sender_of(parse_message(message)) if isinstance(message, dict) else None
 
 
 def process_event(event: InboundEvent) -> Interaction | None:

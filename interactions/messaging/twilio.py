@@ -14,6 +14,7 @@ from django.conf import settings
 
 from customers.models import Identity
 from interactions.adapters import InvalidPayload
+from interactions.inbound_batch import Sender
 from interactions.messaging import http
 from interactions.messaging.services import (
     Media,
@@ -22,6 +23,7 @@ from interactions.messaging.services import (
     receive_provider_message,
     recipient_of,
     record_provider_id,
+    sender_of,
     whatsapp_window_open,
     window_closed_error,
 )
@@ -81,6 +83,13 @@ def parse_message(params: dict[str, Any]) -> ParsedMessage:
         meta=meta,
         media=media,
     )
+
+
+def sender(event: InboundEvent) -> Sender | None:
+    """Who wrote the event, for the batch's prelude: None for a delivery receipt."""
+    if event.payload.get("MessageStatus", "") not in INBOUND_STATUSES:
+        return None
+    return sender_of(parse_message(event.payload))
 
 
 def process_event(event: InboundEvent) -> Interaction | None:

@@ -1,0 +1,164 @@
+"""The batch's prelude: what every message of an ingest batch needs, fetched for all of them at once.
+
+Message by message, ingest looked up and locked its sender (identity SELECT, customer SELECT … FOR UPDATE, on a new
+sender a customer and an identity INSERT, each in a savepoint) and then the sender's cases (two or three SELECT …
+FOR UPDATE): ~8–12 statements per message (docs/performance.md). Before its loop, a batch now names every sender
+(`register_sender`: each channel family says who wrote an event, without writing anything), resolves and locks them
+all in id order (customers/batch.py), and locks their cases in one statement (interactions/continuity.py); the
+per-message verbs then find them without a statement. Same answers, same rules: what cannot be prepared here (an
+unparseable payload, an address that does not normalize, a channel that names no sender) takes the per-message path.
+
+A batch of one goes straight through, as before: nothing to share, and a retried event (it may process its parents
+first, waiting on their rows: interactions/mail) keeps the per-message order of locks, so a batch holding a retried
+event is not prepared either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from customers.batch import batch_keys, drop_unused, lock_customers_by_identities
+from customers.models import Customer
+from customers.services import customers_locked_for_batch
+from interactions import continuity
+from interactions.models import InboundEvent, Interaction
+
+logger = logging.getLogger(__name__)
+
+# As inbound.NOT_ISOLATED (which imports this module): failures that are no event's fault stop the batch.
+NOT_ONE_EVENTS_FAULT: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, OperationalError, InterfaceError)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote an event: the identity its processor will lock, and what the processor may reuse (`prepared`, e.g.
+    the parsed mail) instead of computing it again."""
+
+    kind: str
+    address: str
+    display_name: str = ""
+    prepared: Any = None
+    # The external id of the timeline entry it will make, when its processor first looks whether it exists (a
+    # provider may send one message under two webhook ids): the batch looks for all of them in one statement.
+    message_id: str = ""
+
+
+SenderOf = Callable[[InboundEvent], Sender | None]
+SENDERS: dict[str, SenderOf] = {}
+
+
+def register_sender(key: str, sender_of: SenderOf) -> None:
+    """How to name the sender of an event of `key` (a processor's key, see inbound.register_processor), with no
+    writes; None when the event has none (a receipt). It may raise: the event then takes the per-message path."""
+    SENDERS[key] = sender_of
+
+
+@dataclass
+class Prelude:
+    created: set[int] = field(default_factory=set)  # customers made here (see `finish`)
+
+
+_prepared: ContextVar[dict[int, Any] | None] = ContextVar("batch_prepared", default=None)
+# (channel id, message id) of the batch's messages that had no timeline entry when it started, each taken once.
+_absent: ContextVar[set[tuple[int, str]] | None] = ContextVar("batch_absent", default=None)
+
+
+def known_absent(*, channel_id: int, message_id: str) -> bool:
+    """True when the batch found no entry for this message when it started, and nobody asked since: no need to look.
+    Asked once per message: a second ask (a failed attempt's retry within the batch) looks again."""
+    absent = _absent.get()
+    if absent is None or (channel_id, message_id) not in absent:
+        return False
+    absent.discard((channel_id, message_id))
+    return True
+
+
+def absent_messages(events: list[InboundEvent], senders: dict[int, Sender]) -> set[tuple[int, str]]:
+    """The batch's message ids with no timeline entry yet, in one statement (a batch has one channel)."""
+    channel_of = {event.pk: event.channel_id for event in events}
+    wanted = {(channel_of[event_id], s.message_id) for event_id, s in senders.items() if s.message_id}
+    if not wanted:
+        return set()
+    present = set(
+        Interaction.objects.filter(
+            channel_id__in={channel_id for channel_id, _m in wanted},
+            external_id__in={message_id for _c, message_id in wanted},
+        ).values_list("channel_id", "external_id")
+    )
+    return wanted - present
+
+
+def prepared_for(event_id: int) -> Any:
+    """What the batch's `Sender` of `event_id` carried for its processor (None outside a prepared batch)."""
+    prepared = _prepared.get()
+    return None if prepared is None else prepared.get(event_id)
+
+
+def senders_of(events: list[InboundEvent]) -> dict[int, Sender]:
+    senders: dict[int, Sender] = {}
+    for event in events:
+        sender_of = SENDERS.get(event.provider or event.channel.kind)
+        if sender_of is None:
+            continue
+        try:
+            sender = sender_of(event)
+        except NOT_ONE_EVENTS_FAULT:
+            raise  # the task's time is up (a pathological mail), or the connection is gone: as in the batch's loop
+        except Exception:  # a poison payload: its own processing fails, in its savepoint
+            continue
+        if sender is not None:
+            senders[event.pk] = sender
+    return senders
+
+
+@contextmanager
+def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
+    """Within the block, the batch's senders are locked and resolved, and their cases locked (see the module)."""
+    prelude = Prelude()
+    senders = {} if len(events) < 2 or any(event.attempts > 1 for event in events) else senders_of(events)
+    wanted = batch_keys((s.kind, s.address, s.display_name) for s in senders.values())
+    customers: dict[tuple[str, str], Customer] = {}
+    if wanted:
+        try:
+            with transaction.atomic():
+                customers, prelude.created = lock_customers_by_identities(wanted=wanted)
+        except NOT_ONE_EVENTS_FAULT:
+            raise  # the connection, not the batch's data: the batch fails as a whole and is retried
+        except Exception:
+            logger.exception("could not prepare an ingest batch; its messages go one by one")
+            customers = {}
+    token = _prepared.set({event_id: sender.prepared for event_id, sender in senders.items()})
+    absent_token = _absent.set(absent_messages(events, senders))
+    try:
+        with (
+            customers_locked_for_batch(customers),
+            continuity.cases_locked_for_batch(
+                customer_ids={customer.pk for customer in customers.values()}, now=timezone.now()
+            ),
+        ):
+            yield prelude
+    finally:
+        _prepared.reset(token)
+        _absent.reset(absent_token)
+
+
+def message_failed(prelude: Prelude) -> None:
+    """A message of the batch rolled back to its savepoint: cases it changed in memory are no longer what the
+    database holds, so the rest of the batch looks them up again."""
+    continuity.forget_batch_cases()
+
+
+def finish(prelude: Prelude, *, all_done: bool) -> None:
+    """At the batch's end: unless every message was processed, drop the customers made for those that were not
+    (rolled back or deferred, their per-message path would have left none)."""
+    if not all_done:
+        drop_unused(created=prelude.created)
