@@ -92,16 +92,9 @@ def cases_locked_for_batch(*, customer_ids: set[int], now: datetime) -> Iterator
     """Lock the cases of `customer_ids` the rule may pick (one statement, id order); `decide_case` uses them within.
 
     The window is widened by a minute: each message applies the exact one with its own `now`."""
-    since = now - reopen_window() - timedelta(minutes=1)
     cases = BatchCases({customer_id: [] for customer_id in customer_ids})
     if customer_ids:
-        candidates = (
-            _locked()
-            .filter(customer_id__in=customer_ids)
-            .filter(~Q(status=Conversation.Status.RESOLVED) | Q(resolved_at__gte=since))
-            .order_by("pk")
-        )
-        for case in candidates:
+        for case in _candidates(customer_ids=customer_ids, since=now - reopen_window() - timedelta(minutes=1)):
             cases.by_customer[case.customer_id].append(case)
     token = _batch_cases.set(cases)
     try:
@@ -129,9 +122,23 @@ def _newest_first(case: Conversation) -> tuple[bool, datetime, int]:
     return (case.last_message_at is None, case.last_message_at or datetime.min.replace(tzinfo=UTC), case.pk)
 
 
-def _from_batch(customer: Customer) -> list[Conversation] | None:
+def _candidates(*, customer_ids: set[int], since: datetime) -> QuerySet[Conversation]:
+    """The cases the rule may pick for these customers, locked: not resolved, or resolved since `since`."""
+    return (
+        _locked()
+        .filter(customer_id__in=customer_ids)
+        .filter(~Q(status=Conversation.Status.RESOLVED) | Q(resolved_at__gte=since))
+        .order_by("pk")
+    )
+
+
+def _cases_of(customer: Customer, now: datetime) -> list[Conversation]:
+    """The customer's candidate cases: the running batch's when it holds them, else read (and locked) now."""
     cases = _batch_cases.get()
-    return None if cases is None else cases.by_customer.get(customer.pk)
+    held = None if cases is None else cases.by_customer.get(customer.pk)
+    if held is not None:
+        return held
+    return list(_candidates(customer_ids={customer.pk}, since=now - reopen_window()))
 
 
 def case_intent(conversation: Conversation) -> Intent | None:
@@ -171,24 +178,15 @@ def decide_case(
     say themselves what they answer (email): without a marker, only a recently active case continues.
     """
     now = now or timezone.now()
-    batch = _from_batch(customer)
+    cases = _cases_of(customer, now)
     if threaded is not None:
-        found = next((case for case in batch or () if case.pk == threaded.pk), None)
-        if found is None:  # not one the batch holds (another customer's, or resolved long ago): look
+        found = next((case for case in cases if case.pk == threaded.pk), None)
+        if found is None:  # not among the customer's candidates (another customer's, or resolved long ago): look
             found = _locked().filter(pk=threaded.pk).first()
         if found is not None and found.status != Conversation.Status.RESOLVED:
             return Decision(found, THREAD)
-    if batch is not None:
-        unresolved = [case for case in batch if case.status != Conversation.Status.RESOLVED]
-        open_case = max(unresolved, key=_newest_first) if unresolved else None
-    else:
-        open_case = (
-            _locked()
-            .filter(customer=customer)
-            .exclude(status=Conversation.Status.RESOLVED)
-            .order_by("-last_message_at", "-id")
-            .first()
-        )
+    unresolved = [case for case in cases if case.status != Conversation.Status.RESOLVED]
+    open_case = max(unresolved, key=_newest_first) if unresolved else None
     message_intent: Intent | None = None
     detected = False
     if open_case is not None:
@@ -201,23 +199,13 @@ def decide_case(
         if not about_something_else(open_case, message_intent):
             return Decision(open_case, OPEN_CASE)
         return Decision(None, NEW_INTENT)
-    if batch is not None:
-        since = now - reopen_window()
-        resolved = [
-            case
-            for case in batch
-            if case.status == Conversation.Status.RESOLVED
-            and case.resolved_at is not None
-            and case.resolved_at >= since
-        ]
-        recent = max(resolved, key=lambda case: (case.resolved_at, case.pk)) if resolved else None
-    else:
-        recent = (
-            _locked()
-            .filter(customer=customer, status=Conversation.Status.RESOLVED, resolved_at__gte=now - reopen_window())
-            .order_by("-resolved_at", "-id")
-            .first()
-        )
+    since = now - reopen_window()
+    resolved = [
+        case
+        for case in cases
+        if case.status == Conversation.Status.RESOLVED and case.resolved_at is not None and case.resolved_at >= since
+    ]
+    recent = max(resolved, key=lambda case: (case.resolved_at, case.pk)) if resolved else None
     if recent is not None:
         message_intent = message_intent if detected else confident_intent(text)
         current = case_intent(recent)

@@ -25,8 +25,8 @@ Signed webhooks: tests/signing.py; the realtime events a block published: tests/
 
 from __future__ import annotations
 
+import contextlib
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,7 +48,7 @@ from tests import mail_support, phone_factories
 from tests.browser import launch_chromium
 from tests.factories import customer_with_earlier_chat
 from tests.messaging_support import FakeProvider, running_provider
-from tests.stack import Stack
+from tests.stack import Stack, wait_until
 
 # Playwright's sync API and the websocket helpers run an event loop in the test's thread; the ORM calls the tests
 # make there are plain blocking setup and assertions.
@@ -74,11 +74,23 @@ def _flush_retrying_on_deadlock(teardown: Any) -> Any:
                 if "deadlock" not in f"{error} {error.__cause__}" or attempt == attempts - 1:
                     raise
                 # A flood test leaves the worker a backlog: retrying at once met its next transaction every time
-                # (five deadlocks in a row). A pause lets it finish what it holds.
-                time.sleep(0.2 * (attempt + 1))
+                # (five deadlocks in a row). Retry once no other session of this database is inside a transaction.
+                # A worker that never pauses times this out: the next attempt may still find a gap.
+                with contextlib.suppress(TimeoutError):
+                    wait_until(_others_idle, timeout=5.0, message="the live worker's transactions to end")
         return None
 
     return flush
+
+
+def _others_idle() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND xact_start IS NOT NULL"
+        )
+        (busy,) = cursor.fetchone()
+    return busy == 0
 
 
 TransactionTestCase._fixture_teardown = _flush_retrying_on_deadlock(TransactionTestCase._fixture_teardown)  # type: ignore[attr-defined]
