@@ -379,11 +379,6 @@ class EventFailed(Exception):
         self.error = error
 
 
-# Failures that are not one event's fault: the connection or the server went away, or the task's time is up. The
-# whole batch stops (and is retried); isolating them would record every event of the batch as failed.
-NOT_ISOLATED = inbound_batch.NOT_ONE_EVENTS_FAULT
-
-
 def process_claimed_events(*, event_ids: list[int], raise_for: int = 0) -> dict[int, Interaction | None]:
     """Turn claimed events into timeline entries in one transaction; their announcements go out in one push.
 
@@ -421,15 +416,17 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
                         interactions[event.pk] = process_one(event)
                 except DeferProcessing as deferral:
                     deferred.append((event.pk, deferral.countdown))
-                    inbound_batch.message_failed(prelude)
-                except NOT_ISOLATED:
+                    inbound_batch.message_failed()
+                except inbound_batch.NOT_ONE_EVENTS_FAULT:
+                    # Not one event's fault: the whole batch stops and is retried (isolating it would record every
+                    # event of the batch as failed).
                     raise
                 except Exception as error:
                     # Parents it processed ahead of their turn rolled back with it: they are pending again.
                     for event_id in set(interactions) - before:
                         del interactions[event_id]
                     failures[event.pk] = error
-                    inbound_batch.message_failed(prelude)
+                    inbound_batch.message_failed()
                     if event.pk != raise_for:
                         record_isolated_failure(event_id=event.pk, error=error)
             inbound_batch.finish(prelude, all_done=not (failures or deferred))

@@ -34,7 +34,8 @@ from interactions.models import InboundEvent, Interaction
 
 logger = logging.getLogger(__name__)
 
-# As inbound.NOT_ISOLATED (which imports this module): failures that are no event's fault stop the batch.
+# Failures that are no event's fault (the connection, the task's time): they stop the batch, in its prelude as in
+# its loop (interactions/inbound.py).
 NOT_ONE_EVENTS_FAULT: tuple[type[BaseException], ...] = (SoftTimeLimitExceeded, OperationalError, InterfaceError)
 
 
@@ -151,7 +152,7 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
         _absent.reset(absent_token)
 
 
-def message_failed(prelude: Prelude) -> None:
+def message_failed() -> None:
     """A message of the batch rolled back to its savepoint: cases it changed in memory are no longer what the
     database holds, so the rest of the batch looks them up again."""
     continuity.forget_batch_cases()

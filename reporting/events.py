@@ -133,12 +133,6 @@ def read_context(*, queue_id: int | None, conversation_id: int) -> EventContext:
     return context_of(row)
 
 
-def calendar_and_intent(*, queue_id: int | None, conversation_id: int) -> tuple[BusinessCalendar | None, int | None]:
-    """The queue's calendar and the conversation's intent in one query."""
-    context = read_context(queue_id=queue_id, conversation_id=conversation_id)
-    return context.calendar, context.intent_id
-
-
 def business_terms(
     *, queue_id: int | None, at: datetime, duration_seconds: float | None, calendar: Any = None
 ) -> tuple[bool, float | None]:

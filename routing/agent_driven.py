@@ -62,8 +62,8 @@ def _sql() -> str:
     required = RoutingItem.required_skills.through._meta.db_table
     optional = RoutingItem.optional_skills.through._meta.db_table
     held = f"SELECT s.skill_id FROM {AgentSkill._meta.db_table} s WHERE s.agent_id = %(profile)s"
-    item_columns = ", ".join(f"h.{c}" for c in engine._columns(RoutingItem))
-    queue_columns = ", ".join(f"q.{c}" for c in engine._columns(Queue))
+    item_columns = rows.columns(RoutingItem, alias="h")
+    queue_columns = rows.columns(Queue, alias="q")
     head = (
         f"SELECT i.* FROM {items} i WHERE i.queue_id = m.queue_id AND i.state = 'waiting'"
         " AND i.capacity_class = ANY(%(classes)s)"
@@ -78,20 +78,6 @@ def _sql() -> str:
         f" CROSS JOIN LATERAL ({head}) h WHERE m.user_id = %(user)s"
         " ORDER BY h.rank + q.aging_acceleration * %(now_minutes)s DESC, h.queued_at, h.id LIMIT 1"
     )
-
-
-def lock_agent(*, user_id: int) -> AgentProfile | None:
-    """The agent's profile, locked (SELECT … FOR UPDATE): the agent-driven decision's first step, once per refill."""
-    if connection.vendor != "postgresql":
-        return AgentProfile.objects.select_for_update().filter(user_id=user_id).first()
-    sql = (
-        f"SELECT {rows.columns(AgentProfile, alias='p')} FROM {AgentProfile._meta.db_table} p"
-        " WHERE p.user_id = %s FOR UPDATE"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    return None if row is None else rows.from_row(AgentProfile, row)
 
 
 def close_resolved(*, user_id: int, now: datetime) -> None:

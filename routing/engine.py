@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
-from routing import capacity, recording
+from routing import capacity, recording, rows
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
@@ -165,7 +165,7 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool, columns:
     # The whole profile and user rows come back with the lock: loading them again was one more query per decision.
     # `columns` (routing/recording.py) names them apart, for use inside a larger statement.
     if columns is None:
-        columns = ", ".join([f"p.{c}" for c in _columns(AgentProfile)] + [f"u.{c}" for c in _columns(get_user_model())])
+        columns = f"{rows.columns(AgentProfile, alias='p')}, {rows.columns(get_user_model(), alias='u')}"
     return (
         f"SELECT {columns} FROM {profiles} p JOIN {users} u ON u.id = p.user_id{joins} WHERE {' AND '.join(where)} "
         f"ORDER BY {order}{load}::float / NULLIF({limit}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
@@ -186,21 +186,7 @@ def _lock_best_agent_sql(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
-        return None
-    User = get_user_model()
-    split = len(_columns(AgentProfile))
-    profile = AgentProfile.from_db(connection.alias, _names(AgentProfile), row[:split])
-    profile.user = User.from_db(connection.alias, _names(User), row[split:])
-    return profile
-
-
-def _columns(model: Any) -> list[str]:
-    return [field.column for field in model._meta.concrete_fields]
-
-
-def _names(model: Any) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
+    return None if row is None else rows.agent_from_row(row)
 
 
 def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_user_ids: Collection[int] = ()) -> str:

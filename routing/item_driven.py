@@ -134,6 +134,8 @@ def lock_waiting_batch(
 ) -> list[RoutingItem]:
     """The next SCAN_BATCH waiting items of `queue` in routing order, in `classes`, after `after`, none of whose
     needs is in `blocked`: locked, skipping those a rival holds."""
+    # route_next takes its batches with `next_batch`; this simpler form shares its WHERE (`_batch_where`), which
+    # tests/test_route_sql_forms.py checks through it against the ORM form.
     if connection.vendor != "postgresql":
         return _lock_waiting_batch_orm(queue=queue, classes=classes, after=after, blocked=blocked)
     where, params = _batch_where(queue=queue, after=after, blocked=blocked)

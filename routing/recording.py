@@ -69,26 +69,16 @@ def lock_and_record(
         row = cursor.fetchone()
     if row is None:
         return None
-    User = get_user_model()
-    split, width = rows.width(AgentProfile), rows.width(AgentProfile) + rows.width(User)
-    profile = AgentProfile.from_db(connection.alias, _names(AgentProfile), row[:split])
-    profile.user = User.from_db(connection.alias, _names(User), row[split:width])
-    return profile, _recorded(row[width:])
+    width = rows.width(AgentProfile) + rows.width(get_user_model())
+    return rows.agent_from_row(row[:width]), _recorded(row[width:])
 
 
 def agent_columns() -> str:
     """The locking query's select list for `lock_and_record`: the profile's and user's columns, named apart."""
     return ", ".join(
-        [f"p.{c} AS p_{c}" for c in _columns(AgentProfile)] + [f"u.{c} AS u_{c}" for c in _columns(get_user_model())]
+        [f"p.{c} AS p_{c}" for c in rows.column_names(AgentProfile)]
+        + [f"u.{c} AS u_{c}" for c in rows.column_names(get_user_model())]
     )
-
-
-def _columns(model: Any) -> list[str]:
-    return [field.column for field in model._meta.concrete_fields]
-
-
-def _names(model: Any) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
 
 
 def _load_column(capacity_class: str) -> str:
@@ -112,7 +102,9 @@ def _statement(chosen: str, load: str, *, agent_columns: bool) -> str:
     customers, channels = Customer._meta.db_table, Channel._meta.db_table
     agent = ""
     if agent_columns:
-        names = [f"p_{c}" for c in _columns(AgentProfile)] + [f"u_{c}" for c in _columns(get_user_model())]
+        names = [f"p_{c}" for c in rows.column_names(AgentProfile)] + [
+            f"u_{c}" for c in rows.column_names(get_user_model())
+        ]
         agent = ", ".join(f"chosen.{name}" for name in names) + ", "
     return (
         f"WITH chosen AS MATERIALIZED ({chosen}),"

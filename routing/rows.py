@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connection
+
+from routing.models import AgentProfile
 
 
 def columns(model: Any, *, alias: str) -> str:
     """The model's concrete columns, in the order `from_row` expects, qualified with `alias`."""
     return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
+
+
+def column_names(model: Any) -> list[str]:
+    """The model's concrete column names, in the order `from_row` expects."""
+    return [field.column for field in model._meta.concrete_fields]
 
 
 def width(model: Any) -> int:
@@ -26,3 +34,12 @@ def from_row(model: Any, row: Sequence[Any]) -> Any:
         for field, value in zip(fields, row, strict=True)
     ]
     return model.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+def agent_from_row(row: Sequence[Any]) -> AgentProfile:
+    """An agent's profile with its user, from a row of the profile's columns followed by the user's."""
+    User = get_user_model()
+    split = width(AgentProfile)
+    profile: AgentProfile = from_row(AgentProfile, row[:split])
+    profile.user = from_row(User, row[split : split + width(User)])
+    return profile

@@ -90,15 +90,14 @@ def route_item(
     *,
     item: RoutingItem,
     failed: dict[tuple[Any, ...], str] | None = None,
-    pool: list[engine.PoolGroup] | None = None,
     hopeless: bool = False,
 ) -> AgentProfile | None:
     """Give one waiting item to the best agent now (push) or offer it (offer mode); else store why it waits.
 
     The caller holds the item's lock (or just created it). `failed` remembers, within one decision, the needs
-    (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again. `pool`
-    (engine.agent_pool) lets a hopeless item fail without the locking query; so does `hopeless`, the caller's own
-    snapshot check (item_driven.next_batch: no free agent has the skills).
+    (class, skills, refusals) no agent could meet: the next item with the same needs is not asked again.
+    `hopeless`, the caller's snapshot check (item_driven.next_batch: no free agent has the skills), lets the item fail
+    without the locking query.
     """
     # No savepoint: the caller's transaction holds the item's lock, and nothing here needs a partial rollback.
     with transaction.atomic(savepoint=False):
@@ -106,10 +105,6 @@ def route_item(
         refused = offers.refused_by(item)
         needs = (item.queue_id, item.capacity_class, tuple(skill_ids), tuple(sorted(refused)))
         profile = None
-        hopeless = hopeless or (
-            pool is not None
-            and not engine.could_serve(pool, capacity_class=item.capacity_class, skill_ids=skill_ids, refused=refused)
-        )
         push = item.queue.mode != Queue.Mode.OFFER and connection.vendor == "postgresql"
         if not hopeless and (failed is None or needs not in failed):
             if push:
@@ -181,7 +176,7 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
     routed = 0
     while routed < limit:
         with transaction.atomic():
-            profile = agent_driven.lock_agent(user_id=user.pk)
+            profile = AgentProfile.objects.select_for_update().filter(user=user).first()
             if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
                 return routed
             profile.user = user
