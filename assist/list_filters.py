@@ -99,7 +99,7 @@ def _at_risk(conversations: QuerySet[Conversation]) -> list[Conversation]:
 def filtered_lists(*, user: Any, filters: ListFilters) -> dict[str, Any]:
     """The desk's Mine and Queue lists under `filters` (a list the scope leaves out is None)."""
     base = access.conversations_actionable_by(user).select_related("customer", "channel", "assignee")
-    base = base.filter(status=filters.status)
+    base = access.with_preview_for(user, base.filter(status=filters.status))
     if filters.queue_id is not None:
         base = base.filter(queue_id=filters.queue_id)
     if filters.channel:

@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Left
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -174,6 +175,34 @@ def searchable_interactions_for(user: Any, queryset: QuerySet[Interaction]) -> Q
     if is_supervisor(user) or not is_active_agent(user):
         return visible
     return visible.filter(_actionable_q(user, "conversation__") | _not_confidential_q("conversation__"))
+
+
+# How much of the last entry a conversation list shows (the live list's events carry the same length).
+PREVIEW_LENGTH = 140
+
+
+def with_preview_for(user: Any, queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """`queryset` annotated with `preview`: the start of the last entry `user` may read in each conversation.
+
+    The last entry of any kind where they may act (notes included), the last non-note where the conversation is
+    merely visible, nothing in a conversation that is confidential for them (metadata only).
+    """
+    entries = Interaction.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
+    any_entry = Subquery(entries.annotate(head=Left("text", PREVIEW_LENGTH)).values("head")[:1])
+    if not is_active_agent(user):
+        return queryset.none()
+    if is_supervisor(user):
+        return queryset.annotate(preview=any_entry)
+    public_entry = Subquery(
+        entries.exclude(kind=Interaction.Kind.NOTE).annotate(head=Left("text", PREVIEW_LENGTH)).values("head")[:1]
+    )
+    return queryset.annotate(
+        preview=Case(
+            When(_actionable_q(user), then=any_entry),
+            When(_not_confidential_q(), then=public_entry),
+            default=Value(""),
+        )
+    )
 
 
 def redact(user: Any, entries: Iterable[Interaction]) -> list[Interaction]:

@@ -89,7 +89,7 @@ def desk_lists(user: Any) -> dict[str, QuerySet[Conversation]]:
     """The desk's two lists: what is assigned to the agent, and what waits in their queues (work they may act on,
     not everything they may read)."""
     visible = access.conversations_actionable_by(user).select_related("customer", "channel", "assignee")
-    open_ = visible.filter(status=Conversation.Status.OPEN)
+    open_ = access.with_preview_for(user, visible).filter(status=Conversation.Status.OPEN)
     return {
         "mine": open_.filter(assignee=user).order_by("-last_message_at", "-id"),
         "queue": open_.filter(assignee__isnull=True).order_by("queued_at", "id"),

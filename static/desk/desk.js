@@ -32,6 +32,12 @@
     a.setAttribute("hx-push-url", "true");
     a.append(el("span", "customer", c.customer), el("span", "channel", c.channel));
     if (c.preview) a.append(el("span", "preview", c.preview));
+    if (c.last_message_at) {
+      // As the server renders it: the moment of the last message, in the page's language.
+      const when = el("time", "when", new Date(c.last_message_at).toLocaleString(document.documentElement.lang || undefined, { dateStyle: "short", timeStyle: "short" }));
+      when.setAttribute("datetime", c.last_message_at);
+      a.append(when);
+    }
     li.append(a);
     return li;
   }
