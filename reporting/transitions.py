@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from interactions.models import Conversation, Interaction
 from reporting import live, surveys
-from reporting.events import EventContext, record
+from reporting.events import EventContext, context_of, read_context, record
 from reporting.models import EventKind, ReportingEvent
 
 VOICE = "voice"
@@ -170,12 +170,23 @@ def conversation_transferred(*, transfer: Any) -> None:
 # --- voice: a call reports itself (ringing → answered is the ACD wait), not the routing of its conversation ---------
 
 
-def _call_event(call: Any, kind: str, at: datetime | None, **kw: Any) -> None:
+def _call_context(call: Any) -> EventContext | None:
+    """What every event of the call's conversation needs (its intent, its queue's calendar and KPI targets), read once
+    for all the events one transition records: `record` read it again for each (one statement per event). The same
+    queue `record` would use: the call's, else its conversation's. None without a conversation (nothing to read)."""
+    conversation = call.conversation
+    if conversation is None:
+        return None
+    queue_id = call.queue_id if call.queue_id is not None else conversation.queue_id
+    return read_context(queue_id=queue_id, conversation_id=conversation.pk)
+
+
+def _call_event(call: Any, kind: str, at: datetime | None, *, context: EventContext | None, **kw: Any) -> None:
     conversation = call.conversation
     dims: dict[str, Any] = {"queue_id": call.queue_id, "channel_kind": VOICE, "channel_id": call.channel_id}
     if conversation is None:
         dims.update(customer_id=call.customer_id)
-    record(kind=kind, conversation=conversation, at=at, **dims, **kw)
+    record(kind=kind, conversation=conversation, at=at, context=context, **dims, **kw)
 
 
 def _ringing(call: Any) -> datetime | None:
@@ -187,9 +198,12 @@ def call_answered(*, call: Any) -> None:
     """An inbound call answered: it was offered to its queue when it started ringing; ASA's wait is ringing → answer."""
     if call.direction != "in":
         return
-    _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0)
+    context = _call_context(call)
+    _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0, context=context)
     wait = _seconds(_ringing(call), call.answered_at)
-    _call_event(call, EventKind.ANSWERED, call.answered_at, agent_id=call.agent_id, duration_seconds=wait)
+    _call_event(
+        call, EventKind.ANSWERED, call.answered_at, agent_id=call.agent_id, duration_seconds=wait, context=context
+    )
     live.push_soon()
 
 
@@ -199,11 +213,12 @@ def call_ended(*, call: Any) -> None:
     caller hung up (missed and voicemail are not abandons; the callback they get is counted as such)."""
     if call.direction != "in":
         return
+    context = _call_context(call)
     if call.answered_at is None:
-        _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0)
+        _call_event(call, EventKind.OFFERED_TO_QUEUE, _ringing(call), agent_id=0, context=context)
         if call.result == "abandoned":
             wait = _seconds(_ringing(call), call.ended_at)
-            _call_event(call, EventKind.ABANDONED, call.ended_at, agent_id=0, duration_seconds=wait)
+            _call_event(call, EventKind.ABANDONED, call.ended_at, agent_id=0, duration_seconds=wait, context=context)
         live.push_soon()
         return
     held = 0.0
@@ -212,10 +227,13 @@ def call_ended(*, call: Any) -> None:
         at = datetime.fromisoformat(mark["at"])
         if mark["event"] == "hold" and since is None:
             since = at
-            _call_event(call, EventKind.HOLD_START, at, agent_id=call.agent_id)
+            _call_event(call, EventKind.HOLD_START, at, agent_id=call.agent_id, context=context)
         elif mark["event"] == "resumed" and since is not None:
-            held += _seconds(since, at) or 0.0
-            _call_event(call, EventKind.HOLD_STOP, at, agent_id=call.agent_id, duration_seconds=_seconds(since, at))
+            held_for = _seconds(since, at)
+            held += held_for or 0.0
+            _call_event(
+                call, EventKind.HOLD_STOP, at, agent_id=call.agent_id, duration_seconds=held_for, context=context
+            )
             since = None
     if since is not None:  # still on hold when the call ended
         held += _seconds(since, call.ended_at) or 0.0
@@ -225,9 +243,12 @@ def call_ended(*, call: Any) -> None:
             call.ended_at,
             agent_id=call.agent_id,
             duration_seconds=_seconds(since, call.ended_at),
+            context=context,
         )
     talk = max(0.0, (_seconds(call.answered_at, call.ended_at) or 0.0) - held)
-    _call_event(call, EventKind.WRAPUP_START, call.ended_at, agent_id=call.agent_id, duration_seconds=talk)
+    _call_event(
+        call, EventKind.WRAPUP_START, call.ended_at, agent_id=call.agent_id, duration_seconds=talk, context=context
+    )
 
 
 @hook
@@ -244,19 +265,32 @@ def call_wrapped_up(*, call: Any) -> None:
         agent_id=call.agent_id,
         duration_seconds=acw,
         handle_seconds=handle,
+        context=_call_context(call),
     )
+
+
+def _loaded_calendar(channel: Any) -> EventContext | None:
+    """The business calendar of `channel`'s queue as an EventContext, when the caller has loaded that queue already
+    (a call's lock does, interactions/phone/services.py): without it `record` reads the calendar (one statement per
+    missed call). No intent and default KPI targets: only for an event of no conversation that needs no target."""
+    if channel.queue_id is None or not type(channel).queue.is_cached(channel):
+        return None
+    queue = channel.queue
+    return context_of((None, queue.timezone, queue.business_hours, queue.holidays, None, None))
 
 
 @hook
 def callback_requested(*, callback: Any) -> None:
+    conversation = callback.conversation
     record(
         kind=EventKind.CALLBACK_REQUESTED,
-        conversation=callback.conversation,
+        conversation=conversation,
         queue_id=callback.channel.queue_id,
         channel_kind=VOICE,
         channel_id=callback.channel_id,
         customer_id=callback.customer_id,
         agent_id=0,
+        context=_loaded_calendar(callback.channel) if conversation is None else None,
     )
 
 
