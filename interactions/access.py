@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from interactions.models import Attachment, Channel, Conversation, Interaction
 from omnidesk import realtime
+from routing.models import Queue
 
 # People -------------------------------------------------------------------------------------------------------------
 
@@ -77,9 +78,15 @@ class Viewer:
 # Conversations ------------------------------------------------------------------------------------------------------
 
 
+def _member_queues(user: Any) -> QuerySet[Any]:
+    """The ids of `user`'s queues as a subquery: a filter built on it reads the membership inside its own statement
+    (always current, like member_queue_ids, and without a query of its own: a screen pop filters three things)."""
+    return Queue.members.through.objects.filter(user_id=user.pk).values("queue_id")
+
+
 def _actionable_q(user: Any, prefix: str = "") -> Q:
     """Conversations (reached through `prefix`) whose queue `user` is a member of, or which are assigned to them."""
-    return Q(**{f"{prefix}assignee": user}) | Q(**{f"{prefix}queue_id__in": member_queue_ids(user)})
+    return Q(**{f"{prefix}assignee": user}) | Q(**{f"{prefix}queue_id__in": _member_queues(user)})
 
 
 def _not_confidential_q(prefix: str = "") -> Q:
