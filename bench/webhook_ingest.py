@@ -101,7 +101,8 @@ class WebhookStack(Stack):
             env = {**self.env(), "DB_CONN_MAX_AGE": "0"}
         else:
             gunicorn = [
-                sys.executable, "-m", "gunicorn", "omnidesk.wsgi:application", "--bind", f"127.0.0.1:{self.hooks_port}",
+                sys.executable, "-m", "gunicorn", "omnidesk.hooks_wsgi:application",
+                "--bind", f"127.0.0.1:{self.hooks_port}",
                 "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", "4",
                 "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
             ]  # fmt: skip
