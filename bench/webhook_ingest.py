@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--webhook-ingest-server", choices=["gunicorn", "uvicorn"], default="gunicorn", help="serves the webhooks"
     )
     group.add_argument("--webhook-ingest-web-workers", type=int, default=2, help="webhook server processes (2)")
+    group.add_argument(
+        "--webhook-ingest-hooks-threads", type=int, default=16, help="gunicorn threads per process (16, the Procfile's)"
+    )
     group.add_argument("--webhook-ingest-worker-concurrency", type=int, default=2, help="Celery processes (2)")
     group.add_argument(
         "--webhook-ingest-drain-timeout", type=float, default=900, help="give up waiting for a backlog after (900 s)"
@@ -86,6 +89,7 @@ class WebhookStack(Stack):
 
     web_workers: int = 1
     hooks_server: str = "gunicorn"
+    hooks_threads: int = 16
     hooks_port: int = field(default_factory=free_port)
 
     def start_server(self) -> None:
@@ -103,7 +107,7 @@ class WebhookStack(Stack):
             gunicorn = [
                 sys.executable, "-m", "gunicorn", "omnidesk.hooks_wsgi:application",
                 "--bind", f"127.0.0.1:{self.hooks_port}",
-                "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", "4",
+                "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", str(self.hooks_threads),
                 "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
             ]  # fmt: skip
             command = f"{shlex.join(uvicorn)} & exec {shlex.join(gunicorn)}"
@@ -468,6 +472,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
         worker_concurrency=args.webhook_ingest_worker_concurrency,
         web_workers=args.webhook_ingest_web_workers,
         hooks_server=args.webhook_ingest_server,
+        hooks_threads=args.webhook_ingest_hooks_threads,
         extra_env=extra_env,
     )
     try:
