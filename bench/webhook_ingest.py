@@ -1,5 +1,6 @@
 """webhook_ingest: signed Twilio SMS webhooks → InboundEvent → Celery worker → timeline + the agent's desk, on the real
-stack (uvicorn, a Celery worker, PostgreSQL, Redis).
+stack (the webhooks served as in the Procfile by gunicorn and the hooks application, omnidesk/hooks_app.py, or by
+uvicorn and the whole site; the desk's socket by uvicorn; a Celery worker, PostgreSQL, Redis).
 
 What is measured
     burst      N signed webhooks (10 % re-deliveries of an earlier one, 2 % swapped out of order) posted as fast as C
@@ -19,7 +20,8 @@ Reading the line
      "e2e_p99_ms", "lost", "duplicated", …}
 
 Options (prefixed): --webhook-ingest-burst (20000), --webhook-ingest-sustained-seconds (300),
---webhook-ingest-sustained-rate (250), --webhook-ingest-connections (32), --webhook-ingest-web-workers (1),
+--webhook-ingest-sustained-rate (250), --webhook-ingest-connections (32), --webhook-ingest-server (gunicorn|uvicorn),
+--webhook-ingest-web-workers (2), --webhook-ingest-hooks-threads (gunicorn's threads per process, 16),
 --webhook-ingest-worker-concurrency (2), --webhook-ingest-batch-size (worker batch, default the setting's 20).
 Uses its own database (omnidesk_bench_webhook, dropped and re-created) and flushes the Redis db of REDIS_URL.
 """
