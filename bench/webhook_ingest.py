@@ -20,7 +20,8 @@ Reading the line
      "e2e_p99_ms", "lost", "duplicated", …}
 
 Options (prefixed): --webhook-ingest-burst (20000), --webhook-ingest-sustained-seconds (300),
---webhook-ingest-sustained-rate (250), --webhook-ingest-connections (32), --webhook-ingest-server (gunicorn|uvicorn),
+--webhook-ingest-sustained-rate (250), --webhook-ingest-connections (32),
+--webhook-ingest-server (gunicorn|uvicorn|uvicorn-wsgi),
 --webhook-ingest-web-workers (2), --webhook-ingest-hooks-threads (gunicorn's threads per process, 16),
 --webhook-ingest-worker-concurrency (2), --webhook-ingest-batch-size (worker batch, default the setting's 20).
 Uses its own database (omnidesk_bench_webhook, dropped and re-created) and flushes the Redis db of REDIS_URL.
@@ -68,7 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--webhook-ingest-sustained-rate", type=float, default=250, help="sustained rate (250/s)")
     group.add_argument("--webhook-ingest-connections", type=int, default=32, help="client connections (32)")
     group.add_argument(
-        "--webhook-ingest-server", choices=["gunicorn", "uvicorn"], default="gunicorn", help="serves the webhooks"
+        "--webhook-ingest-server",
+        choices=["gunicorn", "uvicorn", "uvicorn-wsgi"],
+        default="gunicorn",
+        help="serves the webhooks",
     )
     group.add_argument("--webhook-ingest-web-workers", type=int, default=2, help="webhook server processes (2)")
     group.add_argument(
@@ -105,6 +109,16 @@ class WebhookStack(Stack):
             # Under ASGI every request runs in a new context with a new database connection: persistent connections
             # (CONN_MAX_AGE > 0) are never reused there and pile up until PostgreSQL refuses clients.
             env = {**self.env(), "DB_CONN_MAX_AGE": "0"}
+        elif self.hooks_server == "uvicorn-wsgi":
+            # The hooks application through uvicorn's own WSGI bridge (deprecated by uvicorn; measured for comparison
+            # only): a pool of threads that keep their database connections, as gunicorn's do.
+            hooks = [
+                sys.executable, "-m", "uvicorn", "omnidesk.hooks_wsgi:application", "--interface", "wsgi",
+                "--host", "127.0.0.1", "--port", str(self.hooks_port), "--workers", str(self.web_workers),
+                "--no-access-log", "--lifespan", "off", "--backlog", "2048",
+            ]  # fmt: skip
+            command = f"{shlex.join(uvicorn)} & exec {shlex.join(hooks)}"
+            env = self.env()
         else:
             gunicorn = [
                 sys.executable, "-m", "gunicorn", "omnidesk.hooks_wsgi:application",
