@@ -1,9 +1,9 @@
 """The `hooks` process's WSGI application: the providers' webhooks, with only the middleware a webhook needs.
 
 A webhook is a signed machine-to-machine POST: it has no session, no user, no CSRF token, no language, no flash
-messages, no htmx, no login to throttle, and its answer is never a page. Through the site's middleware (13 layers:
+messages, no htmx, no login to throttle, and its answer is never a page. Through the site's middleware (12 layers:
 WhiteNoise, sessions, locale, CSRF, auth, messages, htmx, CSP built per response, axes…) and the site's URLconf
-(resolved after the API, the desk, the customers… patterns) the accept path spent about 40 % of its CPU outside the
+(resolved after the API, the desk, the customers… patterns) the accept path spent over 40 % of its CPU outside the
 view (docs/deployment.md, "The hooks application"). Here it goes through:
 
 - SecurityMiddleware: the HTTPS redirect, HSTS, nosniff, Referrer-Policy and COOP, from the same settings;
