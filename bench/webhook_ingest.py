@@ -1,5 +1,6 @@
 """webhook_ingest: signed Twilio SMS webhooks → InboundEvent → Celery worker → timeline + the agent's desk, on the real
-stack (uvicorn, a Celery worker, PostgreSQL, Redis).
+stack (the webhooks served as in the Procfile by gunicorn and the hooks application, omnidesk/hooks_app.py, or by
+uvicorn and the whole site; the desk's socket by uvicorn; a Celery worker, PostgreSQL, Redis).
 
 What is measured
     burst      N signed webhooks (10 % re-deliveries of an earlier one, 2 % swapped out of order) posted as fast as C
@@ -19,7 +20,9 @@ Reading the line
      "e2e_p99_ms", "lost", "duplicated", …}
 
 Options (prefixed): --webhook-ingest-burst (20000), --webhook-ingest-sustained-seconds (300),
---webhook-ingest-sustained-rate (250), --webhook-ingest-connections (32), --webhook-ingest-web-workers (1),
+--webhook-ingest-sustained-rate (250), --webhook-ingest-connections (32),
+--webhook-ingest-server (gunicorn|uvicorn|uvicorn-wsgi),
+--webhook-ingest-web-workers (2), --webhook-ingest-hooks-threads (gunicorn's threads per process, 16),
 --webhook-ingest-worker-concurrency (2), --webhook-ingest-batch-size (worker batch, default the setting's 20).
 Uses its own database (omnidesk_bench_webhook, dropped and re-created) and flushes the Redis db of REDIS_URL.
 """
@@ -66,9 +69,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--webhook-ingest-sustained-rate", type=float, default=250, help="sustained rate (250/s)")
     group.add_argument("--webhook-ingest-connections", type=int, default=32, help="client connections (32)")
     group.add_argument(
-        "--webhook-ingest-server", choices=["gunicorn", "uvicorn"], default="gunicorn", help="serves the webhooks"
+        "--webhook-ingest-server",
+        choices=["gunicorn", "uvicorn", "uvicorn-wsgi"],
+        default="gunicorn",
+        help="serves the webhooks",
     )
     group.add_argument("--webhook-ingest-web-workers", type=int, default=2, help="webhook server processes (2)")
+    group.add_argument(
+        "--webhook-ingest-hooks-threads", type=int, default=16, help="gunicorn threads per process (16, the Procfile's)"
+    )
     group.add_argument("--webhook-ingest-worker-concurrency", type=int, default=2, help="Celery processes (2)")
     group.add_argument(
         "--webhook-ingest-drain-timeout", type=float, default=900, help="give up waiting for a backlog after (900 s)"
@@ -86,6 +95,7 @@ class WebhookStack(Stack):
 
     web_workers: int = 1
     hooks_server: str = "gunicorn"
+    hooks_threads: int = 16
     hooks_port: int = field(default_factory=free_port)
 
     def start_server(self) -> None:
@@ -99,10 +109,21 @@ class WebhookStack(Stack):
             # Under ASGI every request runs in a new context with a new database connection: persistent connections
             # (CONN_MAX_AGE > 0) are never reused there and pile up until PostgreSQL refuses clients.
             env = {**self.env(), "DB_CONN_MAX_AGE": "0"}
+        elif self.hooks_server == "uvicorn-wsgi":
+            # The hooks application through uvicorn's own WSGI bridge (deprecated by uvicorn; measured for comparison
+            # only): a pool of threads that keep their database connections, as gunicorn's do.
+            hooks = [
+                sys.executable, "-m", "uvicorn", "omnidesk.hooks_wsgi:application", "--interface", "wsgi",
+                "--host", "127.0.0.1", "--port", str(self.hooks_port), "--workers", str(self.web_workers),
+                "--no-access-log", "--lifespan", "off", "--backlog", "2048",
+            ]  # fmt: skip
+            command = f"{shlex.join(uvicorn)} & exec {shlex.join(hooks)}"
+            env = self.env()
         else:
             gunicorn = [
-                sys.executable, "-m", "gunicorn", "omnidesk.wsgi:application", "--bind", f"127.0.0.1:{self.hooks_port}",
-                "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", "4",
+                sys.executable, "-m", "gunicorn", "omnidesk.hooks_wsgi:application",
+                "--bind", f"127.0.0.1:{self.hooks_port}",
+                "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", str(self.hooks_threads),
                 "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
             ]  # fmt: skip
             command = f"{shlex.join(uvicorn)} & exec {shlex.join(gunicorn)}"
@@ -467,6 +488,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
         worker_concurrency=args.webhook_ingest_worker_concurrency,
         web_workers=args.webhook_ingest_web_workers,
         hooks_server=args.webhook_ingest_server,
+        hooks_threads=args.webhook_ingest_hooks_threads,
         extra_env=extra_env,
     )
     try:

@@ -33,7 +33,7 @@ def twilio_webhook(request: HttpRequest, channel: UUID) -> HttpResponse:
     def handle() -> HttpResponse:
         found = get_webhook_channel(provider="twilio", uuid=channel)
         raw = request.body  # read first: request.POST would consume the stream
-        params = [(name, value) for name in request.POST for value in request.POST.getlist(name)]
+        params = [(name, value) for name, values in request.POST.lists() for value in values]
         refusal = intake.check_twilio(
             auth_token=str(found.secrets.get("auth_token", "")),
             urls=intake.twilio_urls(channel=found, request=request),
