@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
-from routing import capacity, recording, rows
+from routing import capacity, prepared, recording, rows
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
@@ -184,7 +184,7 @@ def _lock_best_agent_sql(
         "exclude": list(exclude_user_ids),
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        prepared.execute(cursor, sql, params)
         row = cursor.fetchone()
     return None if row is None else rows.agent_from_row(row)
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from routing import capacity, engine, rows
+from routing import capacity, engine, prepared, rows
 from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem
 
 # The needs of an item no agent could meet in this decision (engine.same_needs as values): class, required and
@@ -63,7 +63,9 @@ def next_batch(*, queue: Queue, after: RoutingItem | None, blocked: list[Needs])
         # Agents in the pool are available members: only an empty pool leaves the question open.
         return Batch(classes, True if pool else None, items, servable)
     with connection.cursor() as cursor:
-        cursor.execute(_next_batch_sql(len(blocked), after is not None), _next_batch_params(queue, after, blocked))
+        prepared.execute(
+            cursor, _next_batch_sql(len(blocked), after is not None), _next_batch_params(queue, after, blocked)
+        )
         fetched = cursor.fetchall()
     head = fetched[0]
     classes = frozenset(c for c, free in zip(engine.CLASSES, head[1:4], strict=True) if free)
