@@ -61,12 +61,16 @@ class StatementCounter:
         return execute(sql, params, many, context)
 
 
+def backend_pid(connection: Any) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
 def server_cpu_seconds(connection: Any) -> float | None:
     """CPU time (user + system) of the PostgreSQL backend serving `connection`, from /proc (None when the server is
     on another host): unlike wall-clock figures, it does not grow with the machine's load."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+    pid = backend_pid(connection)
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()

@@ -166,6 +166,8 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool, columns:
     # `columns` (routing/recording.py) names them apart, for use inside a larger statement.
     if columns is None:
         columns = f"{rows.columns(AgentProfile, alias='p')}, {rows.columns(get_user_model(), alias='u')}"
+    # Without skills, the index agentprofile_<class>_order (migration 0009) serves this ORDER BY: keep the two
+    # expressions written alike, or PostgreSQL falls back to joining and sorting every available member.
     return (
         f"SELECT {columns} FROM {profiles} p JOIN {users} u ON u.id = p.user_id{joins} WHERE {' AND '.join(where)} "
         f"ORDER BY {order}{load}::float / NULLIF({limit}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "

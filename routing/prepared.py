@@ -26,6 +26,9 @@ from django.db import connection
 _prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 _unsure: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
+# Prepared name → the statement's text, for profiles that report statements by kind (bench/routing_profile.py).
+statements: dict[str, str] = {}
+
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
@@ -57,6 +60,7 @@ def _convert(sql: str) -> Converted:
 
     body = _PLACEHOLDER.sub(number, sql)
     name = "routing_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
+    statements[name] = sql
     return Converted(name, body, tuple(order))
 
 
@@ -69,7 +73,9 @@ def execute(cursor: Any, sql: str, params: Sequence[Any] | Mapping[str, Any]) ->
     raw = connection.connection
     converted = _convert(sql)
     values = [params[key] for key in converted.order]  # type: ignore[index]
-    arguments = f"EXECUTE {converted.name}({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {converted.name}"
+    arguments = f"EXECUTE {converted.name}"
+    if values:
+        arguments += f"({', '.join(['%s'] * len(values))})"
     done = _prepared.setdefault(raw, set())
     if converted.name in _unsure.get(raw, ()):
         cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_prepared_statements WHERE name = %s)", [converted.name])
