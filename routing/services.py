@@ -163,11 +163,30 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
             after = batch.items[-1]
 
 
-def route_queue(*, queue: Queue, limit: int = 1000) -> int:
-    """Assign as much of `queue` as free capacity allows (the periodic sweep and presence changes)."""
+def route_queue(*, queue: Queue, limit: int = 1000, per_transaction: int = 1) -> int:
+    """Assign as much of `queue` as free capacity allows (the periodic sweep and presence changes).
+
+    `per_transaction` > 1 makes up to that many decisions in one transaction, their announcements written and sent
+    together (realtime.batched): the commit, the announcement's statements and its push are paid once per group
+    instead of once per decision. The decisions and their order are the same; what changes is that a failure rolls
+    back its whole group (earlier groups stay), and the agents chosen stay locked until the group commits (rivals
+    skip them or, for an agent-driven refill of one of them, wait for the group). Default 1: as before.
+    """
     routed = 0
-    while routed < limit and route_next(queue=queue) is not None:
-        routed += 1
+    while routed < limit:
+        size = min(per_transaction, limit - routed)
+        if size <= 1:
+            if route_next(queue=queue) is None:
+                return routed
+            routed += 1
+            continue
+        done = 0
+        with transaction.atomic(), realtime.batched():
+            while done < size and route_next(queue=queue) is not None:
+                done += 1
+        routed += done
+        if done < size:
+            return routed
     return routed
 
 
