@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=300)
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--per-transaction", type=int, default=1, help="decisions per transaction (route_queue)")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative (default) or tottime")
     parser.add_argument(
         "--no-cprofile", action="store_true", help="statements and their wall time only (no profiler overhead)"
@@ -97,7 +98,7 @@ def main() -> None:
 
     from interactions.models import Conversation
     from interactions.services import resolve_conversation
-    from routing.services import route_next
+    from routing.services import route_next, route_queue
 
     settings.OMNIDESK_STATS_LIVE = False
     queue = routing.populate(agents=args.agents, waiting=args.waiting)
@@ -109,10 +110,14 @@ def main() -> None:
     with connection.execute_wrapper(counter):
         if not args.no_cprofile:
             profiler.enable()
-        for _ in range(args.decisions):
-            if route_next(queue=queue) is None:
+        while done < args.decisions:
+            if args.per_transaction > 1:
+                step = route_queue(queue=queue, limit=args.per_transaction, per_transaction=args.per_transaction)
+            else:
+                step = 0 if route_next(queue=queue) is None else 1
+            if step == 0:
                 break
-            done += 1
+            done += step
         profiler.disable()
     cpu = time.process_time() - cpu0
     print(
