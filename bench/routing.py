@@ -23,6 +23,10 @@ Reading a line
     - double_assignments: conversations with more than one assignment row; over_capacity: agent/class pairs above
       capacity. Both must be 0.
     The candidate queries' EXPLAIN ANALYZE goes to stderr with --routing-explain.
+    With --routing-per-transaction N (> 1), a separate mode, reported as "bench": "routing_sweep": the phase calls
+    the sweep `route_queue(limit=N, per_transaction=N)` instead of `route_next`, so N decisions share one
+    transaction, commit and announcement write; assign_p50/p99_ms are then the group's time divided by its decisions,
+    and assignments_per_s counts decisions as before. The single-decision figures are the mode without the option.
 
 Uses its own database (DATABASE_URL with the name replaced by `omnidesk_bench_routing`, plus `_<suffix>` when
 BENCH_DATABASE_SUFFIX is set; dropped and re-created).
@@ -61,12 +65,16 @@ class StatementCounter:
         return execute(sql, params, many, context)
 
 
+def backend_pid(connection: Any) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
 def server_cpu_seconds(connection: Any) -> float | None:
     """CPU time (user + system) of the PostgreSQL backend serving `connection`, from /proc (None when the server is
     on another host): unlike wall-clock figures, it does not grow with the machine's load."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+    pid = backend_pid(connection)
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
@@ -81,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--routing-waiting", type=int, default=10_000, help="waiting items (default 10,000)")
     group.add_argument("--routing-releases", type=int, default=300, help="resolve-and-refill decisions timed")
     group.add_argument("--routing-explain", action="store_true", help="print EXPLAIN ANALYZE of the queries")
+    group.add_argument(
+        "--routing-per-transaction",
+        type=int,
+        default=1,
+        help="a separate mode (bench 'routing_sweep'): the sweep route_queue(per_transaction=N) decides N items per"
+        " transaction; timed per group, reported per decision (default 1: the single-decision bench)",
+    )
 
 
 def recreate(database_url: str) -> str:
@@ -207,7 +222,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     from interactions.models import Conversation
     from interactions.services import resolve_conversation
     from routing.models import AgentProfile, Assignment
-    from routing.services import route_next
+    from routing.services import route_next, route_queue
 
     # The supervisors' figures are coalesced to one a second in production; here they would only add noise.
     settings.OMNIDESK_STATS_LIVE = False
@@ -221,15 +236,20 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     load_before = os.getloadavg()[0]
     server_before = server_cpu_seconds(connection)
     started = time.perf_counter()
+    group = max(args.routing_per_transaction, 1)
     with connection.execute_wrapper(statements):
         while True:
             t0, c0 = time.perf_counter(), time.process_time()
-            item = route_next(queue=queue)
+            if group == 1:
+                done = 0 if route_next(queue=queue) is None else 1
+            else:
+                done = route_queue(queue=queue, limit=group, per_transaction=group)
             elapsed, spent = time.perf_counter() - t0, time.process_time() - c0
-            if item is None:
+            if done == 0:
                 break
-            timings.append(elapsed)
-            cpu.append(spent)
+            # Sweep mode: each decision of a group is counted with the group's time shared out (its mean).
+            timings.extend([elapsed / done] * done)
+            cpu.extend([spent / done] * done)
     wall = time.perf_counter() - started
     server_after = server_cpu_seconds(connection)
     load_after = os.getloadavg()[0]
@@ -256,7 +276,8 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     rel = sorted(t * 1000 for t in releases)
     emit(
         {
-            "bench": "routing",
+            "bench": "routing" if group == 1 else "routing_sweep",
+            "per_transaction": group,
             "agents": args.routing_agents,
             "waiting": args.routing_waiting,
             "decisions": len(timings),

@@ -25,31 +25,55 @@ from typing import Any
 
 from bench import routing
 from bench.environment import migrate, setup_django
+from routing import prepared
 
 
 class StatementCounter:
     """A database execute wrapper counting statements by their first words, and the wall time each kind waits
     (the driver's round trip: PostgreSQL's work plus the queue for the CPU on a loaded machine)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | None = None) -> None:
         self.kinds: Counter[str] = Counter()
         self.seconds: defaultdict[str, float] = defaultdict(float)
+        # The PostgreSQL backend's CPU per kind (from /proc, in clock ticks: summed over many statements).
+        self.pid = pid
+        self.server: defaultdict[str, float] = defaultdict(float)
+
+    def _server_seconds(self) -> float:
+        if self.pid is None:
+            return 0.0
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        words = sql.split()[:2]
+        text = sql
+        if sql.startswith(("EXECUTE routing_", "PREPARE routing_")):
+            # A prepared statement of routing/prepared.py: named after the statement it runs.
+            name = sql.split()[1].split("(")[0]
+            text = f"{sql.split()[0][:4]} {prepared.statements.get(name, name)}"
+        words = text.split()[: 3 if text is not sql else 2]
         if words and words[-1].startswith('"s') and "SAVEPOINT" in words[0]:
             words[-1] = "…"  # one kind, whatever the savepoint's generated name
         kind = " ".join(words)[:40]
         self.kinds[kind] += 1
-        started = time.perf_counter()
+        started, server = time.perf_counter(), self._server_seconds()
         try:
             return execute(sql, params, many, context)
         finally:
             self.seconds[kind] += time.perf_counter() - started
+            self.server[kind] += self._server_seconds() - server
 
     def report(self, per: int) -> None:
+        print("  per decision: statements × ms waited, server CPU ms, kind")
         for kind, n in self.kinds.most_common():
-            print(f"  {n / per:6.2f} × {self.seconds[kind] * 1000 / per:7.2f} ms  {kind}")
+            print(
+                f"  {n / per:6.2f} × {self.seconds[kind] * 1000 / per:7.2f} ms"
+                f" {self.server[kind] * 1000 / per:6.2f} ms  {kind}"
+            )
 
 
 def main() -> None:
@@ -59,6 +83,8 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=300)
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--per-transaction", type=int, default=1, help="decisions per transaction (route_queue)")
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative (default) or tottime")
     parser.add_argument(
         "--no-cprofile", action="store_true", help="statements and their wall time only (no profiler overhead)"
     )
@@ -72,21 +98,26 @@ def main() -> None:
 
     from interactions.models import Conversation
     from interactions.services import resolve_conversation
-    from routing.services import route_next
+    from routing.services import route_next, route_queue
 
     settings.OMNIDESK_STATS_LIVE = False
     queue = routing.populate(agents=args.agents, waiting=args.waiting)
     route_next(queue=queue)  # warm the caches (content types, query compilation)
-    counter = StatementCounter()
+    pid = routing.backend_pid(connection)
+    counter = StatementCounter(pid)
     profiler = cProfile.Profile()
     done, cpu0 = 0, time.process_time()
     with connection.execute_wrapper(counter):
         if not args.no_cprofile:
             profiler.enable()
-        for _ in range(args.decisions):
-            if route_next(queue=queue) is None:
+        while done < args.decisions:
+            if args.per_transaction > 1:
+                step = route_queue(queue=queue, limit=args.per_transaction, per_transaction=args.per_transaction)
+            else:
+                step = 0 if route_next(queue=queue) is None else 1
+            if step == 0:
                 break
-            done += 1
+            done += step
         profiler.disable()
     cpu = time.process_time() - cpu0
     print(
@@ -96,13 +127,13 @@ def main() -> None:
     counter.report(max(done, 1))
     if not args.no_cprofile:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
 
     conversations = list(
         Conversation.objects.filter(assignee__isnull=False).select_related("assignee")[: args.releases]
     )
-    counter = StatementCounter()
+    counter = StatementCounter(pid)
     profiler = cProfile.Profile()
     cpu0 = time.process_time()
     with connection.execute_wrapper(counter):
@@ -120,7 +151,7 @@ def main() -> None:
     counter.report(n)
     if not args.no_cprofile:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
 
 

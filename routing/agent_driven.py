@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
 from interactions.models import Conversation
-from routing import engine, rows
+from routing import engine, prepared, rows
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Offer, Queue, RoutingItem
 
 
@@ -46,7 +47,7 @@ def lock_best_item_for_agent(*, profile: AgentProfile, classes: Collection[str])
         "now_minutes": engine.minutes_since_epoch(timezone.now()),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_sql(), params)
+        prepared.execute(cursor, _sql(), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -56,6 +57,7 @@ def lock_best_item_for_agent(*, profile: AgentProfile, classes: Collection[str])
     return item
 
 
+@lru_cache(maxsize=1)
 def _sql() -> str:
     items, queues = RoutingItem._meta.db_table, Queue._meta.db_table
     members = Queue.members.through._meta.db_table
@@ -105,4 +107,4 @@ def close_resolved(*, user_id: int, now: datetime) -> None:
         "closed": RoutingItem.State.CLOSED.value,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        prepared.execute(cursor, sql, params)

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
-from routing import capacity, recording, rows
+from routing import capacity, prepared, recording, rows
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
@@ -166,6 +166,8 @@ def _candidate_sql(capacity_class: str, *, skills: bool, exclude: bool, columns:
     # `columns` (routing/recording.py) names them apart, for use inside a larger statement.
     if columns is None:
         columns = f"{rows.columns(AgentProfile, alias='p')}, {rows.columns(get_user_model(), alias='u')}"
+    # Without skills, the index agentprofile_<class>_order (migration 0009) serves this ORDER BY: keep the two
+    # expressions written alike, or PostgreSQL falls back to joining and sorting every available member.
     return (
         f"SELECT {columns} FROM {profiles} p JOIN {users} u ON u.id = p.user_id{joins} WHERE {' AND '.join(where)} "
         f"ORDER BY {order}{load}::float / NULLIF({limit}, 0), p.last_assigned_at ASC NULLS FIRST, p.id "
@@ -184,7 +186,7 @@ def _lock_best_agent_sql(
         "exclude": list(exclude_user_ids),
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        prepared.execute(cursor, sql, params)
         row = cursor.fetchone()
     return None if row is None else rows.agent_from_row(row)
 

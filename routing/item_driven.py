@@ -9,14 +9,14 @@ same statement, rows and lock (FOR UPDATE SKIP LOCKED), with the column names ta
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from routing import capacity, engine, rows
+from routing import capacity, engine, prepared, rows
 from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem
 
 # The needs of an item no agent could meet in this decision (engine.same_needs as values): class, required and
@@ -33,7 +33,7 @@ class Batch(NamedTuple):
 
     classes: frozenset[str]  # the classes in which some available member of the queue has room
     available: bool | None  # whether some member is available at all (None: not known)
-    items: list[RoutingItem]
+    items: Sequence[RoutingItem]
     # Per item, whether some available member with room in its class has every skill it wants now (a snapshot
     # without locks, like the pool: a "yes" is confirmed by the locking candidate query, a "no" skips that query).
     servable: list[bool]
@@ -63,14 +63,42 @@ def next_batch(*, queue: Queue, after: RoutingItem | None, blocked: list[Needs])
         # Agents in the pool are available members: only an empty pool leaves the question open.
         return Batch(classes, True if pool else None, items, servable)
     with connection.cursor() as cursor:
-        cursor.execute(_next_batch_sql(len(blocked), after is not None), _next_batch_params(queue, after, blocked))
+        prepared.execute(
+            cursor, _next_batch_sql(len(blocked), after is not None), _next_batch_params(queue, after, blocked)
+        )
         fetched = cursor.fetchall()
     head = fetched[0]
     classes = frozenset(c for c, free in zip(engine.CLASSES, head[1:4], strict=True) if free)
     width = rows.width(RoutingItem)
-    items = [rows.from_row(RoutingItem, row[4 : 4 + width]) for row in fetched if row[4] is not None]
-    servable = [bool(row[4 + width]) for row in fetched if row[4] is not None]
-    return Batch(classes, bool(head[0]), items, servable)
+    taken = [row for row in fetched if row[4] is not None]
+    servable = [bool(row[4 + width]) for row in taken]
+    return Batch(classes, bool(head[0]), LazyItems([row[4 : 4 + width] for row in taken]), servable)
+
+
+class LazyItems(Sequence[RoutingItem]):
+    """The batch's items, each built from its row when first read: a decision usually stops at the first servable
+    item, so building all ten model instances (from_row, ~40 µs each) was mostly wasted."""
+
+    def __init__(self, raw: list[Sequence[Any]]) -> None:
+        self._raw = raw
+        self._built: dict[int, RoutingItem] = {}
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> RoutingItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RoutingItem]: ...
+
+    def __getitem__(self, index: int | slice) -> RoutingItem | list[RoutingItem]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._raw)))]
+        position = range(len(self._raw))[index]  # IndexError past the end ends iteration
+        if position not in self._built:
+            self._built[position] = rows.from_row(RoutingItem, self._raw[position])
+        return self._built[position]
 
 
 def _next_batch_params(queue: Queue, after: RoutingItem | None, blocked: list[Needs]) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -28,12 +29,22 @@ def width(model: Any) -> int:
 def from_row(model: Any, row: Sequence[Any]) -> Any:
     """A model instance from a raw row of its concrete columns, as the ORM would load it: `from_db` alone skips the
     fields' `from_db_value` (psycopg2 hands a jsonb list over as text)."""
+    names, converters = _loading(model)
+    values = list(row)
+    if len(values) != len(names):
+        raise ValueError(f"{model.__name__}: {len(values)} values for {len(names)} columns")
+    for position, convert in converters:
+        values[position] = convert(values[position], None, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+@cache
+def _loading(model: Any) -> tuple[list[str], list[tuple[int, Any]]]:
+    # The attribute names and the fields that convert their value, found once per model rather than per row (a
+    # decision builds a dozen instances; the hasattr per field per row was a visible share of its Python).
     fields = model._meta.concrete_fields
-    values = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, row, strict=True)
-    ]
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+    converters = [(n, field.from_db_value) for n, field in enumerate(fields) if hasattr(field, "from_db_value")]
+    return [field.attname for field in fields], converters
 
 
 def agent_from_row(row: Sequence[Any]) -> AgentProfile:
