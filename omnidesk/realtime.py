@@ -168,7 +168,9 @@ EVENT_ID_LOCK = 7_303_640_912
 
 
 def _write_and_send(pending: Sequence[tuple[Event, list[str]]]) -> None:
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (2 statements of every ingest batch): nothing catches a failed
+    # write to carry on, so the caller's whole transaction rolls back with it, as the change it announces must.
+    with transaction.atomic(savepoint=False):
         _lock_event_ids()
         _write(pending)
 
