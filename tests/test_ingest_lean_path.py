@@ -1,0 +1,111 @@
+"""The inbound message's hot path pays only what the message needs (issue 16): a continuing chat message in a batch of
+one reads no intents, no reporting context, no channel kind the task was told, and takes no savepoint; the answers
+(the case it continues, its reporting event, a new case for another intent) are the same as before."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from customers.models import Customer
+from interactions import continuity, inbound
+from interactions.models import Channel, Conversation, InboundEvent, Interaction
+from reporting.events import read_context
+from reporting.models import EventKind, ReportingEvent
+from routing.models import ConversationIntent, Intent, Queue
+
+pytestmark = pytest.mark.django_db
+
+
+def chat(channel: Channel, visitor: str, text: str) -> InboundEvent:
+    return inbound.record_widget_message(channel=channel, visitor_id=visitor, uuid=str(uuid.uuid4()), text=text)
+
+
+def process_alone(event: InboundEvent) -> Interaction:
+    made = inbound.process_claimed_events(event_ids=inbound.claim_inbound_events(event_id=event.pk))
+    interaction = made[event.pk]
+    assert interaction is not None
+    return interaction
+
+
+@pytest.fixture
+def intents(billing_queue: Queue) -> dict[str, Intent]:
+    billing = Intent.objects.create(
+        key="billing",
+        name="Billing",
+        keywords=["facture", "invoice", "remboursement", "refund"],
+        examples=["ma facture est fausse", "I was charged twice on my invoice"],
+    )
+    delivery = Intent.objects.create(
+        key="delivery",
+        name="Delivery",
+        keywords=["livraison", "colis", "delivery", "parcel"],
+        examples=["mon colis n'est pas arrivé", "where is my parcel"],
+    )
+    return {"billing": billing, "delivery": delivery}
+
+
+def statements(captured: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_continues_a_chat_in_a_batch_of_one_without_intents_savepoints_or_reporting_reads(
+    alice: Any, carla: Customer, chat_channel: Channel
+) -> None:
+    first = process_alone(chat(chat_channel, "carla-visitor", "My order is late"))
+    event = chat(chat_channel, "carla-visitor", "Any news?")
+
+    with CaptureQueriesContext(connection) as captured:
+        inbound.process_inbound_event(event_id=event.pk, channel_id=chat_channel.pk, kind=chat_channel.kind)
+
+    made = Interaction.objects.get(external_id=event.external_id)
+    assert made.conversation_id == first.conversation_id and made.meta["continuity"] == continuity.OPEN_CASE
+    sql = statements(captured)
+    assert not [s for s in sql if 'FROM "routing_intent"' in s], "no intent detection: the case has no intent"
+    assert not [s for s in sql if s.startswith(("SAVEPOINT", "RELEASE"))], "a batch of one needs no savepoint"
+    assert not [s for s in sql if s.startswith('SELECT "interactions_channel"."kind"')], "the task named the kind"
+    assert not [s for s in sql if s.startswith("SELECT (SELECT ci.intent_id")], "the case came with its context"
+    assert len(sql) == 18
+
+
+def test_it_records_a_customer_message_with_the_context_reporting_would_have_read(
+    alice: Any, carla: Customer, chat_channel: Channel, support_queue: Queue, intents: dict[str, Intent]
+) -> None:
+    # Open one minute a week, three days from today: the event is out of business hours, which only the queue's
+    # calendar can tell.
+    support_queue.business_hours = {str((timezone.now().weekday() + 3) % 7): [["09:00", "09:01"]]}
+    support_queue.save()
+    first = process_alone(chat(chat_channel, "carla-visitor", "Ma facture est fausse, je veux un remboursement"))
+    assert ConversationIntent.objects.get(conversation_id=first.conversation_id).intent == intents["billing"]
+
+    later = process_alone(chat(chat_channel, "carla-visitor", "Ma facture, toujours rien ?"))
+
+    assert later.conversation_id == first.conversation_id
+    event = ReportingEvent.objects.get(kind=EventKind.CUSTOMER_MESSAGE, at=later.created_at)
+    expected = read_context(queue_id=support_queue.pk, conversation_id=first.conversation_id)
+    assert event.intent_id == expected.intent_id == intents["billing"].pk
+    assert event.in_business_hours is False
+
+
+def test_it_opens_a_new_case_for_another_intent_within_a_batch_too(
+    alice: Any, carla: Customer, chat_channel: Channel, intents: dict[str, Intent]
+) -> None:
+    bill = process_alone(chat(chat_channel, "carla-visitor", "Ma facture est fausse, je veux un remboursement"))
+    parcel = chat(chat_channel, "carla-visitor", "Et mon colis n'est pas arrivé, où est la livraison ?")
+    other = chat(chat_channel, "vb-someone", "Hello")
+
+    made = inbound.process_claimed_events(
+        event_ids=inbound.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, limit=10)
+    )
+
+    about_parcel = made[parcel.pk]
+    assert about_parcel is not None and made[other.pk] is not None
+    assert about_parcel.conversation_id != bill.conversation_id
+    assert about_parcel.meta["continuity"] == continuity.NEW_INTENT
+    assert Conversation.objects.filter(customer=carla).count() == 2
