@@ -12,9 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from customers.models import Customer
-from interactions import continuity, inbound
+from customers.models import Customer, Identity
+from interactions import continuity, inbound, visitors
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
+from omnidesk import realtime
+from omnidesk.models import EventAudience
 from reporting.events import read_context
 from reporting.models import EventKind, ReportingEvent
 from routing.models import ConversationIntent, Intent, Queue
@@ -109,3 +111,29 @@ def test_it_opens_a_new_case_for_another_intent_within_a_batch_too(
     assert about_parcel.conversation_id != bill.conversation_id
     assert about_parcel.meta["continuity"] == continuity.NEW_INTENT
     assert Conversation.objects.filter(customer=carla).count() == 2
+
+
+def test_it_pushes_a_batchs_chat_message_to_every_widget_of_its_customer_on_that_channel(
+    alice: Any, chat_channel: Channel, carla: Customer
+) -> None:
+    phone, laptop = visitors.new_visitor_id(channel=chat_channel), visitors.new_visitor_id(channel=chat_channel)
+    elsewhere = Channel.objects.create(kind=Channel.Kind.CHAT, name="Other site", queue=chat_channel.queue)
+    for address in (phone, laptop, visitors.new_visitor_id(channel=elsewhere)):
+        Identity.objects.create(customer=carla, kind=Identity.Kind.WIDGET, address=address)
+    mine = chat(chat_channel, phone, "Hello from my phone")
+    chat(chat_channel, visitors.new_visitor_id(channel=chat_channel), "Hi")
+
+    with CaptureQueriesContext(connection) as captured:
+        made = inbound.process_claimed_events(
+            event_ids=inbound.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, limit=10)
+        )
+
+    entry = made[mine.pk]
+    assert entry is not None and entry.customer_id == carla.pk
+    assert not [s for s in statements(captured) if "LIKE" in s], "the batch read its customers' widgets at once"
+    pushed = set(
+        EventAudience.objects.filter(
+            event__data__message__uuid=mine.external_id, group__startswith=realtime.VISITOR_PREFIX
+        ).values_list("group", flat=True)
+    )
+    assert pushed == {realtime.visitor_group(phone), realtime.visitor_group(laptop)}
