@@ -30,10 +30,8 @@ from customers.services import lock_customer_by_identity
 from interactions import inbound_batch, lanes
 from interactions.adapters import InvalidPayload, widget
 
-# The debounce lives in inbound_nudge; its verbs are part of this module's interface (`inbound.nudge_channel`…).
-from interactions.inbound_nudge import KIND_HEADER as KIND_HEADER
-from interactions.inbound_nudge import _mark_store as _mark_store
-from interactions.inbound_nudge import clear_pending_mark, enqueue_inbound_event, nudge_channel
+# The debounce's mark lives in inbound_nudge; its names are part of this module's interface (`inbound.pending_mark`…).
+from interactions.inbound_nudge import _mark_store, clear_pending_mark
 from interactions.inbound_nudge import pending_mark as pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
@@ -126,6 +124,66 @@ def one_nudge_per_channel() -> Iterator[None]:
         yield
     finally:
         _nudged_in_block.reset(token)
+
+
+def nudge_channel(*, channel_id: int, event_id: int = 0, kind: str | None = None) -> None:
+    """Make sure a task will claim the channel's committed pending events: publish one unless one is waiting.
+
+    `event_id` 0 names no event: the task then claims only events never attempted. `kind`: the channel's, when the
+    caller holds it (it picks the lane; else it is read when a lane is set).
+    """
+    store = _mark_store()
+    if store is not None:
+        try:
+            if not store.set(pending_mark(channel_id), event_id, nx=True, ex=settings.OMNIDESK_INBOUND_RETRY_AFTER):
+                return
+        except Exception:
+            logger.exception("could not check the ingest mark of channel %s; publishing anyway", channel_id)
+    if not enqueue_inbound_event(event_id=event_id, channel_id=channel_id, kind=kind) and store is not None:
+        try:
+            store.delete(pending_mark(channel_id))  # else events would skip publishing until the mark expires
+        except Exception:
+            logger.exception("could not clear the ingest mark of channel %s", channel_id)
+
+
+# The Celery message header carrying the channel's kind, when the publisher knew it (see `enqueue_inbound_event`).
+KIND_HEADER = "omnidesk_channel_kind"
+
+
+def enqueue_inbound_event(
+    *,
+    event_id: int,
+    countdown: float = 0,
+    channel_id: int | None = None,
+    retake: bool = False,
+    kind: str | None = None,
+) -> bool:
+    """Publish a task for `event_id` (and a batch); with `channel_id` it is the channel's debounced task. False if
+    the broker refused it. `retake`: see `process_inbound_event`."""
+    from interactions.tasks import process_inbound_event_task
+
+    options: dict[str, Any] = {"countdown": countdown}
+    if kind is None and lanes.lane_queues():
+        kind = lanes.kind_of(channel_id=channel_id, event_id=event_id)
+    queue = lanes.queue_for(kind=kind or "")
+    if queue:
+        options["queue"] = queue
+    if kind and channel_id is not None:
+        # The task reads its channel's kind from this header instead of a SELECT before each task (a header, not an
+        # argument: the task's arguments stay ids).
+        options["headers"] = {KIND_HEADER: kind}
+    try:
+        if channel_id is None:
+            process_inbound_event_task.apply_async((event_id,), **options)
+        elif retake:
+            process_inbound_event_task.apply_async((event_id,), {"channel_id": channel_id, "retake": True}, **options)
+        else:
+            process_inbound_event_task.apply_async((event_id,), {"channel_id": channel_id}, **options)
+    except Exception:
+        # Stored already: the sweeper will enqueue it again once the broker is back.
+        logger.exception("could not enqueue inbound event %s", event_id)
+        return False
+    return True
 
 
 def process_inbound_event(

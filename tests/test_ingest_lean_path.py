@@ -4,10 +4,13 @@ one reads no intents, no reporting context, no channel kind the task was told, a
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -137,3 +140,19 @@ def test_it_pushes_a_batchs_chat_message_to_every_widget_of_its_customer_on_that
         ).values_list("group", flat=True)
     )
     assert pushed == {realtime.visitor_group(phone), realtime.visitor_group(laptop)}
+
+
+def test_it_tells_the_task_its_channels_kind_in_a_header_and_its_arguments_stay_ids(
+    settings: Any, hotline: Channel
+) -> None:
+    lane = "omnidesk-test-lean-kind-lane"
+    settings.OMNIDESK_CALL_QUEUE = lane
+    broker = redis.Redis.from_url(django_settings.REDIS_URL)
+    broker.delete(lane)
+    try:
+        assert inbound.enqueue_inbound_event(event_id=0, channel_id=hotline.pk, kind=hotline.kind)
+        queued = [json.loads(item) for item in broker.lrange(lane, 0, -1)]
+    finally:
+        broker.delete(lane)
+    assert [item["headers"][inbound.KIND_HEADER] for item in queued] == [Channel.Kind.VOICE]
+    assert queued[0]["headers"]["kwargsrepr"] == f"{{'channel_id': {hotline.pk}}}"
