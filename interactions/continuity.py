@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from customers.models import Customer
@@ -124,10 +124,16 @@ def _newest_first(case: Conversation) -> tuple[bool, datetime, int]:
 
 def _candidates(*, customer_ids: set[int], since: datetime) -> QuerySet[Conversation]:
     """The cases the rule may pick for these customers, locked: not resolved, or resolved since `since`."""
+    stored = ConversationIntent.objects.filter(conversation=OuterRef("pk"))
     return (
         _locked()
         .filter(customer_id__in=customer_ids)
         .filter(~Q(status=Conversation.Status.RESOLVED) | Q(resolved_at__gte=since))
+        # The case's stored intent rides along (see `stored_intent`): two subqueries instead of a statement each.
+        .annotate(
+            stored_intent_id=Subquery(stored.values("intent_id")[:1]),
+            stored_intent_default=Subquery(stored.values("intent__is_default")[:1]),
+        )
         .order_by("pk")
     )
 
@@ -141,9 +147,20 @@ def _cases_of(customer: Customer, now: datetime) -> list[Conversation]:
     return list(_candidates(customer_ids={customer.pk}, since=now - reopen_window()))
 
 
-def case_intent(conversation: Conversation) -> Intent | None:
-    stored = ConversationIntent.objects.filter(conversation=conversation).select_related("intent").first()
-    return stored.intent if stored else None
+def stored_intent(conversation: Conversation) -> tuple[int | None, bool]:
+    """(the case's intent id, whether it is the default intent); (None, False) when it has none.
+
+    Read with the candidate cases when they came from `_candidates`, else now (a case found by threading, or opened
+    by the running batch)."""
+    if hasattr(conversation, "stored_intent_id"):
+        return conversation.stored_intent_id, bool(getattr(conversation, "stored_intent_default", False))
+    row = (
+        ConversationIntent.objects.filter(conversation=conversation)
+        .order_by("pk")
+        .values_list("intent_id", "intent__is_default")
+        .first()
+    )
+    return (None, False) if row is None else (row[0], bool(row[1]))
 
 
 def confident_intent(text: str) -> Intent | None:
@@ -156,11 +173,18 @@ def confident_intent(text: str) -> Intent | None:
     return intent
 
 
-def about_something_else(conversation: Conversation, message_intent: Intent | None) -> bool:
+def same_confident_intent(case: Conversation, text: str) -> bool | None:
+    """Whether `text` is confidently about the case's intent (True) or another one (False); None when the case has
+    no intent to compare with, or the message no confident one. A case with no intent, or the default one, answers
+    None without running detection: whatever the text, rules 2 and 3 cannot tell it apart, and detection read every
+    intent and scored the text on every message (docs/performance.md)."""
+    current_id, current_is_default = stored_intent(case)
+    if current_id is None or current_is_default:
+        return None
+    message_intent = confident_intent(text)
     if message_intent is None:
-        return False
-    current = case_intent(conversation)
-    return current is not None and not current.is_default and current.pk != message_intent.pk
+        return None
+    return message_intent.pk == current_id
 
 
 def decide_case(
@@ -187,18 +211,15 @@ def decide_case(
             return Decision(found, THREAD)
     unresolved = [case for case in cases if case.status != Conversation.Status.RESOLVED]
     open_case = max(unresolved, key=_newest_first) if unresolved else None
-    message_intent: Intent | None = None
-    detected = False
     if open_case is not None:
         if explicit_threading and (
             (open_case.last_message_at or open_case.created_at) < now - continue_window()
             or open_case.interactions.filter(channel__kind=channel.kind).exists()
         ):
             return Decision(None, UNTHREADED)
-        message_intent, detected = confident_intent(text), True
-        if not about_something_else(open_case, message_intent):
-            return Decision(open_case, OPEN_CASE)
-        return Decision(None, NEW_INTENT)
+        if same_confident_intent(open_case, text) is False:
+            return Decision(None, NEW_INTENT)
+        return Decision(open_case, OPEN_CASE)
     since = now - reopen_window()
     resolved = [
         case
@@ -206,9 +227,6 @@ def decide_case(
         if case.status == Conversation.Status.RESOLVED and case.resolved_at is not None and case.resolved_at >= since
     ]
     recent = max(resolved, key=lambda case: (case.resolved_at, case.pk)) if resolved else None
-    if recent is not None:
-        message_intent = message_intent if detected else confident_intent(text)
-        current = case_intent(recent)
-        if message_intent is not None and current is not None and current.pk == message_intent.pk:
-            return Decision(recent, REOPENED)
+    if recent is not None and same_confident_intent(recent, text):
+        return Decision(recent, REOPENED)
     return Decision(None, NO_CASE)

@@ -10,7 +10,7 @@ from typing import Any, NotRequired, TypedDict
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from interactions.models import Conversation, Interaction
+from interactions.models import Channel, Conversation, Interaction
 
 
 class MessageData(TypedDict):
@@ -77,6 +77,15 @@ def author_name(interaction: Interaction) -> str:
     return interaction.author.first_name or interaction.author.get_username()
 
 
+def kind_label(kind: str) -> str:
+    """What `channel.get_kind_display()` says, in the active language: Django rebuilds the choices' dict on every
+    call, hashing (so translating) every lazy label: ~20 translations per ingested message (docs/performance.md)."""
+    try:
+        return str(Channel.Kind(kind).label)
+    except ValueError:
+        return kind  # as get_kind_display: a value outside the choices is shown as is
+
+
 def message_data(interaction: Interaction) -> MessageData:
     return {
         "id": interaction.pk,
@@ -84,7 +93,7 @@ def message_data(interaction: Interaction) -> MessageData:
         "kind": interaction.kind,
         "direction": interaction.direction,
         "author": author_name(interaction),
-        "channel_label": str(interaction.channel.get_kind_display()),
+        "channel_label": kind_label(interaction.channel.kind),
         "text": interaction.text,
         "at": interaction.created_at.isoformat(),
     }
@@ -145,7 +154,7 @@ def conversation_summary(conversation: Conversation, *, preview: str | None = No
     return {
         "id": conversation.pk,
         "customer": str(conversation.customer),
-        "channel": conversation.channel.get_kind_display(),
+        "channel": kind_label(conversation.channel.kind),
         "status": conversation.status,
         "queue_id": conversation.queue_id,
         "assignee_id": conversation.assignee_id,

@@ -29,6 +29,10 @@ from django.utils.translation import gettext as _
 from customers.services import lock_customer_by_identity
 from interactions import inbound_batch, lanes
 from interactions.adapters import InvalidPayload, widget
+
+# The debounce's mark lives in inbound_nudge; its names are part of this module's interface (`inbound.pending_mark`…).
+from interactions.inbound_nudge import _mark_store, clear_pending_mark
+from interactions.inbound_nudge import pending_mark as pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
 from omnidesk import realtime
@@ -122,34 +126,6 @@ def one_nudge_per_channel() -> Iterator[None]:
         _nudged_in_block.reset(token)
 
 
-# --- the debounce: at most one task waits per channel --------------------------------------------------------------
-# Publishing a Celery task cost more than storing the event (~15 % of a webhook's time), and under load the worker
-# takes 20 events per task anyway, leaving 19 tasks of 20 with nothing to do. So a webhook publishes only when it sets
-# the channel's mark (SET NX); the task clears the mark *before* it claims. If the mark was set, a task has not yet
-# cleared it, and its claim comes after this event's commit: it sees the event. A claim that fills its batch may
-# leave events behind, so the worker then nudges again before processing (which also keeps a second worker busy).
-# The mark only ever expires or gets deleted, which cause extra publishes, never a stranded event; a lost task
-# strands nothing the sweeper does not take back after OMNIDESK_INBOUND_RETRY_AFTER.
-
-_redis_client: Any = None
-
-
-def _mark_store() -> Any:
-    """Redis, when tasks go through a broker; None when they run eagerly (embedded mode): then always publish."""
-    global _redis_client
-    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
-        return None
-    if _redis_client is None:
-        import redis
-
-        _redis_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _redis_client
-
-
-def pending_mark(channel_id: int) -> str:
-    return f"omnidesk:ingest:pending:{channel_id}"
-
-
 def nudge_channel(*, channel_id: int, event_id: int = 0, kind: str | None = None) -> None:
     """Make sure a task will claim the channel's committed pending events: publish one unless one is waiting.
 
@@ -170,15 +146,8 @@ def nudge_channel(*, channel_id: int, event_id: int = 0, kind: str | None = None
             logger.exception("could not clear the ingest mark of channel %s", channel_id)
 
 
-def clear_pending_mark(*, channel_id: int) -> None:
-    """Called by the task before it claims: from now on a new event publishes a task of its own."""
-    store = _mark_store()
-    if store is None:
-        return
-    try:
-        store.delete(pending_mark(channel_id))
-    except Exception:
-        logger.exception("could not clear the ingest mark of channel %s", channel_id)
+# The Celery message header carrying the channel's kind, when the publisher knew it (see `enqueue_inbound_event`).
+KIND_HEADER = "omnidesk_channel_kind"
 
 
 def enqueue_inbound_event(
@@ -199,6 +168,10 @@ def enqueue_inbound_event(
     queue = lanes.queue_for(kind=kind or "")
     if queue:
         options["queue"] = queue
+    if kind and channel_id is not None:
+        # The task reads its channel's kind from this header instead of a SELECT before each task (a header, not an
+        # argument: the task's arguments stay ids).
+        options["headers"] = {KIND_HEADER: kind}
     try:
         if channel_id is None:
             process_inbound_event_task.apply_async((event_id,), **options)
@@ -213,7 +186,9 @@ def enqueue_inbound_event(
     return True
 
 
-def process_inbound_event(*, event_id: int, channel_id: int | None = None, retake: bool = False) -> Interaction | None:
+def process_inbound_event(
+    *, event_id: int, channel_id: int | None = None, retake: bool = False, kind: str | None = None
+) -> Interaction | None:
     """Process `event_id`, and with it other pending events nobody is working on (a batch). Idempotent.
 
     `channel_id` is set for the channel's debounced task (see `nudge_channel`); `event_id` may then be 0 (none).
@@ -221,9 +196,11 @@ def process_inbound_event(*, event_id: int, channel_id: int | None = None, retak
     every claimed event of the channel that no transaction holds, instead of waiting for their lease to expire.
     Returns the interaction made from `event_id`, or None when there was nothing to do (already processed, or being
     processed by another worker right now). Raises when `event_id` itself cannot be processed, after the rest of its
-    batch was committed: a failing event is isolated in a savepoint (see `process_claimed_events`).
+    batch was committed: a failing event is isolated in a savepoint (see `process_claimed_events`). `kind`: the
+    channel's, when the task's publisher named it (else it is read).
     """
-    kind = lanes.kind_of(channel_id=channel_id, event_id=event_id)
+    if not kind or channel_id is None:
+        kind = lanes.kind_of(channel_id=channel_id, event_id=event_id)
     if channel_id is None or not lanes.one_task_at_a_time(kind=kind):
         if channel_id is not None:
             clear_pending_mark(channel_id=channel_id)
@@ -395,6 +372,8 @@ def process_claimed_events(*, event_ids: list[int], raise_for: int = 0) -> dict[
 
 
 def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int, Interaction | None]:
+    if len(event_ids) == 1:
+        return _process_alone(event_id=event_ids[0], raise_for=raise_for)
     interactions = processed_in_batch()
     failures: dict[int, Exception] = {}
     with transaction.atomic(), realtime.batched():
@@ -438,6 +417,38 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
     if raise_for in failures:
         raise EventFailed(failures[raise_for])
     return {event_id: interactions[event_id] for event_id in done}
+
+
+def _process_alone(*, event_id: int, raise_for: int) -> dict[int, Interaction | None]:
+    """A batch of one (light traffic): as a batch, without the savepoint around its event (2 statements). When the
+    event fails, the whole transaction rolls back, which is exactly what its savepoint would have rolled back: the
+    batch holds nothing else (the parents an email processed ahead of its turn roll back with it in both)."""
+    interactions = processed_in_batch()
+    try:
+        with transaction.atomic(), realtime.batched():
+            event = (
+                InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("channel__queue")
+                .filter(pk=event_id, processed_at__isnull=True, dead_lettered_at__isnull=True)
+                .first()
+            )
+            if event is None:
+                return {}
+            interactions[event.pk] = process_one(event)
+            InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
+    except DeferProcessing as deferral:
+        interactions.clear()
+        enqueue_inbound_event(event_id=event_id, countdown=deferral.countdown)
+        return {}
+    except inbound_batch.NOT_ONE_EVENTS_FAULT:
+        raise  # not the event's fault: as in a batch, the task retries it
+    except Exception as error:
+        interactions.clear()
+        if event_id == raise_for:
+            raise EventFailed(error) from None
+        record_isolated_failure(event_id=event_id, error=error)
+        return {}
+    return {event_id: interactions[event_id]}
 
 
 def record_isolated_failure(*, event_id: int, error: Exception) -> None:

@@ -29,8 +29,8 @@ from django.utils import timezone
 from customers.batch import batch_keys, drop_unused, lock_customers_by_identities
 from customers.models import Customer
 from customers.services import customers_locked_for_batch
-from interactions import continuity
-from interactions.models import InboundEvent, Interaction
+from interactions import continuity, visitors
+from interactions.models import Channel, InboundEvent, Interaction
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +139,13 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
             customers = {}
     token = _prepared.set({event_id: sender.prepared for event_id, sender in senders.items()})
     absent_token = _absent.set(absent_messages(events, senders))
+    customer_ids = {customer.pk for customer in customers.values()}
+    chat = bool(events) and events[0].channel.kind == Channel.Kind.CHAT  # a batch has one channel
     try:
         with (
             customers_locked_for_batch(customers),
-            continuity.cases_locked_for_batch(
-                customer_ids={customer.pk for customer in customers.values()}, now=timezone.now()
-            ),
+            continuity.cases_locked_for_batch(customer_ids=customer_ids, now=timezone.now()),
+            visitors.widget_identities_for_batch(customer_ids=customer_ids if chat else set()),
         ):
             yield prelude
     finally:

@@ -35,7 +35,12 @@ def process_inbound_event_task(self: Task, event_id: int, channel_id: int | None
     # reject_on_worker_lost put it back. Its whole claimed batch is taken back now, not after the claim lease.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        inbound.process_inbound_event(event_id=event_id, channel_id=channel_id, retake=retake or redelivered)
+        inbound.process_inbound_event(
+            event_id=event_id,
+            channel_id=channel_id,
+            retake=retake or redelivered,
+            kind=getattr(self.request, inbound.KIND_HEADER, None),
+        )
     except InvalidPayload as error:
         inbound.record_inbound_failure(event_id=event_id, error=str(error), permanent=True)
     except Exception as error:

@@ -14,6 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, NamedTuple, TypedDict
 
 from django.core import signing
@@ -232,19 +235,44 @@ def visitor_history(*, channel: Channel, visitor_id: str, limit: int = 100) -> l
     return [events.visitor_message(interaction) for interaction in reversed(list(interactions))]
 
 
+# The widget identities of an ingest batch's customers (customer id → addresses), read in one statement when the
+# batch starts (see `widget_identities_for_batch`), instead of one per chat message.
+_batch_widgets: ContextVar[dict[int, list[str]] | None] = ContextVar("batch_widgets", default=None)
+
+
+@contextmanager
+def widget_identities_for_batch(*, customer_ids: set[int]) -> Iterator[None]:
+    """Within the block, `visitor_announcements` finds these customers' widgets without a statement. The batch holds
+    the customers' locks, and reads after making its new senders' identities, so the list is the one a per-message
+    read would see."""
+    held: dict[int, list[str]] = {customer_id: [] for customer_id in customer_ids}
+    if customer_ids:
+        widgets = Identity.objects.filter(customer_id__in=customer_ids, kind=Identity.Kind.WIDGET).order_by("pk")
+        for customer_id, address in widgets.values_list("customer_id", "address"):
+            held[customer_id].append(address)
+    token = _batch_widgets.set(held)
+    try:
+        yield
+    finally:
+        _batch_widgets.reset(token)
+
+
 def visitor_announcements(*, interaction: Interaction) -> list[realtime.Announcement]:
     """The widget pushes for a new desk-side entry: chat messages only, to the customer's widgets on that channel."""
     channel = interaction.channel
     if interaction.kind != Interaction.Kind.MESSAGE or channel.kind != Channel.Kind.CHAT:
         # Only chat entries go to the widget: the visitor did not write (nor receive) the email or SMS ones.
         return []
-    visitor_ids = list(
-        Identity.objects.filter(
-            customer_id=interaction.customer_id,
-            kind=Identity.Kind.WIDGET,
-            address__startswith=f"{channel_tag(channel)}.",
-        ).values_list("address", flat=True)
-    )
+    prefix = f"{channel_tag(channel)}."
+    held = _batch_widgets.get()
+    if held is not None and interaction.customer_id in held:
+        visitor_ids = [address for address in held[interaction.customer_id] if address.startswith(prefix)]
+    else:
+        visitor_ids = list(
+            Identity.objects.filter(
+                customer_id=interaction.customer_id, kind=Identity.Kind.WIDGET, address__startswith=prefix
+            ).values_list("address", flat=True)
+        )
     if not visitor_ids:
         return []
     public: events.VisitorMessageCreated = {"message": events.visitor_message(interaction)}

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from omnidesk.models import Event, EventAudience
+from omnidesk.pubsub_layer import PipelinedPubSubChannelLayer
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,9 @@ EVENT_ID_LOCK = 7_303_640_912
 
 
 def _write_and_send(pending: Sequence[tuple[Event, list[str]]]) -> None:
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (2 statements of every ingest batch): nothing catches a failed
+    # write to carry on, so the caller's whole transaction rolls back with it, as the change it announces must.
+    with transaction.atomic(savepoint=False):
         _lock_event_ids()
         _write(pending)
 
@@ -221,10 +224,21 @@ def send_to_groups(deliveries: Sequence[tuple[Sequence[str], Mapping[str, Any]]]
     if layer is None:
         return
 
+    sends = [(group, message) for groups, message in deliveries for group in groups]
+
     async def send_all() -> None:
-        for groups, message in deliveries:
-            for group in groups:
-                await layer.group_send(group, dict(message))
+        if isinstance(layer, PipelinedPubSubChannelLayer):
+            # All at once: the layer pipelines the PUBLISHes in the order they are asked for, so a batch's frames
+            # take two Redis round trips instead of one per event and group (~80 for a batch of 20 chat messages).
+            results = await asyncio.gather(
+                *(layer.group_send(group, dict(message)) for group, message in sends), return_exceptions=True
+            )
+            failed = next((result for result in results if isinstance(result, BaseException)), None)
+            if failed is not None:
+                raise failed
+            return
+        for group, message in sends:  # a layer that may reorder concurrent sends (in memory): one at a time
+            await layer.group_send(group, dict(message))
 
     try:
         _run(send_all)

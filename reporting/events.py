@@ -152,6 +152,27 @@ def business_terms(
     return is_open(calendar, at), business
 
 
+def loaded_context(conversation: Conversation) -> EventContext | None:
+    """The context of an event that needs no KPI target (a customer message), from what ingest loaded with the case:
+    its stored intent (continuity's candidate cases carry it, `stored_intent_id`) and its queue's row. None when
+    either was not loaded with it: `record` then reads the context (one statement per message otherwise)."""
+    if not hasattr(conversation, "stored_intent_id"):
+        return None
+    calendar = None
+    if conversation.queue_id is not None:
+        queue = conversation.queue if Conversation.queue.is_cached(conversation) else None
+        if queue is None:
+            return None
+        calendar = _calendar_of((queue.timezone, queue.business_hours, queue.holidays))
+    # The targets are not read: counters_for and the abandon rule use them only for answered and abandoned events.
+    return EventContext(
+        intent_id=conversation.stored_intent_id,
+        calendar=calendar,
+        service_level_seconds=DEFAULTS.service_level_seconds,
+        short_abandon_seconds=DEFAULTS.short_abandon_seconds,
+    )
+
+
 def record(
     *,
     kind: str,

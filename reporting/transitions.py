@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from interactions.models import Conversation, Interaction
 from reporting import live, surveys
-from reporting.events import EventContext, context_of, read_context, record
+from reporting.events import EventContext, context_of, loaded_context, read_context, record
 from reporting.models import EventKind, ReportingEvent
 
 VOICE = "voice"
@@ -80,7 +80,9 @@ def conversation_abandoned(*, conversation: Conversation, wait_seconds: float, a
 
 @hook
 def customer_wrote(*, interaction: Interaction) -> None:
-    record(kind=EventKind.CUSTOMER_MESSAGE, conversation=interaction.conversation, at=interaction.created_at)
+    conversation = interaction.conversation
+    context = loaded_context(conversation)  # none read when ingest loaded the case with its intent and queue
+    record(kind=EventKind.CUSTOMER_MESSAGE, conversation=conversation, at=interaction.created_at, context=context)
 
 
 @hook
