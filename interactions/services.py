@@ -147,7 +147,12 @@ def reply_to_conversation(
 def resolve_conversation(*, conversation: Conversation, by: Any) -> Conversation:
     """Close the case; the agent's capacity is freed for the next waiting conversation."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        # With what its reporting and announcement read (channel, customer, assignee): three SELECTs otherwise.
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("channel", "customer", "assignee")
+            .get(pk=conversation.pk)
+        )
         if conversation.status == Conversation.Status.RESOLVED:
             return conversation
         conversation.status = Conversation.Status.RESOLVED

@@ -172,21 +172,56 @@ def _write_and_send(pending: Sequence[tuple[Event, list[str]]]) -> None:
     # No savepoint inside the caller's transaction (2 statements of every ingest batch): nothing catches a failed
     # write to carry on, so the caller's whole transaction rolls back with it, as the change it announces must.
     with transaction.atomic(savepoint=False):
-        _lock_event_ids()
-        _write(pending)
+        if connection.vendor == "postgresql":
+            _write_in_one_statement(pending)
+        else:
+            _write(pending)  # SQLite serializes all writes: event ids follow commit order without a lock
 
 
-def _lock_event_ids() -> None:
-    """Make event ids follow commit order.
+def _write_in_one_statement(pending: Sequence[tuple[Event, list[str]]]) -> None:
+    """The events and their audiences in one statement, under a lock that makes event ids follow commit order.
 
     A reconnecting client asks for the events after the last id it saw. If a transaction that took id 100 could
-    commit after one that took id 101, a client that saw 101 would never get 100. Holding this lock from the first
-    event row to the commit serializes only that short tail of the transactions that announce something.
-    SQLite serializes all writes anyway.
+    commit after one that took id 101, a client that saw 101 would never get 100. Holding this advisory lock from the
+    first event row to the commit serializes only that short tail of the transactions that announce something. The
+    lock is taken (CTE `l`, which the event INSERT reads) before any id is drawn; the ids come back in insertion
+    order, as bulk_create relies on too, and each audience row finds its event by that order. One round trip where
+    the lock and two bulk INSERTs took three (routing helper's measurement: 9.1 → 5.1 statements per decision with
+    the savepoint gone too).
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ID_LOCK])
+    data_field = Event._meta.get_field("data")
+    now = timezone.now()
+    numbers: list[int] = []
+    audience: list[str] = []
+    for n, (_event, groups) in enumerate(pending, start=1):
+        numbers += [n] * len(groups)
+        audience += groups
+    sql = (
+        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)),"
+        f" e AS (INSERT INTO {Event._meta.db_table} (type, data, created_at)"
+        " SELECT x.type, x.data::jsonb, %s FROM l, unnest(%s::text[], %s::text[]) WITH ORDINALITY AS x(type, data, n)"
+        " ORDER BY x.n RETURNING id),"
+        f" a AS (INSERT INTO {EventAudience._meta.db_table} (event_id, {connection.ops.quote_name('group')})"
+        " SELECT r.id, g.grp FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM e) r"
+        " JOIN unnest(%s::bigint[], %s::text[]) AS g(n, grp) ON g.n = r.n)"
+        " SELECT id FROM e ORDER BY id"
+    )
+    params: list[Any] = [
+        EVENT_ID_LOCK,
+        now,
+        [event.type for event, _groups in pending],
+        [json.dumps(event.data, cls=data_field.encoder) for event, _groups in pending],
+        numbers,
+        audience,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+    for (event, _groups), pk in zip(pending, ids, strict=True):
+        event.id = pk
+        event.created_at = now
+        event._state.adding = False
+    _send_after_commit(pending)
 
 
 def _write(pending: Sequence[tuple[Event, list[str]]]) -> None:
@@ -198,9 +233,13 @@ def _write(pending: Sequence[tuple[Event, list[str]]]) -> None:
             for group in groups
         ]
     )
+    _send_after_commit(pending)  # bulk_create gave the pending events their ids
+
+
+def _send_after_commit(written: Sequence[tuple[Event, list[str]]]) -> None:
     deliveries: list[tuple[list[str], LayerMessage]] = [
         (groups, {"type": "realtime.event", "id": event.id, "text": text_for(event, groups), "groups": groups})
-        for event, (_same, groups) in zip(events, pending, strict=True)
+        for event, groups in written
     ]
     transaction.on_commit(lambda: send_to_groups(deliveries))
 
