@@ -127,11 +127,11 @@ def main() -> None:
     from django.db import connection
 
     from bench.webhook_ingest import AUTH_TOKEN, create_fixture
-    from interactions import inbound
+    from interactions import inbound_nudge
 
     fixture = create_fixture()
     application = importlib.import_module(args.app).application
-    store = inbound._mark_store()
+    store = inbound_nudge.mark_store()
     statuses: dict[str, int] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
@@ -140,7 +140,7 @@ def main() -> None:
 
     def call(index: int) -> None:
         if args.publish and store is not None:
-            store.delete(inbound.pending_mark(fixture.channel_id))
+            store.delete(inbound_nudge.pending_mark(fixture.channel_id))
         response = application(environ(uuid=fixture.channel_uuid, token=AUTH_TOKEN, index=index), start_response)
         for _chunk in response:
             pass

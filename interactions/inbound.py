@@ -29,10 +29,7 @@ from django.utils.translation import gettext as _
 from customers.services import lock_customer_by_identity
 from interactions import inbound_batch, lanes
 from interactions.adapters import InvalidPayload, widget
-
-# The debounce's mark lives in inbound_nudge; its names are part of this module's interface (`inbound.pending_mark`…).
-from interactions.inbound_nudge import _mark_store, clear_pending_mark
-from interactions.inbound_nudge import pending_mark as pending_mark
+from interactions.inbound_nudge import clear_pending_mark, mark_store, pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
 from omnidesk import realtime
@@ -132,7 +129,7 @@ def nudge_channel(*, channel_id: int, event_id: int = 0, kind: str | None = None
     `event_id` 0 names no event: the task then claims only events never attempted. `kind`: the channel's, when the
     caller holds it (it picks the lane; else it is read when a lane is set).
     """
-    store = _mark_store()
+    store = mark_store()
     if store is not None:
         try:
             if not store.set(pending_mark(channel_id), event_id, nx=True, ex=settings.OMNIDESK_INBOUND_RETRY_AFTER):

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 _redis_client: Any = None
 
 
-def _mark_store() -> Any:
+def mark_store() -> Any:
     """Redis, when tasks go through a broker; None when they run eagerly (embedded mode): then always publish."""
     global _redis_client
     if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
@@ -40,7 +40,7 @@ def pending_mark(channel_id: int) -> str:
 
 def clear_pending_mark(*, channel_id: int) -> None:
     """Called by the task before it claims: from now on a new event publishes a task of its own."""
-    store = _mark_store()
+    store = mark_store()
     if store is None:
         return
     try:

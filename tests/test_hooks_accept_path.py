@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from interactions import inbound
+from interactions import inbound_nudge
 from interactions.models import Channel, InboundEvent
 from routing.models import Queue
 from tests.messaging_support import TWILIO_TOKEN, make_channel, twilio_sms
@@ -40,12 +40,12 @@ def published() -> Iterator[list[str]]:
 @pytest.fixture
 def no_pending_mark(hotline: Channel) -> Iterator[None]:
     """A task left pending by an earlier test would (rightly) make this request publish nothing."""
-    store = inbound._mark_store()
+    store = inbound_nudge.mark_store()
     if store is not None:
-        store.delete(inbound.pending_mark(hotline.pk))
+        store.delete(inbound_nudge.pending_mark(hotline.pk))
     yield
     if store is not None:
-        store.delete(inbound.pending_mark(hotline.pk))
+        store.delete(inbound_nudge.pending_mark(hotline.pk))
 
 
 def statements(captured: CaptureQueriesContext) -> list[str]:
@@ -75,9 +75,9 @@ def test_it_accepts_a_twilio_sms_with_one_insert_and_one_publish(
     support_queue: Queue, published: list[str], django_capture_on_commit_callbacks: Any
 ) -> None:
     sms = make_channel(Channel.Kind.SMS, support_queue)
-    store = inbound._mark_store()
+    store = inbound_nudge.mark_store()
     if store is not None:
-        store.delete(inbound.pending_mark(sms.pk))
+        store.delete(inbound_nudge.pending_mark(sms.pk))
     url = f"http://testserver/hooks/twilio/{sms.uuid}/"
     params = twilio_sms("SMaccept1")
     with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
@@ -90,7 +90,7 @@ def test_it_accepts_a_twilio_sms_with_one_insert_and_one_publish(
     ]
     assert published == ["interactions.tasks.process_inbound_event_task"]
     if store is not None:
-        store.delete(inbound.pending_mark(sms.pk))
+        store.delete(inbound_nudge.pending_mark(sms.pk))
 
 
 def test_it_publishes_nothing_more_while_the_channels_task_is_pending(

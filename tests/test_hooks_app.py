@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.client import ClientHandler
 from django.test.utils import CaptureQueriesContext
 
-from interactions import inbound, intake
+from interactions import inbound_nudge, intake
 from interactions.messaging.models import SignatureRejection
 from interactions.models import Channel, InboundEvent
 from omnidesk.hooks_app import HooksRouting
@@ -68,9 +68,9 @@ def test_it_accepts_a_twilio_sms_with_one_select_one_insert_and_one_publish(
     support_queue: Queue, django_capture_on_commit_callbacks: Any
 ) -> None:
     sms = make_channel(Channel.Kind.SMS, support_queue)
-    store = inbound._mark_store()
+    store = inbound_nudge.mark_store()
     if store is not None:
-        store.delete(inbound.pending_mark(sms.pk))
+        store.delete(inbound_nudge.pending_mark(sms.pk))
     with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True) as hooks:
         response = post_twilio(hooks_client(), sms, "SMhooks1")
 
@@ -81,7 +81,7 @@ def test_it_accepts_a_twilio_sms_with_one_select_one_insert_and_one_publish(
     assert len(hooks) == 1, "one nudge after the commit"
     assert InboundEvent.objects.filter(channel=sms, external_id="SMhooks1", provider="twilio").count() == 1
     if store is not None:
-        store.delete(inbound.pending_mark(sms.pk))
+        store.delete(inbound_nudge.pending_mark(sms.pk))
 
 
 def test_it_stores_a_redelivered_twilio_sms_once(support_queue: Queue) -> None:

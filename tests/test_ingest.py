@@ -14,7 +14,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from interactions import inbound, inbound_sweep, services
+from interactions import inbound, inbound_nudge, inbound_sweep, services
 from interactions.adapters import InvalidPayload
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.tasks import process_inbound_event_task
@@ -238,7 +238,9 @@ def test_a_refused_publish_clears_the_mark_so_the_next_event_publishes(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     first = store(chat_channel, django_capture_on_commit_callbacks)
-    assert inbound._mark_store().get(inbound.pending_mark(chat_channel.pk)) is None, "cleared after the refusal"
+    assert inbound_nudge.mark_store().get(inbound_nudge.pending_mark(chat_channel.pk)) is None, (
+        "cleared after the refusal"
+    )
     second = store(chat_channel, django_capture_on_commit_callbacks)
     assert published == [(first.pk, chat_channel.pk), (second.pk, chat_channel.pk)]
     inbound.clear_pending_mark(channel_id=chat_channel.pk)
