@@ -18,10 +18,7 @@ the top functions by cumulative and by own time.
 from __future__ import annotations
 
 import argparse
-import base64
 import cProfile
-import hashlib
-import hmac
 import importlib
 import io
 import os
@@ -29,8 +26,8 @@ import pstats
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
+from bench import webhook_ingest
 from bench.environment import fresh_database, migrate, setup_django
 
 DATABASE = "omnidesk_bench_hooks_profile"
@@ -63,20 +60,8 @@ def environ(*, uuid: str, token: str, index: int) -> dict[str, Any]:
     """The WSGI environ gunicorn builds for the benchmark's signed Twilio SMS (bench/webhook_ingest.py)."""
     path = f"/hooks/twilio/{uuid}/"
     sid = f"SMprofile{index:010d}"
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "AccountSid": "ACbench",
-        "From": f"+336{10_000_000 + index % 1000:08d}",
-        "To": "+33700000001",
-        "Body": f"bench message {sid}",
-        "NumMedia": "0",
-        "SmsStatus": "received",
-        "ApiVersion": "2010-04-01",
-    }
-    data = f"http://{HOST}{path}" + "".join(k + params[k] for k in sorted(params))
-    signature = base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
-    body = urlencode(params).encode()
+    sender = f"+336{10_000_000 + index % 1000:08d}"
+    body, signature = webhook_ingest.signed_sms(host=HOST, path=path, token=token, sid=sid, sender=sender)
     return {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",

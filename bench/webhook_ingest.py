@@ -194,9 +194,8 @@ class Webhook:
     raw: bytes  # the whole HTTP request, signed
 
 
-def signed_request(stack: WebhookStack, fixture: Fixture, sid: str, sender: str) -> Webhook:
-    path = f"/hooks/twilio/{fixture.channel_uuid}/"
-    host = f"127.0.0.1:{stack.hooks_port}"
+def signed_sms(*, host: str, path: str, token: str, sid: str, sender: str) -> tuple[bytes, str]:
+    """A Twilio inbound SMS as its form body and its X-Twilio-Signature (also bench/hooks_profile.py's request)."""
     params = {
         "MessageSid": sid,
         "SmsSid": sid,
@@ -209,8 +208,14 @@ def signed_request(stack: WebhookStack, fixture: Fixture, sid: str, sender: str)
         "ApiVersion": "2010-04-01",
     }
     data = f"http://{host}{path}" + "".join(k + params[k] for k in sorted(params))
-    signature = base64.b64encode(hmac.new(AUTH_TOKEN.encode(), data.encode(), hashlib.sha1).digest()).decode()
-    body = urlencode(params).encode()
+    signature = base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+    return urlencode(params).encode(), signature
+
+
+def signed_request(stack: WebhookStack, fixture: Fixture, sid: str, sender: str) -> Webhook:
+    path = f"/hooks/twilio/{fixture.channel_uuid}/"
+    host = f"127.0.0.1:{stack.hooks_port}"
+    body, signature = signed_sms(host=host, path=path, token=AUTH_TOKEN, sid=sid, sender=sender)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
         f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"

@@ -43,7 +43,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from customers.models import Customer, Identity
 from interactions.models import Channel, Conversation
-from routing.models import AgentProfile, Queue
+from routing.models import AgentProfile, Intent, Queue
 from tests import mail_support, phone_factories
 from tests.browser import launch_chromium
 from tests.factories import customer_with_earlier_chat
@@ -233,6 +233,24 @@ def stan(db: None) -> Any:
 def dora(support_queue: Queue) -> Any:
     """A former agent of the Support team, deactivated: she sees nothing."""
     return make_user("dora", queues=[support_queue], is_active=False)
+
+
+@pytest.fixture
+def intents(billing_queue: Queue) -> dict[str, Intent]:
+    """Two detectable intents (keywords and examples in French and English), for the continuity rules."""
+    billing = Intent.objects.create(
+        key="billing",
+        name="Billing",
+        keywords=["facture", "invoice", "remboursement", "refund"],
+        examples=["ma facture est fausse", "I was charged twice on my invoice"],
+    )
+    delivery = Intent.objects.create(
+        key="delivery",
+        name="Delivery",
+        keywords=["livraison", "colis", "delivery", "parcel"],
+        examples=["mon colis n'est pas arrivé", "where is my parcel"],
+    )
+    return {"billing": billing, "delivery": delivery}
 
 
 @pytest.fixture

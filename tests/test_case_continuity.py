@@ -23,23 +23,6 @@ from tests.phone_factories import CARLA_PHONE, give_phone, send_event
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def intents(billing_queue: Queue) -> dict[str, Intent]:
-    billing = Intent.objects.create(
-        key="billing",
-        name="Billing",
-        keywords=["facture", "invoice", "remboursement", "refund"],
-        examples=["ma facture est fausse", "I was charged twice on my invoice"],
-    )
-    delivery = Intent.objects.create(
-        key="delivery",
-        name="Delivery",
-        keywords=["livraison", "colis", "delivery", "parcel"],
-        examples=["mon colis n'est pas arrivé", "where is my parcel"],
-    )
-    return {"billing": billing, "delivery": delivery}
-
-
 def write(customer: Customer, channel: Channel, text: str, *, unthreaded_mail: bool = False) -> Interaction:
     """An inbound message as the channel's ingest hands it over (email: explicit threading, no marker found)."""
     with transaction.atomic():

@@ -38,23 +38,6 @@ def process_alone(event: InboundEvent) -> Interaction:
     return interaction
 
 
-@pytest.fixture
-def intents(billing_queue: Queue) -> dict[str, Intent]:
-    billing = Intent.objects.create(
-        key="billing",
-        name="Billing",
-        keywords=["facture", "invoice", "remboursement", "refund"],
-        examples=["ma facture est fausse", "I was charged twice on my invoice"],
-    )
-    delivery = Intent.objects.create(
-        key="delivery",
-        name="Delivery",
-        keywords=["livraison", "colis", "delivery", "parcel"],
-        examples=["mon colis n'est pas arrivé", "where is my parcel"],
-    )
-    return {"billing": billing, "delivery": delivery}
-
-
 def statements(captured: CaptureQueriesContext) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
