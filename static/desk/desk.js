@@ -20,6 +20,18 @@
     return node;
   }
 
+  // A list item's moment in the page's language, written the same way whether the server rendered the item or it
+  // arrived live (the server's text stays for a browser without this script).
+  function localWhen(node) {
+    const at = new Date(node.getAttribute("datetime"));
+    if (!isNaN(at)) node.textContent = at.toLocaleString(document.documentElement.lang || undefined, { dateStyle: "short", timeStyle: "short" });
+    return node;
+  }
+
+  function localListTimes(root) {
+    (root || document).querySelectorAll(".conversation-item time.when").forEach(localWhen);
+  }
+
   function listItem(c) {
     const li = el("li", "conversation-item");
     li.id = "conv-" + c.id;
@@ -33,10 +45,9 @@
     a.append(el("span", "customer", c.customer), el("span", "channel", c.channel));
     if (c.preview) a.append(el("span", "preview", c.preview));
     if (c.last_message_at) {
-      // As the server renders it: the moment of the last message, in the page's language.
-      const when = el("time", "when", new Date(c.last_message_at).toLocaleString(document.documentElement.lang || undefined, { dateStyle: "short", timeStyle: "short" }));
+      const when = el("time", "when");
       when.setAttribute("datetime", c.last_message_at);
-      a.append(when);
+      a.append(localWhen(when));
     }
     li.append(a);
     return li;
@@ -379,6 +390,7 @@
       collision = false;
       heartbeat();
     }
+    localListTimes(event.detail.target);
     markCurrent();
   });
 
@@ -499,5 +511,6 @@
   });
 
   window.OmnideskDesk = { setMode: setMode, state: function () { return { connected: !!socket && socket.readyState === 1, lastEventId: lastEventId }; } };
+  localListTimes();
   connect();
 })();
