@@ -11,9 +11,11 @@ What happens
     restart of Redis (broker, channel layer, debounce marks; no persistence, so queued tasks are lost) and of
     PostgreSQL. Both servers are private to the benchmark by default (a redis-server and an initdb'd cluster on free
     ports): restarting the machine's shared ones would break everyone else's work.
-    Recovery: right after each kill, the events claimed and not processed yet (the killed batch, and the batch of any
-    live process) are noted; recovery = seconds until every one of them is processed. The goal is 5 s without the
-    sweeper (OMNIDESK_INBOUND_RETRY_AFTER, 30 s).
+    Recovery: each kill is aimed at work in flight (it waits, up to 2 s, until some event is claimed and not processed
+    yet), and the events claimed and not processed at that moment (the killed batch, and the batch of any live
+    process) are noted; recovery = seconds until every one of them is processed. The goal is 5 s without the sweeper
+    (OMNIDESK_INBOUND_RETRY_AFTER, 30 s). Noted before the kill, not after it: a killed batch is taken back at once
+    and may be processed before a look taken afterwards.
     Ledger, after the backlog drained: every accepted provider id and widget uuid has exactly one InboundEvent and
     one Interaction (missing, duplicated); no inbound Interaction on the two channels that nobody sent (phantom).
     While PostgreSQL is down, the webhook must answer 5xx (pg_down_5xx) and never 2xx (pg_down_2xx).
@@ -121,10 +123,20 @@ CLAIMED = (
 )
 
 
-async def recovery_after(database_url: str, kind: str, killed_at: float, results: list[dict[str, Any]]) -> None:
-    """Note the events claimed and not processed right after a kill; seconds until all of them are processed."""
-    await asyncio.sleep(0.05)
-    ids = [row[0] for row in await asyncio.to_thread(query, database_url, CLAIMED)]
+async def in_flight(database_url: str, *, within: float = 2.0) -> list[int]:
+    """The events claimed and not processed yet, as soon as there are some (none after `within` seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        ids = [row[0] for row in await asyncio.to_thread(query, database_url, CLAIMED)]
+        if ids or time.monotonic() > deadline:
+            return ids
+        await asyncio.sleep(0.002)
+
+
+async def recovery_after(
+    database_url: str, kind: str, killed_at: float, ids: list[int], results: list[dict[str, Any]]
+) -> None:
+    """Seconds from a kill until every event in flight at the kill (`ids`) is processed."""
     left = ids
     while left:
         await asyncio.sleep(0.1)
@@ -222,7 +234,11 @@ class Faults:
         if fault == "child_kill":
             # Right after a restart the pool may not be forked yet: wait until it has run for 2 s (a child killed while
             # the pool starts makes the worker give up: "Could not start worker processes") rather than skip the kill.
-            if not await self.stack.wait_for_pool(timeout=30) or self.stack.kill_child(self.rng) is None:
+            if not await self.stack.wait_for_pool(timeout=30):
+                self.done[fault] -= 1
+                return
+            ids = await in_flight(self.database_url)
+            if self.stack.kill_child(self.rng) is None:
                 self.done[fault] -= 1
                 return
             at = time.monotonic()
@@ -230,6 +246,7 @@ class Faults:
             if not await self.stack.wait_for_pool(timeout=30):
                 self.done[fault] -= 1
                 return
+            ids = await in_flight(self.database_url)
             at = time.monotonic()
             await self.act(self.stack.kill_main_and_restart)
         elif fault == "redis_restart" and self.redis_server is not None:
@@ -246,7 +263,7 @@ class Faults:
         else:
             self.done[fault] -= 1
             return
-        self.watchers.append(asyncio.create_task(recovery_after(self.database_url, fault, at, self.recoveries)))
+        self.watchers.append(asyncio.create_task(recovery_after(self.database_url, fault, at, ids, self.recoveries)))
 
 
 def plan_faults(args: argparse.Namespace, private_pg: bool) -> list[str]:
