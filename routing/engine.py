@@ -207,6 +207,33 @@ def waiting_reason(*, item: RoutingItem, skill_ids: Collection[int], exclude_use
     return _("all capable agents are full for %(kind)s") % {"kind": item.get_capacity_class_display()}
 
 
+def note_waiting(
+    *,
+    item: RoutingItem,
+    skill_ids: Collection[int],
+    refused: Collection[int],
+    needs: tuple[Any, ...],
+    failed: dict[tuple[Any, ...], str] | None,
+) -> None:
+    """No agent can take `item` now: store why it waits (route_item's, and the grouped sweep's, failure branch).
+
+    `failed` remembers, within one decision, the reason found for each needs; a reason younger than REASON_TTL is
+    kept rather than recomputed."""
+    fresh = bool(item.reason) and item.updated_at >= timezone.now() - REASON_TTL
+    if failed is not None and needs in failed:
+        reason = failed[needs]
+    elif fresh:
+        reason = item.reason
+    else:
+        reason = waiting_reason(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
+    if failed is not None:
+        failed[needs] = reason
+    # A stale reason is saved even when unchanged: `updated_at` dates it, and a fresh one is not recomputed.
+    if not fresh:
+        item.reason = reason
+        item.save(update_fields=["reason", "updated_at"])
+
+
 def waiting_items(*, queue: Queue) -> QuerySet[RoutingItem]:
     """A queue's waiting items in routing order (effective priority, then oldest first)."""
     return RoutingItem.objects.filter(queue=queue, state=RoutingItem.State.WAITING).order_by(

@@ -103,11 +103,11 @@ class LazyItems(Sequence[RoutingItem]):
 
 def _next_batch_params(queue: Queue, after: RoutingItem | None, blocked: list[Needs]) -> list[Any]:
     # The queue for the agents CTE, then the batch's own conditions.
-    return [queue.pk, *_batch_where(queue=queue, after=after, blocked=blocked)[1]]
+    return [queue.pk, *batch_where(queue=queue, after=after, blocked=blocked)[1]]
 
 
 # An available, active member of the queue (the placeholder: the queue's id), on the profile row `p`.
-_AVAILABLE = (
+AVAILABLE = (
     "p.presence = 'available' AND p.takes_work"
     f" AND p.user_id IN (SELECT m.user_id FROM {Queue.members.through._meta.db_table} m WHERE m.queue_id = %s)"
     f" AND p.user_id IN (SELECT u.id FROM {get_user_model()._meta.db_table} u WHERE u.is_active)"
@@ -118,7 +118,7 @@ _AVAILABLE = (
 def _next_batch_sql(blocked: int, after: bool) -> str:
     """The statement's text depends only on how many needs are blocked and whether a keyset applies: built once."""
     placeholder = RoutingItem(rank=0.0)
-    where, _params = _batch_where(
+    where, _params = batch_where(
         queue=Queue(pk=0), after=placeholder if after else None, blocked=[("chat", [], [], True)] * blocked
     )
     where.append(f"i.capacity_class = ANY(ARRAY_REMOVE(ARRAY[{_class_cases()}], NULL))")
@@ -141,7 +141,7 @@ def _next_batch_sql(blocked: int, after: bool) -> str:
     )
     skill_rooms = ", ".join(f"bool_or(p.room_{c}) AS {c}" for c in engine.CLASSES)
     return (
-        f"WITH agents AS MATERIALIZED (SELECT p.id, {rooms} FROM {profiles} p WHERE {_AVAILABLE}),"
+        f"WITH agents AS MATERIALIZED (SELECT p.id, {rooms} FROM {profiles} p WHERE {AVAILABLE}),"
         f" free AS (SELECT EXISTS (SELECT 1 FROM agents) AS available, {room}),"
         f" skilled AS MATERIALIZED (SELECT s.skill_id, {skill_rooms} FROM agents p JOIN {skills} s"
         f" ON s.agent_id = p.id WHERE {any_room} GROUP BY s.skill_id)"
@@ -162,11 +162,11 @@ def lock_waiting_batch(
 ) -> list[RoutingItem]:
     """The next SCAN_BATCH waiting items of `queue` in routing order, in `classes`, after `after`, none of whose
     needs is in `blocked`: locked, skipping those a rival holds."""
-    # route_next takes its batches with `next_batch`; this simpler form shares its WHERE (`_batch_where`), which
+    # route_next takes its batches with `next_batch`; this simpler form shares its WHERE (`batch_where`), which
     # tests/test_route_sql_forms.py checks through it against the ORM form.
     if connection.vendor != "postgresql":
         return _lock_waiting_batch_orm(queue=queue, classes=classes, after=after, blocked=blocked)
-    where, params = _batch_where(queue=queue, after=after, blocked=blocked)
+    where, params = batch_where(queue=queue, after=after, blocked=blocked)
     where.append("i.capacity_class = ANY(%s)")
     params.append(list(classes))
     columns = rows.columns(RoutingItem, alias="i")
@@ -180,7 +180,7 @@ def lock_waiting_batch(
     return [rows.from_row(RoutingItem, row) for row in fetched]
 
 
-def _batch_where(*, queue: Queue, after: RoutingItem | None, blocked: list[Needs]) -> tuple[list[str], list[Any]]:
+def batch_where(*, queue: Queue, after: RoutingItem | None, blocked: list[Needs]) -> tuple[list[str], list[Any]]:
     where = ["i.queue_id = %s", "i.state = 'waiting'"]
     params: list[Any] = [queue.pk]
     if after is not None:

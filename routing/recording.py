@@ -47,7 +47,7 @@ def record(*, item: RoutingItem, profile: AgentProfile, source: str, now: dateti
     with connection.cursor() as cursor:
         prepared.execute(cursor, _statement(chosen, load, agent_columns=False), params)
         row = cursor.fetchone()
-    return _recorded(row)
+    return recorded_from(row)
 
 
 def lock_and_record(
@@ -70,7 +70,7 @@ def lock_and_record(
     if row is None:
         return None
     width = rows.width(AgentProfile) + rows.width(get_user_model())
-    return rows.agent_from_row(row[:width]), _recorded(row[width:])
+    return rows.agent_from_row(row[:width]), recorded_from(row[width:])
 
 
 def agent_columns() -> str:
@@ -127,7 +127,7 @@ def _statement(chosen: str, load: str, *, agent_columns: bool) -> str:
     )
 
 
-def _recorded(row: Sequence[Any]) -> Recorded:
+def recorded_from(row: Sequence[Any]) -> Recorded:
     first, second = rows.width(Conversation), rows.width(Conversation) + rows.width(Customer)
     third = second + rows.width(Channel)
     conversation: Conversation = rows.from_row(Conversation, row[:first])

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
-from routing import agent_driven, engine, intents, item_driven, offers, stats
+from routing import agent_driven, engine, intents, item_driven, matching, offers, stats
 from routing.assignments import announce_routing_change, end_live_assignment, give, given, item_for, refresh_load
 from routing.models import (
     AgentProfile,
@@ -119,19 +119,7 @@ def route_item(
             else:
                 profile = engine.lock_best_agent(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
         if profile is None:
-            fresh = bool(item.reason) and item.updated_at >= timezone.now() - engine.REASON_TTL
-            if failed is not None and needs in failed:
-                reason = failed[needs]
-            elif fresh:
-                reason = item.reason
-            else:
-                reason = engine.waiting_reason(item=item, skill_ids=skill_ids, exclude_user_ids=refused)
-            if failed is not None:
-                failed[needs] = reason
-            # A stale reason is saved even when unchanged: `updated_at` dates it, and a fresh one is not recomputed.
-            if not fresh:
-                item.reason = reason
-                item.save(update_fields=["reason", "updated_at"])
+            engine.note_waiting(item=item, skill_ids=skill_ids, refused=refused, needs=needs, failed=failed)
             return None
         if item.queue.mode == Queue.Mode.OFFER:
             offers.make_offer(item=item, profile=profile)
@@ -186,10 +174,15 @@ def route_queue(*, queue: Queue, limit: int = 1000, per_transaction: int = 1) ->
                 return routed
             routed += 1
             continue
-        done = 0
         with transaction.atomic(), realtime.batched():
-            while done < size and _decide(queue=queue, savepoint=False) is not None:
-                done += 1
+            # Push mode on PostgreSQL: the group's decisions matched in memory and written in one statement
+            # (routing/matching.py), the same ones; None when a chosen agent changed meanwhile.
+            grouped = queue.mode == Queue.Mode.PUSH and connection.vendor == "postgresql"
+            done = matching.decide_group(queue=queue, size=size) if grouped else None
+            if done is None:
+                done = 0
+                while done < size and _decide(queue=queue, savepoint=False) is not None:
+                    done += 1
         routed += done
         if done < size:
             return routed
