@@ -57,6 +57,9 @@ class Agent:
     capacity_units: int | None
     last_assigned_at: datetime | None
     skills: dict[int, int]  # skill id → proficiency
+    # Per class with room: the candidate query's order after the proficiency (load ratio, NULL idle times first,
+    # idle time, id), kept up to date by `Pool.take` so that the scan per decision compares ready tuples.
+    rank: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def has_room(self, capacity_class: str) -> bool:
         """`capacity.room_sql`, in memory (AgentProfile.has_room on these values)."""
@@ -67,18 +70,14 @@ class Agent:
         used = sum(self.load[c] * self.units[c] for c in CLASSES)
         return used + self.units[capacity_class] <= self.capacity_units
 
-    def order(self, capacity_class: str, wanted: Sequence[int]) -> tuple[Any, ...]:
-        """The candidate query's ORDER BY as a key. Every candidate holds all `wanted` skills, so the highest mean
-        proficiency is the highest sum (integers: compared exactly, as PostgreSQL compares its numeric avg); the
-        load ratio is the same float8 division; NULL idle times first."""
+    def rerank(self) -> None:
+        """The load ratio is the same float8 division PostgreSQL makes; a class with room has a capacity ≥ 1."""
         idle = self.last_assigned_at
-        return (
-            -sum(self.skills[s] for s in wanted),
-            self.load[capacity_class] / self.capacity[capacity_class],
-            idle is not None,
-            idle or _EARLIEST,
-            self.id,
-        )
+        self.rank = {
+            c: (self.load[c] / self.capacity[c], idle is not None, idle or _EARLIEST, self.id)
+            for c in CLASSES
+            if self.has_room(c)
+        }
 
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -91,22 +90,33 @@ class Pool:
     rooms: dict[str, list[Agent]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.rooms = {c: [a for a in self.agents if a.has_room(c)] for c in CLASSES}
+        for agent in self.agents:
+            agent.rerank()
+        self.rooms = {c: [a for a in self.agents if c in a.rank] for c in CLASSES}
 
     def classes(self) -> frozenset[str]:
         return frozenset(c for c in CLASSES if self.rooms[c])
 
     def best(self, capacity_class: str, wanted: Sequence[int]) -> Agent | None:
-        candidates = [a for a in self.rooms[capacity_class] if all(s in a.skills for s in wanted)]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda a: a.order(capacity_class, wanted))
+        """The candidate query's first agent: every wanted skill, then the highest mean proficiency over them (every
+        candidate holds all of them, so the highest sum: integers, compared exactly as PostgreSQL compares its
+        numeric avg), then the rank."""
+        agents = self.rooms[capacity_class]
+        if not wanted:
+            return min(agents, key=lambda a: a.rank[capacity_class], default=None)
+        needed = set(wanted)
+        holders = [a for a in agents if a.skills.keys() >= needed]
+        if len(wanted) == 1:
+            skill = wanted[0]
+            return min(holders, key=lambda a: (-a.skills[skill], a.rank[capacity_class]), default=None)
+        return min(holders, key=lambda a: (-sum(a.skills[s] for s in wanted), a.rank[capacity_class]), default=None)
 
     def take(self, agent: Agent, capacity_class: str, now: datetime) -> None:
         agent.load[capacity_class] += 1
         agent.last_assigned_at = now
+        agent.rerank()
         for c in CLASSES:
-            if agent in self.rooms[c] and not agent.has_room(c):
+            if c not in agent.rank and agent in self.rooms[c]:
                 self.rooms[c].remove(agent)
 
 
@@ -199,8 +209,11 @@ def decide_group(*, queue: Queue, size: int) -> int | None:
     pool = read_pool(queue=queue)
     head = HeadItems(queue, size + engine.SCAN_BATCH)
     picks: list[Pick] = []
+    explained: set[str] = set()
     while len(picks) < size:
-        pick = _decide(queue=queue, pool=pool, head=head, taken={p.item.pk for p in picks})
+        pick = _decide(
+            queue=queue, pool=pool, head=head, taken={p.item.pk for p in picks}, explained=explained, first=not picks
+        )
         if pick is None:
             break
         picks.append(pick)
@@ -219,17 +232,27 @@ def decide_group(*, queue: Queue, size: int) -> int | None:
     return len(picks)
 
 
-def _decide(*, queue: Queue, pool: Pool, head: HeadItems, taken: set[int]) -> Pick | None:
-    """services._decide's walk, on the group's pool and locked head."""
+def _decide(
+    *, queue: Queue, pool: Pool, head: HeadItems, taken: set[int], explained: set[str], first: bool
+) -> Pick | None:
+    """services._decide's walk, on the group's pool and locked head.
+
+    `_decide` gives the waiting items of the classes without room their reason on every decision; within a group
+    that UPDATE is sent again only when some class became full since (`explained`: the classes already done in this
+    group). Sent again, it would only touch the items this group picked and has not written yet, and the group's
+    write clears their reason anyway."""
     failed: dict[tuple[Any, ...], str] = {}
     blocked: list[item_driven.Needs] = []
     position = 0
-    first = True
+    explain = True
     while True:
         classes = pool.classes()
-        if first:
-            engine.explain_full_classes(queue=queue, classes_with_room=classes, available=pool.available)
-            first = False
+        if explain:
+            full = set(CLASSES) - classes
+            if first or not full <= explained:
+                engine.explain_full_classes(queue=queue, classes_with_room=classes, available=pool.available)
+                explained |= full
+            explain = False
         if not classes:
             return None
         batch: list[RoutingItem] = []

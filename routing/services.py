@@ -190,14 +190,20 @@ def route_queue(*, queue: Queue, limit: int = 1000, per_transaction: int = 1) ->
 
 
 def route_for_agent(*, user: Any, limit: int = 100) -> int:
-    """Capacity was freed or the agent came back: give them the best waiting items they can take."""
+    """Capacity was freed or the agent came back: give them the best waiting items they can take.
+
+    One transaction for all of them, their announcements written and sent together (realtime.batched): the agent's
+    row is locked once and kept in memory as each assignment changes it (`given`, `make_offer`), where each item
+    used to be a transaction of its own (a savepoint inside a release) that locked and read the agent again. The
+    items and their order are the same; a failure rolls back the whole refill.
+    """
     routed = 0
-    while routed < limit:
-        with transaction.atomic():
-            profile = AgentProfile.objects.select_for_update().filter(user=user).first()
-            if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
-                return routed
-            profile.user = user
+    with transaction.atomic(), realtime.batched():
+        profile = AgentProfile.objects.select_for_update().filter(user=user).first()
+        if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
+            return routed
+        profile.user = user
+        while routed < limit:
             classes = engine.classes_with_room(profile)
             if not classes:
                 return routed
@@ -208,7 +214,7 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
                 offers.make_offer(item=item, profile=profile)
             else:
                 give(item=item, profile=profile, source=Assignment.Source.ROUTED)
-        routed += 1
+            routed += 1
     return routed
 
 

@@ -14,6 +14,9 @@ from routing.models import AgentProfile, Queue, RoutingItem
 from routing.services import move_to_queue, route_item, route_queue, set_presence
 
 OFFLINE_AFTER = timedelta(seconds=60)
+# Decisions per transaction in the sweep: a group's chosen agents stay locked until it commits (rivals skip them, an
+# agent-driven refill of one waits), so a group stays short (~20 × 3–4 ms measured on the routing benchmark).
+SWEEP_GROUP = 20
 
 
 def offline_after() -> timedelta:
@@ -66,11 +69,14 @@ def sweep_overflow(*, now: Any = None) -> int:
 
 
 def sweep_queues() -> int:
-    """The catch-all trigger: whatever could be assigned now is (after a missed trigger or a crash)."""
+    """The catch-all trigger: whatever could be assigned now is (after a missed trigger or a crash).
+
+    SWEEP_GROUP decisions per transaction (route_queue's groups: in push mode matched in memory and written in one
+    statement, routing/matching.py): the same decisions, at a fraction of the statements and commits."""
     routed = 0
     queue_ids = RoutingItem.objects.filter(state=RoutingItem.State.WAITING).values_list("queue_id", flat=True)
     for queue in Queue.objects.filter(pk__in=queue_ids.distinct()):
-        routed += route_queue(queue=queue)
+        routed += route_queue(queue=queue, per_transaction=SWEEP_GROUP)
     return routed
 
 
