@@ -12,9 +12,11 @@ from routing import intent_detection
 from routing.models import ConversationIntent, Intent, IntentCorrection
 
 
-def detect_intent_of_text(text: str) -> tuple[Intent | None, float]:
-    """The referential's intent for `text`, or the default intent when detection is unsure or unavailable."""
-    intents = list(Intent.objects.all())
+def detect_intent_of_text(text: str, *, intents: list[Intent] | None = None) -> tuple[Intent | None, float]:
+    """The referential's intent for `text`, or the default intent when detection is unsure or unavailable.
+    `intents`: the referential, when the caller has read it."""
+    if intents is None:
+        intents = list(Intent.objects.all())
     default = next((intent for intent in intents if intent.is_default), None)
     candidates = [intent for intent in intents if not intent.is_default]
     if not text.strip() or not candidates:
@@ -33,13 +35,18 @@ def detect_intent_of_text(text: str) -> tuple[Intent | None, float]:
 
 def detect_for_conversation(*, conversation: Conversation) -> ConversationIntent | None:
     """Detect and store the intent of a new conversation from its first inbound text."""
-    first = (
-        Interaction.objects.filter(conversation=conversation, direction=Interaction.Direction.INBOUND)
-        .order_by("created_at", "id")
-        .values_list("text", flat=True)
-        .first()
-    )
-    intent, confidence = detect_intent_of_text(first or "")
+    intents = list(Intent.objects.all())
+    first = None
+    # Without an intent to detect (none, or only the default), the text decides nothing: it is not read (one
+    # statement per new case where no referential is set up).
+    if any(not intent.is_default for intent in intents):
+        first = (
+            Interaction.objects.filter(conversation=conversation, direction=Interaction.Direction.INBOUND)
+            .order_by("created_at", "id")
+            .values_list("text", flat=True)
+            .first()
+        )
+    intent, confidence = detect_intent_of_text(first or "", intents=intents)
     if intent is None:
         return None
     stored, _created = ConversationIntent.objects.update_or_create(

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
-from routing import agent_driven, engine, intents, item_driven, matching, offers, stats
+from routing import agent_driven, engine, intents, item_driven, matching, new_items, offers, stats
 from routing.assignments import announce_routing_change, end_live_assignment, give, given, item_for, refresh_load
 from routing.models import (
     AgentProfile,
@@ -56,8 +56,10 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
     if intent is not None and intent.queue is not None and serves(intent.queue, channel_kind):
         queue = intent.queue
     boost = tier_boost(conversation.customer.value_tier) + (intent.priority_boost if intent else 0)
-    with transaction.atomic():
-        item = RoutingItem.objects.create(
+    # No savepoint: nothing catches a failure here to carry on; the caller's transaction (the ingest's message)
+    # rolls back with it, as it did through the savepoint. Two statements fewer per new case.
+    with transaction.atomic(savepoint=False):
+        item = RoutingItem(
             conversation=conversation,
             queue=queue,
             capacity_class=capacity_class_for(channel_kind),
@@ -65,13 +67,9 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
             rank=engine.rank_for(queue=queue, boost=boost, queued_at=now),
             queued_at=now,
         )
-        required = set(queue.required_skills.values_list("pk", flat=True))
-        if intent is not None:
-            required |= set(intent.required_skills.values_list("pk", flat=True))
-        item.set_skills(required=required, optional=set(queue.optional_skills.values_list("pk", flat=True)))
-        conversation.queue = queue
-        conversation.queued_at = now
-        conversation.save(update_fields=["queue", "queued_at", "updated_at"])
+        # The skills in one read, then the item, its skills and the conversation's queue in one statement.
+        required, optional = new_items.wanted_skills(queue=queue, intent=intent)
+        new_items.create_item(item=item, required=required, optional=optional, conversation=conversation, now=now)
         reporting_transitions.conversation_offered(conversation=conversation)  # rep: reporting event
         if route_item(item=item) is None:
             conversation.refresh_from_db(fields=["assignee", "assigned_at"])

@@ -81,9 +81,11 @@ def test_it_makes_the_decisions_route_next_makes_one_at_a_time(per_transaction: 
     assert grouped["idle"] == one_at_a_time["idle"]
     assert grouped["waiting"] == one_at_a_time["waiting"]
     assert grouped["events"] == one_at_a_time["events"]
-    assert not Conversation.objects.filter(assignee__isnull=False).exclude(
-        pk__in=Assignment.objects.values("conversation_id")
-    ).exists()
+    assert (
+        not Conversation.objects.filter(assignee__isnull=False)
+        .exclude(pk__in=Assignment.objects.values("conversation_id"))
+        .exists()
+    )
     for kind in ("chat", "voice", "email"):
         assert not AgentProfile.objects.filter(**{f"{kind}_load__gt": F(f"{kind}_capacity")}).exists()
     # The grouped statement wrote them: no candidate-and-assign statement per decision.
