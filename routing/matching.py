@@ -88,6 +88,8 @@ class Pool:
     available: bool  # some member of the queue is available (for engine.explain_full_classes)
     agents: list[Agent]
     rooms: dict[str, list[Agent]] = field(default_factory=dict)
+    # Per class and wanted skills: the agents with room in the class who hold them all (kept as rooms shrink).
+    holders: dict[tuple[str, tuple[int, ...]], list[Agent]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for agent in self.agents:
@@ -104,8 +106,11 @@ class Pool:
         agents = self.rooms[capacity_class]
         if not wanted:
             return min(agents, key=lambda a: a.rank[capacity_class], default=None)
-        needed = set(wanted)
-        holders = [a for a in agents if a.skills.keys() >= needed]
+        needs = (capacity_class, tuple(wanted))
+        holders = self.holders.get(needs)
+        if holders is None:
+            needed = set(wanted)
+            holders = self.holders[needs] = [a for a in agents if a.skills.keys() >= needed]
         if len(wanted) == 1:
             skill = wanted[0]
             return min(holders, key=lambda a: (-a.skills[skill], a.rank[capacity_class]), default=None)
@@ -118,6 +123,9 @@ class Pool:
         for c in CLASSES:
             if c not in agent.rank and agent in self.rooms[c]:
                 self.rooms[c].remove(agent)
+                for (held_class, _wanted), holders in self.holders.items():
+                    if held_class == c and agent in holders:
+                        holders.remove(agent)
 
 
 @dataclass
