@@ -195,12 +195,20 @@ def route_for_agent(*, user: Any, limit: int = 100) -> int:
     used to be a transaction of its own (a savepoint inside a release) that locked and read the agent again. The
     items and their order are the same; a failure rolls back the whole refill.
     """
-    routed = 0
-    with transaction.atomic(), realtime.batched():
+    with transaction.atomic():
         profile = AgentProfile.objects.select_for_update().filter(user=user).first()
-        if profile is None or profile.presence != AgentProfile.Presence.AVAILABLE:
-            return routed
+        if profile is None:
+            return 0
         profile.user = user
+        return _refill(profile=profile, limit=limit)
+
+
+def _refill(*, profile: AgentProfile, limit: int = 100) -> int:
+    """route_for_agent's loop, for the agent whose row the caller locked (and read as it now is)."""
+    routed = 0
+    if profile.presence != AgentProfile.Presence.AVAILABLE:
+        return routed
+    with realtime.batched():
         while routed < limit:
             classes = engine.classes_with_room(profile)
             if not classes:
@@ -277,11 +285,15 @@ def release_capacity(*, agent: Any, queue: Queue | None) -> None:
     """A conversation of `agent` was resolved: close its routing, give the capacity back and pull waiting work."""
     if agent is None:
         return
-    with transaction.atomic():
+    # One transaction with the caller's (the resolve's), without savepoints: nothing catches a failure here to carry
+    # on. The recount locks the agent's row and returns it as it now is, so the refill starts from it.
+    with transaction.atomic(savepoint=False):
         agent_driven.close_resolved(user_id=agent.pk, now=timezone.now())
-        refresh_load(user=agent)
+        profile = refresh_load(user=agent)
         stats.publish_stats_on_commit()
-    route_for_agent(user=agent)
+        if profile is not None:
+            profile.user = agent
+            _refill(profile=profile)
 
 
 def move_to_queue(
