@@ -355,6 +355,10 @@ def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str], av
 
     Only items without a reason yet: one examined before keeps its more specific reason (a missing skill, say).
     `available` (some member of the queue is available), when the caller knows it, saves a query.
+
+    On PostgreSQL the items a rival holds are skipped (SKIP LOCKED), as everywhere else in a decision: waiting for
+    them deadlocked two sweeps holding their heads (each saw the other's class as full); they get the reason on a
+    later decision, when nobody holds them.
     """
     full = [c for c in CapacityClass.values if c not in classes_with_room]
     if not full:
@@ -368,7 +372,19 @@ def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str], av
             reason = _("all capable agents are full for %(kind)s") % {"kind": CapacityClass(capacity_class).label}
         else:
             reason = _("no agent of the queue is available")
-        waiting_items(queue=queue).filter(capacity_class=capacity_class, reason="").update(reason=reason)
+        if connection.vendor != "postgresql":
+            waiting_items(queue=queue).filter(capacity_class=capacity_class, reason="").update(reason=reason)
+            continue
+        with connection.cursor() as cursor:
+            prepared.execute(cursor, _EXPLAIN_SQL, {"reason": reason, "queue": queue.pk, "class": capacity_class})
+
+
+# The partial index routingitem_waiting_no_reason (state = 'waiting' AND reason = '') serves the inner SELECT.
+_EXPLAIN_SQL = (
+    f"UPDATE {RoutingItem._meta.db_table} SET reason = %(reason)s WHERE id IN (SELECT id FROM"
+    f" {RoutingItem._meta.db_table} WHERE queue_id = %(queue)s AND state = 'waiting' AND capacity_class = %(class)s"
+    " AND reason = '' FOR UPDATE SKIP LOCKED)"
+)
 
 
 def items_for_agent(*, profile: AgentProfile, classes: Collection[str]) -> QuerySet[RoutingItem]:
