@@ -116,7 +116,12 @@ def test_it_decides_one_at_a_time_when_a_chosen_agent_changed_since_the_read(mon
     monkeypatch.setattr(matching, "read_pool", read_then_rival)
     write = matching._write
     written: list[Any] = []
-    monkeypatch.setattr(matching, "_write", lambda **kwargs: written.append(write(**kwargs)) or written[-1])
+
+    def noted_write(**kwargs: Any) -> Any:
+        written.append(write(**kwargs))
+        return written[-1]
+
+    monkeypatch.setattr(matching, "_write", noted_write)
     with transaction.atomic():
         expected = route_queue(queue=queue, limit=30)
         one_at_a_time = _outcome()["assignments"]
