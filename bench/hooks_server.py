@@ -6,12 +6,13 @@ hand,
     DATABASE_URL=… REDIS_URL=… python -m bench.hooks_server --requests 10000 \
         --variants gthread:hooks:2:16,gthread:floor:2:16,sync:hooks:8
 
-Each variant is `server:app:workers[:threads]`: server `gthread` (gunicorn, gthread workers, as the Procfile), `sync`
-(gunicorn's sync workers: no keep-alive, a connection per request) or `uvicorn-wsgi`; app `hooks` (the hooks
-application, omnidesk/hooks_wsgi.py) or `floor` (bench/hooks_floor.py: reads the body and answers, nothing else, to
-show the server's own cost). Only that server runs: no Celery worker (the channel's debounce mark stays set, so
-webhooks do not publish tasks, as under a burst), no uvicorn. The signed Twilio SMS of the webhook_ingest benchmark
-(10 % re-deliveries) are posted as fast as `--connections` keep-alive connections allow, by bench/webhook_client.py.
+Each variant is `server:app:workers[:threads[:shm]]`: server `gthread` (gunicorn, gthread workers, as the
+Procfile), `sync` (gunicorn's sync workers: no keep-alive, a connection per request) or `uvicorn-wsgi`; app `hooks`
+(the hooks application, omnidesk/hooks_wsgi.py) or `floor` (bench/hooks_floor.py: reads the body and answers, nothing
+else, to show the server's own cost); `shm`: gunicorn's `--worker-tmp-dir /dev/shm`. Only that server runs: no Celery
+worker (the channel's debounce mark stays set, so webhooks do not publish tasks, as under a burst), no uvicorn. The
+signed Twilio SMS of the webhook_ingest benchmark (10 % re-deliveries) are posted as fast as `--connections`
+keep-alive connections allow, by bench/webhook_client.py.
 
 One JSON line per variant: requests per second, answer time, and CPU milliseconds per request of the server's
 processes, PostgreSQL, Redis, this load generator ("bench"), and everything else on the machine (the load average is
@@ -45,6 +46,8 @@ def command(variant: str, port: int) -> list[str]:
     server, app, workers, *rest = variant.split(":")
     threads = rest[0] if rest else "1"
     bind = ["--bind", f"127.0.0.1:{port}", "--workers", workers, "--backlog", "2048", "--log-level", "warning"]
+    if "shm" in rest[1:]:
+        bind += ["--worker-tmp-dir", "/dev/shm"]  # the heartbeat file gunicorn's workers touch on every loop
     gunicorn = [sys.executable, "-m", "gunicorn", APPS[app], *bind]
     if server == "gthread":
         return [*gunicorn, "--worker-class", "gthread", "--threads", threads, "--keep-alive", "30"]
