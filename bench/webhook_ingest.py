@@ -12,8 +12,8 @@ What is measured
                clock. e2e = the agent's desk socket receiving the message's `message.created` frame − the scheduled
                send time; sustained_per_s = frames received / (last frame − first send).
     ledger     every id answered 200 must be exactly one InboundEvent and one Interaction: lost / duplicated.
-The load generator is a small HTTP/1.1 client on asyncio streams with pre-signed requests (httpx would cost several
-times more CPU per request on the same 2 cores); its CPU is reported on stderr with every other process's.
+The load generator (bench/webhook_client.py) is a small HTTP/1.1 client on asyncio streams with pre-signed requests;
+its CPU ("bench") is reported on stderr with every other process's.
 
 Reading the line
     {"bench": "webhook_ingest", "sent": N, "accepted_per_s", "ack_p99_ms", "drain_per_s", "sustained_per_s",
@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 import os
 import random
@@ -46,13 +43,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 import psycopg2
 
 from bench.chat_e2e import Desk, new_event_loop
 from bench.environment import configure_logging, flush_redis, fresh_database, migrate, setup_django
 from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
+from bench.webhook_client import Webhook, post_all, signed_sms
 from tests.stack import ROOT, Stack, free_port
 
 logger = logging.getLogger("bench.webhook_ingest")
@@ -185,31 +182,7 @@ def create_fixture() -> Fixture:
     return Fixture(channel_id=channel.pk, channel_uuid=str(channel.uuid), cookie=cookie)
 
 
-# --- signed requests and a lean HTTP/1.1 client --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Webhook:
-    sid: str
-    raw: bytes  # the whole HTTP request, signed
-
-
-def signed_sms(*, host: str, path: str, token: str, sid: str, sender: str) -> tuple[bytes, str]:
-    """A Twilio inbound SMS as its form body and its X-Twilio-Signature (also bench/hooks_profile.py's request)."""
-    params = {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "AccountSid": "ACbench",
-        "From": sender,
-        "To": "+33700000001",
-        "Body": f"bench message {sid}",
-        "NumMedia": "0",
-        "SmsStatus": "received",
-        "ApiVersion": "2010-04-01",
-    }
-    data = f"http://{host}{path}" + "".join(k + params[k] for k in sorted(params))
-    signature = base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
-    return urlencode(params).encode(), signature
+# --- the plan of deliveries ------------------------------------------------------------------------------------------
 
 
 def signed_request(stack: WebhookStack, fixture: Fixture, sid: str, sender: str) -> Webhook:
@@ -239,71 +212,6 @@ def sequence(stack: WebhookStack, fixture: Fixture, count: int, prefix: str, rng
         if rng.random() < 0.02:
             plan[index], plan[index + 1] = plan[index + 1], plan[index]
     return plan
-
-
-@dataclass
-class Results:
-    answers: dict[str, list[int]] = field(default_factory=dict)  # sid → statuses
-    ack: list[float] = field(default_factory=list)
-    sent_at: dict[str, float] = field(default_factory=dict)  # first send (scheduled time), perf_counter
-    errors: int = 0
-
-
-async def connection_loop(port: int, jobs: asyncio.Queue[tuple[Webhook, float] | None], results: Results) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while (job := await jobs.get()) is not None:
-            webhook, scheduled = job
-            results.sent_at.setdefault(webhook.sid, scheduled or time.perf_counter())
-            for _attempt in range(3):
-                started = time.perf_counter()
-                try:
-                    writer.write(webhook.raw)
-                    status_line = await reader.readline()
-                    length, close = 0, False
-                    while (line := await reader.readline()) not in (b"\r\n", b""):
-                        name, _, value = line.partition(b":")
-                        if name.lower() == b"content-length":
-                            length = int(value)
-                        elif name.lower() == b"connection" and value.strip().lower() == b"close":
-                            close = True
-                    if length:
-                        await reader.readexactly(length)
-                    status = int(status_line.split()[1])
-                except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
-                    results.errors += 1  # the connection broke: reconnect and send this webhook again
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    continue
-                results.ack.append(time.perf_counter() - started)
-                results.answers.setdefault(webhook.sid, []).append(status)
-                if close:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                break
-    finally:
-        writer.close()
-
-
-async def post_all(port: int, plan: list[Webhook], connections: int, *, rate: float | None) -> tuple[Results, float]:
-    """Post the plan: as fast as possible (rate None) or on an absolute schedule. Returns results and seconds."""
-    results = Results()
-    jobs: asyncio.Queue[tuple[Webhook, float] | None] = asyncio.Queue()
-    loops = [asyncio.create_task(connection_loop(port, jobs, results)) for _ in range(connections)]
-    started = time.perf_counter()
-    if rate is None:
-        for webhook in plan:
-            jobs.put_nowait((webhook, 0.0))
-    else:
-        for index, webhook in enumerate(plan):
-            scheduled = started + index / rate
-            if (delay := scheduled - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
-            jobs.put_nowait((webhook, scheduled))
-    for _ in loops:
-        jobs.put_nowait(None)
-    await asyncio.gather(*loops)
-    return results, time.perf_counter() - started
 
 
 # --- database probes (psycopg2, cheap) --------------------------------------------------------------------------------

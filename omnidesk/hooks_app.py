@@ -97,10 +97,29 @@ class HooksRouting:
 
     def resolve_request(self, request: HttpRequest) -> ResolverMatch:
         """Resolved against the webhooks only; unlike `request.urlconf`, this leaves `reverse()` on the site's
-        URLconf."""
-        match = get_resolver(HOOKS_URLCONF).resolve(request.path_info)
+        URLconf. A path found once is remembered (`resolved_path`)."""
+        match = resolved_path(request.path_info)
         request.resolver_match = match
         return match
+
+
+# Resolving a webhook's path walks the included URL modules and matches the UUID converter again for every request:
+# ~24 µs of the accept path's ~0.7 ms of CPU (docs/performance-hooks.md). A process receives webhooks on the few
+# paths of its channels, each many times, so the matches found are kept; a ResolverMatch is not changed by the
+# handler or the views. A path that resolves to nothing raises Resolver404 as before and is not kept, so a scan of
+# made-up paths cannot grow this; past RESOLVED_PATHS paths it starts over.
+RESOLVED_PATHS = 1024
+_resolved: dict[str, ResolverMatch] = {}
+
+
+def resolved_path(path: str) -> ResolverMatch:
+    match = _resolved.get(path)
+    if match is None:
+        match = get_resolver(HOOKS_URLCONF).resolve(path)
+        if len(_resolved) >= RESOLVED_PATHS:
+            _resolved.clear()
+        _resolved[path] = match
+    return match
 
 
 class HooksHandler(HooksRouting, WSGIHandler):
