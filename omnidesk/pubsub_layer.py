@@ -10,16 +10,25 @@ Here a lone PUBLISH goes out at once, as upstream, and those asked for while it 
 together in the next pipeline (one round trip for all of them), in the order they were asked for; each `group_send`
 still returns only once Redis has its message, raising if it failed.
 Subscriptions keep the upstream lock; publishing never needed it (a different connection).
+
+Outside an event loop (the Celery worker announcing what a task committed), `publish_now` sends a batch's frames in
+one synchronous pipeline per shard from the calling thread: no hand-over to a loop thread and back, one round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import redis
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
-from channels_redis.utils import _wrap_close
+from channels_redis.utils import _consistent_hash, _wrap_close
 
+# Seconds a synchronous publish (`publish_now`) may wait on Redis: a task must not hang on a dead server, and its
+# frames are best effort anyway (clients replay from the Event rows).
+SYNC_TIMEOUT = 5.0
 # At most this many PUBLISHes per pipeline: one round trip stays short, and a flood of senders still progresses.
 MAX_BATCH = 500
 
@@ -102,6 +111,43 @@ class PipelinedLoopLayer(RedisPubSubLoopLayer):
 
 class PipelinedPubSubChannelLayer(RedisPubSubChannelLayer):
     """`RedisPubSubChannelLayer` whose per-loop layers publish through `PipelinedShardConnection`."""
+
+    _naming: RedisPubSubLoopLayer | None = None
+    _sync_shards: list[redis.Redis] | None = None
+    _sync_pid = 0
+
+    def publish_now(self, sends: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """`group_send` each (group, message) from synchronous code, in order: one pipeline per shard, so one Redis
+        round trip for a whole batch. Raises when Redis refused or could not be reached (within SYNC_TIMEOUT).
+
+        Same group channel names, shards and serialization as `group_send` (upstream's own code computes them); only
+        a host given by address is supported, which is what settings.CHANNEL_LAYERS configures.
+        """
+        naming, shards = self._sync_publishers()
+        pipelines: dict[int, Any] = {}
+        for group, message in sends:
+            name = naming._get_group_channel_name(group)
+            index = _consistent_hash(name, len(shards))
+            if index not in pipelines:
+                pipelines[index] = shards[index].pipeline(transaction=False)
+            pipelines[index].publish(name, self.serialize(dict(message)))
+        for pipeline in pipelines.values():
+            pipeline.execute()
+
+    def _sync_publishers(self) -> tuple[RedisPubSubLoopLayer, list[redis.Redis]]:
+        # Per process: a forked worker child must not share its parent's sockets (redis-py checks the pid of its
+        # pool too; this keeps the clients themselves per process).
+        if self._naming is None or self._sync_shards is None or self._sync_pid != os.getpid():
+            naming = RedisPubSubLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            shards = []
+            for shard in naming._shards:
+                host = dict(shard.host)
+                address = host.pop("address")
+                host.setdefault("socket_timeout", SYNC_TIMEOUT)
+                host.setdefault("socket_connect_timeout", SYNC_TIMEOUT)
+                shards.append(redis.Redis.from_url(address, **host))
+            self._naming, self._sync_shards, self._sync_pid = naming, shards, os.getpid()
+        return self._naming, self._sync_shards
 
     def _get_layer(self) -> PipelinedLoopLayer:
         loop = asyncio.get_running_loop()

@@ -194,6 +194,8 @@ else:
 
 # Celery
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
+# kombu's Redis transport with one client per channel instead of one per publish and per ack (omnidesk/broker.py).
+CELERY_BROKER_TRANSPORT = "omnidesk.broker:Transport" if REDIS_URL else None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
