@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
-from interactions import inbound_batch, lanes
+from interactions import inbound_batch, inbound_run, lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.inbound_nudge import clear_pending_mark, mark_store, pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
@@ -383,7 +383,9 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
         )
         deferred: list[tuple[int, float]] = []
         with inbound_batch.prepared(pending) as prelude:
-            for event in pending:
+            # First all at once, writing continuing messages in bulk; one by one only when that failed.
+            in_one_run = inbound_run.processed_in_one_run(pending, done=interactions, process=process_one)
+            for event in [] if in_one_run else pending:
                 if event.pk in interactions:
                     continue  # processed earlier in this batch, as the parent of a reply
                 before = set(interactions)
