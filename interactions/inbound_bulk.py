@@ -39,7 +39,7 @@ from routing.models import RoutingItem
 
 @dataclass
 class Run:
-    expected: int  # entries the run may still make: how many ids to draw at once
+    size: int  # the batch's size: how many ids to draw at once
     ids: list[int] = field(default_factory=list)
     # Rows to INSERT, per model, in the order they were made.
     rows: dict[type[models.Model], list[models.Model]] = field(default_factory=dict)
@@ -70,7 +70,7 @@ def deferring(*, expected: int) -> Iterator[None]:
     if connection.vendor != "postgresql" or _run.get() is not None:
         yield
         return
-    token = _run.set(Run(expected=max(expected, 1)))
+    token = _run.set(Run(size=max(expected, 1)))
     try:
         with reporting_events.deferring():
             yield
@@ -85,10 +85,11 @@ def next_id(model: type[models.Model]) -> int:
     assert run is not None, "only within deferring()"
     if not run.ids:
         with connection.cursor() as cursor:
-            cursor.execute(_draw_sql(model._meta.db_table), [run.expected])
+            # A batch's size again when it runs out (an email processes parents of other batches ahead of their
+            # turn): ids left unused at the end are a gap in the sequence, which nothing relies on.
+            cursor.execute(_draw_sql(model._meta.db_table), [run.size])
             run.ids = [row[0] for row in cursor.fetchall()]
             run.ids.reverse()  # pop() from the end hands them out in ascending order
-    run.expected = max(run.expected - 1, 1)
     return run.ids.pop()
 
 
