@@ -30,6 +30,7 @@ from interactions import inbound_bulk, outbound, services
 from interactions.adapters import InvalidPayload
 from interactions.inbound import DeferProcessing, process_one, record_inbound_event
 from interactions.inbound_batch import Sender, note_processed_in_batch, prepared_for, processed_in_batch
+from interactions.inbound_many import record_inbound_events
 from interactions.mail import loops, threads
 from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
@@ -47,11 +48,22 @@ def record_raw_mail(*, channel: Channel, raw: bytes, source: str) -> tuple[Inbou
     A message over the channel's size cap is not stored whole: its headers are, with a note saying it was too large
     (`too_large_mail`), so that the agent sees it arrived and the inbound queue never chews on it.
     """
+    external_id, payload = raw_mail_event(channel=channel, raw=raw, source=source)
+    return record_inbound_event(channel=channel, external_id=external_id, payload=payload, provider=PROVIDER)
+
+
+def record_raw_mails(*, channel: Channel, mails: list[tuple[str, bytes]]) -> int:
+    """`record_raw_mail` of many (source, raw) mails in one statement (inbound_many.py); how many were new."""
+    events = [raw_mail_event(channel=channel, raw=raw, source=source) for source, raw in mails]
+    return record_inbound_events(channel=channel, events=events, provider=PROVIDER)
+
+
+def raw_mail_event(*, channel: Channel, raw: bytes, source: str) -> tuple[str, dict[str, Any]]:
+    """The stored event's external id and payload for a raw mail (capped at the channel's size)."""
     limit = max_message_bytes(channel)
     if len(raw) > limit:
         raw = too_large_mail(head=raw[:HEAD_BYTES], size=len(raw), limit=limit, source=source)
-    payload = {"raw": base64.b64encode(raw).decode("ascii"), "source": source}
-    return record_inbound_event(channel=channel, external_id=external_id_for(raw), payload=payload, provider=PROVIDER)
+    return external_id_for(raw), {"raw": base64.b64encode(raw).decode("ascii"), "source": source}
 
 
 # The default cap on a whole message (headers, body, attachments, as received): larger ones are kept as a note.
