@@ -369,7 +369,9 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
         deferred: list[tuple[int, float]] = []
         with inbound_batch.prepared(pending) as prelude:
             # First all at once, writing continuing messages in bulk; one by one only when that failed.
-            in_one_run = inbound_run.processed_in_one_run(pending, done=interactions, process=process_one)
+            in_one_run = inbound_run.processed_in_one_run(
+                pending, done=interactions, process=process_one, waits=DeferProcessing, deferred=deferred
+            )
             for event in [] if in_one_run else pending:
                 if event.pk in interactions:
                     continue  # processed earlier in this batch, as the parent of a reply

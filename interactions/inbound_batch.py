@@ -109,6 +109,15 @@ def absent_messages(events: list[InboundEvent], senders: dict[int, Sender]) -> s
     return wanted - present
 
 
+# The events whose sender the prelude resolved: their processors find the customer without a statement.
+_resolved: ContextVar[set[int]] = ContextVar("batch_resolved", default=set())  # noqa: B039 (never mutated)
+
+
+def sender_resolved(event_id: int) -> bool:
+    """True when the batch's prelude resolved and locked `event_id`'s sender: naming its customer writes nothing."""
+    return event_id in _resolved.get()
+
+
 def prepared_for(event_id: int) -> Any:
     """What the batch's `Sender` of `event_id` carried for its processor (None outside a prepared batch)."""
     prepared = _prepared.get()
@@ -149,6 +158,13 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
             logger.exception("could not prepare an ingest batch; its messages go one by one")
             customers = {}
     token = _prepared.set({event_id: sender.prepared for event_id, sender in senders.items()})
+    resolved_token = _resolved.set(
+        {
+            event_id
+            for event_id, s in senders.items()
+            if any(key in customers for key in batch_keys([(s.kind, s.address, s.display_name)]))
+        }
+    )
     absent_token = _absent.set(absent_messages(events, senders))
     customer_ids = {customer.pk for customer in customers.values()}
     chat = bool(events) and events[0].channel.kind == Channel.Kind.CHAT  # a batch has one channel
@@ -164,6 +180,7 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
     finally:
         _prepared.reset(token)
         _absent.reset(absent_token)
+        _resolved.reset(resolved_token)
 
 
 def message_failed() -> None:

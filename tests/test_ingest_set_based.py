@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -15,10 +16,12 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity
 from interactions import continuity, inbound, inbound_run
+from interactions.mail.services import record_raw_mail
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from reporting.models import EventKind, RepeatedResolution, ReportingCase, ReportingEvent
 from reporting.transitions import conversation_resolved
 from routing.models import Queue
+from tests.mail_support import fixture_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +150,27 @@ def test_a_batch_whose_bulk_insert_fails_is_redone_message_by_message(
     assert Interaction.objects.filter(external_id="SMsame").count() == 1
     assert not InboundEvent.objects.filter(pk__in=[e.pk for e in twice], processed_at__isnull=True).exists()
     assert set(InboundEvent.objects.filter(pk__in=[e.pk for e in twice]).values_list("last_error", flat=True)) == {""}
+
+
+@pytest.mark.usefixtures("media_root")
+def test_a_reply_waiting_for_its_parent_leaves_the_rest_of_its_batch_in_bulk(
+    mailbox: Channel, alice: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, _created = record_raw_mail(channel=mailbox, raw=fixture_bytes("new_request.eml"), source="test")
+    # Another worker's batch has the first message: the claim below leaves it alone.
+    InboundEvent.objects.filter(pk=first.pk).update(attempts=1, last_attempt_at=timezone.now())
+    reply, _created = record_raw_mail(channel=mailbox, raw=fixture_bytes("follow_up_references.eml"), source="test")
+    other = EmailMessage()
+    other["From"], other["To"], other["Subject"] = "Paul <paul@example.org>", "support@omnidesk.test", "Hello"
+    other["Message-ID"] = "<other-1@example.org>"
+    other.set_content("A question of my own.")
+    unrelated, _created = record_raw_mail(channel=mailbox, raw=other.as_bytes(), source="test")
+
+    with caplog.at_level(logging.INFO, logger="interactions.inbound_run"):
+        made = process_batch(mailbox)
+
+    assert "message by message" not in caplog.text, "the reply waits alone; the batch stays in bulk"
+    assert made[unrelated.pk] is not None and reply.pk not in made
+    reply.refresh_from_db()
+    assert reply.processed_at is None and reply.dead_lettered_at is None and reply.last_error == ""
+    assert not Interaction.objects.filter(channel=mailbox, external_id="first-1@example.com").exists()
