@@ -38,7 +38,7 @@ def processed_in_one_run(
     `waits` (inbound.DeferProcessing), raised for an event whose sender the prelude resolved, does not stop the
     run: its processor raises it before writing anything, and naming such a sender writes nothing, so the event is
     noted in `deferred` ((event id, countdown)) and the run goes on (a mail whose parent another worker's batch
-    holds; under a worker pool about half the batches of a mailbox had one)."""
+    holds: with a worker pool and a busy mailbox, not a rare case)."""
     if connection.vendor != "postgresql" or not events or events[0].channel.kind == Channel.Kind.VOICE:
         return False
     try:
