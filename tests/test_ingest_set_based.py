@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -97,7 +98,7 @@ def test_continuing_messages_record_the_same_entries_cases_and_reports(
     case = Conversation.objects.get(customer=carla)
     # Carla's earlier case, resolved yesterday: a message today repeats it (FCR).
     earlier = Conversation.objects.create(customer=carla, channel=sms_channel, queue=case.queue)
-    earlier.status, earlier.resolved_at = Conversation.Status.RESOLVED, timezone.now() - timezone.timedelta(days=1)
+    earlier.status, earlier.resolved_at = Conversation.Status.RESOLVED, timezone.now() - timedelta(days=1)
     earlier.save()
     conversation_resolved(conversation=earlier)
     ReportingEvent.objects.filter(conversation_id=earlier.pk).update(at=earlier.resolved_at)
