@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions import events
+from interactions import continuity, events, inbound_bulk
 from interactions.models import Channel, Conversation, Interaction
 from routing import engine, sla, stats
 from routing.assignments import end_live_assignment
@@ -76,16 +76,20 @@ def _reuse_loaded_queue(conversation: Conversation, queue: Queue | None, channel
             return
 
 
-def note_inbound_channel(*, conversation: Conversation, channel: Channel) -> bool:
+def note_inbound_channel(*, conversation: Conversation, channel: Channel, deferred: bool = False) -> bool:
     """The customer reached us on `channel`: it becomes the case's channel (the reply default) if we can answer on it.
 
     A call is not a channel we can write back on, so a call leaves the reply channel where it was. Returns True when
-    the case's channel changed. The caller holds the case's lock.
+    the case's channel changed. The caller holds the case's lock. `deferred`: the UPDATE goes with the ingest
+    batch's (interactions/inbound_bulk.py).
     """
     if channel.kind == Channel.Kind.VOICE or channel.pk == conversation.channel_id:
         return False
     conversation.channel = channel
-    conversation.save(update_fields=["channel", "updated_at"])
+    if deferred:
+        inbound_bulk.touch_case(conversation, "channel")
+    else:
+        conversation.save(update_fields=["channel", "updated_at"])
     return True
 
 
@@ -115,7 +119,11 @@ def follow_case(*, conversation: Conversation, channel: Channel, reopened: bool 
 
     The caller holds the case's lock and announces the result.
     """
-    item = RoutingItem.objects.select_for_update().filter(conversation=conversation).first()
+    known, item = inbound_bulk.locked_routing_item(
+        conversation_id=conversation.pk, candidates=continuity.batch_case_ids(unresolved=True)
+    )
+    if not known:
+        item = RoutingItem.objects.select_for_update().filter(conversation=conversation).first()
     if item is None:
         return Followed(rerouted=False)
     wanted = capacity_class_for(channel.kind)
@@ -129,6 +137,9 @@ def follow_case(*, conversation: Conversation, channel: Channel, reopened: bool 
         and (item.capacity_class == wanted or agent_serves(agent_id=agent_id, channel_kind=channel.kind))
     ):
         return Followed(rerouted=False)
+    # Routing moves the case: it reads and writes it and its item, which must hold what the batch wrote so far.
+    inbound_bulk.flush()
+    inbound_bulk.forget_routing_item(conversation_id=conversation.pk)
     previous_id = conversation.assignee_id
     end_live_assignment(conversation=conversation, reason="channel_switch")
     now = timezone.now()

@@ -34,6 +34,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from customers.models import Customer
+from interactions import inbound_bulk
 from interactions.models import Channel, Conversation
 from routing.intents import detect_intent_of_text
 from routing.models import ConversationIntent, Intent
@@ -101,6 +102,19 @@ def cases_locked_for_batch(*, customer_ids: set[int], now: datetime) -> Iterator
         yield cases
     finally:
         _batch_cases.reset(token)
+
+
+def batch_case_ids(*, unresolved: bool = False) -> list[int]:
+    """The ids of the running batch's cases (only those not resolved with `unresolved`); [] outside a batch."""
+    cases = _batch_cases.get()
+    if cases is None:
+        return []
+    return [
+        case.pk
+        for held in cases.by_customer.values()
+        for case in held
+        if not (unresolved and case.status == Conversation.Status.RESOLVED)
+    ]
 
 
 def note_new_case(conversation: Conversation) -> None:
@@ -214,6 +228,7 @@ def decide_case(
     if open_case is not None:
         if explicit_threading and (
             (open_case.last_message_at or open_case.created_at) < now - continue_window()
+            or inbound_bulk.has_pending_entry(conversation_id=open_case.pk, channel_kind=channel.kind)
             or open_case.interactions.filter(channel__kind=channel.kind).exists()
         ):
             return Decision(None, UNTHREADED)

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
-from interactions import inbound_batch, lanes
+from interactions import inbound_batch, inbound_run, lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.inbound_nudge import clear_pending_mark, mark_store, pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
@@ -217,11 +217,22 @@ def process_inbound_event(
 def _process_batch(*, event_id: int, channel_id: int | None, retake: bool, kind: str) -> Interaction | None:
     limit = lanes.batch_size_for(kind=kind)
     claimed = claim_inbound_events(event_id=event_id, channel_id=channel_id, retake=retake, limit=limit)
-    if channel_id is not None and len(claimed) >= limit:
+    more = channel_id is not None and len(claimed) >= limit
+    if more and not settings.CELERY_TASK_ALWAYS_EAGER:
         # More may be waiting: the next task claims them (perhaps elsewhere).
-        nudge_channel(channel_id=channel_id, kind=kind)
+        nudge_channel(channel_id=channel_id or 0, kind=kind)
     elif retake:
         retake_later(event_id=event_id, channel_id=channel_id, claimed=claimed)
+    try:
+        return _process_claimed_batch(event_id=event_id, claimed=claimed)
+    finally:
+        if more and settings.CELERY_TASK_ALWAYS_EAGER:
+            # The embedded mode runs that task here and now: after this batch, so that batches go oldest first (a
+            # newest-first order made ~half of the mails wait for their parents, processed ahead of their turn).
+            nudge_channel(channel_id=channel_id or 0, kind=kind)
+
+
+def _process_claimed_batch(*, event_id: int, claimed: list[int]) -> Interaction | None:
     if not claimed:
         return None
     try:
@@ -322,29 +333,6 @@ def retake_later(*, event_id: int, channel_id: int | None, claimed: list[int]) -
         enqueue_inbound_event(event_id=0, channel_id=channel_id, countdown=1.0, retake=True)
 
 
-# The events processed so far by the batch running in this thread (and what each made). They are marked processed
-# in the database only when the batch ends, so a processor that looks for pending events (an email reply processing
-# its parents first) must skip these: processing one twice violates the interaction's unique (channel, external id),
-# which used to fail the whole batch and have it redone event by event.
-_processed_in_batch: ContextVar[dict[int, Interaction | None] | None] = ContextVar("processed_in_batch", default=None)
-
-
-def processed_in_batch() -> dict[int, Interaction | None]:
-    """The events the current batch has processed already (empty outside a batch): not pending any more."""
-    done = _processed_in_batch.get()
-    return {} if done is None else done
-
-
-def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -> None:
-    """`event_id` was processed by a processor, ahead of its turn: within a batch, the batch's one UPDATE at its end
-    marks it processed (its row is locked until then); outside any batch, it is marked now."""
-    done = _processed_in_batch.get()
-    if done is None:
-        InboundEvent.objects.filter(pk=event_id).update(processed_at=timezone.now(), last_error="")
-    else:
-        done[event_id] = interaction
-
-
 class EventFailed(Exception):
     """`raise_for`'s event failed in its savepoint; the rest of its batch is committed. `error` says why."""
 
@@ -361,17 +349,14 @@ def process_claimed_events(*, event_ids: list[int], raise_for: int = 0) -> dict[
     commits. `raise_for`'s failure is not recorded but raised as EventFailed once the batch has committed, so that
     its task records it and retries.
     """
-    token = _processed_in_batch.set({})
-    try:
+    with inbound_batch.processing():
         return _process_claimed_events(event_ids=event_ids, raise_for=raise_for)
-    finally:
-        _processed_in_batch.reset(token)
 
 
 def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int, Interaction | None]:
     if len(event_ids) == 1:
         return _process_alone(event_id=event_ids[0], raise_for=raise_for)
-    interactions = processed_in_batch()
+    interactions = inbound_batch.processed_in_batch()
     failures: dict[int, Exception] = {}
     with transaction.atomic(), realtime.batched():
         # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
@@ -383,7 +368,11 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
         )
         deferred: list[tuple[int, float]] = []
         with inbound_batch.prepared(pending) as prelude:
-            for event in pending:
+            # First all at once, writing continuing messages in bulk; one by one only when that failed.
+            in_one_run = inbound_run.processed_in_one_run(
+                pending, done=interactions, process=process_one, waits=DeferProcessing, deferred=deferred
+            )
+            for event in [] if in_one_run else pending:
                 if event.pk in interactions:
                     continue  # processed earlier in this batch, as the parent of a reply
                 before = set(interactions)
@@ -420,7 +409,7 @@ def _process_alone(*, event_id: int, raise_for: int) -> dict[int, Interaction | 
     """A batch of one (light traffic): as a batch, without the savepoint around its event (2 statements). When the
     event fails, the whole transaction rolls back, which is exactly what its savepoint would have rolled back: the
     batch holds nothing else (the parents an email processed ahead of its turn roll back with it in both)."""
-    interactions = processed_in_batch()
+    interactions = inbound_batch.processed_in_batch()
     try:
         with transaction.atomic(), realtime.batched():
             event = (

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +55,17 @@ class Sender:
 
 SenderOf = Callable[[InboundEvent], Sender | None]
 SENDERS: dict[str, SenderOf] = {}
+
+
+# What a channel family fetches once for its whole batch (a mailbox: the threads its mails refer to), entered within
+# the prelude: called with the batch's events and their senders, it returns the block's context.
+BatchContext = Callable[[list[InboundEvent], dict[int, "Sender"]], AbstractContextManager[None]]
+BATCH_CONTEXTS: dict[str, BatchContext] = {}
+
+
+def register_batch_context(key: str, context: BatchContext) -> None:
+    """`context(events, senders)` is entered around a prepared batch of `key`'s events (see `prepared`)."""
+    BATCH_CONTEXTS[key] = context
 
 
 def register_sender(key: str, sender_of: SenderOf) -> None:
@@ -98,6 +109,15 @@ def absent_messages(events: list[InboundEvent], senders: dict[int, Sender]) -> s
     return wanted - present
 
 
+# The events whose sender the prelude resolved: their processors find the customer without a statement.
+_resolved: ContextVar[set[int]] = ContextVar("batch_resolved", default=set())  # noqa: B039 (never mutated)
+
+
+def sender_resolved(event_id: int) -> bool:
+    """True when the batch's prelude resolved and locked `event_id`'s sender: naming its customer writes nothing."""
+    return event_id in _resolved.get()
+
+
 def prepared_for(event_id: int) -> Any:
     """What the batch's `Sender` of `event_id` carried for its processor (None outside a prepared batch)."""
     prepared = _prepared.get()
@@ -138,19 +158,29 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
             logger.exception("could not prepare an ingest batch; its messages go one by one")
             customers = {}
     token = _prepared.set({event_id: sender.prepared for event_id, sender in senders.items()})
+    resolved_token = _resolved.set(
+        {
+            event_id
+            for event_id, s in senders.items()
+            if any(key in customers for key in batch_keys([(s.kind, s.address, s.display_name)]))
+        }
+    )
     absent_token = _absent.set(absent_messages(events, senders))
     customer_ids = {customer.pk for customer in customers.values()}
     chat = bool(events) and events[0].channel.kind == Channel.Kind.CHAT  # a batch has one channel
+    family = BATCH_CONTEXTS.get(events[0].provider or events[0].channel.kind) if senders else None
     try:
         with (
             customers_locked_for_batch(customers),
             continuity.cases_locked_for_batch(customer_ids=customer_ids, now=timezone.now()),
             visitors.widget_identities_for_batch(customer_ids=customer_ids if chat else set()),
+            family(events, senders) if family is not None else nullcontext(),
         ):
             yield prelude
     finally:
         _prepared.reset(token)
         _absent.reset(absent_token)
+        _resolved.reset(resolved_token)
 
 
 def message_failed() -> None:
@@ -164,3 +194,36 @@ def finish(prelude: Prelude, *, all_done: bool) -> None:
     (rolled back or deferred, their per-message path would have left none)."""
     if not all_done:
         drop_unused(created=prelude.created)
+
+
+# The events processed so far by the batch running in this thread (and what each made). They are marked processed
+# in the database only when the batch ends, so a processor that looks for pending events (an email reply processing
+# its parents first) must skip these: processing one twice violates the interaction's unique (channel, external id),
+# which used to fail the whole batch and have it redone event by event.
+_processed_in_batch: ContextVar[dict[int, Interaction | None] | None] = ContextVar("processed_in_batch", default=None)
+
+
+def processed_in_batch() -> dict[int, Interaction | None]:
+    """The events the current batch has processed already (empty outside a batch): not pending any more."""
+    done = _processed_in_batch.get()
+    return {} if done is None else done
+
+
+def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -> None:
+    """`event_id` was processed by a processor, ahead of its turn: within a batch, the batch's one UPDATE at its end
+    marks it processed (its row is locked until then); outside any batch, it is marked now."""
+    done = _processed_in_batch.get()
+    if done is None:
+        InboundEvent.objects.filter(pk=event_id).update(processed_at=timezone.now(), last_error="")
+    else:
+        done[event_id] = interaction
+
+
+@contextmanager
+def processing() -> Iterator[None]:
+    """The block is one batch: `processed_in_batch` starts empty."""
+    token = _processed_in_batch.set({})
+    try:
+        yield
+    finally:
+        _processed_in_batch.reset(token)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
-from interactions import access, cases, continuity, events, outbound
+from interactions import access, cases, continuity, events, inbound_bulk, outbound
 from interactions.announcements import announce_conversation, announce_message
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
@@ -80,6 +80,7 @@ def receive_message(
     }
     case = decision.conversation
     if case is None:
+        inbound_bulk.flush()  # routing and reporting of a new case read what the batch wrote so far
         interaction = cases.open_conversation(customer=customer, channel=channel, entry=entry, queue=queue, now=now)
         continuity.note_new_case(interaction.conversation)
         reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event
@@ -87,9 +88,17 @@ def receive_message(
         return interaction
     reopening = decision.reopens
     case.last_message_at = now
-    case.save(update_fields=["last_message_at", "updated_at"])
-    cases.note_inbound_channel(conversation=case, channel=channel)
-    interaction = Interaction.objects.create(conversation=case, customer=customer, channel=channel, **entry)
+    if inbound_bulk.active() and not reopening and case.status not in HOLD_STATUSES:
+        # The case stays as it is but for this message: its UPDATE and the entry's INSERT go with the batch's others.
+        inbound_bulk.touch_case(case, "last_message_at")
+        cases.note_inbound_channel(conversation=case, channel=channel, deferred=True)
+        entry_row = Interaction(conversation=case, customer=customer, channel=channel, **entry)
+        interaction = inbound_bulk.add_entry(entry_row, channel_kind=channel.kind)
+    else:
+        inbound_bulk.flush()  # the status change reads and writes the case: it must hold what the batch wrote
+        case.save(update_fields=["last_message_at", "updated_at"])
+        cases.note_inbound_channel(conversation=case, channel=channel)
+        interaction = Interaction.objects.create(conversation=case, customer=customer, channel=channel, **entry)
     # What is announced about the case from here on previews this message without reading it back.
     with events.latest_entry_is(conversation_id=case.pk, text=text):
         if reopening or case.status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):

@@ -10,7 +10,9 @@ changing a target applies from then on, which is what a contact center expects o
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -192,6 +194,7 @@ def record(
     score: int | None = None,
     meta: dict[str, Any] | None = None,
     context: EventContext | None = None,
+    deferrable: bool = False,
 ) -> ReportingEvent:
     """Record one transition. Dimensions default to the conversation's (queue, channel, customer, intent, assignee).
 
@@ -201,6 +204,8 @@ def record(
     resolution for messaging) and carries its handle time. `in_business_hours` and `business_seconds` come from the
     queue's business calendar unless the caller gives them. `context`: the conversation's EventContext when the
     caller's own statement already read it (routing's assignment does); else it is read here, once.
+    `deferrable`: within `deferring()`, an event that adds nothing to a rollup (a customer message) may be written
+    with the batch's others at `flush_deferred()`; it then has no id.
     """
     at = at or timezone.now()
     if conversation is not None:
@@ -249,12 +254,60 @@ def record(
         meta=meta or {},
     )
     target = context.service_level_seconds if context is not None else None
-    _insert(event, counters_for(event, service_level_seconds=target))
+    counters = counters_for(event, service_level_seconds=target)
+    buffer = _deferred.get()
+    if deferrable and buffer is not None and not counters and event.kind == EventKind.CUSTOMER_MESSAGE:
+        # Its values as its INSERT now would take them (`pre_save`), written at the flush.
+        buffer.append((event, [f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]))
+        return event
+    _insert(event, counters)
     followups.follow(event)  # FCR and channel attrition: marks this event makes on earlier ones, and theirs on it
     return event
 
 
 INSERTED = [f for f in ReportingEvent._meta.concrete_fields if not f.primary_key]
+
+# The events `record` was allowed to defer, within `deferring()` (an ingest batch, interactions/inbound_bulk.py).
+_deferred: ContextVar[list[tuple[ReportingEvent, list[Any]]] | None] = ContextVar("reporting_deferred", default=None)
+
+
+@contextmanager
+def deferring() -> Iterator[None]:
+    """Within the block, deferrable events wait for `flush_deferred()` (PostgreSQL only); whoever opens the block
+    flushes before it ends, or drops them with its rolled-back work."""
+    if connection.vendor != "postgresql" or _deferred.get() is not None:
+        yield
+        return
+    token = _deferred.set([])
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+def flush_deferred() -> None:
+    """The deferred events in one INSERT, then their follow-ups in one statement (reporting/followups.py), as each
+    `record` would have written them one by one: they add nothing to a rollup, and contacts of one batch never
+    change what another contact marks."""
+    buffer = _deferred.get()
+    if not buffer:
+        return
+    events = [event for event, _values in buffer]
+    values = [value for _event, row in buffer for value in row]
+    buffer.clear()
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_many_sql(len(events)), values)
+        for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
+            event.pk = pk
+            event._state.adding = False
+    followups.follow_contacts(events)
+
+
+@lru_cache(maxsize=64)
+def _insert_many_sql(count: int) -> str:
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in INSERTED)
+    row = "(" + ", ".join(["%s"] * len(INSERTED)) + ")"
+    return f"INSERT INTO {ReportingEvent._meta.db_table} ({columns}) VALUES {', '.join([row] * count)} RETURNING id"
 
 
 def _insert(event: ReportingEvent, counters: dict[str, float]) -> None:

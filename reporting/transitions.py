@@ -82,7 +82,13 @@ def conversation_abandoned(*, conversation: Conversation, wait_seconds: float, a
 def customer_wrote(*, interaction: Interaction) -> None:
     conversation = interaction.conversation
     context = loaded_context(conversation)  # none read when ingest loaded the case with its intent and queue
-    record(kind=EventKind.CUSTOMER_MESSAGE, conversation=conversation, at=interaction.created_at, context=context)
+    record(
+        kind=EventKind.CUSTOMER_MESSAGE,
+        conversation=conversation,
+        at=interaction.created_at,
+        context=context,
+        deferrable=True,  # an ingest batch writes its customers' messages together
+    )
 
 
 @hook

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from django.db import transaction
 
 from interactions.inbound import one_nudge_per_channel
-from interactions.mail.services import record_raw_mail
+from interactions.mail.services import record_raw_mails
 from interactions.models import Channel
 
 CHUNK = 200
@@ -81,7 +81,7 @@ def ingest_paths(*, channel: Channel, paths: Iterable[str | Path]) -> IngestResu
 
     def flush() -> int:
         with transaction.atomic(), one_nudge_per_channel():
-            created = sum(int(record_raw_mail(channel=channel, raw=raw, source=source)[1]) for source, raw in pending)
+            created = record_raw_mails(channel=channel, mails=pending)  # one INSERT for the chunk
         pending.clear()
         return created
 

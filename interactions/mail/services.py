@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from email import policy
@@ -25,16 +26,11 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
-from interactions import outbound, services
+from interactions import inbound_bulk, outbound, services
 from interactions.adapters import InvalidPayload
-from interactions.inbound import (
-    DeferProcessing,
-    note_processed_in_batch,
-    process_one,
-    processed_in_batch,
-    record_inbound_event,
-)
-from interactions.inbound_batch import Sender, prepared_for
+from interactions.inbound import DeferProcessing, process_one, record_inbound_event
+from interactions.inbound_batch import Sender, note_processed_in_batch, prepared_for, processed_in_batch
+from interactions.inbound_many import record_inbound_events
 from interactions.mail import loops, threads
 from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
@@ -52,11 +48,22 @@ def record_raw_mail(*, channel: Channel, raw: bytes, source: str) -> tuple[Inbou
     A message over the channel's size cap is not stored whole: its headers are, with a note saying it was too large
     (`too_large_mail`), so that the agent sees it arrived and the inbound queue never chews on it.
     """
+    external_id, payload = raw_mail_event(channel=channel, raw=raw, source=source)
+    return record_inbound_event(channel=channel, external_id=external_id, payload=payload, provider=PROVIDER)
+
+
+def record_raw_mails(*, channel: Channel, mails: list[tuple[str, bytes]]) -> int:
+    """`record_raw_mail` of many (source, raw) mails in one statement (inbound_many.py); how many were new."""
+    events = [raw_mail_event(channel=channel, raw=raw, source=source) for source, raw in mails]
+    return record_inbound_events(channel=channel, events=events, provider=PROVIDER)
+
+
+def raw_mail_event(*, channel: Channel, raw: bytes, source: str) -> tuple[str, dict[str, Any]]:
+    """The stored event's external id and payload for a raw mail (capped at the channel's size)."""
     limit = max_message_bytes(channel)
     if len(raw) > limit:
         raw = too_large_mail(head=raw[:HEAD_BYTES], size=len(raw), limit=limit, source=source)
-    payload = {"raw": base64.b64encode(raw).decode("ascii"), "source": source}
-    return record_inbound_event(channel=channel, external_id=external_id_for(raw), payload=payload, provider=PROVIDER)
+    return external_id_for(raw), {"raw": base64.b64encode(raw).decode("ascii"), "source": source}
 
 
 # The default cap on a whole message (headers, body, attachments, as received): larger ones are kept as a note.
@@ -125,6 +132,12 @@ def read_mail(event: InboundEvent) -> ReadMail:
     return ReadMail(parsed, authentication, automatic, kind, address)
 
 
+def mail_batch(events: list[InboundEvent], senders: dict[int, Sender]) -> AbstractContextManager[None]:
+    """A prepared batch of mails reads the threads and parents its mails refer to at once (mail/threads.py)."""
+    mails = [sender.prepared.parsed for sender in senders.values() if isinstance(sender.prepared, ReadMail)]
+    return threads.batch_threads(channel=events[0].channel, mails=mails)
+
+
 def mail_sender(event: InboundEvent) -> Sender | None:
     """Who wrote the mail, for the batch's prelude, which hands the read mail back to `process_mail_event` (a mail is
     parsed once). None for a bounce: recording it may make no timeline entry at all."""
@@ -154,7 +167,13 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
     # The sender's lock before threading: the same customer's mail is threaded one message at a time.
     sender = lock_customer_by_identity(kind=kind, address=address, display_name=parsed.from_name)
     thread = threads.find_thread(parsed, channel=channel)
-    if thread is None and event.attempts <= 1 and not eager and pending_parents(event, parsed).exists():
+    if (
+        thread is None
+        and event.attempts <= 1
+        and not eager
+        and threads.may_have_pending_parents(parsed, channel=channel, skip={event.pk, *processed_in_batch()})
+        and pending_parents(event, parsed).exists()
+    ):
         # The message this one answers is stored but not processed yet (another worker's batch has it, or its turn
         # has not come): threading now would open a second case. Try again shortly, first in a batch of its own.
         raise DeferProcessing("the message this one replies to is not processed yet", countdown=0.5)
@@ -181,12 +200,17 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
     )
     store_attachments(interaction=interaction, parsed=parsed, limit=attachment_limit(channel))
     if parsed.message_id:
-        MessageReference.objects.create(
+        reference = MessageReference(
             message_id=parsed.message_id,
             direction=MessageReference.Direction.INBOUND,
             conversation_id=interaction.conversation_id,
             interaction=interaction,
         )
+        if inbound_bulk.active():
+            inbound_bulk.defer_create(reference)  # inserted with the batch's entries
+        else:
+            reference.save()
+        threads.note_reference(message_id=parsed.message_id, conversation=interaction.conversation)
     if not automatic and target is None and may_acknowledge(parsed, authentication=authentication, sender=sender):
         acknowledge(interaction=interaction, parsed=parsed)
     return interaction
@@ -244,6 +268,9 @@ def process_parents_first(event: InboundEvent, parsed: ParsedMail) -> None:
     ancestry = _ancestry.get()
     if not (parsed.in_reply_to or parsed.references) or len(ancestry) >= MAX_ANCESTRY:
         return
+    skip = {event.pk, *ancestry, *processed_in_batch()}
+    if not threads.may_have_pending_parents(parsed, channel=event.channel, skip=skip):
+        return  # the batch read this mail's parents: none is waiting
     token = _ancestry.set((*ancestry, event.pk))
     try:
         parents = pending_parents(event, parsed).exclude(pk__in=ancestry)

@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from interactions.mail.models import MessageReference
 from interactions.mail.parsing import ParsedMail
-from interactions.models import Channel, Conversation
+from interactions.models import Channel, Conversation, InboundEvent
 
 TOKEN_RE = re.compile(r"\+(c\d+-[0-9a-f]{12})@", re.IGNORECASE)
 SUBJECT_TAG_RE = re.compile(r"\[#(\d{1,18})-([0-9a-f]{8})\]", re.IGNORECASE)
@@ -73,6 +76,92 @@ def conversation_id_from_subject(subject: str) -> int | None:
     return None
 
 
+def thread_ids(parsed: ParsedMail) -> list[tuple[list[str], str]]:
+    """The Message-IDs threading looks up, by marker, in the order it tries them."""
+    return [(parsed.in_reply_to[:50], "in-reply-to"), (list(reversed(parsed.references))[:50], "references")]
+
+
+def parent_ids(parsed: ParsedMail) -> list[str]:
+    """The Message-IDs of the stored mails this one may answer (its parents, see services.pending_parents)."""
+    return [*parsed.in_reply_to, *parsed.references][-50:]
+
+
+# --- a batch's threads, looked up once -------------------------------------------------------------------------------
+# Message by message, threading looked up the references of each mail (one SELECT), and in the embedded mode its
+# pending parents (another): a batch of mails now reads both for all its mails in two statements, then answers from
+# memory for the Message-IDs it read, and asks the database only about others (a parent's own parents).
+
+
+@dataclass
+class BatchThreads:
+    channel_id: int
+    looked_up: set[str]  # the Message-IDs read: `references` and `pending` are complete for these
+    references: dict[str, Conversation]
+    pending: dict[str, set[int]]  # Message-ID → stored mails not processed (nor dead) when the batch began
+    made: dict[str, Conversation] = field(default_factory=dict)  # references this batch made (perhaps not inserted)
+
+
+_batch_threads: ContextVar[BatchThreads | None] = ContextVar("mail_batch_threads", default=None)
+
+
+@contextmanager
+def batch_threads(*, channel: Channel, mails: Iterable[ParsedMail]) -> Iterator[None]:
+    """Within the block, threading answers from what the batch's `mails` refer to, read here in two statements."""
+    wanted: set[str] = set()
+    for parsed in mails:
+        for ids, _by in thread_ids(parsed):
+            wanted.update(ids)
+        wanted.update(parent_ids(parsed))
+    batch = BatchThreads(channel.pk, wanted, {}, {})
+    if wanted:
+        references = MessageReference.objects.filter(
+            message_id__in=wanted, conversation__channel=channel
+        ).select_related("conversation")
+        batch.references = {reference.message_id: reference.conversation for reference in references}
+        stored = InboundEvent.objects.filter(
+            channel_id=channel.pk, external_id__in=wanted, processed_at__isnull=True, dead_lettered_at__isnull=True
+        ).values_list("external_id", "id")
+        for external_id, event_id in stored:
+            batch.pending.setdefault(external_id, set()).add(event_id)
+    token = _batch_threads.set(batch)
+    try:
+        yield
+    finally:
+        _batch_threads.reset(token)
+
+
+def note_reference(*, message_id: str, conversation: Conversation) -> None:
+    """The batch stored a reference (perhaps deferred to its flush): later mails of the batch thread on it."""
+    batch = _batch_threads.get()
+    if batch is not None:
+        batch.made[message_id] = conversation
+
+
+def may_have_pending_parents(parsed: ParsedMail, *, channel: Channel, skip: set[int]) -> bool:
+    """False when the batch read every parent Message-ID of this mail and none was pending but those in `skip`
+    (the mail itself, what the batch processed): no need to ask the database. True when it must ask."""
+    batch = _batch_threads.get()
+    ids = parent_ids(parsed)
+    if batch is None or batch.channel_id != channel.pk or not set(ids) <= batch.looked_up:
+        return True
+    return any(event_id not in skip for message_id in ids for event_id in batch.pending.get(message_id, ()))
+
+
+def _references(ids: list[str], channel: Channel) -> dict[str, Conversation]:
+    batch = _batch_threads.get()
+    if batch is None or batch.channel_id != channel.pk:
+        found: dict[str, Conversation] = {}
+    elif set(ids) <= batch.looked_up:
+        found = {message_id: batch.references[message_id] for message_id in ids if message_id in batch.references}
+        return {**{m: batch.made[m] for m in ids if m in batch.made}, **found}
+    else:
+        found = {m: batch.made[m] for m in ids if m in batch.made}
+    references = MessageReference.objects.filter(message_id__in=ids, conversation__channel=channel).select_related(
+        "conversation"
+    )
+    return {**found, **{reference.message_id: reference.conversation for reference in references}}
+
+
 def find_thread(parsed: ParsedMail, *, channel: Channel) -> Thread | None:
     """The conversation of `channel` (an email channel) that the mail's markers point at, if any."""
     conversations = Conversation.objects.filter(channel=channel)
@@ -83,14 +172,11 @@ def find_thread(parsed: ParsedMail, *, channel: Channel) -> Thread | None:
             conversation = conversations.filter(pk=conversation_id).first()
             if conversation is not None:
                 return Thread(conversation, "token")
-    for ids, by in ((parsed.in_reply_to, "in-reply-to"), (list(reversed(parsed.references)), "references")):
+    for ids, by in thread_ids(parsed):
         if not ids:
             continue
-        references = MessageReference.objects.filter(
-            message_id__in=ids[:50], conversation__channel=channel
-        ).select_related("conversation")
-        by_id = {reference.message_id: reference.conversation for reference in references}
-        for message_id in ids[:50]:
+        by_id = _references(ids, channel)
+        for message_id in ids:
             if message_id in by_id:
                 return Thread(by_id[message_id], by)
     conversation_id = conversation_id_from_subject(parsed.subject)
