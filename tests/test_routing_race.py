@@ -125,8 +125,9 @@ def build_population() -> None:
         Conversation.objects.filter(routing_item__queue=queue).update(queue=queue, queued_at=now)
 
 
-def test_it_never_overfills_an_agent_nor_assigns_an_item_twice_across_four_processes() -> None:
-    build_population()
+def run_deciders(*, worker: str, args: list[str]) -> None:
+    """Start one process per entry of `args` (each runs `worker` with that argument), release them together once all
+    are ready, and wait for every one to finish cleanly."""
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
@@ -138,24 +139,33 @@ def test_it_never_overfills_an_agent_nor_assigns_an_item_twice_across_four_proce
     }
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", worker, *([arg] if arg else [])],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        for _ in range(PROCESSES)
+        for arg in args
     ]
     try:
-        for worker in workers:
-            assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-        for worker in workers:  # all start together
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        for worker in workers:
-            assert worker.wait(timeout=600) == 0
+        for process in workers:
+            assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        for process in workers:  # all start together
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in workers:
+            assert process.wait(timeout=600) == 0
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
+        for process in workers:
+            if process.poll() is None:
+                process.kill()
 
+
+def assert_race_left_consistent_state() -> int:
+    """No item assigned twice, no agent above its class limits or units, load counters equal to the history, every
+    item assigned or waiting with its reason. Returns how many agents the units (not the class limits) stopped."""
     live = Assignment.objects.filter(ended_at__isnull=True)
     assert live.count() > 200
     # No item assigned twice: one assignment row per conversation, matching the conversation's assignee.
@@ -176,20 +186,27 @@ def test_it_never_overfills_an_agent_nor_assigns_an_item_twice_across_four_proce
             units += held * profile.unit_cost(capacity_class)
         if profile.capacity_units is None:
             continue
-        # Never above the agent's units, whatever mix of kinds the four processes gave it.
+        # Never above the agent's units, whatever mix of kinds the processes gave it.
         assert units <= profile.capacity_units, (profile.user_id, units, profile.capacity_units)
         # An agent on a call holds no chat unless the call leaves room for one.
         if profile.voice_load and profile.voice_units + profile.chat_units > profile.capacity_units:
             assert profile.chat_load == 0, profile.user_id
         below_class_limits = [c for c in ("chat", "voice", "email") if profile.load(c) < profile.capacity(c)]
         stopped_by_units += bool(below_class_limits) and not any(profile.has_room(c) for c in below_class_limits)
-    # The units, not only the class limits, stopped some agents: the blending was exercised by the race.
-    assert stopped_by_units > 0
     # Every item is assigned, or waits with the reason stored.
     states = dict(RoutingItem.objects.values_list("state").annotate(n=Count("pk")))
     assert states.get("assigned", 0) + states.get("waiting", 0) == ITEMS
     assert states["assigned"] == live.count()
     assert not RoutingItem.objects.filter(state="waiting", reason="").exists()
+    return stopped_by_units
+
+
+def test_it_never_overfills_an_agent_nor_assigns_an_item_twice_across_four_processes() -> None:
+    build_population()
+    run_deciders(worker=WORKER, args=[""] * PROCESSES)
+    stopped_by_units = assert_race_left_consistent_state()
+    # The units, not only the class limits, stopped some agents: the blending was exercised by the race.
+    assert stopped_by_units > 0
     reasons = set(RoutingItem.objects.filter(state="waiting").values_list("reason", flat=True))
     assert "no available agent with skill Rare" in reasons
     assert any(reason.startswith("all capable agents are full") for reason in reasons)
