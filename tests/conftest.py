@@ -142,9 +142,29 @@ def stack(django_db_setup: None, django_db_blocker: Any) -> Iterator[Stack]:
     )
     try:
         running.start()
+        _session_stacks.append(running)
         yield running
     finally:
+        _session_stacks.clear()
         running.stop()
+
+
+_session_stacks: list[Stack] = []
+
+
+@pytest.fixture
+def session_worker_paused() -> Iterator[None]:
+    """For tests that process committed inbound events by hand, or run a worker of their own on the test database:
+    the session stack's worker, once an earlier test started it, races them for those events (its nudged tasks and
+    its 1 s sweeper claim them), which made such tests fail or hang depending on the order. It is stopped for the
+    test and started again after it."""
+    paused = [running for running in _session_stacks if running.worker is not None]
+    for running in paused:
+        Stack._stop(running.worker)
+        running.worker = None
+    yield
+    for running in paused:
+        running.start_worker()
 
 
 @pytest.fixture(scope="module")

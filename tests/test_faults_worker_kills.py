@@ -30,7 +30,11 @@ from interactions.models import Channel, InboundEvent, Interaction
 from tests.clients import open_widget, send_widget_message
 from tests.stack import Stack, wait_until
 
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("session_worker_paused"),
+]
 ORIGIN = "http://shop.example"
 NO_SWEEPER = {"OMNIDESK_INBOUND_RETRY_AFTER": "600", "LOG_LEVEL": "WARNING"}
 

@@ -43,6 +43,7 @@ def statements(captured: CaptureQueriesContext) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("session_worker_paused")
 def test_it_continues_a_chat_in_a_batch_of_one_without_intents_savepoints_or_reporting_reads(
     alice: Any, carla: Customer, chat_channel: Channel
 ) -> None:
