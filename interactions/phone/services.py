@@ -44,6 +44,7 @@ ABANDON_CAUSES = {"abandoned", "caller_hangup", "caller", "canceled", "cancelled
 CALL_RELATIONS = ("channel__queue", "customer", "interaction", "conversation", "target_agent", "agent")
 # The events whose `agent` / `extension` is used: the rung, the answering and the receiving agent.
 AGENT_EVENTS = {"ringing", "answered", "transferred"}
+LINKED_CASE_FIELDS = ("id", "status", "last_message_at", "channel__kind")
 ACTIVE_STATES = {Call.State.RINGING, Call.State.ON_CALL, Call.State.ON_HOLD, Call.State.WRAP_UP}
 
 
@@ -239,8 +240,11 @@ def link_to_open_case(call: Call) -> None:
     others = Conversation.objects.filter(customer=call.customer)
     if call.conversation_id is not None:
         others = others.exclude(pk=call.conversation_id)
+    # What the pop shows of it (screen_pop.pop_for), not the case with its channel's configuration and secrets: the
+    # call stores only the link's id.
     other = (
         others.select_related("channel")
+        .only(*LINKED_CASE_FIELDS)
         .exclude(channel__kind=Channel.Kind.VOICE)
         .exclude(status=Conversation.Status.RESOLVED)
         .order_by("-last_message_at", "-id")
