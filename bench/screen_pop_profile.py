@@ -56,7 +56,7 @@ class StatementCounter:
             self.kind_seconds[kind] = self.kind_seconds.get(kind, 0.0) + spent
 
 
-# Steps of a ringing timed by --breakdown: (module, attribute) where the caller looks the function up, so that the
+# Steps of a ringing (or, with --profile hangup, a hang-up) timed by --breakdown: (module, attribute) where the caller looks the function up, so that the
 # wrapper is what runs. Nested steps are included in their parent's time.
 BREAKDOWN_STEPS = (
     ("interactions.phone.services", "lock_call"),
@@ -71,6 +71,10 @@ BREAKDOWN_STEPS = (
     ("interactions.phone.screen_pop", "recipients"),
     ("interactions.phone.screen_pop", "pop_for"),
     ("interactions.phone.screen_pop", "last_interactions"),
+    ("interactions.phone.services", "announce_call"),
+    ("interactions.phone.callbacks", "schedule_callback_for_missed_call"),
+    ("interactions.phone.services", "resolve_conversation"),
+    ("reporting.transitions", "call_ended"),
     ("interactions.inbound", "process_one"),
 )
 
@@ -144,7 +148,7 @@ def main() -> None:
     parser.add_argument(
         "--breakdown",
         action="store_true",
-        help="CPU, wall time and statements of each step of the ringing (implies --no-cprofile)",
+        help="CPU, wall time and statements of each step of the ringing or hang-up (--profile; implies --no-cprofile)",
     )
     args = parser.parse_args()
     if args.breakdown:
@@ -186,7 +190,7 @@ def main() -> None:
         if counter is not None:
             counter.statements.clear()
             if breakdown is not None:
-                breakdown.active = True
+                breakdown.active = args.profile == "ringing"
             with connection.execute_wrapper(counter), profiled(profiler if args.profile == "ringing" else None):
                 process_claimed_events(event_ids=[ringing])
             if breakdown is not None:
@@ -199,8 +203,12 @@ def main() -> None:
         cpu = time.process_time()
         if counter is not None:
             hangups.statements.clear()
+            if breakdown is not None:
+                breakdown.active, breakdown.counter = args.profile == "hangup", hangups
             with connection.execute_wrapper(hangups), profiled(profiler if args.profile == "hangup" else None):
                 process_claimed_events(event_ids=[hangup])
+            if breakdown is not None:
+                breakdown.active, breakdown.counter = False, counter
         else:
             process_claimed_events(event_ids=[hangup])
         return spent, time.process_time() - cpu
@@ -236,7 +244,7 @@ def main() -> None:
     for kind, count in hangups.kinds.most_common():
         print(f"  {count / n:6.2f}  {hangups.kind_seconds.get(kind, 0.0) * 1000 / n:7.2f} ms  {kind}")
     if breakdown is not None:
-        print("ringing steps (per ringing; the hang-ups' time is not counted):")
+        print(f"{args.profile} steps (per call; only the {args.profile}s are timed):")
         print(breakdown.report(len(cpus)))
     if args.sql:
         print("\n".join(counter.statements))
