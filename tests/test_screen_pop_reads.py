@@ -1,23 +1,27 @@
 """The screen pop's reads: each agent sees the caller's history exactly as interactions/access.py allows (notes they
 may not see left out, a confidential queue's entries as metadata), and a ringing costs a bounded number of
-statements however long that history is (docs/performance-screenpop.md)."""
+statements however long that history is; a later event's call comes with its users without joining them
+(docs/performance-screenpop.md)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from customers.models import Customer
 from interactions import access, inbound
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import screen_pop
 from interactions.phone.models import Call
+from interactions.phone.services import lock_call
 from routing.models import Queue
-from tests.phone_factories import cti_body, give_phone, post_cti
+from tests.phone_factories import cti_body, give_phone, post_cti, send_event
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +159,24 @@ def test_it_pops_the_queues_agents_without_a_profile_read_per_agent(
     assert sorted(call.popped_to) == sorted([alice.pk, bruno.pk])
     assert not [sql for sql in sent if sql.startswith('SELECT "routing_agentprofile"')], "agents come with profiles"
     assert len(sent) <= RINGING_STATEMENTS + POP_STATEMENTS, [sql[:120] for sql in sent]
+
+
+def test_it_locks_a_later_events_call_with_its_users_in_one_statement_without_joining_them(
+    alice: Any, hotline: Channel
+) -> None:
+    rung = send_event(hotline, "ringing", "reads-4", caller="06 12 34 56 78", agent="alice")
+    alice.last_login = timezone.now()
+    alice.save(update_fields=["last_login"])
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        call = lock_call(channel=hotline, call_id="reads-4", expect_new=False, direction="in")
+        target, agent = call.target_agent, call.agent
+
+    [sql] = [query["sql"] for query in captured.captured_queries]
+    assert call.pk == rung.pk and 'JOIN "auth_user"' not in sql, "the users are subqueries, not joins"
+    stored = get_user_model().objects.get(pk=alice.pk)
+    for user in (target, agent):
+        assert user is not None and user._state.adding is False
+        assert {f.attname: getattr(user, f.attname) for f in user._meta.concrete_fields} == {
+            f.attname: getattr(stored, f.attname) for f in stored._meta.concrete_fields
+        }
