@@ -99,18 +99,19 @@ def lock_call(*, channel: Channel, call_id: str, expect_new: bool = True, **defa
     was stored (no relation set yet but the channel, which the caller has loaded). Later events read the existing call
     with its relations under a row lock first, and insert only when the provider's first event was not a ringing.
     """
-    locked = _locked_calls()
+    locked = locked_calls()
     if not expect_new:
         existing = locked.filter(channel=channel, call_id=call_id).first()
         if existing is not None:
-            return _with_users(existing)
+            return with_users(existing)
     call = Call(channel=channel, call_id=call_id, **defaults)
     if insert_new_call(call):
         return call
-    return _with_users(locked.get(channel=channel, call_id=call_id))
+    return with_users(locked.get(channel=channel, call_id=call_id))
 
 
-def _locked_calls() -> QuerySet[Call]:
+def locked_calls() -> QuerySet[Call]:
+    """Calls for settling, row-locked, with their relations; pass each through `with_users`."""
     locked = Call.objects.select_for_update(of=("self",))
     if connection.vendor != "postgresql":
         # The embedded SQLite default: no join-planning cost to save, and its JSON dates have no time zone.
@@ -138,14 +139,14 @@ def _user_rows() -> dict[str, RawSQL]:
     return rows
 
 
-def _with_users(call: Call) -> Call:
+def with_users(call: Call) -> Call:
     """`call` with its users built from their JSON rows (PostgreSQL dates carry their offset), as select_related would
     have loaded them."""
     User = get_user_model()
     fields = User._meta.concrete_fields
     for relation in CALL_USERS:
         if f"{relation}_row" not in call.__dict__:
-            continue  # loaded by select_related (_locked_calls)
+            continue  # loaded by select_related (locked_calls)
         row = call.__dict__.pop(f"{relation}_row")
         user = None
         if row is not None:
