@@ -21,6 +21,7 @@ from interactions.phone import screen_pop
 from interactions.phone.models import Call
 from interactions.phone.services import lock_call
 from routing.models import Queue
+from tests.conftest import make_user
 from tests.phone_factories import cti_body, give_phone, post_cti, send_event
 
 pytestmark = pytest.mark.django_db
@@ -180,3 +181,17 @@ def test_it_locks_a_later_events_call_with_its_users_in_one_statement_without_jo
         assert {f.attname: getattr(user, f.attname) for f in user._meta.concrete_fields} == {
             f.attname: getattr(stored, f.attname) for f in stored._meta.concrete_fields
         }
+
+
+def test_it_reads_the_caller_once_for_all_the_agents_a_queue_pop_reaches(
+    alice: Any, bruno: Any, support_queue: Queue, carla: Customer, chat_channel: Channel, hotline: Channel
+) -> None:
+    chloe = make_user("chloe", queues=[support_queue])
+    give_phone(carla)
+
+    sent = process(store_ringing(hotline, "reads-5"))
+
+    call = Call.objects.get(channel=hotline, call_id="reads-5")
+    assert sorted(call.popped_to) == sorted([alice.pk, bruno.pk, chloe.pk])
+    identities = [sql for sql in sent if sql.startswith('SELECT "customers_identity"."kind"')]
+    assert len(identities) == 1, "who is calling does not depend on the agent"

@@ -165,13 +165,11 @@ def last_interactions(customer: Customer, *, exclude: int | None = None, agent: 
     ]
 
 
-def pop_for(call: Call, *, agent: Any, history: list[PopInteraction] | None = None) -> CallRinging:
-    """The pop as `agent` may see it: the open cases those the agent may open, the history as the access rule
-    shows it to them (computed here when `history` is None)."""
-    if history is None:
-        history = last_interactions(call.customer, exclude=call.interaction_id, agent=agent) if call.customer else []
+def caller_of(call: Call) -> PopCustomer:
+    """Who is calling, as every agent the call pops for sees it: nothing in it depends on the agent, so a queue pop
+    reads it once, not once per agent."""
     customer = call.customer
-    pop_customer: PopCustomer = {
+    return {
         "id": customer.pk if customer else None,
         "name": str(customer) if customer and customer.display_name else "",
         "known": bool(customer) and not call.caller_was_unknown,
@@ -185,6 +183,17 @@ def pop_for(call: Call, *, agent: Any, history: list[PopInteraction] | None = No
             )
         ],
     }
+
+
+def pop_for(
+    call: Call, *, agent: Any, history: list[PopInteraction] | None = None, caller: PopCustomer | None = None
+) -> CallRinging:
+    """The pop as `agent` may see it: the open cases those the agent may open, the history as the access rule
+    shows it to them (computed here when `history` is None), the caller (`caller_of`, computed when None)."""
+    if history is None:
+        history = last_interactions(call.customer, exclude=call.interaction_id, agent=agent) if call.customer else []
+    customer = call.customer
+    pop_customer = caller if caller is not None else caller_of(call)
     cases = open_cases(agent, customer, call=call) if customer is not None else []
     linked = call.linked_conversation
     if linked is not None and call.link_status == Call.LinkStatus.UNLINKED:

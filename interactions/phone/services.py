@@ -486,12 +486,13 @@ def pop_screens(call: Call, *, agents: list[Any]) -> None:
     """`call.ringing` to each of `agents`, with the open cases that agent may see."""
     if not agents:
         return
+    caller = screen_pop.caller_of(call)
     realtime.publish_many_on_commit(
         [
             realtime.Announcement(
                 "call.ringing",
                 # Per agent: what history each may see differs (notes, confidential queues).
-                screen_pop.pop_for(call, agent=agent),
+                screen_pop.pop_for(call, agent=agent, caller=caller),
                 [realtime.agent_group(agent.pk)],
             )
             for agent in agents
