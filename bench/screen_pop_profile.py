@@ -56,8 +56,8 @@ class StatementCounter:
             self.kind_seconds[kind] = self.kind_seconds.get(kind, 0.0) + spent
 
 
-# Steps of a ringing (or, with --profile hangup, a hang-up) timed by --breakdown: (module, attribute) where the caller looks the function up, so that the
-# wrapper is what runs. Nested steps are included in their parent's time.
+# Steps of a ringing (or, with --profile hangup, a hang-up) timed by --breakdown: (module, attribute) where the caller
+# looks the function up, so that the wrapper is what runs. Nested steps are included in their parent's time.
 BREAKDOWN_STEPS = (
     ("interactions.phone.services", "lock_call"),
     ("interactions.phone.services", "note_event"),
