@@ -42,15 +42,13 @@ from routing.services import assign_conversation
 logger = logging.getLogger(__name__)
 
 ABANDON_CAUSES = {"abandoned", "caller_hangup", "caller", "canceled", "cancelled"}
-# What settling a call reads, in the one query that locks it. At most 8 tables: past join_collapse_limit (8) and
-# geqo_threshold (12) PostgreSQL plans the join worse and slower (107 ms measured with 15).
-CALL_RELATIONS = ("channel__queue", "customer", "interaction", "conversation", "target_agent", "agent")
-# The events after a call's first (answered, hold, hang-up…) lock it with the first four joined and its two users as
-# scalar subqueries (CALL_USERS): PostgreSQL searches every order of the joins it is given, and the two users' joins
-# made the 8-table statement cost 1.9 ms to plan with statistics and ~6 ms on young tables, for 0.15 ms to run;
-# as subqueries 0.6-0.8 ms (docs/performance-screenpop.md). Still one statement.
-LOCK_RELATIONS = CALL_RELATIONS[:4]
+# What settling a call reads, in the one query that locks it (locked_calls): these relations joined, and the two users
+# as scalar subqueries. PostgreSQL searches every order of the joins it is given (up to join_collapse_limit, 8): with
+# the users joined too, the 8-table statement took 1.9 ms to plan with statistics and ~6 ms on young tables, for
+# 0.15 ms to run; this way 0.6-0.9 ms (docs/performance-screenpop.md). Still one statement.
+LOCK_RELATIONS = ("channel__queue", "customer", "interaction", "conversation")
 CALL_USERS = ("target_agent", "agent")
+CALL_RELATIONS = (*LOCK_RELATIONS, *CALL_USERS)  # all joined: the embedded SQLite default
 # The events whose `agent` / `extension` is used: the rung, the answering and the receiving agent.
 AGENT_EVENTS = {"ringing", "answered", "transferred"}
 LINKED_CASE_FIELDS = ("id", "status", "last_message_at", "channel__kind")
@@ -122,8 +120,8 @@ def locked_calls() -> QuerySet[Call]:
 @lru_cache(maxsize=1)
 def _user_rows() -> dict[str, RawSQL]:
     """Per user of CALL_USERS, its row as a JSON object (`<relation>_row`), in a scalar subquery: planned on its own,
-    not as one more table among the joins. Written out: a Subquery of JSONObject cost more to compile (~1.5 ms of
-    CPU per lock) than the planning it saved."""
+    not as one more table among the joins. Written out: a Subquery of JSONObject cost more to compile (~1.9 ms of
+    client CPU per lock) than the planning it saved."""
     User = get_user_model()
     quote = connection.ops.quote_name
     users, calls, pk = quote(User._meta.db_table), quote(Call._meta.db_table), quote(str(User._meta.pk.column))
