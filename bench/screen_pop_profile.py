@@ -56,6 +56,73 @@ class StatementCounter:
             self.kind_seconds[kind] = self.kind_seconds.get(kind, 0.0) + spent
 
 
+# Steps of a ringing (or, with --profile hangup, a hang-up) timed by --breakdown: (module, attribute) where the caller
+# looks the function up, so that the wrapper is what runs. Nested steps are included in their parent's time.
+BREAKDOWN_STEPS = (
+    ("interactions.phone.services", "lock_call"),
+    ("interactions.phone.services", "note_event"),
+    ("interactions.phone.services", "open_call_entry"),
+    ("interactions.phone.services", "lock_customer_by_identity"),
+    ("interactions.phone.services", "receive_message"),
+    ("interactions.phone.services", "link_to_open_case"),
+    ("interactions.phone.services", "settle"),
+    ("interactions.phone.services", "update_entry"),
+    ("interactions.phone.services", "pop_screens"),
+    ("interactions.phone.screen_pop", "recipients"),
+    ("interactions.phone.screen_pop", "pop_for"),
+    ("interactions.phone.screen_pop", "last_interactions"),
+    ("interactions.phone.services", "announce_call"),
+    ("interactions.phone.callbacks", "schedule_callback_for_missed_call"),
+    ("interactions.phone.services", "resolve_conversation"),
+    ("reporting.transitions", "call_ended"),
+    ("interactions.inbound", "process_one"),
+)
+
+
+class Breakdown:
+    """CPU time, wall time and statements per step (wrappers installed on the module attributes of BREAKDOWN_STEPS):
+    without cProfile's overhead, which inflates Django's many small calls far more than the database's waits."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self.wall: dict[str, float] = {}
+        self.statements: dict[str, int] = {}
+        self.counter: StatementCounter | None = None
+        self.active = False  # only the ringings are timed
+
+    def install(self) -> None:
+        import importlib
+
+        for module_name, name in BREAKDOWN_STEPS:
+            module = importlib.import_module(module_name)
+            setattr(module, name, self.wrap(name, getattr(module, name)))
+
+    def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if not self.active:
+                return function(*args, **kwargs)
+            cpu, wall = time.process_time(), time.perf_counter()
+            statements = sum(self.counter.kinds.values()) if self.counter is not None else 0
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
+                self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall
+                if self.counter is not None:
+                    sent = sum(self.counter.kinds.values()) - statements
+                    self.statements[name] = self.statements.get(name, 0) + sent
+
+        return timed
+
+    def report(self, calls: int) -> str:
+        n = max(calls, 1)
+        return "\n".join(
+            f"  {name:<28} CPU {self.cpu.get(name, 0.0) * 1000 / n:6.2f} ms"
+            f"  wall {self.wall.get(name, 0.0) * 1000 / n:6.2f} ms  statements {self.statements.get(name, 0) / n:5.2f}"
+            for _module, name in BREAKDOWN_STEPS
+        )
+
+
 @contextlib.contextmanager
 def profiled(profiler: cProfile.Profile | None) -> Iterator[None]:
     if profiler is None:
@@ -78,7 +145,14 @@ def main() -> None:
     parser.add_argument(
         "--no-cprofile", action="store_true", help="no cProfile: the client CPU figures are then the real ones"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="CPU, wall time and statements of each step of the ringing or hang-up (--profile; implies --no-cprofile)",
+    )
     args = parser.parse_args()
+    if args.breakdown:
+        args.no_cprofile = True
     url = fresh_database(os.environ["DATABASE_URL"], DATABASE, bench="screen_pop_profile")
     redis_url = os.environ.get("REDIS_URL", "")
     migrate(url, redis_url)
@@ -104,6 +178,10 @@ def main() -> None:
             )
         return int(stored.pk)
 
+    breakdown = Breakdown() if args.breakdown else None
+    if breakdown is not None:
+        breakdown.install()
+
     def call(index: int, counter: StatementCounter | None, profiler: cProfile.Profile | None) -> tuple[float, float]:
         """Client CPU seconds of the ringing and of the hang-up."""
         number = fixture.numbers[index % len(fixture.numbers)]
@@ -111,8 +189,12 @@ def main() -> None:
         cpu = time.process_time()
         if counter is not None:
             counter.statements.clear()
+            if breakdown is not None:
+                breakdown.active = args.profile == "ringing"
             with connection.execute_wrapper(counter), profiled(profiler if args.profile == "ringing" else None):
                 process_claimed_events(event_ids=[ringing])
+            if breakdown is not None:
+                breakdown.active = False
         else:
             process_claimed_events(event_ids=[ringing])
         spent = time.process_time() - cpu
@@ -121,8 +203,12 @@ def main() -> None:
         cpu = time.process_time()
         if counter is not None:
             hangups.statements.clear()
+            if breakdown is not None:
+                breakdown.active, breakdown.counter = args.profile == "hangup", hangups
             with connection.execute_wrapper(hangups), profiled(profiler if args.profile == "hangup" else None):
                 process_claimed_events(event_ids=[hangup])
+            if breakdown is not None:
+                breakdown.active, breakdown.counter = False, counter
         else:
             process_claimed_events(event_ids=[hangup])
         return spent, time.process_time() - cpu
@@ -130,6 +216,11 @@ def main() -> None:
     for index in range(5):  # warm the caches (content types, query compilation)
         call(-1 - index, None, None)
     counter, hangups = StatementCounter(), StatementCounter()
+    if breakdown is not None:
+        breakdown.cpu.clear()
+        breakdown.wall.clear()
+        breakdown.statements.clear()
+        breakdown.counter = counter
     profiler = None if args.no_cprofile else cProfile.Profile()
     wall = time.perf_counter()
     both = [call(index, counter, profiler) for index in range(args.calls)]
@@ -152,6 +243,9 @@ def main() -> None:
     )
     for kind, count in hangups.kinds.most_common():
         print(f"  {count / n:6.2f}  {hangups.kind_seconds.get(kind, 0.0) * 1000 / n:7.2f} ms  {kind}")
+    if breakdown is not None:
+        print(f"{args.profile} steps (per call; only the {args.profile}s are timed):")
+        print(breakdown.report(len(cpus)))
     if args.sql:
         print("\n".join(counter.statements))
         print("-- the last hang-up's statements:")

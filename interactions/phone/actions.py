@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from customers.models import Customer
 from interactions import access
 from interactions.phone.models import Call, Disposition
-from interactions.phone.services import ACTIVE_STATES, CALL_RELATIONS, settle
+from interactions.phone.services import ACTIVE_STATES, locked_calls, settle, with_users
 from interactions.services import resolve_conversation
 from reporting import transitions as reporting_transitions  # rep
 
@@ -24,7 +24,7 @@ def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | N
     """
     access.require_call_action(by, call)
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).select_related(*CALL_RELATIONS).get(pk=call.pk)
+        call = with_users(locked_calls().get(pk=call.pk))
         if call.state != Call.State.WRAP_UP:
             raise ValidationError(_("This call is not in wrap-up."), code="not_in_wrap_up")
         codes = Disposition.objects.filter(is_active=True)
@@ -46,7 +46,7 @@ def end_after_call_work(*, call: Call, by: Any, disposition: str, notes: str | N
 def save_call_notes(*, call: Call, by: Any, notes: str) -> Call:
     access.require_call_action(by, call)
     with transaction.atomic():
-        call = Call.objects.select_for_update(of=("self",)).select_related(*CALL_RELATIONS).get(pk=call.pk)
+        call = with_users(locked_calls().get(pk=call.pk))
         call.notes = notes[:10_000]
         settle(call)
         call.save()
