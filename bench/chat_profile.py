@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--visitors", type=int, default=50)
     parser.add_argument("--batch", type=int, default=1, help="messages stored before each task (it claims them all)")
+    parser.add_argument(
+        "--sms", action="store_true", help="webhook_ingest's Twilio SMS channel and payloads instead of the widget's"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the tasks (CPU figures then inflated)")
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--sql", action="store_true", help="print the last task's statements")
@@ -82,16 +85,31 @@ def main() -> None:
 
     task_prerun.connect(kind_header, weak=False)
     inbound.nudge_channel = lambda **_kwargs: None  # the task is applied below instead
-    fixture = create_fixture()
-    channel = Channel.objects.select_related("queue").get(public_key=fixture.channel_key)
-    visitors = [f"bench.{uuidlib.uuid4().hex[:12]}" for _ in range(args.visitors)]
+    if args.sms:
+        from bench import webhook_ingest
+
+        channel = Channel.objects.select_related("queue").get(pk=webhook_ingest.create_fixture().channel_id)
+        visitors = [f"+336{10_000_000 + index:08d}" for index in range(args.visitors)]
+    else:
+        fixture = create_fixture()
+        channel = Channel.objects.select_related("queue").get(public_key=fixture.channel_key)
+        visitors = [f"bench.{uuidlib.uuid4().hex[:12]}" for _ in range(args.visitors)]
 
     def store(visitor: str) -> int:
         message = uuidlib.uuid4().hex
         with transaction.atomic():
-            event = inbound.record_widget_message(
-                channel=channel, visitor_id=visitor, uuid=message, text=f"bench {message[:8]}"
-            )
+            if args.sms:  # as bench/webhook_client.py signs them, stored as the intake does
+                sid = f"SM{message}"
+                params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": "ACbench", "From": visitor}
+                params |= {"To": "+33700000001", "Body": f"bench message {sid}", "NumMedia": "0"}
+                params |= {"SmsStatus": "received", "ApiVersion": "2010-04-01"}
+                event, _new = inbound.record_inbound_event(
+                    channel=channel, external_id=sid, payload=params, provider="twilio"
+                )
+            else:
+                event = inbound.record_widget_message(
+                    channel=channel, visitor_id=visitor, uuid=message, text=f"bench {message[:8]}"
+                )
         return int(event.pk)
 
     def task(event_id: int) -> None:
@@ -131,7 +149,7 @@ def main() -> None:
     n = max(sent, 1)
     under = " (under cProfile)" if profiler is not None else ""
     print(
-        f"chat_profile: {sent} continuing messages in {tasks} tasks of {args.batch}, {len(visitors)} visitors;"
+        f"chat_profile{' --sms' * args.sms}: {sent} continuing messages in {tasks} tasks of {args.batch}, {len(visitors)} visitors;"
         f" CPU{under} {cpu * 1000 / n:.2f} ms per message; {sum(counter.kinds.values()) / n:.2f} statements per"
         f" message, {counter.seconds * 1000 / n:.2f} ms waiting on the database; {pending} left pending;"
         f" wall incl. storing {wall:.1f} s; load {os.getloadavg()[0]:.1f}"
@@ -142,7 +160,7 @@ def main() -> None:
         print("\n".join(counter.last))
     if profiler is not None:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.top)
         print(out.getvalue())
 
 

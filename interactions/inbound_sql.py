@@ -27,6 +27,7 @@ from django.db.models.query import QuerySet, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
 M = TypeVar("M", bound=models.Model)
+R = TypeVar("R")  # what the queryset yields: an instance, or a values_list row
 
 # Stand-in values: never a real id, a real moment or a real address.
 _BASE_ID = -7_300_000_000_000
@@ -44,7 +45,8 @@ class Compiled:
     sql: str
     params: list[Any | Slot]  # constants as compiled, and where each argument goes
     compiler: SQLCompiler
-    model: type[models.Model]
+    rows: str  # "model", "tuples" (values_list) or "flat" (values_list(flat=True))
+    model: type[models.Model] | None
     init_list: list[str]
     model_span: tuple[int, int]
     populators: list[Any]
@@ -55,6 +57,11 @@ class Compiled:
 
 
 _CACHE: dict[tuple[Any, ...], Compiled | None] = {}
+ROWS: dict[type[Any], str] = {
+    models.query.ModelIterable: "model",
+    models.query.ValuesListIterable: "tuples",
+    models.query.FlatValuesListIterable: "flat",
+}
 # A list argument longer than this is not cached (one SQL text per length): compiling is then shared by many rows.
 MAX_LIST = 32
 
@@ -95,8 +102,9 @@ def _compile(build: Callable[..., QuerySet[M]], arguments: dict[str, Any]) -> Co
     queryset = build(**stand_ins)
     query = queryset.query
     internals: Any = queryset  # what the queryset's iteration reads, not in the typed API
-    if internals._prefetch_related_lookups or internals._iterable_class is not models.query.ModelIterable:
-        return None  # only plain model rows (with select_related and annotations) are built here
+    rows = ROWS.get(internals._iterable_class)
+    if internals._prefetch_related_lookups or rows is None:
+        return None  # only model instances (with select_related and annotations) and values_list rows are built here
     compiler = query.get_compiler(using=queryset.db)
     sql, compiled_params = compiler.as_sql()
     params: list[Any | Slot] = []
@@ -112,16 +120,21 @@ def _compile(build: Callable[..., QuerySet[M]], arguments: dict[str, Any]) -> Co
         params.append(slot)
     if seen != set(slots):
         return None  # an argument folded into the SQL text (or dropped): its value matters, not only its shape
-    klass_info = compiler.klass_info
     select = compiler.select
-    select_fields = klass_info["select_fields"]
-    start, end = select_fields[0], select_fields[-1] + 1
     fields = [column for column, _sql, _alias in select[: compiler.col_count]]
     converters = compiler.get_converters(fields)
+    if rows != "model":
+        return Compiled(
+            sql, params, compiler, rows, None, [], (0, 0), [], [], converters, query.select_for_update, queryset.db
+        )
+    klass_info = compiler.klass_info
+    select_fields = klass_info["select_fields"]
+    start, end = select_fields[0], select_fields[-1] + 1
     return Compiled(
         sql=sql,
         params=params,
         compiler=compiler,
+        rows=rows,
         model=klass_info["model"],
         init_list=[column.target.attname for column, _sql, _alias in select[start:end]],
         model_span=(start, end),
@@ -134,8 +147,9 @@ def _compile(build: Callable[..., QuerySet[M]], arguments: dict[str, Any]) -> Co
     )
 
 
-def fetch(build: Callable[..., QuerySet[M]], **arguments: Any) -> list[M]:
-    """`list(build(**arguments))`, its SQL compiled once per shape of the arguments (see the module)."""
+def fetch(build: Callable[..., QuerySet[Any, R]], **arguments: Any) -> list[R]:
+    """`list(build(**arguments))`, its SQL compiled once per shape of the arguments (see the module): model
+    instances, or the rows of a `values_list` queryset."""
     shapes = tuple((name, _shape(value)) for name, value in arguments.items())
     if any(isinstance(shape, tuple) and shape[1] > MAX_LIST for _name, shape in shapes):
         return list(build(**arguments))
@@ -158,6 +172,10 @@ def fetch(build: Callable[..., QuerySet[M]], **arguments: Any) -> list[M]:
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, params)
         rows = cursor.fetchall()
+    if compiled.rows == "tuples":
+        return [tuple(row) for row in _converted(compiled, rows)]  # type: ignore[misc]
+    if compiled.rows == "flat":
+        return [row[0] for row in _converted(compiled, rows)]
     return [_instance(compiled, row) for row in _converted(compiled, rows)]
 
 
@@ -168,6 +186,7 @@ def _converted(compiled: Compiled, rows: list[Any]) -> Iterable[Any]:
 
 
 def _instance(compiled: Compiled, row: Any) -> Any:
+    assert compiled.model is not None
     start, end = compiled.model_span
     instance = compiled.model.from_db(compiled.db, compiled.init_list, row[start:end])
     for populator in compiled.populators:
