@@ -195,3 +195,25 @@ def test_it_continues_a_chat_in_a_batch_of_one_compiling_only_the_customers_look
     compiled_tables = sorted({call.args[0].query.model._meta.db_table for call in compiled.call_args_list})
     assert compiled_tables == ["customers_customer"], "what is left: the customer's lookup (customers/services.py)"
     assert len(captured.captured_queries) == 16, "the same statements as before, fewer compiled"
+
+
+def test_it_parses_each_sms_senders_number_once_per_batch(alice: Any, support_queue: Any) -> None:
+    import phonenumbers
+
+    sms_channel = Channel.objects.create(kind=Channel.Kind.SMS, name="SMS", queue=support_queue)
+    numbers = [f"+3361234560{n}" for n in range(4)]
+
+    def sms(number: str) -> InboundEvent:
+        sid = f"SM{uuid.uuid4().hex}"
+        payload = {"MessageSid": sid, "From": number, "To": "+33100000000", "Body": "Bonjour"}
+        return inbound.record_inbound_event(channel=sms_channel, external_id=sid, payload=payload, provider="twilio")[0]
+
+    events = [sms(number) for number in numbers]
+    claimed = inbound.claim_inbound_events(event_id=0, channel_id=sms_channel.pk, limit=100)
+    with mock.patch.object(phonenumbers, "parse", wraps=phonenumbers.parse) as parse:
+        made = inbound.process_claimed_events(event_ids=claimed)
+
+    assert sorted(made) == sorted(event.pk for event in events)
+    assert {entry.customer.identities.get().address for entry in made.values() if entry is not None} == set(numbers)
+    assert parse.call_count == len(numbers), "the prelude's parse serves its keys, its lookups and the processors"
+    assert InboundEvent.objects.filter(pk__in=claimed, processed_at__isnull=False, last_error="").count() == 4
