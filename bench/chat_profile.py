@@ -149,7 +149,8 @@ def main() -> None:
     n = max(sent, 1)
     under = " (under cProfile)" if profiler is not None else ""
     print(
-        f"chat_profile{' --sms' * args.sms}: {sent} continuing messages in {tasks} tasks of {args.batch}, {len(visitors)} visitors;"
+        f"chat_profile{' --sms' * args.sms}: {sent} continuing messages in {tasks} tasks of {args.batch},"
+        f" {len(visitors)} visitors;"
         f" CPU{under} {cpu * 1000 / n:.2f} ms per message; {sum(counter.kinds.values()) / n:.2f} statements per"
         f" message, {counter.seconds * 1000 / n:.2f} ms waiting on the database; {pending} left pending;"
         f" wall incl. storing {wall:.1f} s; load {os.getloadavg()[0]:.1f}"
@@ -160,7 +161,8 @@ def main() -> None:
         print("\n".join(counter.last))
     if profiler is not None:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.top)
+        order = os.environ.get("PROFILE_SORT", "cumulative")  # tottime: by each function's own time
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
         print(out.getvalue())
 
 
