@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.db.models.query import QuerySet, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -180,9 +180,21 @@ def fetch(build: Callable[..., QuerySet[Any, R]], **arguments: Any) -> list[R]:
 
 
 def _converted(compiled: Compiled, rows: list[Any]) -> Iterable[Any]:
+    """`SQLCompiler.apply_converters`, with this thread's connection (the cached compiler holds the one of the thread
+    that compiled it)."""
     if not compiled.converters:
         return rows
-    return compiled.compiler.apply_converters(rows, compiled.converters)
+    return _apply(list(compiled.converters.items()), rows, connections[compiled.db])
+
+
+def _apply(converters: list[tuple[int, Any]], rows: list[Any], current: Any) -> Iterable[list[Any]]:
+    for row in map(list, rows):
+        for position, (functions, expression) in converters:
+            value = row[position]
+            for converter in functions:
+                value = converter(value, expression, current)
+            row[position] = value
+        yield row
 
 
 def _instance(compiled: Compiled, row: Any) -> Any:
