@@ -16,10 +16,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions import continuity, events, inbound_bulk
+from interactions import continuity, events, inbound_bulk, inbound_sql
 from interactions.models import Channel, Conversation, Interaction
 from routing import engine, sla, stats
 from routing.assignments import end_live_assignment
@@ -106,6 +107,11 @@ def agent_serves(*, agent_id: int, channel_kind: str) -> bool:
     return profile is not None and profile.capacity(capacity_class_for(channel_kind)) > 0
 
 
+def locked_routing_item_of(*, conversation_id: int) -> QuerySet[RoutingItem]:
+    """The case's routing item, locked (`follow_case` runs it compiled once: interactions/inbound_sql.py)."""
+    return RoutingItem.objects.select_for_update().filter(conversation_id=conversation_id).order_by("pk")[:1]
+
+
 def follow_case(*, conversation: Conversation, channel: Channel, reopened: bool = False) -> Followed:
     """The customer wrote (or called) again, on `channel`, in a case routing already knows: routing follows the case.
 
@@ -123,7 +129,8 @@ def follow_case(*, conversation: Conversation, channel: Channel, reopened: bool 
         conversation_id=conversation.pk, candidates=continuity.batch_case_ids(unresolved=True)
     )
     if not known:
-        item = RoutingItem.objects.select_for_update().filter(conversation=conversation).first()
+        found = inbound_sql.fetch(locked_routing_item_of, conversation_id=conversation.pk)
+        item = found[0] if found else None
     if item is None:
         return Followed(rerouted=False)
     wanted = capacity_class_for(channel.kind)

@@ -34,7 +34,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions import inbound_bulk
+from interactions import inbound_bulk, inbound_sql
 from interactions.models import Channel, Conversation
 from routing.intents import detect_intent_of_text
 from routing.models import ConversationIntent, Intent
@@ -136,8 +136,16 @@ def _newest_first(case: Conversation) -> tuple[bool, datetime, int]:
     return (case.last_message_at is None, case.last_message_at or datetime.min.replace(tzinfo=UTC), case.pk)
 
 
-def _candidates(*, customer_ids: set[int], since: datetime) -> QuerySet[Conversation]:
-    """The cases the rule may pick for these customers, locked: not resolved, or resolved since `since`."""
+def _candidates(*, customer_ids: set[int], since: datetime) -> list[Conversation]:
+    """The cases the rule may pick for these customers, locked: not resolved, or resolved since `since`.
+
+    Compiled once per number of customers (interactions/inbound_sql.py): compiling this query with its intent
+    subqueries was a third of what a message in a batch of one cost the worker (docs/performance-latency.md)."""
+    return inbound_sql.fetch(candidate_cases, customer_ids=sorted(customer_ids), since=since)
+
+
+def candidate_cases(*, customer_ids: list[int], since: datetime) -> QuerySet[Conversation]:
+    """The query of `_candidates`."""
     stored = ConversationIntent.objects.filter(conversation=OuterRef("pk"))
     return (
         _locked()
@@ -158,7 +166,7 @@ def _cases_of(customer: Customer, now: datetime) -> list[Conversation]:
     held = None if cases is None else cases.by_customer.get(customer.pk)
     if held is not None:
         return held
-    return list(_candidates(customer_ids={customer.pk}, since=now - reopen_window()))
+    return _candidates(customer_ids={customer.pk}, since=now - reopen_window())
 
 
 def stored_intent(conversation: Conversation) -> tuple[int | None, bool]:

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
-from interactions import inbound_batch, inbound_run, lanes
+from interactions import inbound_batch, inbound_run, inbound_sql, lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.inbound_nudge import clear_pending_mark, mark_store, pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
@@ -419,7 +419,7 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
             inbound_batch.finish(prelude, all_done=not (failures or deferred))
         done = [event_id for event_id in interactions if event_id in event_ids]
         # With the events processed ahead of their turn (an email's parents, perhaps of another batch): one UPDATE.
-        InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
+        inbound_batch.mark_processed(list(interactions))
         for event_id, countdown in deferred:
             transaction.on_commit(partial(enqueue_inbound_event, event_id=event_id, countdown=countdown))
     if raise_for in failures:
@@ -434,16 +434,12 @@ def _process_alone(*, event_id: int, raise_for: int) -> dict[int, Interaction | 
     interactions = inbound_batch.processed_in_batch()
     try:
         with transaction.atomic(), realtime.batched():
-            event = (
-                InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
-                .select_related("channel__queue")
-                .filter(pk=event_id, processed_at__isnull=True, dead_lettered_at__isnull=True)
-                .first()
-            )
-            if event is None:
+            found = inbound_sql.fetch(inbound_batch.pending_event, event_id=event_id)
+            if not found:
                 return {}
+            event = found[0]
             interactions[event.pk] = process_one(event)
-            InboundEvent.objects.filter(pk__in=list(interactions)).update(processed_at=timezone.now(), last_error="")
+            inbound_batch.mark_processed(list(interactions))
     except DeferProcessing as deferral:
         interactions.clear()
         enqueue_inbound_event(event_id=event_id, countdown=deferral.countdown)

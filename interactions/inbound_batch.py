@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.batch import batch_keys, drop_unused, lock_customers_by_identities
 from customers.models import Customer
-from customers.services import customers_locked_for_batch
+from customers.services import customers_locked_for_batch, normalize_address
 from interactions import continuity, visitors
 from interactions.models import Channel, InboundEvent, Interaction
 
@@ -113,6 +114,16 @@ def absent_messages(events: list[InboundEvent], senders: dict[int, Sender]) -> s
 _resolved: ContextVar[set[int]] = ContextVar("batch_resolved", default=set())  # noqa: B039 (never mutated)
 
 
+# (kind, address as the event gave it) → normalized address, for the batch's senders the prelude normalized.
+_normalized: ContextVar[dict[tuple[str, str], str]] = ContextVar("batch_normalized", default={})  # noqa: B039
+
+
+def normalized_address(kind: str, address: str) -> str:
+    """`customers.services.normalize_address`, answered from the batch's prelude when it normalized this sender."""
+    known = _normalized.get().get((kind, address))
+    return normalize_address(kind, address) if known is None else known
+
+
 def sender_resolved(event_id: int) -> bool:
     """True when the batch's prelude resolved and locked `event_id`'s sender: naming its customer writes nothing."""
     return event_id in _resolved.get()
@@ -146,7 +157,12 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
     """Within the block, the batch's senders are locked and resolved, and their cases locked (see the module)."""
     prelude = Prelude()
     senders = {} if len(events) < 2 or any(event.attempts > 1 for event in events) else senders_of(events)
-    wanted = batch_keys((s.kind, s.address, s.display_name) for s in senders.values())
+    # Each sender's address normalized once (a phone number's parsing was three times per SMS).
+    keys = {event_id: batch_keys([(s.kind, s.address, s.display_name)]) for event_id, s in senders.items()}
+    wanted: dict[tuple[str, str], str] = {}
+    for sender_keys in keys.values():  # as batch_keys over them all: the first message's display name
+        for key, display_name in sender_keys.items():
+            wanted.setdefault(key, display_name)
     customers: dict[tuple[str, str], Customer] = {}
     if wanted:
         try:
@@ -159,11 +175,10 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
             customers = {}
     token = _prepared.set({event_id: sender.prepared for event_id, sender in senders.items()})
     resolved_token = _resolved.set(
-        {
-            event_id
-            for event_id, s in senders.items()
-            if any(key in customers for key in batch_keys([(s.kind, s.address, s.display_name)]))
-        }
+        {event_id for event_id, sender_keys in keys.items() if any(key in customers for key in sender_keys)}
+    )
+    normalized_token = _normalized.set(
+        {(senders[event_id].kind, senders[event_id].address): key[1] for event_id, ks in keys.items() for key in ks}
     )
     absent_token = _absent.set(absent_messages(events, senders))
     customer_ids = {customer.pk for customer in customers.values()}
@@ -181,6 +196,7 @@ def prepared(events: list[InboundEvent]) -> Iterator[Prelude]:
         _prepared.reset(token)
         _absent.reset(absent_token)
         _resolved.reset(resolved_token)
+        _normalized.reset(normalized_token)
 
 
 def message_failed() -> None:
@@ -214,9 +230,36 @@ def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -
     marks it processed (its row is locked until then); outside any batch, it is marked now."""
     done = _processed_in_batch.get()
     if done is None:
-        InboundEvent.objects.filter(pk=event_id).update(processed_at=timezone.now(), last_error="")
+        mark_processed([event_id])
     else:
         done[event_id] = interaction
+
+
+def pending_event(*, event_id: int) -> QuerySet[InboundEvent]:
+    """A batch of one's event, locked unless another worker holds it, with its channel and queue; compiled once
+    (interactions/inbound_sql.py)."""
+    # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
+    return (
+        InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("channel__queue")
+        .filter(pk=event_id, processed_at__isnull=True, dead_lettered_at__isnull=True)
+        .order_by("pk")[:1]
+    )
+
+
+def mark_processed(event_ids: list[int]) -> None:
+    """`InboundEvent.objects.filter(pk__in=event_ids).update(processed_at=now, last_error="")`, as SQL text: its
+    compilation cost more CPU than PostgreSQL spent on it, once per batch (a message, under light traffic)."""
+    if not event_ids:
+        return
+    if connection.vendor != "postgresql":  # the embedded default (SQLite) has no arrays
+        InboundEvent.objects.filter(pk__in=event_ids).update(processed_at=timezone.now(), last_error="")
+        return
+    table = connection.ops.quote_name(InboundEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET processed_at = %s, last_error = '' WHERE id = ANY(%s)", [timezone.now(), event_ids]
+        )
 
 
 @contextmanager

@@ -27,14 +27,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_save
 
 from interactions.models import Conversation, Interaction
 from reporting import events as reporting_events
 from routing.models import RoutingItem
+
+ModelT = TypeVar("ModelT", bound=models.Model)
 
 
 @dataclass
@@ -186,6 +188,38 @@ def flush() -> None:
         if post_save.has_listeners(model):
             for instance in instances:
                 post_save.send(sender=model, instance=instance, created=True, update_fields=None, raw=False)
+
+
+def save_case_now(case: Conversation, *fields: str) -> None:
+    """`case.save(update_fields=[*fields, "updated_at"])` of a continuing message outside a run (a batch of one): the
+    run's UPDATE statement, sent now, without the ORM's save machinery and compilation (docs/performance-chat.md).
+    Through `save()` when anything listens to a Conversation's save signals, which that statement does not send."""
+    if (
+        connection.vendor != "postgresql"
+        or pre_save.has_listeners(Conversation)
+        or post_save.has_listeners(Conversation)
+    ):
+        case.save(update_fields=[*fields, "updated_at"])
+        return
+    Conversation._meta.get_field("updated_at").pre_save(case, False)
+    _update_cases([(case, {*fields, "updated_at"})])
+
+
+def create_now(instance: ModelT) -> ModelT:
+    """`instance.save()` of a new row outside a run: the run's INSERT, sent now (its id from RETURNING), then its
+    post_save receivers as `save()` runs them. Through `save()` when anything listens to its pre_save."""
+    model = type(instance)
+    if connection.vendor != "postgresql" or pre_save.has_listeners(model):
+        instance.save(force_insert=True)
+        return instance
+    for model_field in instance._meta.concrete_fields:
+        model_field.pre_save(instance, True)
+    _insert(model, [instance])
+    instance._state.adding = False
+    instance._state.db = "default"
+    if post_save.has_listeners(model):
+        post_save.send(sender=model, instance=instance, created=True, update_fields=None, raw=False, using="default")
+    return instance
 
 
 def _update_cases(cases: list[tuple[Conversation, set[str]]]) -> None:

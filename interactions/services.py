@@ -94,6 +94,12 @@ def receive_message(
         cases.note_inbound_channel(conversation=case, channel=channel, deferred=True)
         entry_row = Interaction(conversation=case, customer=customer, channel=channel, **entry)
         interaction = inbound_bulk.add_entry(entry_row, channel_kind=channel.kind)
+    elif not reopening and case.status not in HOLD_STATUSES:
+        # A continuing message outside a batch's run (a batch of one): the same writes, sent now as SQL text.
+        inbound_bulk.save_case_now(case, "last_message_at")
+        cases.note_inbound_channel(conversation=case, channel=channel)
+        entry_row = Interaction(conversation=case, customer=customer, channel=channel, **entry)
+        interaction = inbound_bulk.create_now(entry_row)
     else:
         inbound_bulk.flush()  # the status change reads and writes the case: it must hold what the batch wrote
         case.save(update_fields=["last_message_at", "updated_at"])

@@ -22,10 +22,11 @@ from typing import Any, NamedTuple, TypedDict
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 
 from customers.models import Customer, Identity
 from customers.services import normalize_email, resolve_identity
-from interactions import events
+from interactions import events, inbound_sql
 from interactions.models import Channel, Interaction
 from interactions.widget.limits import setting
 from omnidesk import realtime
@@ -257,6 +258,16 @@ def widget_identities_for_batch(*, customer_ids: set[int]) -> Iterator[None]:
         _batch_widgets.reset(token)
 
 
+def widget_addresses(*, customer_id: int) -> QuerySet[Identity, str]:
+    """The customer's widget visitor ids, as the batch reads them (compiled once: interactions/inbound_sql.py); a
+    chat message outside a batch keeps those of its channel, as the batch does."""
+    return (
+        Identity.objects.filter(customer_id=customer_id, kind=Identity.Kind.WIDGET)
+        .order_by("pk")
+        .values_list("address", flat=True)
+    )
+
+
 def visitor_announcements(*, interaction: Interaction) -> list[realtime.Announcement]:
     """The widget pushes for a new desk-side entry: chat messages only, to the customer's widgets on that channel."""
     channel = interaction.channel
@@ -268,11 +279,8 @@ def visitor_announcements(*, interaction: Interaction) -> list[realtime.Announce
     if held is not None and interaction.customer_id in held:
         visitor_ids = [address for address in held[interaction.customer_id] if address.startswith(prefix)]
     else:
-        visitor_ids = list(
-            Identity.objects.filter(
-                customer_id=interaction.customer_id, kind=Identity.Kind.WIDGET, address__startswith=prefix
-            ).values_list("address", flat=True)
-        )
+        found = inbound_sql.fetch(widget_addresses, customer_id=interaction.customer_id)
+        visitor_ids = [address for address in found if address.startswith(prefix)]
     if not visitor_ids:
         return []
     public: events.VisitorMessageCreated = {"message": events.visitor_message(interaction)}

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
-from customers.services import lock_customer_by_identity, locked_in_batch, normalize_address
-from interactions import outbound
+from customers.services import lock_customer_by_identity, locked_in_batch
+from interactions import inbound_batch, outbound
 from interactions.announcements import announce_delivery_status
 from interactions.inbound_batch import Sender, known_absent
 from interactions.messaging.models import PendingReceipt
@@ -64,7 +64,7 @@ def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "")
     """The customer behind a sender, row-locked. A number first seen on WhatsApp joins the customer who already has
     it as a phone (and the other way round): the same E.164 number is the same person on both channels."""
     if kind in NUMBER_KINDS:
-        address = normalize_address(kind, address)
+        address = inbound_batch.normalized_address(kind, address)
         if (locked := locked_in_batch(kind=kind, address=address)) is not None:
             return locked  # the batch's prelude resolved and locked it (a number known in its kind, or new in both)
         known = (
