@@ -20,8 +20,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions import continuity, events, inbound_bulk, inbound_sql
+from interactions import continuity, events, inbound_bulk
 from interactions.models import Channel, Conversation, Interaction
+from omnidesk import compiled_queries
 from routing import engine, sla, stats
 from routing.assignments import end_live_assignment
 from routing.models import AgentProfile, Queue, RoutingItem, capacity_class_for
@@ -108,7 +109,7 @@ def agent_serves(*, agent_id: int, channel_kind: str) -> bool:
 
 
 def locked_routing_item_of(*, conversation_id: int) -> QuerySet[RoutingItem]:
-    """The case's routing item, locked (`follow_case` runs it compiled once: interactions/inbound_sql.py)."""
+    """The case's routing item, locked (`follow_case` runs it compiled once: omnidesk/compiled_queries.py)."""
     return RoutingItem.objects.select_for_update().filter(conversation_id=conversation_id).order_by("pk")[:1]
 
 
@@ -129,7 +130,7 @@ def follow_case(*, conversation: Conversation, channel: Channel, reopened: bool 
         conversation_id=conversation.pk, candidates=continuity.batch_case_ids(unresolved=True)
     )
     if not known:
-        found = inbound_sql.fetch(locked_routing_item_of, conversation_id=conversation.pk)
+        found = compiled_queries.fetch(locked_routing_item_of, conversation_id=conversation.pk)
         item = found[0] if found else None
     if item is None:
         return Followed(rerouted=False)

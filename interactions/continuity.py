@@ -34,8 +34,9 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from customers.models import Customer
-from interactions import inbound_bulk, inbound_sql
+from interactions import inbound_bulk
 from interactions.models import Channel, Conversation
+from omnidesk import compiled_queries
 from routing.intents import detect_intent_of_text
 from routing.models import ConversationIntent, Intent
 
@@ -139,9 +140,9 @@ def _newest_first(case: Conversation) -> tuple[bool, datetime, int]:
 def _candidates(*, customer_ids: set[int], since: datetime) -> list[Conversation]:
     """The cases the rule may pick for these customers, locked: not resolved, or resolved since `since`.
 
-    Compiled once per number of customers (interactions/inbound_sql.py): compiling this query with its intent
+    Compiled once per number of customers (omnidesk/compiled_queries.py): compiling this query with its intent
     subqueries was a third of what a message in a batch of one cost the worker (docs/performance-latency.md)."""
-    return inbound_sql.fetch(candidate_cases, customer_ids=sorted(customer_ids), since=since)
+    return compiled_queries.fetch(candidate_cases, customer_ids=sorted(customer_ids), since=since)
 
 
 def candidate_cases(*, customer_ids: list[int], since: datetime) -> QuerySet[Conversation]:

@@ -27,12 +27,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
-from interactions import inbound_batch, inbound_run, inbound_sql, lanes
+from interactions import inbound_batch, inbound_run, lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.inbound_nudge import clear_pending_mark, mark_store, pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
-from omnidesk import realtime
+from omnidesk import compiled_queries, realtime
 
 logger = logging.getLogger(__name__)
 
@@ -434,7 +434,7 @@ def _process_alone(*, event_id: int, raise_for: int) -> dict[int, Interaction | 
     interactions = inbound_batch.processed_in_batch()
     try:
         with transaction.atomic(), realtime.batched():
-            found = inbound_sql.fetch(inbound_batch.pending_event, event_id=event_id)
+            found = compiled_queries.fetch(inbound_batch.pending_event, event_id=event_id)
             if not found:
                 return {}
             event = found[0]

@@ -237,7 +237,7 @@ def note_processed_in_batch(*, event_id: int, interaction: Interaction | None) -
 
 def pending_event(*, event_id: int) -> QuerySet[InboundEvent]:
     """A batch of one's event, locked unless another worker holds it, with its channel and queue; compiled once
-    (interactions/inbound_sql.py)."""
+    (omnidesk/compiled_queries.py)."""
     # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
     return (
         InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)

@@ -26,10 +26,10 @@ from django.db.models import QuerySet
 
 from customers.models import Customer, Identity
 from customers.services import normalize_email, resolve_identity
-from interactions import events, inbound_sql
+from interactions import events
 from interactions.models import Channel, Interaction
 from interactions.widget.limits import setting
-from omnidesk import realtime
+from omnidesk import compiled_queries, realtime
 
 VISITOR_TOKEN_SALT = "omnidesk.widget.visitor.v2"
 # Longer tokens are not ours: refuse them before any signature work.
@@ -259,7 +259,7 @@ def widget_identities_for_batch(*, customer_ids: set[int]) -> Iterator[None]:
 
 
 def widget_addresses(*, customer_id: int) -> QuerySet[Identity, str]:
-    """The customer's widget visitor ids, as the batch reads them (compiled once: interactions/inbound_sql.py); a
+    """The customer's widget visitor ids, as the batch reads them (compiled once: omnidesk/compiled_queries.py); a
     chat message outside a batch keeps those of its channel, as the batch does."""
     return (
         Identity.objects.filter(customer_id=customer_id, kind=Identity.Kind.WIDGET)
@@ -279,7 +279,7 @@ def visitor_announcements(*, interaction: Interaction) -> list[realtime.Announce
     if held is not None and interaction.customer_id in held:
         visitor_ids = [address for address in held[interaction.customer_id] if address.startswith(prefix)]
     else:
-        found = inbound_sql.fetch(widget_addresses, customer_id=interaction.customer_id)
+        found = compiled_queries.fetch(widget_addresses, customer_id=interaction.customer_id)
         visitor_ids = [address for address in found if address.startswith(prefix)]
     if not visitor_ids:
         return []

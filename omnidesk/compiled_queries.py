@@ -1,4 +1,4 @@
-"""Ingest's hot queries, compiled once: the queryset still defines each query, its SQL is built the first time only.
+"""Hot queries compiled once: the queryset still defines each query, its SQL is built the first time only.
 
 A continuing chat message in a batch of one spent about a third of its CPU compiling querysets (`SQLCompiler.as_sql`
 for continuity's candidate cases with their intent subqueries, the routing item, the event; docs/performance-chat.md),
@@ -11,7 +11,7 @@ would (`Model.from_db`, the related populators of `select_related`, the annotati
 `build` must take keyword-only arguments and return a queryset whose SQL depends on their shape (an id, a datetime,
 a list's length), not on their values: the stand-ins find their places among the compiled parameters, and a
 queryset where one does not appear exactly once (a value folded into the SQL) is not cached, so it simply runs
-through the ORM every time. tests/test_inbound_sql.py checks that each cached query answers as its queryset does.
+through the ORM every time. tests/test_compiled_queries.py checks that each cached query answers as its queryset does.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ingest's hot queries compiled once (interactions/inbound_sql.py) answer exactly as their querysets do, and a
+"""Ingest's hot queries compiled once (omnidesk/compiled_queries.py) answer exactly as their querysets do, and a
 continuing chat message in a batch of one no longer compiles them; its writes as SQL text store what the ORM's
 `save()` and `create()` stored."""
 
@@ -16,9 +16,11 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from customers.models import Customer
-from interactions import cases, continuity, inbound, inbound_batch, inbound_bulk, inbound_sql
+from customers import services as customer_services
+from customers.models import Customer, Identity
+from interactions import cases, continuity, inbound, inbound_batch, inbound_bulk
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
+from omnidesk import compiled_queries
 from routing.models import ConversationIntent, Intent, RoutingItem
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +87,7 @@ def test_it_reads_the_candidate_cases_as_their_queryset_does(carla_and_dan_cases
             for _ in range(2):  # compiled the first time, from the cache the second
                 got = [
                     described(c)
-                    for c in inbound_sql.fetch(continuity.candidate_cases, customer_ids=customer_ids, since=since)
+                    for c in compiled_queries.fetch(continuity.candidate_cases, customer_ids=customer_ids, since=since)
                 ]
                 assert got == expected
     assert len(expected) == 4, "Carla's three live cases and Dan's; not the case resolved a month ago"
@@ -97,33 +99,36 @@ def test_it_sends_the_sql_the_queryset_compiles_with_the_values_in_place(
     carla, _dan = carla_and_dan_cases
     since = timezone.now() - timedelta(days=3)
     with transaction.atomic():
-        inbound_sql.fetch(continuity.candidate_cases, customer_ids=[carla.pk], since=since)  # compiles
+        compiled_queries.fetch(continuity.candidate_cases, customer_ids=[carla.pk], since=since)  # compiles
         sql, params = continuity.candidate_cases(customer_ids=[carla.pk], since=since).query.sql_with_params()
         with CaptureQueriesContext(connection) as captured:
-            inbound_sql.fetch(continuity.candidate_cases, customer_ids=[carla.pk], since=since)
+            compiled_queries.fetch(continuity.candidate_cases, customer_ids=[carla.pk], since=since)
     with connection.cursor() as cursor:
         assert captured.captured_queries[0]["sql"] == cursor.mogrify(sql, params).decode()
 
 
-def test_it_reads_a_pending_event_and_a_routing_item_as_their_querysets_do(
+def test_it_reads_a_pending_event_a_routing_item_and_a_customer_as_their_querysets_do(
     alice: Any, carla: Customer, chat_channel: Channel
 ) -> None:
     first = process_alone(chat(chat_channel, "carla-visitor", "Hello"))
     event = chat(chat_channel, "carla-visitor", "Still there?")
+    identity = Identity.objects.filter(customer=carla).order_by("pk").first()
+    assert identity is not None
     with transaction.atomic():
         for build, arguments in (
             (inbound_batch.pending_event, {"event_id": event.pk}),
             (cases.locked_routing_item_of, {"conversation_id": first.conversation_id}),
+            (customer_services.customer_by_identity, {"kind": identity.kind, "address": identity.address}),
         ):
             expected = list(build(**arguments))
             assert len(expected) == 1
             for _ in range(2):
-                got = inbound_sql.fetch(build, **arguments)
+                got = compiled_queries.fetch(build, **arguments)
                 assert [fields_of(i) for i in got] == [fields_of(i) for i in expected]
-        found = inbound_sql.fetch(inbound_batch.pending_event, event_id=event.pk)[0]
+        found = compiled_queries.fetch(inbound_batch.pending_event, event_id=event.pk)[0]
         assert fields_of(found.channel) == fields_of(chat_channel)
         assert found.channel.queue is not None and found.channel.queue.pk == chat_channel.queue_id
-        assert inbound_sql.fetch(cases.locked_routing_item_of, conversation_id=-1) == []
+        assert compiled_queries.fetch(cases.locked_routing_item_of, conversation_id=-1) == []
     assert RoutingItem.objects.filter(conversation_id=first.conversation_id).exists()
 
 
@@ -134,8 +139,8 @@ def first_cases(*, limit: int) -> Any:
 def test_it_leaves_a_query_whose_sql_depends_on_a_value_to_the_orm(carla_and_dan_cases: Any) -> None:
     # The slice is folded into the SQL text: each value needs its own statement, so nothing is cached.
     with transaction.atomic():
-        assert len(inbound_sql.fetch(first_cases, limit=1)) == 1
-        assert len(inbound_sql.fetch(first_cases, limit=3)) == 3
+        assert len(compiled_queries.fetch(first_cases, limit=1)) == 1
+        assert len(compiled_queries.fetch(first_cases, limit=3)) == 3
 
 
 def test_it_stores_a_continuing_message_as_save_and_create_did(
@@ -176,7 +181,7 @@ def test_it_stores_a_continuing_message_as_save_and_create_did(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("session_worker_paused")
-def test_it_continues_a_chat_in_a_batch_of_one_compiling_only_the_customers_lookup(
+def test_it_continues_a_chat_in_a_batch_of_one_compiling_no_query(
     alice: Any, carla: Customer, chat_channel: Channel
 ) -> None:
     first = process_alone(chat(chat_channel, "carla-visitor", "My order is late"))
@@ -193,7 +198,7 @@ def test_it_continues_a_chat_in_a_batch_of_one_compiling_only_the_customers_look
     made = Interaction.objects.get(external_id=event.external_id)
     assert made.conversation_id == first.conversation_id and made.meta["continuity"] == continuity.OPEN_CASE
     compiled_tables = sorted({call.args[0].query.model._meta.db_table for call in compiled.call_args_list})
-    assert compiled_tables == ["customers_customer"], "what is left: the customer's lookup (customers/services.py)"
+    assert compiled_tables == [], "every query of a continuing message is compiled once"
     assert len(captured.captured_queries) == 16, "the same statements as before, fewer compiled"
 
 
