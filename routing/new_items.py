@@ -36,7 +36,7 @@ class NewCases:
     intents: list[Intent] | None = None
     skills: dict[tuple[int, int | None], tuple[frozenset[int], frozenset[int]]] = field(default_factory=dict)
     # route_item's `failed` (the needs no agent could meet, and why) shared by consecutive new cases, and the
-    # outermost savepoint it was found under (see `batch_failures`).
+    # savepoint it was found under (see `batch_failures`).
     failed: dict[tuple[Any, ...], str] = field(default_factory=dict)
     failed_under: str | None = None
     # How many savepoints were open when the batch began: the first one opened after is the run's (or a message's).
@@ -81,8 +81,9 @@ def batch_failures() -> dict[tuple[Any, ...], str] | None:
 
     Valid only while nothing can have freed an agent since: new cases only ever add load, so the processor forgets
     it after any message that did not open a case (`forget_failures`: a continuing message may reroute its case
-    and end an assignment), and it is dropped when the batch's outermost savepoint changed (the batch's run rolled back
-    and its messages are redone one by one, each in a savepoint of its own: what the run assigned was undone). None outside a batch of new cases."""
+    and end an assignment), and it is dropped when the first savepoint opened in the batch changed (the batch's run
+    rolled back and its messages are redone one by one, each in a savepoint of its own: what the run assigned was
+    undone). None outside a batch of new cases."""
     batch = _new_cases.get()
     if batch is None:
         return None

@@ -7,19 +7,25 @@ the same mails as one batch and one mail per batch (each its own transaction) an
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from interactions import inbound
+from interactions import continuity, inbound, inbound_run
+from interactions.mail.models import MessageReference
 from interactions.mail.services import record_raw_mail
-from interactions.models import Channel, Interaction
+from interactions.models import Channel, Conversation, Interaction
+from reporting.models import EventKind, IntervalStat, RepeatedResolution, ReportingCase, ReportingEvent
+from reporting.transitions import conversation_resolved
 from routing import new_items
 from routing.models import Assignment, Queue, RoutingItem
 from tests.conftest import make_user
+from tests.factories import customer_with_earlier_chat
 from tests.mail_support import email_channel
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +144,62 @@ def test_it_routes_the_new_cases_again_when_a_poison_mail_makes_the_batch_go_one
     assert [item.state for item in items] == [RoutingItem.State.ASSIGNED] * 2 + [RoutingItem.State.WAITING]
     poison.refresh_from_db()
     assert poison.processed_at is None and "InvalidPayload" in poison.last_error
+
+
+@pytest.fixture(params=["in bulk", "one by one"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The batch's bulk run, and the per-message path it falls back to (each message flushed as it goes)."""
+    if request.param == "one by one":
+        monkeypatch.setattr(inbound_run, "processed_in_one_run", lambda *args, **kwargs: False)
+    return str(request.param)
+
+
+def test_it_reports_new_cases_opened_among_continuing_mails_as_message_by_message(
+    mode: str, alice: Any, support_queue: Queue, chat_channel: Channel
+) -> None:
+    # A new case no longer flushes what the batch deferred before it (its customer messages' reporting events and
+    # follow-ups, its mail references): its offer, its reporting case and the follow-ups flushed after it must
+    # still mark FCR and attrition as one message at a time does.
+    channel = email_channel(support_queue)
+    jeanne = customer_with_earlier_chat(chat_channel, text="Ma commande 4521")
+    chat_case = Conversation.objects.create(customer=jeanne, channel=chat_channel, queue=support_queue)
+    ReportingCase.objects.create(
+        conversation_id=chat_case.pk,
+        customer_id=jeanne.pk,
+        channel_kind="chat",
+        offered_at=timezone.now() - timedelta(hours=1),
+        bucket=timezone.now() - timedelta(hours=1),
+        queue_id=support_queue.pk,
+    )
+    resolved = Conversation.objects.create(customer=jeanne, channel=channel, queue=support_queue)
+    resolved.status, resolved.resolved_at = Conversation.Status.RESOLVED, timezone.now() - timedelta(days=1)
+    resolved.save()
+    conversation_resolved(conversation=resolved)
+    ReportingEvent.objects.filter(conversation_id=resolved.pk).update(at=resolved.resolved_at)
+    first = [record_raw_mail(channel=channel, raw=mail(n, n), source="test")[0].pk for n in (1, 2)]
+    inbound.process_claimed_events(event_ids=first)  # two open email cases
+    raws = [
+        mail(1, 3, replies_to=1),  # continues customer 1's case (deferred)
+        mail(3, 4),  # a new case
+        mail(2, 5, replies_to=2),  # continues customer 2's case (deferred)
+        mail(0, 6).replace(b"customer0@example.com", b"jeanne@example.com"),  # Jeanne, deferred
+        mail(1, 7),  # customer 1 again, unthreaded: a new case beside their open one
+    ]
+    events = [record_raw_mail(channel=channel, raw=raw, source="test")[0].pk for raw in raws]
+
+    made = inbound.process_claimed_events(event_ids=events)
+
+    entries = [made[event_id] for event_id in events]
+    assert all(entry is not None for entry in entries)
+    decisions = [entry.meta["continuity"] for entry in entries if entry is not None]
+    # Jeanne's mail continues her open chat case (one customer across channels): the case used a second channel.
+    assert decisions == [continuity.THREAD, continuity.NO_CASE, continuity.THREAD, continuity.OPEN_CASE, "unthreaded"]
+    assert ReportingCase.objects.get(conversation_id=chat_case.pk).attrited, "Jeanne wrote by email: attrition"
+    resolution = ReportingEvent.objects.get(kind=EventKind.RESOLVED, conversation_id=resolved.pk)
+    assert RepeatedResolution.objects.filter(resolution_id=resolution.pk).count() == 1, "FCR: she came back"
+    assert ReportingEvent.objects.filter(kind=EventKind.CUSTOMER_MESSAGE, channel_kind="email").count() == 7
+    assert ReportingEvent.objects.filter(kind=EventKind.OFFERED_TO_QUEUE, channel_kind="email").count() == 4
+    assert sorted(ReportingCase.objects.filter(channel_kind="email").values_list("attrited", flat=True)) == [False] * 4
+    assert sum(IntervalStat.objects.filter(channel_kind="email").values_list("offered", flat=True)) == 4
+    assert sum(IntervalStat.objects.filter(channel_kind="chat").values_list("cases_attrited", flat=True)) == 1
+    assert MessageReference.objects.filter(conversation__channel=channel).count() == 7
