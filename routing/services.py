@@ -73,7 +73,8 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         reporting_transitions.conversation_offered(conversation=conversation)  # rep: reporting event
         # Within an ingest batch, its earlier new cases' failed needs are not asked again (new_items.batch_failures).
         if route_item(item=item, failed=new_items.batch_failures()) is None:
-            conversation.refresh_from_db(fields=["assignee", "assigned_at"])
+            # Nothing assigned it: the new conversation is as its caller made it, with the queue create_item set (its
+            # only caller, open_conversation, has just created it), so it is announced without reading it back.
             announce_routing_change(conversation=conversation, type="conversation.queued")
     return item
 
