@@ -23,7 +23,7 @@ from customers.models import Customer
 from interactions import continuity, events, inbound_bulk
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import compiled_queries
-from routing import engine, sla, stats
+from routing import engine, new_items, sla, stats
 from routing.assignments import end_live_assignment
 from routing.models import AgentProfile, Queue, RoutingItem, capacity_class_for
 from routing.services import assign_conversation, enqueue_conversation, route_for_agent, route_item
@@ -56,10 +56,15 @@ def open_conversation(
         conversation = assign_conversation(conversation=conversation, agent=agent)
     else:
         # After the entry: routing detects the intent from the first inbound text.
+        # A new case has no stored intent until routing detects one (routing/intents.py notes it on the case): its
+        # offer's and first message's reporting events then need not read it (reporting/events.py loaded_context).
+        new_items.note_stored_intent(conversation, None)
         with events.latest_entry_is(conversation_id=conversation.pk, text=interaction.text):
-            enqueue_conversation(conversation=conversation, queue=queue or channel.queue)
-        # Routing may have assigned it through another instance of the row; the case as it now is.
-        conversation.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
+            item = enqueue_conversation(conversation=conversation, queue=queue or channel.queue)
+        if item.state != RoutingItem.State.WAITING:
+            # Routing assigned or offered it through another instance of the row; the case as it now is. A waiting
+            # item's case is this instance as routing left it (its queue, queue time and assignee are set on it).
+            conversation.refresh_from_db(fields=["assignee", "assigned_at", "queue", "queued_at"])
         _reuse_loaded_queue(conversation, queue, channel)
         sla.start_sla_clocks(conversation=conversation)
     interaction.conversation = conversation

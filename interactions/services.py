@@ -80,7 +80,10 @@ def receive_message(
     }
     case = decision.conversation
     if case is None:
-        inbound_bulk.flush()  # routing and reporting of a new case read what the batch wrote so far
+        # No flush first: what the batch deferred (other cases' touches and entries, mail references, customer
+        # messages' reporting events and their follow-ups) is nothing a new case's routing or reporting reads — its
+        # offer's marks look at resolutions and cases, its case at its own events and at other channel kinds' — and
+        # the follow-ups flushed after it mark the same (docs/performance-email.md). One flush per batch, not per case.
         interaction = cases.open_conversation(customer=customer, channel=channel, entry=entry, queue=queue, now=now)
         continuity.note_new_case(interaction.conversation)
         reporting_transitions.customer_wrote(interaction=interaction)  # rep: reporting event

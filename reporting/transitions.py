@@ -44,7 +44,15 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 def conversation_offered(*, conversation: Conversation) -> None:
     if conversation.channel.kind == VOICE:
         return  # the call reports its own offer (call_answered / call_ended)
-    record(kind=EventKind.OFFERED_TO_QUEUE, conversation=conversation, at=conversation.queued_at, agent_id=0)
+    # A new case carries its stored intent and queue (interactions/cases.py open_conversation): nothing to read.
+    context = loaded_context(conversation)
+    record(
+        kind=EventKind.OFFERED_TO_QUEUE,
+        conversation=conversation,
+        at=conversation.queued_at,
+        agent_id=0,
+        context=context,
+    )
     live.push_soon()
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 
 from interactions.models import Conversation, Interaction
-from routing import intent_detection
+from routing import intent_detection, new_items
 from routing.models import ConversationIntent, Intent, IntentCorrection
 
 
@@ -35,7 +35,7 @@ def detect_intent_of_text(text: str, *, intents: list[Intent] | None = None) -> 
 
 def detect_for_conversation(*, conversation: Conversation) -> ConversationIntent | None:
     """Detect and store the intent of a new conversation from its first inbound text."""
-    intents = list(Intent.objects.all())
+    intents = new_items.all_intents()  # once per ingest batch of new cases
     first = None
     # Without an intent to detect (none, or only the default), the text decides nothing: it is not read (one
     # statement per new case where no referential is set up).
@@ -53,6 +53,9 @@ def detect_for_conversation(*, conversation: Conversation) -> ConversationIntent
         conversation=conversation,
         defaults={"intent": intent, "detected_intent": intent, "confidence": confidence},
     )
+    # The case's stored intent as interactions.continuity.stored_intent reads it (its only row now): its first
+    # message's reporting event and continuity need not read it again.
+    new_items.note_stored_intent(conversation, intent)
     return stored
 
 

@@ -10,6 +10,10 @@ models' saves.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -20,9 +24,98 @@ from interactions.models import Conversation
 from routing import prepared
 from routing.models import Intent, Queue, RoutingItem
 
+# --- a batch's new cases: the routing configuration read once ---------------------------------------------------------
+# Every new case of an ingest batch read the intents (all of them) and its queue's skills again: two statements per
+# new case for rows that an ingest batch does not change. Within `batch_of_new_cases()` (a mail batch,
+# interactions/mail/services.py `mail_batch`) they are read once per batch. Only configuration is remembered, never
+# anything routing decides (an agent's load, who is free): those change with every case and are read each time.
+
+
+@dataclass
+class NewCases:
+    intents: list[Intent] | None = None
+    skills: dict[tuple[int, int | None], tuple[frozenset[int], frozenset[int]]] = field(default_factory=dict)
+    # route_item's `failed` (the needs no agent could meet, and why) shared by consecutive new cases, and the
+    # savepoint it was found under (see `batch_failures`).
+    failed: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    failed_under: str | None = None
+    # How many savepoints were open when the batch began: the first one opened after is the run's (or a message's).
+    depth: int = 0
+
+
+_new_cases: ContextVar[NewCases | None] = ContextVar("routing_new_cases", default=None)
+
+
+@contextmanager
+def batch_of_new_cases() -> Iterator[None]:
+    """Within the block (one ingest batch, one transaction), new cases share the intents and skills read."""
+    token = _new_cases.set(NewCases(depth=len(connection.savepoint_ids)))
+    try:
+        yield
+    finally:
+        _new_cases.reset(token)
+
+
+def all_intents() -> list[Intent]:
+    """Every intent (routing/intents.py detects among them): read once per batch of new cases, else each time."""
+    batch = _new_cases.get()
+    if batch is None:
+        return list(Intent.objects.all())
+    if batch.intents is None:
+        batch.intents = list(Intent.objects.all())
+    return list(batch.intents)
+
+
+def note_stored_intent(conversation: Conversation, intent: Intent | None) -> None:
+    """Note on a case what its stored intent is now, as interactions.continuity's candidate cases carry it (an
+    annotation, not a field): continuity and reporting's `loaded_context` then do not read it again."""
+    # Annotations continuity's query adds (`stored_intent_id`, `stored_intent_default`), not model fields.
+    conversation.stored_intent_id = intent.pk if intent is not None else None  # type: ignore[attr-defined]
+    conversation.stored_intent_default = intent.is_default if intent is not None else False  # type: ignore[attr-defined]
+
+
+def batch_failures() -> dict[tuple[Any, ...], str] | None:
+    """route_item's `failed` for the next new case of the batch: what no agent could take for the batch's earlier new
+    cases, as one decision remembers it for its items (routing/services.py `_decide`), so that a case with the same
+    needs does not look for an agent again (the candidate query and the waiting reason's, two statements per case).
+
+    Valid only while nothing can have freed an agent since: new cases only ever add load, so the processor forgets
+    it after any message that did not open a case (`forget_failures`: a continuing message may reroute its case
+    and end an assignment), and it is dropped when the first savepoint opened in the batch changed (the batch's run
+    rolled back and its messages are redone one by one, each in a savepoint of its own: what the run assigned was
+    undone). None outside a batch of new cases."""
+    batch = _new_cases.get()
+    if batch is None:
+        return None
+    opened = connection.savepoint_ids[batch.depth : batch.depth + 1]
+    under = opened[0] if opened else None
+    if under != batch.failed_under:
+        batch.failed, batch.failed_under = {}, under
+    return batch.failed
+
+
+def forget_failures() -> None:
+    """Something other than a new case happened in the batch: an agent may be free now (see `batch_failures`)."""
+    batch = _new_cases.get()
+    if batch is not None:
+        batch.failed = {}
+
 
 def wanted_skills(*, queue: Queue, intent: Intent | None) -> tuple[set[int], set[int]]:
-    """The required (the queue's and the intent's) and optional (the queue's) skill ids of a new item: one read."""
+    """The required (the queue's and the intent's) and optional (the queue's) skill ids of a new item: one read, once
+    per batch of new cases for the same queue and intent."""
+    batch = _new_cases.get()
+    key = (queue.pk, intent.pk if intent is not None else None)
+    if batch is not None and key in batch.skills:
+        required_ids, optional_ids = batch.skills[key]
+        return set(required_ids), set(optional_ids)
+    required, optional = _read_skills(queue=queue, intent=intent)
+    if batch is not None:
+        batch.skills[key] = (frozenset(required), frozenset(optional))
+    return required, optional
+
+
+def _read_skills(*, queue: Queue, intent: Intent | None) -> tuple[set[int], set[int]]:
     required_queue, optional_queue = Queue.required_skills.through, Queue.optional_skills.through
     parts = [
         f"SELECT 1, skill_id FROM {required_queue._meta.db_table} WHERE queue_id = %s",

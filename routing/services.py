@@ -71,8 +71,10 @@ def enqueue_conversation(*, conversation: Conversation, queue: Queue) -> Routing
         required, optional = new_items.wanted_skills(queue=queue, intent=intent)
         new_items.create_item(item=item, required=required, optional=optional, conversation=conversation, now=now)
         reporting_transitions.conversation_offered(conversation=conversation)  # rep: reporting event
-        if route_item(item=item) is None:
-            conversation.refresh_from_db(fields=["assignee", "assigned_at"])
+        # Within an ingest batch, its earlier new cases' failed needs are not asked again (new_items.batch_failures).
+        if route_item(item=item, failed=new_items.batch_failures()) is None:
+            # Nothing assigned it: the new conversation is as its caller made it, with the queue create_item set (its
+            # only caller, open_conversation, has just created it), so it is announced without reading it back.
             announce_routing_change(conversation=conversation, type="conversation.queued")
     return item
 

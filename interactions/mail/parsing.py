@@ -24,12 +24,13 @@ from typing import Any
 
 from mailparser_reply import EmailReplyParser
 
-from interactions.mail import sanitize
+from interactions.mail import replies, sanitize
 
 # Latin-1 and ASCII labels are in practice Windows-1252 (what Outlook sends): the superset decodes € and “quotes”.
 CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252"}
 REPLY_LANGUAGES = ["en", "fr", "de", "es", "it", "nl"]
-reply_parser = EmailReplyParser(languages=REPLY_LANGUAGES)
+reply_parser = EmailReplyParser(languages=REPLY_LANGUAGES)  # the reference replies.latest_reply follows
+REPLY_LANGUAGE_KEYS = tuple(reply_parser.languages)
 
 
 @lru_cache(maxsize=8192)
@@ -383,7 +384,7 @@ REPLY_SCAN_CHARS = 32_000
 
 def latest_reply_of(text: str) -> str:
     try:
-        reply = reply_parser.parse_reply(text[:REPLY_SCAN_CHARS])
+        reply = replies.latest_reply(text[:REPLY_SCAN_CHARS], languages=REPLY_LANGUAGE_KEYS)
     except Exception:  # a heuristic; never worth failing ingestion for
         return text
     return (reply or text).strip()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import logging
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from email import policy
@@ -26,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer, Identity
 from customers.services import lock_customer_by_identity, normalize_email
-from interactions import inbound_bulk, outbound, services
+from interactions import continuity, inbound_bulk, outbound, services
 from interactions.adapters import InvalidPayload
 from interactions.inbound import DeferProcessing, process_one, record_inbound_event
 from interactions.inbound_batch import Sender, note_processed_in_batch, prepared_for, processed_in_batch
@@ -36,10 +37,13 @@ from interactions.mail.authentication import Authentication, read_authentication
 from interactions.mail.models import Acknowledgement, MessageReference
 from interactions.mail.parsing import ParsedMail, external_id_for, parse_mail
 from interactions.models import Attachment, Channel, Conversation, InboundEvent, Interaction
+from routing import new_items
 
 logger = logging.getLogger(__name__)
 
 PROVIDER = "email"
+# The continuity decisions that open a case (interactions/continuity.py).
+NEW_CASE_REASONS = frozenset({continuity.UNTHREADED, continuity.NEW_INTENT, continuity.NO_CASE})
 
 
 def record_raw_mail(*, channel: Channel, raw: bytes, source: str) -> tuple[InboundEvent, bool]:
@@ -132,10 +136,13 @@ def read_mail(event: InboundEvent) -> ReadMail:
     return ReadMail(parsed, authentication, automatic, kind, address)
 
 
-def mail_batch(events: list[InboundEvent], senders: dict[int, Sender]) -> AbstractContextManager[None]:
-    """A prepared batch of mails reads the threads and parents its mails refer to at once (mail/threads.py)."""
+@contextmanager
+def mail_batch(events: list[InboundEvent], senders: dict[int, Sender]) -> Iterator[None]:
+    """A prepared batch of mails reads the threads and parents its mails refer to at once (mail/threads.py), and
+    its new cases read routing's intents and skills once (routing/new_items.py)."""
     mails = [sender.prepared.parsed for sender in senders.values() if isinstance(sender.prepared, ReadMail)]
-    return threads.batch_threads(channel=events[0].channel, mails=mails)
+    with threads.batch_threads(channel=events[0].channel, mails=mails), new_items.batch_of_new_cases():
+        yield
 
 
 def mail_sender(event: InboundEvent) -> Sender | None:
@@ -158,6 +165,7 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
     parsed, authentication, automatic = read.parsed, read.authentication, read.automatic
     kind, address = read.kind, read.address
     if parsed.is_bounce and record_bounce(parsed):
+        new_items.forget_failures()
         return None
     # Embedded mode runs tasks in-process, one at a time: a parent still pending is simply next in line, and
     # deferring would only re-enter this task synchronously. Process it here instead.
@@ -198,6 +206,8 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
         conversation=target,
         new_conversation=True,
     )
+    if interaction.meta.get("continuity") not in NEW_CASE_REASONS:
+        new_items.forget_failures()  # it continued a case, which routing may have moved: an agent may be free now
     store_attachments(interaction=interaction, parsed=parsed, limit=attachment_limit(channel))
     if parsed.message_id:
         reference = MessageReference(
@@ -211,7 +221,12 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
         else:
             reference.save()
         threads.note_reference(message_id=parsed.message_id, conversation=interaction.conversation)
-    if not automatic and target is None and may_acknowledge(parsed, authentication=authentication, sender=sender):
+    if (
+        not automatic
+        and target is None
+        and acknowledges(channel)
+        and may_acknowledge(parsed, authentication=authentication, sender=sender)
+    ):
         acknowledge(interaction=interaction, parsed=parsed)
     return interaction
 
@@ -223,6 +238,12 @@ def thread_refusal(*, thread: threads.Thread, sender: Customer, authentication: 
     if thread.conversation.customer_id != sender.pk:
         return "not-the-customer"
     return ""
+
+
+def acknowledges(channel: Channel) -> bool:
+    """Whether the channel acknowledges new cases at all (an `acknowledgement` text): asked before `may_acknowledge`,
+    whose verified-identity read was one statement per new case on every channel without one."""
+    return bool(channel.config.get("acknowledgement"))
 
 
 def may_acknowledge(parsed: ParsedMail, *, authentication: Authentication, sender: Customer) -> bool:
