@@ -6,7 +6,7 @@ import uuid
 
 from customers.models import Customer, Identity
 from interactions import inbound
-from interactions.models import Channel, Conversation, Interaction
+from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from tests.stack import wait_until
 
 
@@ -44,3 +44,16 @@ def customer_with_earlier_chat(
         external_id="earlier",
     )
     return customer
+
+
+def chat(channel: Channel, visitor: str, text: str) -> InboundEvent:
+    """A widget chat message from `visitor`, stored as the widget stores it (not processed yet)."""
+    return inbound.record_widget_message(channel=channel, visitor_id=visitor, uuid=str(uuid.uuid4()), text=text)
+
+
+def process_alone(event: InboundEvent) -> Interaction:
+    """Claim and process `event` as a batch of one, as the worker's task does; the interaction it made."""
+    made = inbound.process_claimed_events(event_ids=inbound.claim_inbound_events(event_id=event.pk))
+    interaction = made[event.pk]
+    assert interaction is not None
+    return interaction

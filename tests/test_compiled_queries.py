@@ -22,6 +22,7 @@ from interactions import cases, continuity, inbound, inbound_batch, inbound_bulk
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from omnidesk import compiled_queries
 from routing.models import ConversationIntent, Intent, RoutingItem
+from tests.factories import chat, process_alone
 
 pytestmark = pytest.mark.django_db
 
@@ -41,17 +42,6 @@ def described(case: Conversation) -> dict[str, Any]:
         "assignee": None if case.assignee is None else fields_of(case.assignee),
         "queue": None if case.queue is None else fields_of(case.queue),
     }
-
-
-def chat(channel: Channel, visitor: str, text: str) -> InboundEvent:
-    return inbound.record_widget_message(channel=channel, visitor_id=visitor, uuid=str(uuid.uuid4()), text=text)
-
-
-def process_alone(event: InboundEvent) -> Interaction:
-    made = inbound.process_claimed_events(event_ids=inbound.claim_inbound_events(event_id=event.pk))
-    interaction = made[event.pk]
-    assert interaction is not None
-    return interaction
 
 
 @pytest.fixture

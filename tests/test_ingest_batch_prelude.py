@@ -14,12 +14,9 @@ from customers.models import Customer, Identity
 from interactions import inbound
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from routing.models import Queue
+from tests.factories import chat
 
 pytestmark = pytest.mark.django_db
-
-
-def chat(channel: Channel, visitor: str, text: str) -> InboundEvent:
-    return inbound.record_widget_message(channel=channel, visitor_id=visitor, uuid=str(uuid.uuid4()), text=text)
 
 
 def sms(channel: Channel, number: str, text: str, *, sid: str = "") -> InboundEvent:

@@ -5,7 +5,6 @@ one reads no intents, no reporting context, no channel kind the task was told, a
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
@@ -17,25 +16,15 @@ from django.utils import timezone
 
 from customers.models import Customer, Identity
 from interactions import continuity, inbound, visitors
-from interactions.models import Channel, Conversation, InboundEvent, Interaction
+from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 from omnidesk.models import EventAudience
 from reporting.events import read_context
 from reporting.models import EventKind, ReportingEvent
 from routing.models import ConversationIntent, Intent, Queue
+from tests.factories import chat, process_alone
 
 pytestmark = pytest.mark.django_db
-
-
-def chat(channel: Channel, visitor: str, text: str) -> InboundEvent:
-    return inbound.record_widget_message(channel=channel, visitor_id=visitor, uuid=str(uuid.uuid4()), text=text)
-
-
-def process_alone(event: InboundEvent) -> Interaction:
-    made = inbound.process_claimed_events(event_ids=inbound.claim_inbound_events(event_id=event.pk))
-    interaction = made[event.pk]
-    assert interaction is not None
-    return interaction
 
 
 def statements(captured: CaptureQueriesContext) -> list[str]:

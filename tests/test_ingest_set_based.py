@@ -22,13 +22,10 @@ from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from reporting.models import EventKind, RepeatedResolution, ReportingCase, ReportingEvent
 from reporting.transitions import conversation_resolved
 from routing.models import Queue
+from tests.factories import chat
 from tests.mail_support import fixture_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def chat(channel: Channel, visitor: str, text: str) -> InboundEvent:
-    return inbound.record_widget_message(channel=channel, visitor_id=visitor, uuid=str(uuid.uuid4()), text=text)
 
 
 def sms(channel: Channel, number: str, text: str, *, sid: str = "", message_sid: str = "") -> InboundEvent:
