@@ -158,9 +158,11 @@ def test_it_raises_for_its_own_bad_event_so_the_task_can_retry(chat_channel: Cha
 
 
 @pytest.fixture
-def published(chat_channel: Channel) -> Iterator[list[tuple[int, int | None]]]:
+def published(chat_channel: Channel, session_worker_paused: None) -> Iterator[list[tuple[int, int | None]]]:
     """The ingest tasks published to the broker, as (event id, channel id), read from Celery's own signal while the
-    real publish happens; the channel's mark starts cleared."""
+    real publish happens; the channel's mark starts cleared. The session stack's worker is paused: it would take the
+    published task at once, and the task clears the channel's mark before it claims, so a test's next event would
+    publish again (a full-suite run failed that way once, after the stack tests had started the worker)."""
     calls: list[tuple[int, int | None]] = []
 
     def note(sender: Any = None, body: Any = None, **_: Any) -> None:
