@@ -59,7 +59,7 @@ class StatementCounter:
 # Steps of a ringing (or, with --profile hangup, a hang-up) timed by --breakdown: (module, attribute) where the caller
 # looks the function up, so that the wrapper is what runs. Nested steps are included in their parent's time.
 BREAKDOWN_STEPS = (
-    ("interactions.phone.services", "lock_call"),
+    ("interactions.phone.call_lock", "lock_call"),
     ("interactions.phone.services", "note_event"),
     ("interactions.phone.services", "open_call_entry"),
     ("interactions.phone.services", "lock_customer_by_identity"),

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -27,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.services import lock_customer_by_identity
-from interactions import inbound_batch, inbound_run, lanes
+from interactions import inbound_batch, inbound_claims, inbound_run, lanes
 from interactions.adapters import InvalidPayload, widget
 from interactions.inbound_nudge import clear_pending_mark, mark_store, pending_mark
 from interactions.models import Channel, InboundEvent, Interaction
@@ -216,7 +215,7 @@ def process_inbound_event(
 
 def _process_batch(*, event_id: int, channel_id: int | None, retake: bool, kind: str) -> Interaction | None:
     limit = lanes.batch_size_for(kind=kind)
-    claimed, more = _claim(event_id=event_id, channel_id=channel_id, retake=retake, limit=limit)
+    claimed, more = inbound_claims.claim(event_id=event_id, channel_id=channel_id, retake=retake, limit=limit)
     more = more and channel_id is not None
     if more and not settings.CELERY_TASK_ALWAYS_EAGER:
         # More are waiting: the next task claims them (perhaps elsewhere). A claim that took the last pending event
@@ -266,73 +265,6 @@ def _process_claimed_batch(*, event_id: int, claimed: list[int]) -> Interaction 
         return process_claimed_events(event_ids=[event_id], raise_for=event_id).get(event_id)
     except EventFailed as failed:
         raise failed.error from None
-
-
-def claim_lease() -> float:
-    """Seconds a claim is exclusive. A worker holds the rows it processes locked, so the lease only matters for rows
-    whose worker died between its claim and its commit (SIGKILL, OOM, a host lost): any later claim of the channel
-    then takes them back, long before the sweeper's OMNIDESK_INBOUND_RETRY_AFTER."""
-    return float(getattr(settings, "OMNIDESK_INGEST_CLAIM_LEASE", 2.0))
-
-
-def claim_inbound_events(
-    *, event_id: int, channel_id: int | None = None, retake: bool = False, limit: int | None = None
-) -> list[int]:
-    """Count an attempt on `event_id` and on other pending events of the same channel that nobody works on: never
-    attempted, or claimed by a worker that died (lease expired, or at once with `retake`). A batch in all; their ids.
-
-    A batch never mixes channels: a chat message must not wait behind a channel's slow mail (parsing, attachments),
-    nor its SMS behind that. The channel is `channel_id` when given, else `event_id`'s.
-    It commits on its own, before any processing, so that an attempt by a worker killed mid-way still counts.
-    Rows another worker holds are skipped: they are being processed. An event that failed (it has a `last_error`)
-    is never taken back here: its own retry, with backoff, or the sweeper take it, so that a poison message does not
-    ride along in every batch. `limit`: the batch's size, by default the channel kind's (`lanes.batch_size_for`).
-    """
-    return _claim(event_id=event_id, channel_id=channel_id, retake=retake, limit=limit)[0]
-
-
-def _claim(*, event_id: int, channel_id: int | None, retake: bool, limit: int | None) -> tuple[list[int], bool]:
-    """`claim_inbound_events`, and whether more claimable events were left behind than the batch could take."""
-    table = InboundEvent._meta.db_table
-    if channel_id is None:
-        channel_id = InboundEvent.objects.filter(pk=event_id).values_list("channel_id", flat=True).first()
-        if channel_id is None:
-            return [], False
-    if limit is None:
-        limit = lanes.batch_size_for(kind=lanes.kind_of(channel_id=channel_id))
-    now = timezone.now()
-    expired = now if retake else now - timedelta(seconds=claim_lease())
-    # SQLite (the embedded mode) has no row locks: it serializes writers, so there is nothing to skip.
-    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    with transaction.atomic(), connection.cursor() as cursor:
-        # The batch is chosen once, in a CTE: as `WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL
-        # may run the subquery again for each row it updates, and a re-run skips the rows this very statement has
-        # just updated, so it returned the next ones: a batch of 1 claimed 3 events (tests/test_screen_pop_lane.py).
-        # One candidate more than the batch takes (locked only until this claim commits) tells whether the next task
-        # has anything to claim; SQLite cannot count it in RETURNING, so there a full batch still assumes more.
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH found AS (SELECT id, id = %s AS own FROM {table} WHERE processed_at IS NULL"
-                "  AND dead_lettered_at IS NULL AND channel_id = %s"
-                "  AND (id = %s OR attempts = 0 OR (last_error = '' AND last_attempt_at < %s))"
-                f"  ORDER BY id = %s DESC, id LIMIT %s{skip_locked}),"
-                " batch AS (SELECT id FROM found ORDER BY own DESC, id LIMIT %s)"
-                f" UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN (SELECT id FROM batch)"
-                " RETURNING id, (SELECT count(*) FROM found)",
-                [event_id, channel_id, event_id, expired, event_id, limit + 1, limit, now],
-            )
-            rows = cursor.fetchall()
-            return sorted(row[0] for row in rows), bool(rows) and rows[0][1] > limit
-        cursor.execute(
-            f"WITH batch AS (SELECT id FROM {table} WHERE processed_at IS NULL AND dead_lettered_at IS NULL"
-            "  AND channel_id = %s AND (id = %s OR attempts = 0 OR (last_error = '' AND last_attempt_at < %s))"
-            f"  ORDER BY id = %s DESC, id LIMIT %s{skip_locked})"
-            f" UPDATE {table} SET attempts = attempts + 1, last_attempt_at = %s WHERE id IN (SELECT id FROM batch)"
-            " RETURNING id",
-            [channel_id, event_id, expired, event_id, limit, now],
-        )
-        claimed = sorted(row[0] for row in cursor.fetchall())
-        return claimed, len(claimed) >= limit
 
 
 def retake_later(*, event_id: int, channel_id: int | None, claimed: list[int]) -> None:

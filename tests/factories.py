@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from customers.models import Customer, Identity
-from interactions import inbound
+from interactions import inbound, inbound_claims
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from tests.stack import wait_until
 
@@ -53,7 +53,7 @@ def chat(channel: Channel, visitor: str, text: str) -> InboundEvent:
 
 def process_alone(event: InboundEvent) -> Interaction:
     """Claim and process `event` as a batch of one, as the worker's task does; the interaction it made."""
-    made = inbound.process_claimed_events(event_ids=inbound.claim_inbound_events(event_id=event.pk))
+    made = inbound.process_claimed_events(event_ids=inbound_claims.claim_inbound_events(event_id=event.pk))
     interaction = made[event.pk]
     assert interaction is not None
     return interaction

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from customers import services as customer_services
 from customers.models import Customer, Identity
-from interactions import cases, continuity, inbound, inbound_batch, inbound_bulk
+from interactions import cases, continuity, inbound, inbound_batch, inbound_bulk, inbound_claims
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from omnidesk import compiled_queries
 from routing.models import ConversationIntent, Intent, RoutingItem
@@ -204,7 +204,7 @@ def test_it_parses_each_sms_senders_number_once_per_batch(alice: Any, support_qu
         return inbound.record_inbound_event(channel=sms_channel, external_id=sid, payload=payload, provider="twilio")[0]
 
     events = [sms(number) for number in numbers]
-    claimed = inbound.claim_inbound_events(event_id=0, channel_id=sms_channel.pk, limit=100)
+    claimed = inbound_claims.claim_inbound_events(event_id=0, channel_id=sms_channel.pk, limit=100)
     with mock.patch.object(phonenumbers, "parse", wraps=phonenumbers.parse) as parse:
         made = inbound.process_claimed_events(event_ids=claimed)
 

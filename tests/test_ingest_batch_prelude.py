@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer, Identity
-from interactions import inbound
+from interactions import inbound, inbound_claims
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from routing.models import Queue
 from tests.factories import chat
@@ -27,7 +27,7 @@ def sms(channel: Channel, number: str, text: str, *, sid: str = "") -> InboundEv
 
 def process_batch(channel: Channel) -> dict[int, Interaction | None]:
     """What a worker's task does with the channel's pending events: claim them, process them as one batch."""
-    claimed = inbound.claim_inbound_events(event_id=0, channel_id=channel.pk, limit=100)
+    claimed = inbound_claims.claim_inbound_events(event_id=0, channel_id=channel.pk, limit=100)
     assert len(claimed) > 1, "a batch, not a single event"
     return inbound.process_claimed_events(event_ids=claimed)
 
@@ -58,7 +58,7 @@ def test_it_keeps_a_returning_customers_messages_in_their_open_case(
     alice: Any, chat_channel: Channel, carla: Customer
 ) -> None:
     earlier = chat(chat_channel, "carla-visitor", "My order is late")
-    inbound.process_claimed_events(event_ids=inbound.claim_inbound_events(event_id=earlier.pk))
+    inbound.process_claimed_events(event_ids=inbound_claims.claim_inbound_events(event_id=earlier.pk))
     case = Conversation.objects.get(customer=carla)
     events = [chat(chat_channel, "carla-visitor", "Any news?"), chat(chat_channel, "vb-other", "Hi")]
     events.append(chat(chat_channel, "carla-visitor", "Hello?"))
@@ -102,7 +102,7 @@ def test_a_whatsapp_number_known_as_a_phone_still_joins_that_customer(alice: Any
 def identity_statements(channel: Channel, *, senders: int) -> int:
     for n in range(senders):
         sms(channel, f"+336{senders:02d}{n:06d}", "Where is my parcel?")
-    claimed = inbound.claim_inbound_events(event_id=0, channel_id=channel.pk, limit=100)
+    claimed = inbound_claims.claim_inbound_events(event_id=0, channel_id=channel.pk, limit=100)
     assert len(claimed) == senders
     with CaptureQueriesContext(connection) as captured:
         made = inbound.process_claimed_events(event_ids=claimed)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from interactions import inbound
+from interactions import inbound, inbound_claims
 from interactions.models import Channel, InboundEvent, Interaction
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_it_takes_back_a_claim_whose_lease_expired_with_the_next_event_of_its_ch
     alice: Any, chat_channel: Channel
 ) -> None:
     stranded = stored(chat_channel, "Stranded")
-    claimed_by_a_dead_worker(stranded, seconds_ago=inbound.claim_lease() + 1)
+    claimed_by_a_dead_worker(stranded, seconds_ago=inbound_claims.claim_lease() + 1)
     later = stored(chat_channel, "Later")
 
     inbound.process_inbound_event(event_id=later.pk)
@@ -45,8 +45,8 @@ def test_it_leaves_a_fresh_claim_to_its_worker_unless_told_to_take_it_back(alice
     claimed_by_a_dead_worker(fresh, seconds_ago=0.1)
     later = stored(chat_channel, "Later")
 
-    assert inbound.claim_inbound_events(event_id=later.pk) == [later.pk]
-    assert inbound.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, retake=True) == sorted(
+    assert inbound_claims.claim_inbound_events(event_id=later.pk) == [later.pk]
+    assert inbound_claims.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, retake=True) == sorted(
         [fresh.pk, later.pk]
     )
 
@@ -56,6 +56,6 @@ def test_it_leaves_a_failed_event_to_its_own_retry(alice: Any, chat_channel: Cha
     claimed_by_a_dead_worker(failed, seconds_ago=60, error="RuntimeError('boom')")
     later = stored(chat_channel, "Later")
 
-    assert inbound.claim_inbound_events(event_id=later.pk, retake=True) == [later.pk]
+    assert inbound_claims.claim_inbound_events(event_id=later.pk, retake=True) == [later.pk]
     # Its own task (retry with backoff, or the sweeper's) still takes it.
-    assert inbound.claim_inbound_events(event_id=failed.pk) == [failed.pk]
+    assert inbound_claims.claim_inbound_events(event_id=failed.pk) == [failed.pk]

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Customer, Identity
-from interactions import continuity, inbound, visitors
+from interactions import continuity, inbound, inbound_claims, visitors
 from interactions.models import Channel, Conversation, Interaction
 from omnidesk import realtime
 from omnidesk.models import EventAudience
@@ -80,7 +80,7 @@ def test_it_opens_a_new_case_for_another_intent_within_a_batch_too(
     other = chat(chat_channel, "vb-someone", "Hello")
 
     made = inbound.process_claimed_events(
-        event_ids=inbound.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, limit=10)
+        event_ids=inbound_claims.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, limit=10)
     )
 
     about_parcel = made[parcel.pk]
@@ -102,7 +102,7 @@ def test_it_pushes_a_batchs_chat_message_to_every_widget_of_its_customer_on_that
 
     with CaptureQueriesContext(connection) as captured:
         made = inbound.process_claimed_events(
-            event_ids=inbound.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, limit=10)
+            event_ids=inbound_claims.claim_inbound_events(event_id=0, channel_id=chat_channel.pk, limit=10)
         )
 
     entry = made[mine.pk]

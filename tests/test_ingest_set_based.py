@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from customers.models import Customer, Identity
-from interactions import continuity, inbound, inbound_run
+from interactions import continuity, inbound, inbound_claims, inbound_run
 from interactions.mail.services import record_raw_mail
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from reporting.models import EventKind, RepeatedResolution, ReportingCase, ReportingEvent
@@ -35,7 +35,7 @@ def sms(channel: Channel, number: str, text: str, *, sid: str = "", message_sid:
 
 
 def process_batch(channel: Channel) -> dict[int, Interaction | None]:
-    claimed = inbound.claim_inbound_events(event_id=0, channel_id=channel.pk, limit=100)
+    claimed = inbound_claims.claim_inbound_events(event_id=0, channel_id=channel.pk, limit=100)
     assert len(claimed) > 1, "a batch, not a single event"
     return inbound.process_claimed_events(event_ids=claimed)
 

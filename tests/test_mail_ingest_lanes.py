@@ -11,7 +11,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from interactions import inbound, lanes
+from interactions import inbound, inbound_claims, lanes
 from interactions.mail.services import record_raw_mail
 from interactions.mail.tasks import poll_mailbox_task
 from interactions.models import Channel, InboundEvent, Interaction
@@ -28,7 +28,7 @@ def test_it_claims_a_batch_of_one_channel_only(alice: Any, chat_channel: Channel
     mails = [record_raw_mail(channel=mailbox, raw=mail(message_id=f"lane-{n}@x"), source="t")[0] for n in range(3)]
     chat = inbound.record_widget_message(channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()), text="Hi")
 
-    claimed = inbound.claim_inbound_events(event_id=mails[0].pk)
+    claimed = inbound_claims.claim_inbound_events(event_id=mails[0].pk)
 
     assert claimed == [event.pk for event in mails], "the chat message is not in the mailbox's batch"
     assert InboundEvent.objects.get(pk=chat.pk).attempts == 0
@@ -41,7 +41,7 @@ def test_it_claims_only_the_channels_events_for_a_debounced_task(chat_channel: C
     record_raw_mail(channel=mailbox, raw=mail(message_id="lane-x@x"), source="t")
     chat = inbound.record_widget_message(channel=chat_channel, visitor_id="v", uuid=str(uuid.uuid4()), text="Hi")
 
-    assert inbound.claim_inbound_events(event_id=0, channel_id=chat_channel.pk) == [chat.pk]
+    assert inbound_claims.claim_inbound_events(event_id=0, channel_id=chat_channel.pk) == [chat.pk]
 
 
 def test_it_sends_mail_tasks_to_the_mail_queue_when_one_is_set(

@@ -15,10 +15,10 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from interactions import inbound, lanes
+from interactions import inbound, inbound_claims, lanes
 from interactions.models import Channel, InboundEvent
+from interactions.phone.call_lock import lock_call
 from interactions.phone.models import Call
-from interactions.phone.services import lock_call
 from tests.phone_factories import cti_body, post_cti, send_event
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_it_claims_a_calls_events_one_at_a_time(hotline: Channel, chat_channel: 
         .values_list("pk", flat=True)
     )
     assert len(pending) >= 3
-    assert inbound.claim_inbound_events(event_id=0, channel_id=hotline.pk) == pending[:1]
+    assert inbound_claims.claim_inbound_events(event_id=0, channel_id=hotline.pk) == pending[:1]
     assert lanes.batch_size_for(kind=Channel.Kind.CHAT) == django_settings.OMNIDESK_INGEST_BATCH_SIZE
 
 

@@ -18,8 +18,8 @@ from customers.models import Customer
 from interactions import access, inbound
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
 from interactions.phone import screen_pop
+from interactions.phone.call_lock import lock_call
 from interactions.phone.models import Call
-from interactions.phone.services import lock_call
 from routing.models import Queue
 from tests.conftest import make_user
 from tests.phone_factories import cti_body, give_phone, post_cti, send_event

@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer
 from interactions import access
+from interactions.phone.call_lock import locked_calls, with_users
 from interactions.phone.models import Call, Disposition
-from interactions.phone.services import ACTIVE_STATES, locked_calls, settle, with_users
+from interactions.phone.services import ACTIVE_STATES, settle
 from interactions.services import resolve_conversation
 from reporting import transitions as reporting_transitions  # rep
 
