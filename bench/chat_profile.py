@@ -24,33 +24,12 @@ import os
 import pstats
 import time
 import uuid as uuidlib
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 from bench.environment import create_fixture, fresh_database, migrate, setup_django
+from bench.measures import StatementCounter
 
 DATABASE = "omnidesk_bench_chat_profile"
-
-
-class StatementCounter:
-    """A database execute wrapper counting statements by their first words."""
-
-    def __init__(self) -> None:
-        self.kinds: Counter[str] = Counter()
-        self.seconds = 0.0
-        self.last: list[str] = []
-
-    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        words = sql.split()
-        kind = " ".join(words[:1] if words[0] in {"SAVEPOINT", "RELEASE"} else words[:3])[:60]
-        self.kinds[kind] += 1
-        self.last.append(sql)
-        start = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - start
 
 
 def main() -> None:
@@ -132,7 +111,7 @@ def main() -> None:
     while sent < args.messages:
         ids = [store(visitors[(sent + k) % len(visitors)]) for k in range(args.batch)]
         sent += len(ids)
-        counter.last.clear()
+        counter.statements.clear()
         start = time.process_time()
         with connection.execute_wrapper(counter):
             if profiler is not None:
@@ -158,7 +137,7 @@ def main() -> None:
     for kind, count in counter.kinds.most_common():
         print(f"  {count / n:6.2f}  {kind}")
     if args.sql:
-        print("\n".join(counter.last))
+        print("\n".join(counter.statements))
     if profiler is not None:
         out = io.StringIO()
         order = os.environ.get("PROFILE_SORT", "cumulative")  # tottime: by each function's own time

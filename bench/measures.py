@@ -4,9 +4,39 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from tests.stack import Stack
+
+# --- statements ------------------------------------------------------------------------------------------------------
+
+
+class StatementCounter:
+    """A database execute wrapper (`connection.execute_wrapper(counter)`) counting statements by their first words,
+    with the time spent waiting on each kind and the statements themselves (BEGIN/COMMIT are not executes)."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+        self.kind_seconds: dict[str, float] = {}
+        self.seconds = 0.0
+        self.statements: list[str] = []
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        words = sql.split()
+        kind = " ".join(words[:1] if words[0] in {"SAVEPOINT", "RELEASE"} else words[:3])[:60]
+        self.kinds[kind] += 1
+        self.statements.append(sql)
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent = time.perf_counter() - start
+            self.seconds += spent
+            self.kind_seconds[kind] = self.kind_seconds.get(kind, 0.0) + spent
+
 
 # --- statistics ------------------------------------------------------------------------------------------------------
 

@@ -22,38 +22,15 @@ import io
 import os
 import pstats
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from bench import screen_pop
 from bench.environment import fresh_database, migrate, setup_django
+from bench.measures import StatementCounter
 
 DATABASE = "omnidesk_bench_screen_pop_profile"
-
-
-class StatementCounter:
-    """A database execute wrapper counting statements by their first words (and keeping them, for --sql)."""
-
-    def __init__(self) -> None:
-        self.kinds: Counter[str] = Counter()
-        self.kind_seconds: dict[str, float] = {}
-        self.seconds = 0.0
-        self.statements: list[str] = []
-
-    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        words = sql.split()
-        kind = " ".join(words[:1] if words[0] in {"SAVEPOINT", "RELEASE"} else words[:3])[:60]
-        self.kinds[kind] += 1
-        self.statements.append(sql)
-        start = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            spent = time.perf_counter() - start
-            self.seconds += spent
-            self.kind_seconds[kind] = self.kind_seconds.get(kind, 0.0) + spent
 
 
 # Steps of a ringing (or, with --profile hangup, a hang-up) timed by --breakdown: (module, attribute) where the caller

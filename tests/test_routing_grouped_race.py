@@ -8,30 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_routing_race import assert_race_left_consistent_state, build_population, run_deciders
+from tests.test_routing_race import WORKER, assert_race_left_consistent_state, build_population, run_deciders
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-WORKER = """
-import os, sys
-import django
-django.setup()
-from django.conf import settings
-settings.OMNIDESK_STATS_LIVE = False
-from routing.models import Queue
-from routing.services import route_next, route_queue
-grouped = sys.argv[1] == "grouped"
-queues = list(Queue.objects.filter(name__startswith="Race").order_by("pk"))
-sys.stdout.write("ready\\n"); sys.stdout.flush()
-sys.stdin.readline()
-quiet = 0
-while quiet < 2:
-    progress = False
-    for queue in queues:
-        done = route_queue(queue=queue, limit=7, per_transaction=7) if grouped else route_next(queue=queue) is not None
-        progress = progress or bool(done)
-    quiet = 0 if progress else quiet + 1
-"""
 
 
 def test_grouped_and_single_deciders_never_overfill_an_agent_nor_assign_an_item_twice() -> None:

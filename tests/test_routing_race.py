@@ -28,7 +28,8 @@ PROCESSES = 4
 ITEMS = 2_000
 AGENTS = 100
 
-# Each process routes every race queue until a full round assigns nothing.
+# Each process routes every race queue until a full round assigns nothing: one decision at a time, or with the
+# argument "grouped" a sweep's group of 7 decisions per transaction (routing/matching.py).
 WORKER = """
 import os, sys
 import django
@@ -36,7 +37,8 @@ django.setup()
 from django.conf import settings
 settings.OMNIDESK_STATS_LIVE = False
 from routing.models import Queue
-from routing.services import route_next
+from routing.services import route_next, route_queue
+grouped = sys.argv[1:] == ["grouped"]
 queues = list(Queue.objects.filter(name__startswith="Race").order_by("pk"))
 sys.stdout.write("ready\\n"); sys.stdout.flush()
 sys.stdin.readline()
@@ -44,8 +46,8 @@ quiet = 0
 while quiet < 2:
     progress = False
     for queue in queues:
-        if route_next(queue=queue) is not None:
-            progress = True
+        done = route_queue(queue=queue, limit=7, per_transaction=7) if grouped else route_next(queue=queue) is not None
+        progress = progress or bool(done)
     quiet = 0 if progress else quiet + 1
 """
 

@@ -10,7 +10,9 @@ import uuid
 from typing import Any
 
 import pytest
+from channels.layers import get_channel_layer
 from django.conf import settings
+from django.test import override_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from omnidesk import realtime
@@ -51,29 +53,42 @@ async def test_it_raises_when_redis_cannot_be_reached() -> None:
         await asyncio.to_thread(layer.publish_now, [("agent.1", {"type": "t"})])
 
 
-def test_send_to_groups_outside_the_server_publishes_without_the_loop_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    layer = PipelinedPubSubChannelLayer(hosts=[settings.REDIS_URL], prefix=f"test-{uuid.uuid4().hex}")
-    published: list[list[tuple[str, Any]]] = []
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
-    monkeypatch.setattr(layer, "publish_now", lambda sends: published.append(list(sends)))
-    monkeypatch.setattr(realtime, "_run", lambda function: pytest.fail("went through an event loop"))
-    message = {"type": "realtime.event", "id": 5, "text": "{}", "groups": ["agent.1", "queue.2"]}
-    realtime.send_to_groups([(["agent.1", "queue.2"], message)])
-    assert published == [[("agent.1", message), ("queue.2", message)]]
+def layers_at(address: str) -> dict[str, Any]:
+    """CHANNEL_LAYERS with the production backend on `address`, under a prefix of its own (pub/sub ignores the db)."""
+    config = {"hosts": [{"address": address}], "prefix": f"test-{uuid.uuid4().hex}"}
+    return {"default": {"BACKEND": "omnidesk.pubsub_layer.PipelinedPubSubChannelLayer", "CONFIG": config}}
 
 
-def test_send_to_groups_logs_and_swallows_a_failed_publish(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+async def test_send_to_groups_outside_the_server_publishes_without_the_loop_thread(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    layer = PipelinedPubSubChannelLayer(hosts=[settings.REDIS_URL], prefix=f"test-{uuid.uuid4().hex}")
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
+    # The background loop is the slow path this test rules out: taking it fails the test instead of delivering.
+    monkeypatch.setattr(realtime, "_run", lambda function: pytest.fail("went through an event loop"))
+    with override_settings(CHANNEL_LAYERS=layers_at(settings.REDIS_URL)):
+        layer = get_channel_layer()
+        assert isinstance(layer, PipelinedPubSubChannelLayer)
+        try:
+            desk = await layer.new_channel()
+            await layer.group_add("agent.1", desk)
+            await layer.group_add("queue.2", desk)
+            message = {"type": "realtime.event", "id": 5, "text": "{}", "groups": ["agent.1", "queue.2"]}
+            # From a thread with no event loop, as a Celery task's on-commit callback runs.
+            await asyncio.to_thread(realtime.send_to_groups, [(["agent.1", "queue.2"], message)])
+            received = [await asyncio.wait_for(layer.receive(desk), 5) for _group in ("agent.1", "queue.2")]
+            assert received == [message, message]
+        finally:
+            await layer.flush()
 
-    def refuse(sends: Any) -> None:
-        raise RedisConnectionError("down")
 
-    monkeypatch.setattr(layer, "publish_now", refuse)
-    realtime.send_to_groups([(["agent.1"], {"type": "realtime.event", "id": 6, "text": "{}", "groups": ["agent.1"]})])
+def test_send_to_groups_logs_and_swallows_a_failed_publish(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with override_settings(CHANNEL_LAYERS=layers_at(f"redis://127.0.0.1:{closed_port}/0")):
+        message = {"type": "realtime.event", "id": 6, "text": "{}", "groups": ["agent.1"]}
+        realtime.send_to_groups([(["agent.1"], message)])  # returns: the Event row lets clients catch up
     assert "realtime send failed" in caplog.text
+    assert any(isinstance(record.exc_info[1], RedisConnectionError) for record in caplog.records if record.exc_info)
 
 
 def broker_connection() -> Any:
