@@ -23,19 +23,12 @@ def test_it_picks_a_canned_response_with_the_keyboard(
     stack: Stack, browser: Browser, alice: Any, support_queue: Queue, chat_channel: Channel
 ) -> None:
     conversation = french_conversation(chat_channel)
-    CannedResponse.objects.create(
-        shortcut="refund", title="Refund", body="Refund for {{customer.first_name}}.", scope="global"
-    )
-    CannedResponse.objects.create(
-        shortcut="refund",
-        title="Remboursement",
-        body="Remboursement pour {{customer.first_name}}.",
-        language="fr",
-        scope="global",
-    )
-    CannedResponse.objects.create(
-        shortcut="reship", title="Reship", body="We ship it again, {{agent.first_name}}.", scope="global"
-    )
+    for shortcut, title, body, language in (
+        ("refund", "Refund", "Refund for {{customer.first_name}}.", ""),
+        ("refund", "Remboursement", "Remboursement pour {{customer.first_name}}.", "fr"),
+        ("reship", "Reship", "We ship it again, {{agent.first_name}}.", ""),
+    ):
+        CannedResponse.objects.create(shortcut=shortcut, title=title, body=body, language=language, scope="global")
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     log_in(page, stack.base_url, "alice")
     page.goto(f"{stack.base_url}/desk/conversations/{conversation.pk}/")
