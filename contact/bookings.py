@@ -77,12 +77,14 @@ def free_slots(*, site: ContactSite, now: datetime | None = None) -> list[Slot]:
 
 
 def book_callback(*, site: ContactSite, start: datetime, number: str, name: str, note: str) -> Callback:
-    """Book the slot starting at `start`; ValidationError when it is past, outside the hours or full."""
+    """Book the slot starting at `start`; ValidationError when it has ended, is outside the hours or is full."""
     channel = site.voice_channel
     if channel is None:
         raise ValidationError(_("Callbacks are not available here."), code="no_voice")
     now = timezone.now()
-    if start <= now:
+    # A slot that has begun is still bookable until it ends: the page offers the next slot even when it starts a
+    # second later, and the visitor's click then lands in it (we call within the window, so at once).
+    if start + timedelta(minutes=site.slot_minutes) <= now:
         raise ValidationError(_("This slot is in the past; pick another one."), code="slot_past")
     # The list the visitor saw was computed a little earlier: a slot it offered is still bookable while in the future.
     grace = timedelta(minutes=site.booking_lead_minutes + site.slot_minutes)

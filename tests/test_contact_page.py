@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
 from contact import reports
-from contact.bookings import free_slots
+from contact.bookings import book_callback, free_slots
 from contact.handoff import join_email_contact
 from contact.models import FunnelEvent, Visit
 from contact.scenarios import publish_scenario
@@ -268,3 +269,18 @@ def test_it_rate_limits_a_flood_of_visits_from_one_address(setup: ContactSetup, 
     assert statuses == [200] * 5 + [429] * 3
     assert Visit.objects.count() == 5
     assert call(setup, "start", {}).json()["error"] == "rate_limited"
+
+
+def test_it_books_a_slot_that_began_a_moment_ago_until_it_ends(setup: ContactSetup) -> None:
+    # The page offers the next slot even when it starts a second later: the visitor's click then lands inside it.
+    site = setup.site
+    site.slot_minutes, site.booking_lead_minutes = 30, 0
+    site.save()
+    length = 30 * 60
+    running = timezone.now().replace(microsecond=0)
+    running = running - timedelta(seconds=int(running.timestamp()) % length)
+    booked = book_callback(site=site, start=running, number="+33612345678", name="Ana", note="")
+    assert (booked.window_start, booked.window_end) == (running, running + timedelta(seconds=length))
+    with pytest.raises(ValidationError) as ended:
+        book_callback(site=site, start=running - timedelta(seconds=length), number="+33612345678", name="", note="")
+    assert ended.value.code == "slot_past"
