@@ -70,6 +70,13 @@ def test_it_lays_out_lists_conversation_and_customer_panel_side_by_side_with_an_
     offer_box, mine_box = box(offers), box(page.get_by_role("list", name=re.compile("Mine")))
     assert offer_box["y"] < mine_box["y"] and abs(offer_box["x"] - mine_box["x"]) < 40, (offer_box, mine_box)
     screenshot(page, "desk")
+    # The filters open inside the lists' column, aligned with the search box (they once hung at the window's edge).
+    page.get_by_text("Filters", exact=True).click()
+    search, status = box(page.get_by_role("searchbox", name="Search conversations")), box(page.get_by_label("Status"))
+    lists = box(page.get_by_role("navigation", name=re.compile("Conversations")))
+    assert status["x"] + status["width"] <= search["x"] + search["width"] + 1, (status, search)
+    assert box(page.get_by_text("Filters", exact=True))["x"] >= search["x"] - 1 >= lists["x"], (search, lists)
+    screenshot(page, "desk-filters")
 
     open_conversation(page, stack, day)
     assert_three_panes(page)
