@@ -195,6 +195,7 @@ def record(
     meta: dict[str, Any] | None = None,
     context: EventContext | None = None,
     deferrable: bool = False,
+    opens_case: bool = False,
 ) -> ReportingEvent:
     """Record one transition. Dimensions default to the conversation's (queue, channel, customer, intent, assignee).
 
@@ -205,7 +206,8 @@ def record(
     queue's business calendar unless the caller gives them. `context`: the conversation's EventContext when the
     caller's own statement already read it (routing's assignment does); else it is read here, once.
     `deferrable`: within `deferring()`, an event that adds nothing to a rollup (a customer message) may be written
-    with the batch's others at `flush_deferred()`; it then has no id.
+    with the batch's others at `flush_deferred()`; it then has no id. `opens_case`: an offer to a queue of a
+    conversation created in this transaction (reporting/followups.py `follow`).
     """
     at = at or timezone.now()
     if conversation is not None:
@@ -255,13 +257,17 @@ def record(
     )
     target = context.service_level_seconds if context is not None else None
     counters = counters_for(event, service_level_seconds=target)
+    if followups.opens_with_contact(event, opens_case=opens_case):
+        counters["cases"] = counters.get("cases", 0) + 1  # its case, opened by `follow` below
     buffer = _deferred.get()
     if deferrable and buffer is not None and not counters and event.kind == EventKind.CUSTOMER_MESSAGE:
         # Its values as its INSERT now would take them (`pre_save`), written at the flush.
         buffer.append((event, [f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]))
         return event
     _insert(event, counters)
-    followups.follow(event)  # FCR and channel attrition: marks this event makes on earlier ones, and theirs on it
+    followups.follow(
+        event, opens_case=opens_case
+    )  # FCR and channel attrition: marks this event makes on earlier ones, and theirs on it
     return event
 
 

@@ -42,6 +42,8 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 @hook
 def conversation_offered(*, conversation: Conversation) -> None:
+    """A conversation created in this transaction entered its queue (routing's `enqueue_conversation`, from
+    interactions/cases.py `open_conversation`): its first event, which opens its reporting case."""
     if conversation.channel.kind == VOICE:
         return  # the call reports its own offer (call_answered / call_ended)
     # A new case carries its stored intent and queue (interactions/cases.py open_conversation): nothing to read.
@@ -52,6 +54,7 @@ def conversation_offered(*, conversation: Conversation) -> None:
         at=conversation.queued_at,
         agent_id=0,
         context=context,
+        opens_case=True,
     )
     live.push_soon()
 

@@ -17,6 +17,7 @@ from django.db.models import Sum
 
 from reporting import kpis
 from reporting.events import record
+from reporting.followups import _case_from_events
 from reporting.models import EventKind, IntervalStat, RepeatedResolution, ReportingCase
 from reporting.seeding import derive_followups
 
@@ -149,3 +150,47 @@ def test_it_derives_the_same_counters_in_the_seeding_sql() -> None:
         derive_followups(cursor)
     derived = {(r.bucket, r.channel_kind): tuple(getattr(r, n) for n in names) for r in IntervalStat.objects.all()}
     assert derived == kept and any(v != (0, 0, 0) for v in kept.values())
+
+
+def write_opening(events: list[Ev]) -> int:
+    """`write`, each conversation's offer written first among its events marked as opening its case (as a new case's
+    offer is, reporting/transitions.py `conversation_offered`); how many were."""
+    seen: set[int] = set()
+    opened = 0
+    for e in events:
+        opens = e.kind == K.OFFERED_TO_QUEUE and e.conversation not in seen
+        seen.add(e.conversation)
+        opened += opens
+        record(
+            kind=e.kind,
+            at=e.at,
+            conversation_id=e.conversation,
+            customer_id=e.customer,
+            channel_kind=e.channel,
+            queue_id=None,
+            agent_id=0,
+            opens_case=opens,
+        )
+    return opened
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_it_opens_a_new_conversations_case_with_its_offer_as_settling_it_from_the_events_would(seed: int) -> None:
+    events = history(seed)
+    assert write_opening(events) > 0
+    assert counted() == expected(events)
+    assert IntervalStat.objects.aggregate(c=Sum("cases"))["c"] == ReportingCase.objects.count()
+    for case in ReportingCase.objects.all():
+        settled = _case_from_events(case.conversation_id)
+        assert settled is not None and {name: getattr(case, name) for name in settled} == settled
+
+
+def test_it_opens_a_case_attrited_when_a_later_contact_elsewhere_is_already_stored() -> None:
+    write([Ev(K.CUSTOMER_MESSAGE, 200, 2, 1, "email"), Ev(K.CUSTOMER_MESSAGE, 300, 3, 1, "chat")])
+    assert write_opening([Ev(K.OFFERED_TO_QUEUE, 100, 1, 1, "chat")]) == 1
+    assert ReportingCase.objects.get(conversation_id=1).attrited
+    assert kpis.channel_attrition(start=WIDE[0], end=WIDE[1]) == (1, 1)
+    row = IntervalStat.objects.get(bucket=T0 + timedelta(minutes=90), channel_kind="chat", agent_id=0)
+    assert (row.cases, row.cases_attrited) == (1, 1)
+    assert write_opening([Ev(K.OFFERED_TO_QUEUE, 400, 4, 1, "chat")]) == 1  # nothing after it: not attrited
+    assert kpis.channel_attrition(start=WIDE[0], end=WIDE[1]) == (1, 2)
