@@ -13,6 +13,8 @@ from typing import Any, TypedDict
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from assist.models import Mention
@@ -130,9 +132,6 @@ def mentions_for(user: Any, *, limit: int = 20) -> list[Mention]:
 
 def open_mention(*, user: Any, pk: Any) -> Mention:
     """`user`'s mention `pk`, marked read; 404 for anyone else's or one they may no longer read."""
-    from django.http import Http404
-    from django.utils import timezone
-
     try:
         mention = Mention.objects.select_related("conversation").get(pk=pk, user=user)
     except (Mention.DoesNotExist, ValueError, TypeError, OverflowError):

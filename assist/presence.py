@@ -32,8 +32,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from customers.models import Identity
 from interactions import access
 from interactions.models import Channel, Conversation
+from interactions.visitors import channel_tag
 from omnidesk import realtime
 
 logger = logging.getLogger(__name__)
@@ -204,9 +206,6 @@ def _desk_groups(conversation: Conversation, people: list[dict[str, Any]]) -> li
 
 
 def _visitor_groups(conversation: Conversation) -> list[str]:
-    from customers.models import Identity
-    from interactions.visitors import channel_tag
-
     if conversation.channel.kind != Channel.Kind.CHAT:
         return []
     addresses = Identity.objects.filter(
