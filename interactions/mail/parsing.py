@@ -129,8 +129,9 @@ def message_ids_in(value: str) -> list[str]:
 
 
 def external_id_for(raw: bytes) -> str:
-    """The id an inbound mail is deduplicated on: its Message-ID, else a hash of its bytes."""
-    message = email.message_from_bytes(raw, policy=policy.compat32)
+    """The id an inbound mail is deduplicated on: its Message-ID, else a hash of its bytes. The headers alone are
+    parsed: storing a mail (a webhook's answer waits for it) need not split its body and attachments into parts."""
+    message = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
     message_id = normalize_message_id(str(message.get("Message-ID", "") or ""))
     if len(message_id) > 200:  # the events' and interactions' external id columns hold 200 characters
         return "sha256-id:" + hashlib.sha256(message_id.encode()).hexdigest()
