@@ -10,8 +10,9 @@ would (`Model.from_db`, the related populators of `select_related`, the annotati
 
 `build` must take keyword-only arguments and return a queryset whose SQL depends on their shape (an id, a datetime,
 a list's length), not on their values: the stand-ins find their places among the compiled parameters, and a
-queryset where one does not appear exactly once (a value folded into the SQL) is not cached, so it simply runs
-through the ORM every time. tests/test_compiled_queries.py checks that each cached query answers as its queryset does.
+queryset where one does not appear at all (a value folded into the SQL, or decided on while compiling) is not
+cached, so it simply runs through the ORM every time. tests/test_compiled_queries.py checks that each cached query
+answers as its queryset does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connection, connections, models
 from django.db.models.query import QuerySet, get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
@@ -29,8 +31,9 @@ from django.db.models.sql.compiler import SQLCompiler
 M = TypeVar("M", bound=models.Model)
 R = TypeVar("R")  # what the queryset yields: an instance, or a values_list row
 
-# Stand-in values: never a real id, a real moment or a real address.
-_BASE_ID = -7_300_000_000_000
+# Stand-in values: never a real id, a real moment or a real address. The ids fit a 32-bit column (a user's id):
+# Django compiles an out-of-range value compared with an IntegerField to an empty result (EmptyResultSet).
+_BASE_ID = -2_000_000_000
 _BASE_MOMENT = datetime(1901, 2, 3, tzinfo=UTC)
 
 
@@ -114,8 +117,8 @@ def _compile(build: Callable[..., QuerySet[M]], arguments: dict[str, Any]) -> Co
         if slot is None:
             params.append(param)
             continue
-        if param in seen:
-            return None  # an argument used twice: fine for SQL, but keep the rule simple and checked
+        # An argument may appear more than once (an agent's id in two access filters): each stand-in is a value no
+        # constant of the query has, so every place it holds is that argument's.
         seen.add(param)
         params.append(slot)
     if seen != set(slots):
@@ -159,8 +162,10 @@ def fetch(build: Callable[..., QuerySet[Any, R]], **arguments: Any) -> list[R]:
             return list(build(**arguments))  # compiled within a transaction only: the ORM refuses a lock outside
         try:
             _CACHE[key] = _compile(build, arguments)
-        except (TypeError, ValueError):
-            _CACHE[key] = None  # a stand-in the queryset refuses (a negative slice): its value matters
+        except (TypeError, ValueError, EmptyResultSet, FullResultSet):
+            # A stand-in the queryset refuses (a negative slice) or decides on while compiling (out of a small
+            # integer column's range: nothing matches): its value matters.
+            _CACHE[key] = None
     compiled = _CACHE[key]
     if compiled is None or (compiled.locks and connection.get_autocommit()):
         return list(build(**arguments))  # not cacheable; or a lock outside a transaction, which the ORM refuses

@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection, models, transaction
+from django.db.models import Q
 from django.db.models.signals import post_save
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
@@ -212,3 +213,23 @@ def test_it_parses_each_sms_senders_number_once_per_batch(alice: Any, support_qu
     assert {entry.customer.identities.get().address for entry in made.values() if entry is not None} == set(numbers)
     assert parse.call_count == len(numbers), "the prelude's parse serves its keys, its lookups and the processors"
     assert InboundEvent.objects.filter(pk__in=claimed, processed_at__isnull=False, last_error="").count() == 4
+
+
+def conversations_touching(*, user_id: int) -> Any:
+    """A user's id in two places, compared with a 32-bit column (auth_user.id) through each."""
+    return Conversation.objects.filter(Q(assignee_id=user_id) | Q(queue__members__id=user_id)).distinct()
+
+
+def test_it_caches_a_query_naming_a_user_twice_and_answers_as_its_queryset(
+    alice: Any, sophie: Any, carla_and_dan_cases: Any
+) -> None:
+    with transaction.atomic():
+        for user in (alice, sophie, alice):
+            expected = sorted(c.pk for c in conversations_touching(user_id=user.pk))
+            assert sorted(c.pk for c in compiled_queries.fetch(conversations_touching, user_id=user.pk)) == expected
+        assert expected, "alice has cases"
+        with CaptureQueriesContext(connection) as captured:
+            compiled_queries.fetch(conversations_touching, user_id=alice.pk)
+    assert captured.captured_queries[0]["sql"].count(str(alice.pk)) >= 2
+    compiled = compiled_queries._CACHE[(conversations_touching, connection.vendor, (("user_id", int),))]
+    assert compiled is not None, "cached: the id's two places are both its"
