@@ -21,8 +21,12 @@ import io
 import os
 import pstats
 import statistics
+import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from bench import screen_pop
 from bench.environment import fresh_database, migrate, setup_django
@@ -37,12 +41,38 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def count_compiles(compiling: list[Counter[str]]) -> None:
+    """Count each query compiled (`SQLCompiler.as_sql`, subqueries included) into `compiling[-1]`, by the nearest
+    function of the project's own code that caused it."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    root = str(Path(__file__).resolve().parent.parent)
+    as_sql = SQLCompiler.as_sql
+
+    def counted(compiler: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        if compiling:
+            frame = sys._getframe(1)
+            while frame is not None:
+                name = frame.f_code.co_filename
+                if name.startswith(root) and "site-packages" not in name and "/bench/" not in name:
+                    compiling[-1][f"{name[len(root) + 1 :]}:{frame.f_code.co_name}"] += 1
+                    break
+                frame = frame.f_back  # type: ignore[assignment]
+        return as_sql(compiler, *args, **kwargs)
+
+    SQLCompiler.as_sql = counted  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.screen_pop_events")
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--callers", type=int, default=50)
     parser.add_argument("--cprofile", choices=KINDS, default=None, help="cProfile this event kind (inflates its CPU)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--dump", default="", help="with --cprofile: also write the profile's stats to this file")
+    parser.add_argument(
+        "--compiles", action="store_true", help="count the queries each event compiles, by the project's function"
+    )
     args = parser.parse_args()
     url = fresh_database(os.environ["DATABASE_URL"], DATABASE, bench="screen_pop_events")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -68,6 +98,10 @@ def main() -> None:
             )
         return int(stored.pk)
 
+    compiles: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
+    compiling: list[Counter[str]] = []
+    if args.compiles:
+        count_compiles(compiling)
     counters = {kind: StatementCounter() for kind in KINDS}
     cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}
     profiler = cProfile.Profile() if args.cprofile else None
@@ -83,8 +117,10 @@ def main() -> None:
                 continue
             if profiler is not None and kind == args.cprofile:
                 profiler.enable()
+            compiling.append(compiles[kind])
             with connection.execute_wrapper(counter):
                 process_claimed_events(event_ids=[event_id])
+            compiling.pop()
             if profiler is not None and kind == args.cprofile:
                 profiler.disable()
             cpu[kind].append(time.process_time() - started)
@@ -103,7 +139,13 @@ def main() -> None:
         )
         for statement, count in counter.kinds.most_common():
             print(f"  {count / n:6.2f}  {statement}")
+        if args.compiles:
+            print(f"  queries compiled per {kind}, by the project's function that ran them:")
+            for function, count in compiles[kind].most_common():
+                print(f"  {count / n:6.2f}  {function}")
     if profiler is not None:
+        if args.dump:
+            profiler.dump_stats(args.dump)
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
         print(out.getvalue())
