@@ -60,7 +60,7 @@ def count_compiles(compiling: list[Counter[str]]) -> None:
                 frame = frame.f_back  # type: ignore[assignment]
         return as_sql(compiler, *args, **kwargs)
 
-    SQLCompiler.as_sql = counted  # type: ignore[method-assign]
+    SQLCompiler.as_sql = counted  # type: ignore[method-assign,assignment]
 
 
 def main() -> None:
