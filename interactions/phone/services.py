@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,7 +32,7 @@ from interactions.phone.call_lock import lock_call
 from interactions.phone.cti import CtiEvent, parse_cti, parse_twilio
 from interactions.phone.models import Call
 from interactions.services import receive_message, resolve_conversation
-from omnidesk import realtime
+from omnidesk import compiled_queries, realtime
 from reporting import transitions as reporting_transitions  # rep
 from routing.models import Queue
 from routing.services import assign_conversation
@@ -61,18 +62,31 @@ def process_twilio_event(event: InboundEvent) -> Interaction | None:
 
 def find_agent(*, channel: Channel, agent: str = "", extension: str = "") -> Any:
     """The user an event names: a username or user id, or an extension mapped in the channel's config."""
-    User = get_user_model()
     name = agent
     if not name and extension:
         name = str((channel.config.get("extensions") or {}).get(extension, ""))
     if not name:
         return None
-    # With the profile: the screen pop asks whether the agent is a supervisor.
-    users = User.objects.select_related("agent_profile").filter(is_active=True)
-    found = users.filter(username=name).first()
-    if found is None and name.isdigit():
-        found = users.filter(pk=int(name)).first()
-    return found
+    # Compiled once (omnidesk/compiled_queries.py): every ringing reads its agent, and building this query cost more
+    # client CPU than PostgreSQL spends running it (docs/performance-screenpop.md).
+    found = compiled_queries.fetch(agent_named, username=name)
+    if not found and name.isdigit():
+        # Not compiled: a user id is a 32-bit column, whose lookups refuse compiled_queries' stand-in ids.
+        found = list(agent_numbered(user_id=int(name)))
+    return found[0] if found else None
+
+
+def agent_named(*, username: str) -> QuerySet[Any]:
+    """`find_agent`'s query for a username: the active user, with the profile (the screen pop asks whether the agent
+    is a supervisor)."""
+    users = get_user_model().objects.select_related("agent_profile").filter(is_active=True)
+    return users.filter(username=username).order_by("pk")[:1]
+
+
+def agent_numbered(*, user_id: int) -> QuerySet[Any]:
+    """`find_agent`'s query for a user id, as `agent_named`."""
+    users = get_user_model().objects.select_related("agent_profile").filter(is_active=True)
+    return users.filter(pk=user_id).order_by("pk")[:1]
 
 
 def _earliest(current: datetime | None, at: datetime) -> datetime:
@@ -206,22 +220,38 @@ def link_to_open_case(call: Call) -> None:
     interactions/continuity.py); the agent confirms or unlinks the suggestion."""
     if call.customer is None or call.linked_conversation_id is not None:
         return
-    others = Conversation.objects.filter(customer=call.customer)
-    if call.conversation_id is not None:
-        others = others.exclude(pk=call.conversation_id)
-    # What the pop shows of it (screen_pop.pop_for), not the case with its channel's configuration and secrets: the
-    # call stores only the link's id.
-    other = (
-        others.select_related("channel")
+    # Compiled once (omnidesk/compiled_queries.py): it runs for every inbound call.
+    if call.conversation_id is None:
+        found = compiled_queries.fetch(open_case_of, customer_id=call.customer.pk)
+    else:
+        found = compiled_queries.fetch(other_open_case_of, customer_id=call.customer.pk, but=call.conversation_id)
+    if found:
+        call.linked_conversation = found[0]
+        call.link_status = Call.LinkStatus.SUGGESTED
+
+
+def _open_cases_of(customer_id: int) -> QuerySet[Conversation]:
+    # What the pop shows of the case (screen_pop.pop_for), not the case with its channel's configuration and secrets:
+    # the call stores only the link's id.
+    return (
+        Conversation.objects.filter(customer_id=customer_id)
+        .select_related("channel")
         .only(*LINKED_CASE_FIELDS)
         .exclude(channel__kind=Channel.Kind.VOICE)
         .exclude(status=Conversation.Status.RESOLVED)
         .order_by("-last_message_at", "-id")
-        .first()
     )
-    if other is not None:
-        call.linked_conversation = other
-        call.link_status = Call.LinkStatus.SUGGESTED
+
+
+def open_case_of(*, customer_id: int) -> QuerySet[Conversation]:
+    """`link_to_open_case`'s query: the customer's most recently active unresolved case on a channel other than the
+    phone."""
+    return _open_cases_of(customer_id)[:1]
+
+
+def other_open_case_of(*, customer_id: int, but: int) -> QuerySet[Conversation]:
+    """`open_case_of`, other than the case `but` (the one the call joined or opened)."""
+    return _open_cases_of(customer_id).exclude(pk=but)[:1]
 
 
 def current_agent_id(call: Call) -> int | None:
