@@ -35,8 +35,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("omnidesk/embedded_beat.py", "omnidesk.celery"): "the Celery app is configured after settings",
     ("customers/csv_io.py", "customers.tasks"): "customers.tasks imports csv_io (the task runs the import)",
     ("customers/gdpr.py", "customers.tasks"): "customers.tasks imports gdpr (the task runs the vacuum)",
-    ("assist/presence.py", "customers.models"): "agent: consumer-local import",
-    ("assist/presence.py", "interactions.visitors"): "agent: consumer-local import",
 }
 
 
