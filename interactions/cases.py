@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -132,7 +133,7 @@ def follow_case(*, conversation: Conversation, channel: Channel, reopened: bool 
     The caller holds the case's lock and announces the result.
     """
     known, item = inbound_bulk.locked_routing_item(
-        conversation_id=conversation.pk, candidates=continuity.batch_case_ids(unresolved=True)
+        conversation_id=conversation.pk, candidates=partial(continuity.batch_case_ids, unresolved=True)
     )
     if not known:
         found = compiled_queries.fetch(locked_routing_item_of, conversation_id=conversation.pk)
