@@ -122,3 +122,18 @@ def test_it_prepares_bulk_rows_as_get_db_prep_save_does(sms_channel: Channel, al
             ]
             assert any(kind for _f, kind in kinds), "some values take the short way"
     assert inbound_bulk._kind_of(Interaction._meta.get_field("meta")) == "", "JSON goes through Django"
+
+
+def test_it_stores_a_new_case_as_the_orms_create_did(sms_channel: Channel, support_queue: Queue) -> None:
+    carla = Customer.objects.create(display_name="Carla")
+    now = timezone.now()
+    made = inbound_bulk.create_now(
+        Conversation(customer=carla, channel=sms_channel, last_message_at=now, queue=support_queue)
+    )
+    created = Conversation.objects.create(customer=carla, channel=sms_channel, last_message_at=now, queue=support_queue)
+    moments = {"id", "created_at", "updated_at"}
+    stored = Conversation.objects.get(pk=made.pk)
+    assert {k: v for k, v in fields_of(stored).items() if k not in moments} == {
+        k: v for k, v in fields_of(Conversation.objects.get(pk=created.pk)).items() if k not in moments
+    }
+    assert fields_of(stored) == fields_of(made), "the instance holds what was stored"
