@@ -23,7 +23,7 @@ returned locked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -38,7 +38,7 @@ from interactions import inbound_bulk
 from interactions.models import Channel, Conversation
 from omnidesk import compiled_queries
 from routing.intents import detect_intent_of_text
-from routing.models import ConversationIntent, Intent
+from routing.models import ConversationIntent, Intent, Queue
 
 # Why a message went where it went; stored in the interaction's meta as `continuity`.
 THREAD = "thread"
@@ -90,13 +90,17 @@ _batch_cases: ContextVar[BatchCases | None] = ContextVar("batch_cases", default=
 
 
 @contextmanager
-def cases_locked_for_batch(*, customer_ids: set[int], now: datetime) -> Iterator[BatchCases]:
+def cases_locked_for_batch(
+    *, customer_ids: set[int], channels: Iterable[Channel], now: datetime
+) -> Iterator[BatchCases]:
     """Lock the cases of `customer_ids` the rule may pick (one statement, id order); `decide_case` uses them within.
 
-    The window is widened by a minute: each message applies the exact one with its own `now`."""
+    `channels`: the batch's (with their queues), which its cases share. The window is widened by a minute: each
+    message applies the exact one with its own `now`."""
     cases = BatchCases({customer_id: [] for customer_id in customer_ids})
     if customer_ids:
-        for case in _candidates(customer_ids=customer_ids, since=now - reopen_window() - timedelta(minutes=1)):
+        since = now - reopen_window() - timedelta(minutes=1)
+        for case in _candidates(customer_ids=customer_ids, channels=channels, since=since):
             cases.by_customer[case.customer_id].append(case)
     token = _batch_cases.set(cases)
     try:
@@ -137,19 +141,47 @@ def _newest_first(case: Conversation) -> tuple[bool, datetime, int]:
     return (case.last_message_at is None, case.last_message_at or datetime.min.replace(tzinfo=UTC), case.pk)
 
 
-def _candidates(*, customer_ids: set[int], since: datetime) -> list[Conversation]:
+def _candidates(*, customer_ids: set[int], channels: Iterable[Channel], since: datetime) -> list[Conversation]:
     """The cases the rule may pick for these customers, locked: not resolved, or resolved since `since`.
 
     Compiled once per number of customers (omnidesk/compiled_queries.py): compiling this query with its intent
-    subqueries was a third of what a message in a batch of one cost the worker (docs/performance-latency.md)."""
-    return compiled_queries.fetch(candidate_cases, customer_ids=sorted(customer_ids), since=since)
+    subqueries was a third of what a message in a batch of one cost the worker (docs/performance-latency.md).
+    Each case gets the caller's instances of its channel and queue when it is one of `channels`: joined in the
+    query, every case came with copies of them (two models built and six JSON columns decoded per case)."""
+    cases = compiled_queries.fetch(candidate_cases, customer_ids=sorted(customer_ids), since=since)
+    with_channel_and_queue(cases, channels=channels)
+    return cases
+
+
+def with_channel_and_queue(cases: list[Conversation], *, channels: Iterable[Channel]) -> None:
+    """Give `cases` their channel and queue, as `_locked()`'s joins did: the instances the caller holds, and the few
+    others read in one statement each (a case continued from another channel, or moved to an intent's queue)."""
+    known_channels = {channel.pk: channel for channel in channels}
+    known_queues = {
+        channel.queue_id: channel.queue
+        for channel in known_channels.values()
+        if channel.queue_id is not None and Channel.queue.is_cached(channel)
+    }
+    missing_channels = {case.channel_id for case in cases} - set(known_channels)
+    if missing_channels:
+        known_channels.update(Channel.objects.in_bulk(missing_channels))
+    missing_queues = {case.queue_id for case in cases if case.queue_id is not None} - set(known_queues)
+    if missing_queues:
+        known_queues.update(Queue.objects.in_bulk(missing_queues))
+    channel_field = Conversation.channel.field
+    queue_field = Conversation.queue.field
+    for case in cases:
+        channel_field.set_cached_value(case, known_channels[case.channel_id])
+        queue_field.set_cached_value(case, None if case.queue_id is None else known_queues[case.queue_id])
 
 
 def candidate_cases(*, customer_ids: list[int], since: datetime) -> QuerySet[Conversation]:
-    """The query of `_candidates`."""
+    """The query of `_candidates`: the cases, locked, with their customer and assignee (the channel and queue are
+    the caller's, see `with_channel_and_queue`)."""
     stored = ConversationIntent.objects.filter(conversation=OuterRef("pk"))
     return (
-        _locked()
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer", "assignee")
         .filter(customer_id__in=customer_ids)
         .filter(~Q(status=Conversation.Status.RESOLVED) | Q(resolved_at__gte=since))
         # The case's stored intent rides along (see `stored_intent`): two subqueries instead of a statement each.
@@ -161,13 +193,13 @@ def candidate_cases(*, customer_ids: list[int], since: datetime) -> QuerySet[Con
     )
 
 
-def _cases_of(customer: Customer, now: datetime) -> list[Conversation]:
+def _cases_of(customer: Customer, channel: Channel, now: datetime) -> list[Conversation]:
     """The customer's candidate cases: the running batch's when it holds them, else read (and locked) now."""
     cases = _batch_cases.get()
     held = None if cases is None else cases.by_customer.get(customer.pk)
     if held is not None:
         return held
-    return _candidates(customer_ids={customer.pk}, since=now - reopen_window())
+    return _candidates(customer_ids={customer.pk}, channels=[channel], since=now - reopen_window())
 
 
 def stored_intent(conversation: Conversation) -> tuple[int | None, bool]:
@@ -225,7 +257,7 @@ def decide_case(
     say themselves what they answer (email): without a marker, only a recently active case continues.
     """
     now = now or timezone.now()
-    cases = _cases_of(customer, now)
+    cases = _cases_of(customer, channel, now)
     if threaded is not None:
         found = next((case for case in cases if case.pk == threaded.pk), None)
         if found is None:  # not among the customer's candidates (another customer's, or resolved long ago): look

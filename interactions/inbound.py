@@ -313,13 +313,7 @@ def _process_claimed_events(*, event_ids: list[int], raise_for: int) -> dict[int
     interactions = inbound_batch.processed_in_batch()
     failures: dict[int, Exception] = {}
     with transaction.atomic(), realtime.batched():
-        # of=self: locking the joined channel row too would serialize every worker and every ingest on it.
-        pending = list(
-            InboundEvent.objects.select_for_update(of=("self",), skip_locked=True)
-            .select_related("channel__queue")
-            .filter(pk__in=event_ids, processed_at__isnull=True, dead_lettered_at__isnull=True)
-            .order_by("pk")
-        )
+        pending = inbound_batch.pending_events(event_ids=event_ids)
         deferred: list[tuple[int, float]] = []
         with inbound_batch.prepared(pending) as prelude:
             # First all at once, writing continuing messages in bulk; one by one only when that failed.

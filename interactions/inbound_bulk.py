@@ -22,14 +22,15 @@ the per-message writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.signals import post_save, pre_save
 
 from interactions.models import Conversation, Interaction
@@ -145,15 +146,18 @@ def touch_case(case: Conversation, *fields: str) -> None:
     run.cases[case.pk] = (case, noted | {*fields, "updated_at"})
 
 
-def locked_routing_item(*, conversation_id: int, candidates: Iterable[int]) -> tuple[bool, RoutingItem | None]:
-    """(known, item): the case's routing item, locked. The first ask locks the items of every case in `candidates`
-    (the batch's cases the rule may continue) in one statement; (False, None) for a case outside them (one the batch
-    opened), which the caller looks up itself."""
+def locked_routing_item(
+    *, conversation_id: int, candidates: Callable[[], Iterable[int]]
+) -> tuple[bool, RoutingItem | None]:
+    """(known, item): the case's routing item, locked. The first ask locks the items of every case `candidates()`
+    names (the batch's cases the rule may continue) in one statement; (False, None) for a case outside them (one the
+    batch opened), which the caller looks up itself. `candidates` is called once per run (listing the batch's cases
+    for every message was quadratic in the batch's size)."""
     run = _run.get()
     if run is None:
         return False, None
     if run.items is None:
-        ids = set(candidates)
+        ids = set(candidates())
         run.items = dict.fromkeys(ids)
         if ids:
             for item in RoutingItem.objects.select_for_update().filter(conversation_id__in=ids).order_by("pk"):
@@ -222,18 +226,72 @@ def create_now(instance: ModelT) -> ModelT:
     return instance
 
 
+# Fields whose `get_db_prep_save` on PostgreSQL gives back a value of these types as it is: for those, the value
+# is the parameter. `_prepared_row` then skips Django's chain of calls per field (~33 per continuing message, through
+# the thread-local connection proxy: ~a tenth of the message's CPU in a batch, docs/performance-ingest.md).
+_TEXT = (models.CharField, models.TextField)
+_INTEGER: tuple[type[models.Field[Any, Any]], ...] = (
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.PositiveBigIntegerField,
+    models.AutoField,
+    models.BigAutoField,
+)
+
+
+def _kind_of(field: models.Field[Any, Any]) -> str:
+    """How `_prepared_row` passes the field's value: "text", "int", "bool", "moment" as it is (when of that type),
+    else "" (through `get_db_prep_save`). Exact classes only: a subclass may prepare its values its own way."""
+    if isinstance(field, models.ForeignKey):
+        target = field.target_field
+        return "int" if type(target) in _INTEGER else ""
+    if type(field) in _TEXT:
+        return "text"
+    if type(field) in _INTEGER:
+        return "int"
+    if type(field) is models.BooleanField:
+        return "bool"
+    if type(field) is models.DateTimeField:
+        return "moment"
+    return ""
+
+
+def _prepared_row(instance: models.Model, fields: list[tuple[models.Field[Any, Any], str]], db: Any) -> list[Any]:
+    """`[f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]` (see `_kind_of`)."""
+    row: list[Any] = []
+    for model_field, kind in fields:
+        value = getattr(instance, model_field.attname)
+        if kind and value is None:
+            row.append(None)  # what each of these kinds prepares None into
+        elif (
+            (kind == "text" and isinstance(value, str))
+            or (kind == "int" and type(value) is int)
+            or (kind == "bool" and type(value) is bool)
+            or (kind == "moment" and type(value) is datetime and value.tzinfo is not None)
+        ):
+            row.append(value)
+        else:
+            row.append(model_field.get_db_prep_save(value, db))
+    return row
+
+
 def _update_cases(cases: list[tuple[Conversation, set[str]]]) -> None:
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: each of its attributes is a thread-local lookup
     by_fields: dict[tuple[str, ...], list[Conversation]] = {}
     for case, noted in cases:
         by_fields.setdefault(tuple(sorted(noted)), []).append(case)
     for names, group in by_fields.items():
         fields = [_concrete(Conversation, name) for name in names]
         columns = ", ".join(f"{_q(f.column)} = v.{_q(f.column)}" for f in fields)
-        row = "(" + ", ".join(["%s::bigint", *(f"%s::{f.db_type(connection)}" for f in fields)]) + ")"
+        row = "(" + ", ".join(["%s::bigint", *(f"%s::{f.db_type(db)}" for f in fields)]) + ")"
+        kinds = [(f, _kind_of(f)) for f in fields]
         params: list[Any] = []
         for case in group:
             params.append(case.pk)
-            params.extend(f.get_db_prep_save(getattr(case, f.attname), connection) for f in fields)
+            params.extend(_prepared_row(case, kinds, db))
         names_sql = ", ".join(["id", *(_q(f.column) for f in fields)])
         table = Conversation._meta.db_table
         with connection.cursor() as cursor:
@@ -251,7 +309,9 @@ def _insert(model: type[models.Model], instances: list[models.Model]) -> None:
         if not group:
             continue
         fields = [f for f in model._meta.concrete_fields if include_pk or not f.primary_key]
-        params = [f.get_db_prep_save(getattr(i, f.attname), connection) for i in group for f in fields]
+        kinds = [(f, _kind_of(f)) for f in fields]
+        db = connections[DEFAULT_DB_ALIAS]
+        params = [value for i in group for value in _prepared_row(i, kinds, db)]
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         columns = ", ".join(_q(f.column) for f in fields)
         returning = "" if include_pk else " RETURNING id"

@@ -56,8 +56,11 @@ class ParsedMessage:
 
 
 def sender_of(message: ParsedMessage) -> Sender:
-    """Who wrote `message`, for the batch's prelude (interactions/inbound_batch.py)."""
-    return Sender(message.identity_kind, message.address, message.display_name, message_id=message.external_id)
+    """Who wrote `message`, for the batch's prelude (interactions/inbound_batch.py); the parsed message rides along
+    for the processor (`inbound_batch.prepared_for`)."""
+    return Sender(
+        message.identity_kind, message.address, message.display_name, prepared=message, message_id=message.external_id
+    )
 
 
 def lock_customer_for_sender(*, kind: str, address: str, display_name: str = "") -> Customer:

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from customers.models import Identity
 from interactions.adapters import InvalidPayload
-from interactions.inbound_batch import Sender
+from interactions.inbound_batch import Sender, prepared_for
 from interactions.messaging import http
 from interactions.messaging.services import (
     Media,
@@ -102,7 +102,9 @@ def process_event(event: InboundEvent) -> Interaction | None:
         return apply_receipt(
             channel=event.channel, external_id=params["MessageSid"], status=STATUSES[status], error=error
         )
-    return receive_provider_message(channel=event.channel, message=parse_message(params))
+    parsed = prepared_for(event.pk)  # parsed already when the batch's prelude named its sender
+    message = parsed if isinstance(parsed, ParsedMessage) else parse_message(params)
+    return receive_provider_message(channel=event.channel, message=message)
 
 
 def api_base(channel: Channel) -> str:
