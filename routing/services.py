@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
-from routing import agent_driven, engine, intents, item_driven, matching, new_items, offers, stats
+from routing import agent_driven, engine, intents, item_driven, matching, new_items, offers, single_decision, stats
 from routing.assignments import announce_routing_change, end_live_assignment, give, given, item_for, refresh_load
 from routing.models import (
     AgentProfile,
@@ -133,9 +133,12 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
     return _decide(queue=queue, savepoint=True)
 
 
-def _decide(*, queue: Queue, savepoint: bool) -> RoutingItem | None:
+def _decide(*, queue: Queue, savepoint: bool, one_statement: bool = True) -> RoutingItem | None:
     # `savepoint` False: the caller's transaction is the unit (route_queue's groups), and a savepoint per batch would
     # cost two statements per decision for a partial rollback nobody uses (an error fails the group).
+    # `one_statement` (push queues on PostgreSQL): each batch, its target's candidate and assignment, and the first
+    # batch's full classes in one statement (routing/single_decision.py); False: the same walk statement by statement.
+    one_statement = one_statement and queue.mode == Queue.Mode.PUSH and connection.vendor == "postgresql"
     after: RoutingItem | None = None
     failed: dict[tuple[Any, ...], str] = {}
     # Needs no agent could meet in this decision: later batches leave such items out in SQL, so a queue whose head
@@ -143,14 +146,34 @@ def _decide(*, queue: Queue, savepoint: bool) -> RoutingItem | None:
     blocked: list[item_driven.Needs] = []
     while True:
         with transaction.atomic(savepoint=savepoint):
-            batch = item_driven.next_batch(queue=queue, after=after, blocked=blocked)
-            if after is None:
-                engine.explain_full_classes(queue=queue, classes_with_room=batch.classes, available=batch.available)
-            if not batch.classes or not batch.items:
-                return None
-            for item, servable in zip(batch.items, batch.servable, strict=True):
+            start = 0
+            if one_statement:
+                now = timezone.now()
+                tried = single_decision.attempt(queue=queue, after=after, blocked=blocked, failed=failed, now=now)
+                batch = tried.batch
+                if after is None:
+                    engine.explain_full_classes(queue=queue, classes_with_room=batch.classes, available=batch.available)
+                if not batch.classes or not batch.items:
+                    return None
+                # The items before the target failed without a candidate query, and so did the target when nobody
+                # took it: route_item's failure branch for them, then the rest of the batch as below.
+                start = len(batch.items) if tried.target is None else tried.target + (tried.assigned is None)
+                single_decision.note_failures(queue=queue, attempt=tried, upto=start, failed=failed, blocked=blocked)
+                if tried.assigned is not None:
+                    item = batch.items[start]
+                    item.queue = queue
+                    given(item=item, profile=tried.assigned[0], recorded=tried.assigned[1], now=now)
+                    return item
+            else:
+                batch = item_driven.next_batch(queue=queue, after=after, blocked=blocked)
+                if after is None:
+                    engine.explain_full_classes(queue=queue, classes_with_room=batch.classes, available=batch.available)
+                if not batch.classes or not batch.items:
+                    return None
+            for position in range(start, len(batch.items)):
+                item = batch.items[position]  # built when reached: a decision usually stops at its first servable
                 item.queue = queue
-                if route_item(item=item, failed=failed, hopeless=not servable) is not None:
+                if route_item(item=item, failed=failed, hopeless=not batch.servable[position]) is not None:
                     return item
                 if queue.mode == Queue.Mode.PUSH and item_driven.needs_of(item) not in blocked:
                     blocked.append(item_driven.needs_of(item))

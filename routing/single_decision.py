@@ -1,0 +1,244 @@
+"""One push decision of `route_next` in one PostgreSQL statement: the locking batch of the queue's head, the
+candidate agent of its first item some free agent could take, the agent's lock and the assignment's writes.
+
+One at a time, a decision sent the batch (`item_driven.next_batch`: the members' rooms, the classes with room, the
+head locked, which items a free agent could take), then for the first such item the candidate, lock and assignment
+(`engine.lock_and_assign`), and, on a queue's first batch, the reason of the items of full classes
+(`engine.explain_full_classes`): two or three round trips, and a model instance and a `route_item` call for every item
+of the head nobody could take before it (five on average in the routing benchmark: the head fills with items
+wanting a skill nobody has). Here the batch is the statement's first CTEs (the same text, `item_driven.agents_ctes`,
+`SERVABLE`, `CLASS_WITH_ROOM`); `target` is its first servable item whose needs have not failed in this decision; the
+candidate query of `engine._candidate_sql` is one CTE per class and with or without skills (a one-time filter on the
+target's class and skill count runs only one of the six, so an item without skills still walks the class's order
+index and stops at the first agent with room); the writes read the chosen agent as `recording` does, and the final
+SELECT returns the batch's rows, the target, and on its row what `given` needs (the agent as locked, the
+conversation as it was, customer, channel, last text, reporting context).
+
+Why this is `_decide`'s walk: within one batch, `_decide` tries the candidate query on the first servable item whose
+needs have not failed; every item before it fails without one (`route_item(hopeless=True)`, or its needs already
+failed). That is the item `target` picks. The caller (`services._decide`) then runs the same failure branch for
+the items before the target (`note_failures`, here without building their models when their reason is fresh), and,
+when the target found nobody, goes on with the rest of the batch one item at a time as before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from customers.models import Customer
+from interactions.models import Channel, Conversation, Interaction
+from reporting import events as reporting_events  # rep: the answered event's context, read by the same statement
+from routing import capacity, engine, item_driven, prepared, recording, rows
+from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem
+
+CLASSES = engine.CLASSES
+
+# A decision's failed needs (route_item's `failed` keys): (queue id, class, wanted skill ids, refusals).
+Failed = dict[tuple[Any, ...], str]
+
+
+class Attempt(NamedTuple):
+    batch: item_driven.Batch
+    wanted: list[list[int]]  # per batch item, the wanted skill ids (engine.wanted_skill_ids)
+    target: int | None  # the position of the item the statement tried, if any
+    assigned: tuple[AgentProfile, recording.Recorded] | None  # who got it, when someone did
+
+
+def attempt(
+    *, queue: Queue, after: RoutingItem | None, blocked: list[item_driven.Needs], failed: Failed, now: datetime
+) -> Attempt:
+    """The next locked batch of `queue` (as `item_driven.next_batch` takes it) and, in the same statement, the
+    target's assignment to the best agent now, if one can take it."""
+    params: dict[str, Any] = {
+        "queue": queue.pk,
+        "blocked": [blocked_key(needs) for needs in blocked],
+        "failed": [_failed_key(key[1], key[2]) for key in failed if key[0] == queue.pk and not key[3]],
+        "now": now,
+        "source": Assignment.Source.ROUTED.value,
+        "state": RoutingItem.State.ASSIGNED.value,
+    }
+    if after is not None:
+        params.update(rank=after.rank, queued_at=after.queued_at, after=after.pk)
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, _statement(after is not None), params)
+        fetched = cursor.fetchall()
+    head = fetched[0]
+    classes = frozenset(c for c, free in zip(CLASSES, head[1:4], strict=True) if free)
+    width = rows.width(RoutingItem)
+    taken = [row for row in fetched if row[5] is not None]
+    items = item_driven.LazyItems([row[5 : 5 + width] for row in taken])
+    batch = item_driven.Batch(classes, bool(head[0]), items, [bool(row[5 + width]) for row in taken])
+    wanted = [list(row[6 + width]) for row in taken]
+    target = next((n for n, row in enumerate(taken) if row[5] == head[4]), None)
+    assigned = None
+    if target is not None and taken[target][8 + width] is not None:
+        agent_at, agent_width = 8 + width, rows.width(AgentProfile) + rows.width(get_user_model())
+        row = taken[target]
+        profile = rows.agent_from_row(row[agent_at : agent_at + agent_width])
+        assigned = profile, recording.recorded_from(row[agent_at + agent_width :])
+    return Attempt(batch, wanted, target, assigned)
+
+
+def _failed_key(capacity_class: str, skill_ids: Sequence[int]) -> str:
+    """A failed needs' class and wanted skills as the statement spells them (`target`'s NOT … = ANY)."""
+    return f"{capacity_class}:{','.join(str(s) for s in skill_ids)}"
+
+
+_FIELDS = [field.attname for field in RoutingItem._meta.concrete_fields]
+_REASON, _UPDATED = _FIELDS.index("reason"), _FIELDS.index("updated_at")
+_CLASS, _OVERFLOWED = _FIELDS.index("capacity_class"), _FIELDS.index("overflowed_at")
+_REQUIRED, _OPTIONAL = _FIELDS.index("required_skill_ids"), _FIELDS.index("optional_skill_ids")
+
+
+def note_failures(
+    *, queue: Queue, attempt: Attempt, upto: int, failed: Failed, blocked: list[item_driven.Needs]
+) -> None:
+    """`route_item`'s failure branch (`engine.note_waiting`) and `_decide`'s blocking, for the batch's items before
+    position `upto`, in order: none of them found an agent (push queue, no refusals).
+
+    An item whose reason is fresh keeps it and only lends it to `failed`, as note_waiting does: no model is built
+    for it. Any other item is built and goes through note_waiting itself."""
+    items = attempt.batch.items
+    assert isinstance(items, item_driven.LazyItems)
+    for position in range(upto):
+        raw = items.raw(position)
+        skill_ids = attempt.wanted[position]
+        needs = (queue.pk, raw[_CLASS], tuple(skill_ids), ())
+        reason, updated_at = raw[_REASON], raw[_UPDATED]
+        if reason and updated_at >= timezone.now() - engine.REASON_TTL:
+            failed[needs] = failed.get(needs, reason)
+        else:
+            item = items[position]
+            item.queue = queue
+            engine.note_waiting(item=item, skill_ids=skill_ids, refused=(), needs=needs, failed=failed)
+        item_needs = (raw[_CLASS], json.loads(raw[_REQUIRED]), json.loads(raw[_OPTIONAL]), raw[_OVERFLOWED] is None)
+        if item_needs not in blocked:
+            blocked.append(item_needs)
+
+
+_WANTED = (
+    "ARRAY(SELECT DISTINCT w.value::bigint FROM jsonb_array_elements_text(i.required_skill_ids || CASE WHEN"
+    " i.overflowed_at IS NULL THEN i.optional_skill_ids ELSE '[]'::jsonb END) w ORDER BY 1)"
+)
+# item_driven.batch_where's keyset and blocked needs, with named parameters (the blocked needs as one array, so that
+# the statement's text does not depend on how many).
+_KEYSET = (
+    "(i.rank < %(rank)s OR (i.rank = %(rank)s AND i.queued_at > %(queued_at)s)"
+    " OR (i.rank = %(rank)s AND i.queued_at = %(queued_at)s AND i.id > %(after)s))"
+)
+# The blocked needs as text keys (`blocked_key`): a filter on the index walk, where a join with the list made the
+# planner sort every waiting item of the queue.
+_UNBLOCKED = (
+    "NOT (i.capacity_class || '|' || i.required_skill_ids::text || '|' || i.optional_skill_ids::text || '|'"
+    " || (i.overflowed_at IS NULL)::text = ANY(%(blocked)s::text[]))"
+)
+
+
+def blocked_key(needs: item_driven.Needs) -> str:
+    """Blocked needs as `_UNBLOCKED` spells an item's: jsonb's text of a list of integers is json.dumps's, so two
+    keys are equal exactly when the lists are (batch_where compares them as jsonb)."""
+    capacity_class, required, optional, not_overflowed = needs
+    return f"{capacity_class}|{json.dumps(required)}|{json.dumps(optional)}|{'true' if not_overflowed else 'false'}"
+
+
+@lru_cache(maxsize=2)
+def _statement(after: bool) -> str:
+    items, profiles = RoutingItem._meta.db_table, AgentProfile._meta.db_table
+    where = ["i.queue_id = %(queue)s", "i.state = 'waiting'", *([_KEYSET] if after else []), _UNBLOCKED]
+    where.append(item_driven.CLASS_WITH_ROOM)
+    ctes = [
+        item_driven.agents_ctes(queue="%(queue)s"),
+        "batch AS MATERIALIZED (SELECT b.* FROM free CROSS JOIN LATERAL (SELECT"
+        f" {rows.columns(RoutingItem, alias='i')}, {item_driven.SERVABLE} AS servable, {_WANTED} AS wanted"
+        f" FROM {items} i WHERE {' AND '.join(where)}"
+        f" ORDER BY i.rank DESC, i.queued_at, i.id LIMIT {int(engine.SCAN_BATCH)} FOR UPDATE OF i SKIP LOCKED) b)",
+        "target AS MATERIALIZED (SELECT b.id, b.conversation_id, b.queue_id, b.capacity_class, b.wanted,"
+        " cardinality(b.wanted) AS nwanted FROM batch b WHERE b.servable AND NOT (b.capacity_class || ':' ||"
+        " array_to_string(b.wanted, ',') = ANY(%(failed)s::text[])) ORDER BY b.rank DESC, b.queued_at, b.id LIMIT 1)",
+    ]
+    branches = []
+    for name, candidate in _candidates():
+        branches.append(name)
+        ctes.append(f"{name} AS MATERIALIZED (SELECT x.* FROM target t CROSS JOIN LATERAL ({candidate}) x)")
+    union = " UNION ALL ".join(f"SELECT * FROM {name}" for name in branches)
+    # One branch at most returns a row; the LIMIT tells the planner so (it then finds the agent's row by its key).
+    ctes.append(f"chosen AS MATERIALIZED (SELECT * FROM ({union}) u LIMIT 1)")
+    loads = ", ".join(
+        f"{c}_load = CASE WHEN t.capacity_class = '{c}' THEN c.p_{c}_load + 1 ELSE x.{c}_load END" for c in CLASSES
+    )
+    ctes += [
+        f"assigned AS (INSERT INTO {Assignment._meta.db_table}"
+        " (conversation_id, agent_id, queue_id, capacity_class, source, started_at, end_reason)"
+        " SELECT t.conversation_id, c.p_user_id, t.queue_id, t.capacity_class, %(source)s, %(now)s, ''"
+        " FROM target t CROSS JOIN chosen c)",
+        f"item AS (UPDATE {items} x SET state = %(state)s, agent_id = c.p_user_id, reason = '', updated_at = %(now)s"
+        " FROM target t CROSS JOIN chosen c WHERE x.id = t.id)",
+        f"conversation AS (UPDATE {Conversation._meta.db_table} x SET assignee_id = c.p_user_id,"
+        " assigned_at = %(now)s FROM target t CROSS JOIN chosen c WHERE x.id = t.conversation_id)",
+        f"agent AS (UPDATE {profiles} x SET {loads}, last_assigned_at = %(now)s FROM target t CROSS JOIN chosen c"
+        " WHERE x.id = c.p_id)",
+    ]
+    agent = ", ".join(f"c.p_{name}" for name in rows.column_names(AgentProfile))
+    users = get_user_model()
+    ctes.append(
+        f"given AS MATERIALIZED (SELECT t.id AS target_id, {agent}, {rows.columns(users, alias='u')},"
+        f" {rows.columns(Conversation, alias='v')},"
+        f" {rows.columns(Customer, alias='cu')}, {rows.columns(Channel, alias='ch')},"
+        f" (SELECT l.text FROM {Interaction._meta.db_table} l WHERE l.conversation_id = v.id"
+        f" ORDER BY l.created_at DESC, l.id DESC LIMIT 1), {reporting_events.context_select(conversation='v.id')}"
+        f" FROM target t CROSS JOIN chosen c JOIN {users._meta.db_table} u ON u.id = c.p_user_id"
+        f" JOIN {Conversation._meta.db_table} v ON v.id = t.conversation_id"
+        f" JOIN {Customer._meta.db_table} cu ON cu.id = v.customer_id"
+        f" JOIN {Channel._meta.db_table} ch ON ch.id = v.channel_id"
+        f"{reporting_events.context_joins(queue='v.queue_id')})"
+    )
+    return (
+        f"WITH {', '.join(ctes)} SELECT free.*, (SELECT t.id FROM target t), b.*, r.* FROM free"
+        " LEFT JOIN batch b ON true LEFT JOIN given r ON r.target_id = b.id"
+        " ORDER BY b.rank DESC, b.queued_at, b.id"
+    )
+
+
+def _candidates() -> list[tuple[str, str]]:
+    """The candidate query (`engine._candidate_sql`) for the target `t`, as (CTE name, locking query): one per class
+    for items without skills, gated on the target's class (each walks its class's order index, migration 0009, and
+    stops at the first agent with room); one for items with skills, whose order starts with the mean proficiency
+    (a join and a sort of the skills' holders either way), the class's room and load ratio as CASEs on the target's
+    class. A branch the gate shuts costs only its executor set-up, which is why there are four and not six.
+
+    The agent's presence, room and load stay conditions on the locked row `p` (PostgreSQL re-checks them on its
+    newest version before granting the lock); membership and the user's active flag come from the `agents` CTE, read
+    in the statement's snapshot as the query's semi-joins read them. The user's columns are joined afterwards."""
+    profiles, skills = AgentProfile._meta.db_table, AgentSkill._meta.db_table
+    columns = ", ".join(f"p.{name} AS p_{name}" for name in rows.column_names(AgentProfile))
+    available = "p.presence = 'available' AND p.takes_work AND p.id IN (SELECT a.id FROM agents a)"
+    idle = "p.last_assigned_at ASC NULLS FIRST, p.id LIMIT 1 FOR UPDATE OF p SKIP LOCKED"
+    branches = [
+        (
+            f"candidate_{c}",
+            f"SELECT {columns} FROM {profiles} p WHERE t.capacity_class = '{c}' AND t.nwanted = 0 AND {available}"
+            # Written as the index's expression, or PostgreSQL sorts every available member instead.
+            f" AND {capacity.room_sql(c)} ORDER BY p.{c}_load::float / NULLIF(p.{c}_capacity, 0), {idle}",
+        )
+        for c in CLASSES
+    ]
+    room = " ".join(f"WHEN '{c}' THEN {capacity.room_sql(c)}" for c in CLASSES)
+    ratio = " ".join(f"WHEN '{c}' THEN p.{c}_load::float / NULLIF(p.{c}_capacity, 0)" for c in CLASSES)
+    branches.append(
+        (
+            "candidate_skilled",
+            f"SELECT {columns} FROM {profiles} p JOIN (SELECT s.agent_id, avg(s.proficiency) AS proficiency"
+            f" FROM {skills} s WHERE s.skill_id = ANY(t.wanted) GROUP BY s.agent_id HAVING count(*) = t.nwanted) k"
+            f" ON k.agent_id = p.id WHERE t.nwanted > 0 AND {available} AND (CASE t.capacity_class {room} END)"
+            f" ORDER BY k.proficiency DESC, CASE t.capacity_class {ratio} END, {idle}",
+        )
+    )
+    return branches
