@@ -136,8 +136,9 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
 def _decide(*, queue: Queue, savepoint: bool, one_statement: bool = True) -> RoutingItem | None:
     # `savepoint` False: the caller's transaction is the unit (route_queue's groups), and a savepoint per batch would
     # cost two statements per decision for a partial rollback nobody uses (an error fails the group).
-    # `one_statement` (push queues on PostgreSQL): each batch, its target's candidate and assignment, and the first
-    # batch's full classes in one statement (routing/single_decision.py); False: the same walk statement by statement.
+    # `one_statement` (push queues on PostgreSQL): a batch (two when the first has nothing to try), the first servable
+    # item's candidate and its assignment in one statement (routing/single_decision.py), the rest of the batch item
+    # by item only when that item found nobody; False: the same walk statement by statement.
     one_statement = one_statement and queue.mode == Queue.Mode.PUSH and connection.vendor == "postgresql"
     after: RoutingItem | None = None
     failed: dict[tuple[Any, ...], str] = {}
@@ -148,22 +149,10 @@ def _decide(*, queue: Queue, savepoint: bool, one_statement: bool = True) -> Rou
         with transaction.atomic(savepoint=savepoint):
             start = 0
             if one_statement:
-                now = timezone.now()
-                tried = single_decision.attempt(queue=queue, after=after, blocked=blocked, failed=failed, now=now)
-                batch = tried.batch
-                if after is None:
-                    engine.explain_full_classes(queue=queue, classes_with_room=batch.classes, available=batch.available)
-                if not batch.classes or not batch.items:
-                    return None
-                # The items before the target failed without a candidate query, and so did the target when nobody
-                # took it: route_item's failure branch for them, then the rest of the batch as below.
-                start = len(batch.items) if tried.target is None else tried.target + (tried.assigned is None)
-                single_decision.note_failures(queue=queue, attempt=tried, upto=start, failed=failed, blocked=blocked)
-                if tried.assigned is not None:
-                    item = batch.items[start]
-                    item.queue = queue
-                    given(item=item, profile=tried.assigned[0], recorded=tried.assigned[1], now=now)
-                    return item
+                step = single_decision.walk(queue=queue, after=after, blocked=blocked, failed=failed)
+                if step.item is not None or step.batch is None:
+                    return step.item
+                batch, start = step.batch, step.start
             else:
                 batch = item_driven.next_batch(queue=queue, after=after, blocked=blocked)
                 if after is None:

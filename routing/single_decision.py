@@ -37,6 +37,7 @@ from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
 from reporting import events as reporting_events  # rep: the answered event's context, read by the same statement
 from routing import capacity, engine, item_driven, prepared, recording, rows
+from routing.assignments import given
 from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem
 
 CLASSES = engine.CLASSES
@@ -45,18 +46,26 @@ CLASSES = engine.CLASSES
 Failed = dict[tuple[Any, ...], str]
 
 
-class Attempt(NamedTuple):
+class Part(NamedTuple):
+    """One of the walk's batches, as the statement locked it."""
+
     batch: item_driven.Batch
-    wanted: list[list[int]]  # per batch item, the wanted skill ids (engine.wanted_skill_ids)
-    target: int | None  # the position of the item the statement tried, if any
-    assigned: tuple[AgentProfile, recording.Recorded] | None  # who got it, when someone did
+    wanted: list[list[int]]  # per item, the wanted skill ids (engine.wanted_skill_ids)
+    target: int | None  # the position of the item the statement tried, if it was in this batch
+
+
+class Attempt(NamedTuple):
+    # The batch after `after`, and the walk's next one when the first has no item to try (as `_decide` would take
+    # it next: after the first's last item, the first's needs blocked); else only the first.
+    parts: list[Part]
+    assigned: tuple[AgentProfile, recording.Recorded] | None  # who got the target, when someone did
 
 
 def attempt(
     *, queue: Queue, after: RoutingItem | None, blocked: list[item_driven.Needs], failed: Failed, now: datetime
 ) -> Attempt:
-    """The next locked batch of `queue` (as `item_driven.next_batch` takes it) and, in the same statement, the
-    target's assignment to the best agent now, if one can take it."""
+    """The next locked batch of `queue` (as `item_driven.next_batch` takes it), the next one too when the first has
+    nothing to try, and, in the same statement, the target's assignment to the best agent now if one can take it."""
     params: dict[str, Any] = {
         "queue": queue.pk,
         "blocked": [blocked_key(needs) for needs in blocked],
@@ -73,18 +82,51 @@ def attempt(
     head = fetched[0]
     classes = frozenset(c for c, free in zip(CLASSES, head[1:4], strict=True) if free)
     width = rows.width(RoutingItem)
-    taken = [row for row in fetched if row[5] is not None]
-    items = item_driven.LazyItems([row[5 : 5 + width] for row in taken])
-    batch = item_driven.Batch(classes, bool(head[0]), items, [bool(row[5 + width]) for row in taken])
-    wanted = [list(row[6 + width]) for row in taken]
-    target = next((n for n, row in enumerate(taken) if row[5] == head[4]), None)
-    assigned = None
-    if target is not None and taken[target][8 + width] is not None:
-        agent_at, agent_width = 8 + width, rows.width(AgentProfile) + rows.width(get_user_model())
-        row = taken[target]
-        profile = rows.agent_from_row(row[agent_at : agent_at + agent_width])
-        assigned = profile, recording.recorded_from(row[agent_at + agent_width :])
-    return Attempt(batch, wanted, target, assigned)
+    parts, assigned = [], None
+    for number in (1, 2):
+        taken = [row for row in fetched if row[5] == number]
+        if number == 2 and (not parts[0].batch.items or parts[0].target is not None):
+            break  # not taken: the first batch had an item to try (or none at all)
+        items = item_driven.LazyItems([row[6 : 6 + width] for row in taken])
+        batch = item_driven.Batch(classes, bool(head[0]), items, [bool(row[6 + width]) for row in taken])
+        target = next((n for n, row in enumerate(taken) if row[6] == head[4]), None)
+        parts.append(Part(batch, [list(row[7 + width]) for row in taken], target))
+        if target is not None and taken[target][9 + width] is not None:
+            agent_at, agent_width = 9 + width, rows.width(AgentProfile) + rows.width(get_user_model())
+            row = taken[target]
+            profile = rows.agent_from_row(row[agent_at : agent_at + agent_width])
+            assigned = profile, recording.recorded_from(row[agent_at + agent_width :])
+    return Attempt(parts, assigned)
+
+
+class Step(NamedTuple):
+    item: RoutingItem | None  # the item given, if any
+    batch: item_driven.Batch | None  # the last batch walked; None: nothing left to walk, the decision found none
+    start: int  # where in `batch` the caller goes on item by item (the target found nobody), else its length
+
+
+def walk(*, queue: Queue, after: RoutingItem | None, blocked: list[item_driven.Needs], failed: Failed) -> Step:
+    """`services._decide`'s walk over one statement's batches: the failure branch for the items passed over, the
+    full classes' reason on the first batch (`engine.explain_full_classes`, as `_decide` gives it), and `given` for
+    the target when an agent took it. `blocked` and `failed` are the decision's, updated as `_decide` updates them."""
+    now = timezone.now()
+    tried = attempt(queue=queue, after=after, blocked=blocked, failed=failed, now=now)
+    first = tried.parts[0].batch
+    if after is None:
+        engine.explain_full_classes(queue=queue, classes_with_room=first.classes, available=first.available)
+    if not first.classes or not first.items:
+        return Step(None, None, 0)
+    for part in tried.parts:
+        if not part.batch.items:
+            return Step(None, None, 0)  # the walk's next batch, taken in the same statement, is empty
+        start = len(part.batch.items) if part.target is None else part.target + (tried.assigned is None)
+        note_failures(queue=queue, part=part, upto=start, failed=failed, blocked=blocked)
+        if part.target is not None and tried.assigned is not None:
+            item = part.batch.items[part.target]
+            item.queue = queue
+            given(item=item, profile=tried.assigned[0], recorded=tried.assigned[1], now=now)
+            return Step(item, part.batch, start)
+    return Step(None, part.batch, start)
 
 
 def _failed_key(capacity_class: str, skill_ids: Sequence[int]) -> str:
@@ -98,19 +140,17 @@ _CLASS, _OVERFLOWED = _FIELDS.index("capacity_class"), _FIELDS.index("overflowed
 _REQUIRED, _OPTIONAL = _FIELDS.index("required_skill_ids"), _FIELDS.index("optional_skill_ids")
 
 
-def note_failures(
-    *, queue: Queue, attempt: Attempt, upto: int, failed: Failed, blocked: list[item_driven.Needs]
-) -> None:
+def note_failures(*, queue: Queue, part: Part, upto: int, failed: Failed, blocked: list[item_driven.Needs]) -> None:
     """`route_item`'s failure branch (`engine.note_waiting`) and `_decide`'s blocking, for the batch's items before
     position `upto`, in order: none of them found an agent (push queue, no refusals).
 
     An item whose reason is fresh keeps it and only lends it to `failed`, as note_waiting does: no model is built
     for it. Any other item is built and goes through note_waiting itself."""
-    items = attempt.batch.items
+    items = part.batch.items
     assert isinstance(items, item_driven.LazyItems)
     for position in range(upto):
         raw = items.raw(position)
-        skill_ids = attempt.wanted[position]
+        skill_ids = part.wanted[position]
         needs = (queue.pk, raw[_CLASS], tuple(skill_ids), ())
         reason, updated_at = raw[_REASON], raw[_UPDATED]
         if reason and updated_at >= timezone.now() - engine.REASON_TTL:
@@ -136,10 +176,11 @@ _KEYSET = (
 )
 # The blocked needs as text keys (`blocked_key`): a filter on the index walk, where a join with the list made the
 # planner sort every waiting item of the queue.
-_UNBLOCKED = (
-    "NOT (i.capacity_class || '|' || i.required_skill_ids::text || '|' || i.optional_skill_ids::text || '|'"
-    " || (i.overflowed_at IS NULL)::text = ANY(%(blocked)s::text[]))"
+_NEEDS_KEY = (
+    "(i.capacity_class || '|' || i.required_skill_ids::text || '|' || i.optional_skill_ids::text || '|'"
+    " || (i.overflowed_at IS NULL)::text)"
 )
+_UNBLOCKED = f"NOT ({_NEEDS_KEY} = ANY(%(blocked)s::text[]))"
 
 
 def blocked_key(needs: item_driven.Needs) -> str:
@@ -154,15 +195,41 @@ def _statement(after: bool) -> str:
     items, profiles = RoutingItem._meta.db_table, AgentProfile._meta.db_table
     where = ["i.queue_id = %(queue)s", "i.state = 'waiting'", *([_KEYSET] if after else []), _UNBLOCKED]
     where.append(item_driven.CLASS_WITH_ROOM)
+    # The walk's next batch: after the first's last item, without the first's needs (all failed) nor its items'
+    # failed needs; taken (and locked) only when the first has nothing to try.
+    last = "(SELECT x.{0} FROM batch x ORDER BY x.rank, x.queued_at DESC, x.id DESC LIMIT 1)"
+    following = [
+        "i.queue_id = %(queue)s",
+        "i.state = 'waiting'",
+        _KEYSET.replace("%(rank)s", last.format("rank"))
+        .replace("%(queued_at)s", last.format("queued_at"))
+        .replace("%(after)s", last.format("id")),
+        _UNBLOCKED,
+        f"NOT ({_NEEDS_KEY} = ANY(ARRAY(SELECT x.needs_key FROM batch x)))",
+        item_driven.CLASS_WITH_ROOM,
+        "EXISTS (SELECT 1 FROM batch)",
+        "NOT EXISTS (SELECT 1 FROM batch x WHERE x.servable AND NOT (x.failed_key = ANY(%(failed)s::text[])))",
+    ]
+
+    def locked(conditions: list[str]) -> str:
+        return (
+            f"SELECT b.* FROM free CROSS JOIN LATERAL (SELECT {rows.columns(RoutingItem, alias='i')},"
+            f" {item_driven.SERVABLE} AS servable, {_WANTED} AS wanted, {_NEEDS_KEY} AS needs_key"
+            f" FROM {items} i WHERE {' AND '.join(conditions)} ORDER BY i.rank DESC, i.queued_at, i.id"
+            f" LIMIT {int(engine.SCAN_BATCH)} FOR UPDATE OF i SKIP LOCKED) b"
+        )
+
+    failed_key = "b.capacity_class || ':' || array_to_string(b.wanted, ',')"
     ctes = [
         item_driven.agents_ctes(queue="%(queue)s"),
-        "batch AS MATERIALIZED (SELECT b.* FROM free CROSS JOIN LATERAL (SELECT"
-        f" {rows.columns(RoutingItem, alias='i')}, {item_driven.SERVABLE} AS servable, {_WANTED} AS wanted"
-        f" FROM {items} i WHERE {' AND '.join(where)}"
-        f" ORDER BY i.rank DESC, i.queued_at, i.id LIMIT {int(engine.SCAN_BATCH)} FOR UPDATE OF i SKIP LOCKED) b)",
+        f"batch AS MATERIALIZED (SELECT b.*, {failed_key} AS failed_key FROM ({locked(where)}) b)",
+        f"next_batch AS MATERIALIZED (SELECT b.*, {failed_key} AS failed_key FROM ({locked(following)}) b)",
+        "walked AS MATERIALIZED (SELECT 1 AS part, * FROM batch UNION ALL SELECT 2, * FROM next_batch)",
         "target AS MATERIALIZED (SELECT b.id, b.conversation_id, b.queue_id, b.capacity_class, b.wanted,"
-        " cardinality(b.wanted) AS nwanted FROM batch b WHERE b.servable AND NOT (b.capacity_class || ':' ||"
-        " array_to_string(b.wanted, ',') = ANY(%(failed)s::text[])) ORDER BY b.rank DESC, b.queued_at, b.id LIMIT 1)",
+        " cardinality(b.wanted) AS nwanted FROM walked b WHERE b.servable"
+        " AND NOT (b.failed_key = ANY(%(failed)s::text[]))"
+        " AND (b.part = 1 OR NOT (b.failed_key = ANY(ARRAY(SELECT x.failed_key FROM batch x))))"
+        " ORDER BY b.part, b.rank DESC, b.queued_at, b.id LIMIT 1)",
     ]
     branches = []
     for name, candidate in _candidates():
@@ -200,10 +267,11 @@ def _statement(after: bool) -> str:
         f" JOIN {Channel._meta.db_table} ch ON ch.id = v.channel_id"
         f"{reporting_events.context_joins(queue='v.queue_id')})"
     )
+    walked = ", ".join(f"b.{name}" for name in rows.column_names(RoutingItem))
     return (
-        f"WITH {', '.join(ctes)} SELECT free.*, (SELECT t.id FROM target t), b.*, r.* FROM free"
-        " LEFT JOIN batch b ON true LEFT JOIN given r ON r.target_id = b.id"
-        " ORDER BY b.rank DESC, b.queued_at, b.id"
+        f"WITH {', '.join(ctes)} SELECT free.*, (SELECT t.id FROM target t), b.part, {walked}, b.servable, b.wanted,"
+        " r.* FROM free LEFT JOIN walked b ON true LEFT JOIN given r ON r.target_id = b.id"
+        " ORDER BY b.part, b.rank DESC, b.queued_at, b.id"
     )
 
 

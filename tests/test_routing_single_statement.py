@@ -45,10 +45,11 @@ def _kinds(sent: CaptureQueriesContext) -> list[str]:
 
 
 def _with_harder_needs(queue: Queue) -> None:
-    """Items near the head whose needs take the walk's other branches: two skills no single agent holds (the batch
-    says "some free agent could", the candidate finds nobody, the rest of the batch is tried one by one), the
-    skill nobody has as an optional skill (the same failed needs as the required one, other blocked needs), the same
-    once overflowed (wanted: none), and a required plus an optional skill."""
+    """Items near the head whose needs take the walk's other branches: the skill nobody has for the first dozen (a
+    first batch with nothing to try), two skills no single agent holds (the batch says "some free agent could",
+    the candidate finds nobody, the rest of the batch is tried one by one), the skill nobody has as an optional
+    skill (the same failed needs as the required one, other blocked needs), the same once overflowed (wanted:
+    none), and a required plus an optional skill."""
     left, right = Skill.objects.create(name="left"), Skill.objects.create(name="right")
     profiles = list(AgentProfile.objects.filter(presence=AgentProfile.Presence.AVAILABLE).order_by("pk"))
     AgentSkill.objects.bulk_create(
@@ -59,7 +60,9 @@ def _with_harder_needs(queue: Queue) -> None:
     some, other = Skill.objects.filter(name__in=["skill-0", "skill-1"]).order_by("name").values_list("pk", flat=True)
     head = RoutingItem.objects.filter(queue=queue, state="waiting").order_by(F("rank").desc(), "queued_at", "id")
     for n, item in enumerate(head[:300]):
-        if n % 9 == 0:
+        if n < 12:
+            item.set_skills(required={rare}, optional=set())
+        elif n % 9 == 0:
             item.set_skills(required={left.pk, right.pk}, optional=set())
         elif n % 9 == 4:
             item.set_skills(required=set(), optional={rare})
@@ -93,6 +96,9 @@ def test_it_makes_the_decisions_the_statement_by_statement_walk_makes(harder: bo
     if harder:
         # A target nobody could take: the rest of its batch was tried item by item, as before.
         assert "candidate and assignment" in kinds
+        # A batch with nothing to try (the head's first dozen want the skill nobody has): the walk's next batch
+        # came in the same statement.
+        assert kinds.count("one statement") < _kinds(walked).count("batch")
     else:
         assert "candidate and assignment" not in kinds
         # One statement fewer per decision, at least (the batch and the candidate were two).
