@@ -82,7 +82,8 @@ def attempt(
     head = fetched[0]
     classes = frozenset(c for c, free in zip(CLASSES, head[1:4], strict=True) if free)
     width = rows.width(RoutingItem)
-    parts, assigned = [], None
+    parts: list[Part] = []
+    assigned = None
     for number in (1, 2):
         taken = [row for row in fetched if row[5] == number]
         if number == 2 and (not parts[0].batch.items or parts[0].target is not None):
