@@ -76,6 +76,9 @@ def attempt(
     }
     if after is not None:
         params.update(rank=after.rank, queued_at=after.queued_at, after=after.pk)
+    else:
+        params.update({f"full_{c}": engine.full_class_reason(c, available=True) for c in CLASSES})
+        params["nobody"] = engine.full_class_reason(CLASSES[0], available=False)
     with connection.cursor() as cursor:
         prepared.execute(cursor, _statement(after is not None), params)
         fetched = cursor.fetchall()
@@ -107,14 +110,12 @@ class Step(NamedTuple):
 
 
 def walk(*, queue: Queue, after: RoutingItem | None, blocked: list[item_driven.Needs], failed: Failed) -> Step:
-    """`services._decide`'s walk over one statement's batches: the failure branch for the items passed over, the
-    full classes' reason on the first batch (`engine.explain_full_classes`, as `_decide` gives it), and `given` for
-    the target when an agent took it. `blocked` and `failed` are the decision's, updated as `_decide` updates them."""
+    """`services._decide`'s walk over one statement's batches: the failure branch for the items passed over and
+    `given` for the target when an agent took it (the full classes' reason, on the first batch, is in the
+    statement). `blocked` and `failed` are the decision's, updated as `_decide` updates them."""
     now = timezone.now()
     tried = attempt(queue=queue, after=after, blocked=blocked, failed=failed, now=now)
     first = tried.parts[0].batch
-    if after is None:
-        engine.explain_full_classes(queue=queue, classes_with_room=first.classes, available=first.available)
     if not first.classes or not first.items:
         return Step(None, None, 0)
     for part in tried.parts:
@@ -268,11 +269,27 @@ def _statement(after: bool) -> str:
         f" JOIN {Channel._meta.db_table} ch ON ch.id = v.channel_id"
         f"{reporting_events.context_joins(queue='v.queue_id')})"
     )
+    if not after:
+        ctes += [_explain_cte(c) for c in CLASSES]
     walked = ", ".join(f"b.{name}" for name in rows.column_names(RoutingItem))
     return (
         f"WITH {', '.join(ctes)} SELECT free.*, (SELECT t.id FROM target t), b.part, {walked}, b.servable, b.wanted,"
         " r.* FROM free LEFT JOIN walked b ON true LEFT JOIN given r ON r.target_id = b.id"
         " ORDER BY b.part, b.rank DESC, b.queued_at, b.id"
+    )
+
+
+def _explain_cte(capacity_class: str) -> str:
+    """`engine.explain_full_classes` for one class, as a CTE of the first batch's statement: when nobody has room in
+    the class, its waiting items without a reason get the class's (those a rival holds skipped). The class written
+    out, as in engine._EXPLAIN_SQL, keeps the plan on the partial index routingitem_waiting_no_reason; the gate on
+    `free` is a one-time filter, so a class with room costs nothing."""
+    items = RoutingItem._meta.db_table
+    return (
+        f"explained_{capacity_class} AS (UPDATE {items} x SET reason = CASE WHEN (SELECT f.available FROM free f)"
+        f" THEN %(full_{capacity_class})s ELSE %(nobody)s END WHERE x.id IN (SELECT y.id FROM {items} y"
+        f" WHERE (SELECT NOT f.{capacity_class} FROM free f) AND y.queue_id = %(queue)s AND y.state = 'waiting'"
+        f" AND y.capacity_class = '{capacity_class}' AND y.reason = '' FOR UPDATE SKIP LOCKED))"
     )
 
 
