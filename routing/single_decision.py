@@ -1,24 +1,27 @@
 """One push decision of `route_next` in one PostgreSQL statement: the locking batch of the queue's head, the
 candidate agent of its first item some free agent could take, the agent's lock and the assignment's writes.
 
-One at a time, a decision sent the batch (`item_driven.next_batch`: the members' rooms, the classes with room, the
-head locked, which items a free agent could take), then for the first such item the candidate, lock and assignment
-(`engine.lock_and_assign`), and, on a queue's first batch, the reason of the items of full classes
-(`engine.explain_full_classes`): two or three round trips, and a model instance and a `route_item` call for every item
-of the head nobody could take before it (five on average in the routing benchmark: the head fills with items
-wanting a skill nobody has). Here the batch is the statement's first CTEs (the same text, `item_driven.agents_ctes`,
-`SERVABLE`, `CLASS_WITH_ROOM`); `target` is its first servable item whose needs have not failed in this decision; the
-candidate query of `engine._candidate_sql` is one CTE per class and with or without skills (a one-time filter on the
-target's class and skill count runs only one of the six, so an item without skills still walks the class's order
-index and stops at the first agent with room); the writes read the chosen agent as `recording` does, and the final
-SELECT returns the batch's rows, the target, and on its row what `given` needs (the agent as locked, the
-conversation as it was, customer, channel, last text, reporting context).
+Statement by statement, a decision sent the batch (`item_driven.next_batch`: the members' rooms, the classes with
+room, the head locked, which items a free agent could take), another batch when none of the first's could be tried
+(1.4 batches per decision in the routing benchmark, whose head fills with items wanting a skill nobody has), the
+full classes' reason (`engine.explain_full_classes`, once a class is full), then for the first servable item the
+candidate, lock and assignment (`engine.lock_and_assign`): 3 to 4 round trips, and a model instance and a
+`route_item` call for every item of the head passed over (five per decision).
+
+Here all of it is one statement. `batch` is `next_batch`'s (the same CTEs, `item_driven.agents_ctes`, `SERVABLE`,
+`CLASS_WITH_ROOM`); `next_batch` is the walk's next one, taken (and locked) only when `batch` has nothing to try;
+`target` is the first servable item of either whose needs have not failed in this decision; the candidate query
+(`engine._candidate_sql`'s order) is four CTEs gated on the target's class and skill count (`_candidates`); the
+writes read the chosen agent as `recording` does; on the first batch the full classes' items get their reason
+(`_explain_cte`); and the final SELECT returns the batches' rows, the target, and on its row what `given` needs
+(the agent as locked, the conversation as it was, customer, channel, last text, reporting context).
 
 Why this is `_decide`'s walk: within one batch, `_decide` tries the candidate query on the first servable item whose
 needs have not failed; every item before it fails without one (`route_item(hopeless=True)`, or its needs already
-failed). That is the item `target` picks. The caller (`services._decide`) then runs the same failure branch for
-the items before the target (`note_failures`, here without building their models when their reason is fresh), and,
-when the target found nobody, goes on with the rest of the batch one item at a time as before.
+failed). That is the item `target` picks. `walk` then runs the same failure branch for the items passed over
+(`note_failures`, without building their models when their reason is fresh) and `given` for the target; when the
+target found nobody, `services._decide` goes on with the rest of its batch one item at a time as before.
+tests/test_routing_single_statement.py checks the decisions against the statement-by-statement walk.
 """
 
 from __future__ import annotations
