@@ -135,11 +135,11 @@ def _next_batch_sql(blocked: int, after: bool) -> str:
     )
 
 
-def agents_ctes(*, queue: str) -> str:
+def agents_ctes(*, queue: str, skilled: bool = True) -> str:
     """The CTEs `agents` (the queue's available members with their rooms), `free` (whether any is available, and
-    per class whether any has room) and `skilled` (per skill, the classes in which a holder has room), for a
-    statement that locks a batch of the head (`CLASS_WITH_ROOM`, `SERVABLE`); `queue`: the placeholder of the
-    queue's id."""
+    per class whether any has room) and, with `skilled`, `skilled` (per skill, the classes in which a holder has
+    room), for a statement that locks a batch of the head (`CLASS_WITH_ROOM`, `SERVABLE`); `queue`: the placeholder
+    of the queue's id."""
     # Each member's rooms are computed once, in the agents CTE (the blended-units test is a dozen operations).
     rooms = ", ".join(f"{capacity.room_sql(c)} AS room_{c}" for c in engine.CLASSES)
     room = ", ".join(f"EXISTS (SELECT 1 FROM agents p WHERE p.room_{c}) AS {c}" for c in engine.CLASSES)
@@ -147,10 +147,14 @@ def agents_ctes(*, queue: str) -> str:
     profiles, skills = AgentProfile._meta.db_table, AgentSkill._meta.db_table
     skill_rooms = ", ".join(f"bool_or(p.room_{c}) AS {c}" for c in engine.CLASSES)
     available = AVAILABLE.replace("%s", queue)
-    return (
+    ctes = (
         f"agents AS MATERIALIZED (SELECT p.id, {rooms} FROM {profiles} p WHERE {available}),"
-        f" free AS (SELECT EXISTS (SELECT 1 FROM agents) AS available, {room}),"
-        f" skilled AS MATERIALIZED (SELECT s.skill_id, {skill_rooms} FROM agents p JOIN {skills} s"
+        f" free AS (SELECT EXISTS (SELECT 1 FROM agents) AS available, {room})"
+    )
+    if not skilled:
+        return ctes
+    return (
+        f"{ctes}, skilled AS MATERIALIZED (SELECT s.skill_id, {skill_rooms} FROM agents p JOIN {skills} s"
         f" ON s.agent_id = p.id WHERE {any_room} GROUP BY s.skill_id)"
     )
 
