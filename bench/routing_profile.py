@@ -152,6 +152,8 @@ def main() -> None:
         f" {cpu * 1000 / n:.1f} ms client CPU each{'' if args.no_cprofile else ' (under cProfile)'}"
     )
     counter.report(n)
+    if args.dump and not args.no_cprofile:
+        profiler.dump_stats(args.dump + ".releases")
     if not args.no_cprofile:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
