@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--per-transaction", type=int, default=1, help="decisions per transaction (route_queue)")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative (default) or tottime")
+    parser.add_argument("--dump", default="", help="also write the decisions' cProfile data to this file (pstats)")
     parser.add_argument(
         "--no-cprofile", action="store_true", help="statements and their wall time only (no profiler overhead)"
     )
@@ -125,6 +126,8 @@ def main() -> None:
         f" {cpu * 1000 / max(done, 1):.1f} ms client CPU each{'' if args.no_cprofile else ' (under cProfile)'}"
     )
     counter.report(max(done, 1))
+    if args.dump and not args.no_cprofile:
+        profiler.dump_stats(args.dump)
     if not args.no_cprofile:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
@@ -149,6 +152,8 @@ def main() -> None:
         f" {cpu * 1000 / n:.1f} ms client CPU each{'' if args.no_cprofile else ' (under cProfile)'}"
     )
     counter.report(n)
+    if args.dump and not args.no_cprofile:
+        profiler.dump_stats(args.dump + ".releases")
     if not args.no_cprofile:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)

@@ -368,15 +368,19 @@ def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str], av
             presence=AgentProfile.Presence.AVAILABLE, takes_work=True, user__is_active=True, user__queues=queue
         ).exists()
     for capacity_class in full:
-        if available:
-            reason = _("all capable agents are full for %(kind)s") % {"kind": CapacityClass(capacity_class).label}
-        else:
-            reason = _("no agent of the queue is available")
+        reason = full_class_reason(capacity_class, available=available)
         if connection.vendor != "postgresql":
             waiting_items(queue=queue).filter(capacity_class=capacity_class, reason="").update(reason=reason)
             continue
         with connection.cursor() as cursor:
             prepared.execute(cursor, _EXPLAIN_SQL, {"reason": reason, "queue": queue.pk, "class": capacity_class})
+
+
+def full_class_reason(capacity_class: str, *, available: bool) -> str:
+    """The reason `explain_full_classes` gives the items of a class in which nobody has room."""
+    if available:
+        return _("all capable agents are full for %(kind)s") % {"kind": CapacityClass(capacity_class).label}
+    return _("no agent of the queue is available")
 
 
 # The partial index routingitem_waiting_no_reason (state = 'waiting' AND reason = '') serves the inner SELECT.

@@ -86,6 +86,10 @@ class LazyItems(Sequence[RoutingItem]):
     def __len__(self) -> int:
         return len(self._raw)
 
+    def raw(self, position: int) -> Sequence[Any]:
+        """The item's row as read (its columns in `rows.columns` order), without building the model."""
+        return self._raw[position]
+
     @overload
     def __getitem__(self, index: int) -> RoutingItem: ...
 
@@ -121,12 +125,41 @@ def _next_batch_sql(blocked: int, after: bool) -> str:
     where, _params = batch_where(
         queue=Queue(pk=0), after=placeholder if after else None, blocked=[("chat", [], [], True)] * blocked
     )
-    where.append(f"i.capacity_class = ANY(ARRAY_REMOVE(ARRAY[{_class_cases()}], NULL))")
+    where.append(CLASS_WITH_ROOM)
+    return (
+        f"WITH {agents_ctes(queue='%s')}"
+        f" SELECT free.*, b.* FROM free LEFT JOIN LATERAL (SELECT {rows.columns(RoutingItem, alias='i')},"
+        f" {SERVABLE} AS servable FROM {RoutingItem._meta.db_table} i WHERE {' AND '.join(where)}"
+        f" ORDER BY i.rank DESC, i.queued_at, i.id LIMIT {int(engine.SCAN_BATCH)} FOR UPDATE OF i SKIP LOCKED) b"
+        " ON true"
+    )
+
+
+def agents_ctes(*, queue: str, skilled: bool = True) -> str:
+    """The CTEs `agents` (the queue's available members with their rooms), `free` (whether any is available, and
+    per class whether any has room) and, with `skilled`, `skilled` (per skill, the classes in which a holder has
+    room), for a statement that locks a batch of the head (`CLASS_WITH_ROOM`, `SERVABLE`); `queue`: the placeholder
+    of the queue's id."""
     # Each member's rooms are computed once, in the agents CTE (the blended-units test is a dozen operations).
     rooms = ", ".join(f"{capacity.room_sql(c)} AS room_{c}" for c in engine.CLASSES)
     room = ", ".join(f"EXISTS (SELECT 1 FROM agents p WHERE p.room_{c}) AS {c}" for c in engine.CLASSES)
     any_room = " OR ".join(f"p.room_{c}" for c in engine.CLASSES)
     profiles, skills = AgentProfile._meta.db_table, AgentSkill._meta.db_table
+    skill_rooms = ", ".join(f"bool_or(p.room_{c}) AS {c}" for c in engine.CLASSES)
+    available = AVAILABLE.replace("%s", queue)
+    ctes = (
+        f"agents AS MATERIALIZED (SELECT p.id, {rooms} FROM {profiles} p WHERE {available}),"
+        f" free AS (SELECT EXISTS (SELECT 1 FROM agents) AS available, {room})"
+    )
+    if not skilled:
+        return ctes
+    return (
+        f"{ctes}, skilled AS MATERIALIZED (SELECT s.skill_id, {skill_rooms} FROM agents p JOIN {skills} s"
+        f" ON s.agent_id = p.id WHERE {any_room} GROUP BY s.skill_id)"
+    )
+
+
+def _servable() -> str:
     wanted = "i.required_skill_ids || CASE WHEN i.overflowed_at IS NULL THEN i.optional_skill_ids ELSE '[]'::jsonb END"
     # The class has room for someone, and each wanted skill is held by some member with room in the class: a
     # necessary condition, exact when one skill is wanted (the usual case), so "no" is always right; a "yes" that
@@ -134,27 +167,22 @@ def _next_batch_sql(blocked: int, after: bool) -> str:
     # rooms are one grouped scan of the members' skills, taken only when a batch item wants a skill.
     flags = " ".join(f"WHEN '{c}' THEN free.{c}" for c in engine.CLASSES)
     skill_flags = " ".join(f"WHEN '{c}' THEN k.{c}" for c in engine.CLASSES)
-    servable = (
+    return (
         f"(CASE i.capacity_class {flags} ELSE false END) AND NOT EXISTS (SELECT 1 FROM"
         f" jsonb_array_elements_text({wanted}) w WHERE NOT EXISTS (SELECT 1 FROM skilled k"
-        f" WHERE k.skill_id = w.value::bigint AND (CASE i.capacity_class {skill_flags} ELSE false END))) AS servable"
-    )
-    skill_rooms = ", ".join(f"bool_or(p.room_{c}) AS {c}" for c in engine.CLASSES)
-    return (
-        f"WITH agents AS MATERIALIZED (SELECT p.id, {rooms} FROM {profiles} p WHERE {AVAILABLE}),"
-        f" free AS (SELECT EXISTS (SELECT 1 FROM agents) AS available, {room}),"
-        f" skilled AS MATERIALIZED (SELECT s.skill_id, {skill_rooms} FROM agents p JOIN {skills} s"
-        f" ON s.agent_id = p.id WHERE {any_room} GROUP BY s.skill_id)"
-        f" SELECT free.*, b.* FROM free LEFT JOIN LATERAL (SELECT {rows.columns(RoutingItem, alias='i')}, {servable}"
-        f" FROM {RoutingItem._meta.db_table} i WHERE {' AND '.join(where)}"
-        f" ORDER BY i.rank DESC, i.queued_at, i.id LIMIT {int(engine.SCAN_BATCH)} FOR UPDATE OF i SKIP LOCKED) b"
-        " ON true"
+        f" WHERE k.skill_id = w.value::bigint AND (CASE i.capacity_class {skill_flags} ELSE false END)))"
     )
 
 
 def _class_cases() -> str:
     # free.<class> is the EXISTS column of that class (names from CapacityClass only).
     return ", ".join(f"CASE WHEN free.{c} THEN '{c}' END" for c in engine.CLASSES)
+
+
+# On the batch's item row `i`, with `agents_ctes`: whether some free agent could take it (see `_servable`), and
+# whether its class has room for someone.
+SERVABLE = _servable()
+CLASS_WITH_ROOM = f"i.capacity_class = ANY(ARRAY_REMOVE(ARRAY[{_class_cases()}], NULL))"
 
 
 def lock_waiting_batch(

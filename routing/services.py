@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from interactions.models import Conversation, Interaction
 from omnidesk import realtime
 from reporting import transitions as reporting_transitions  # rep
-from routing import agent_driven, engine, intents, item_driven, matching, new_items, offers, stats
+from routing import agent_driven, engine, intents, item_driven, matching, new_items, offers, single_decision, stats
 from routing.assignments import announce_routing_change, end_live_assignment, give, given, item_for, refresh_load
 from routing.models import (
     AgentProfile,
@@ -133,9 +133,13 @@ def route_next(*, queue: Queue) -> RoutingItem | None:
     return _decide(queue=queue, savepoint=True)
 
 
-def _decide(*, queue: Queue, savepoint: bool) -> RoutingItem | None:
+def _decide(*, queue: Queue, savepoint: bool, one_statement: bool = True) -> RoutingItem | None:
     # `savepoint` False: the caller's transaction is the unit (route_queue's groups), and a savepoint per batch would
     # cost two statements per decision for a partial rollback nobody uses (an error fails the group).
+    # `one_statement` (push queues on PostgreSQL): a batch (two when the first has nothing to try), the first servable
+    # item's candidate and its assignment in one statement (routing/single_decision.py), the rest of the batch item
+    # by item only when that item found nobody; False: the same walk statement by statement.
+    one_statement = one_statement and queue.mode == Queue.Mode.PUSH and connection.vendor == "postgresql"
     after: RoutingItem | None = None
     failed: dict[tuple[Any, ...], str] = {}
     # Needs no agent could meet in this decision: later batches leave such items out in SQL, so a queue whose head
@@ -143,14 +147,22 @@ def _decide(*, queue: Queue, savepoint: bool) -> RoutingItem | None:
     blocked: list[item_driven.Needs] = []
     while True:
         with transaction.atomic(savepoint=savepoint):
-            batch = item_driven.next_batch(queue=queue, after=after, blocked=blocked)
-            if after is None:
-                engine.explain_full_classes(queue=queue, classes_with_room=batch.classes, available=batch.available)
-            if not batch.classes or not batch.items:
-                return None
-            for item, servable in zip(batch.items, batch.servable, strict=True):
+            start = 0
+            if one_statement:
+                step = single_decision.walk(queue=queue, after=after, blocked=blocked, failed=failed)
+                if step.item is not None or step.batch is None:
+                    return step.item
+                batch, start = step.batch, step.start
+            else:
+                batch = item_driven.next_batch(queue=queue, after=after, blocked=blocked)
+                if after is None:
+                    engine.explain_full_classes(queue=queue, classes_with_room=batch.classes, available=batch.available)
+                if not batch.classes or not batch.items:
+                    return None
+            for position in range(start, len(batch.items)):
+                item = batch.items[position]  # built when reached: a decision usually stops at its first servable
                 item.queue = queue
-                if route_item(item=item, failed=failed, hopeless=not servable) is not None:
+                if route_item(item=item, failed=failed, hopeless=not batch.servable[position]) is not None:
                     return item
                 if queue.mode == Queue.Mode.PUSH and item_driven.needs_of(item) not in blocked:
                     blocked.append(item_driven.needs_of(item))

@@ -68,9 +68,10 @@ def test_it_sends_each_routing_statement_prepared_in_one_round_trip(
 
     sent = [q["sql"] for q in decision.captured_queries]
     routing = [sql for sql in sent if sql.startswith(("EXECUTE routing_", "PREPARE routing_"))]
-    # The batch and the candidate-and-assignment statement, each either executed by name or prepared and executed
-    # in the same round trip (a PREPARE never costs a statement of its own), and never sent as plain text.
-    assert len(routing) == 2
+    # The decision's one statement (batch, candidate and assignment: routing/single_decision.py), either executed by
+    # name or prepared and executed in the same round trip (a PREPARE never costs a statement of its own), and never
+    # sent as plain text.
+    assert len(routing) == 1
     assert all("; EXECUTE routing_" in sql for sql in routing if sql.startswith("PREPARE"))
     assert not any(sql.startswith(("WITH agents", "WITH chosen")) for sql in sent)
     assert set(prepared.statements) >= {sql.split()[1].split("(")[0] for sql in routing}
