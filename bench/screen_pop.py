@@ -155,6 +155,19 @@ class Desk:
                 await asyncio.wait_for(self.all_in.wait(), timeout)
 
 
+def profiled_fixture(*, database: str, bench: str, callers: int) -> tuple[Fixture, Any]:
+    """For the in-process profiles (bench/screen_pop_profile.py, bench/screen_pop_events.py): this benchmark's data
+    set in its own fresh database, Django set up on it; the fixture, and the phone channel the events go to."""
+    url = fresh_database(os.environ["DATABASE_URL"], database, bench=bench)
+    redis_url = os.environ.get("REDIS_URL", "")
+    migrate(url, redis_url)
+    setup_django(url, redis_url)
+    from interactions.models import Channel
+
+    fixture = create_fixture(callers)
+    return fixture, Channel.objects.get(uuid=fixture.channel_uuid)
+
+
 def signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     from interactions.intake import timestamped_signature
     from interactions.phone import cti

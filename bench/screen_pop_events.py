@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import statistics
 import sys
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import screen_pop
-from bench.environment import fresh_database, migrate, setup_django
 from bench.screen_pop_profile import StatementCounter
 
 DATABASE = "omnidesk_bench_screen_pop_events"
@@ -74,17 +72,10 @@ def main() -> None:
         "--compiles", action="store_true", help="count the queries each event compiles, by the project's function"
     )
     args = parser.parse_args()
-    url = fresh_database(os.environ["DATABASE_URL"], DATABASE, bench="screen_pop_events")
-    redis_url = os.environ.get("REDIS_URL", "")
-    migrate(url, redis_url)
-    setup_django(url, redis_url)
+    fixture, channel = screen_pop.profiled_fixture(database=DATABASE, bench="screen_pop_events", callers=args.callers)
     from django.db import connection, transaction
 
     from interactions.inbound import process_claimed_events, record_inbound_event
-    from interactions.models import Channel
-
-    fixture = screen_pop.create_fixture(args.callers)
-    channel = Channel.objects.get(uuid=fixture.channel_uuid)
 
     def store(call_id: str, event: str, number: str) -> int:
         payload = {"event": event, "call_id": call_id, "from": number, "received_at": datetime.now(tz=UTC).isoformat()}

@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import cProfile
 import io
-import os
 import pstats
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import screen_pop
-from bench.environment import fresh_database, migrate, setup_django
 from bench.measures import StatementCounter
 
 DATABASE = "omnidesk_bench_screen_pop_profile"
@@ -130,17 +128,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.breakdown:
         args.no_cprofile = True
-    url = fresh_database(os.environ["DATABASE_URL"], DATABASE, bench="screen_pop_profile")
-    redis_url = os.environ.get("REDIS_URL", "")
-    migrate(url, redis_url)
-    setup_django(url, redis_url)
+    fixture, channel = screen_pop.profiled_fixture(database=DATABASE, bench="screen_pop_profile", callers=args.callers)
     from django.db import connection, transaction
 
     from interactions.inbound import process_claimed_events, record_inbound_event
-    from interactions.models import Channel
-
-    fixture = screen_pop.create_fixture(args.callers)
-    channel = Channel.objects.get(uuid=fixture.channel_uuid)
 
     def store(call_id: str, event: str, number: str) -> int:
         payload = {"event": event, "call_id": call_id, "from": number}

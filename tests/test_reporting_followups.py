@@ -89,8 +89,15 @@ def expected(events: list[Ev]) -> tuple[int, int, int, int]:
     return repeated, len(resolutions), attrited, cases
 
 
-def write(events: list[Ev]) -> None:
+def write(events: list[Ev], *, opening: bool = False) -> int:
+    """Record `events` in their order. `opening`: each conversation's offer written first among its events is marked
+    as opening its case (as a new case's offer is, reporting/transitions.py `conversation_offered`); how many were."""
+    seen: set[int] = set()
+    opened = 0
     for e in events:
+        opens = opening and e.kind == K.OFFERED_TO_QUEUE and e.conversation not in seen
+        seen.add(e.conversation)
+        opened += opens
         record(
             kind=e.kind,
             at=e.at,
@@ -99,7 +106,9 @@ def write(events: list[Ev]) -> None:
             channel_kind=e.channel,
             queue_id=None,
             agent_id=0,
+            opens_case=opens,
         )
+    return opened
 
 
 def counted() -> tuple[int, int, int, int]:
@@ -152,32 +161,10 @@ def test_it_derives_the_same_counters_in_the_seeding_sql() -> None:
     assert derived == kept and any(v != (0, 0, 0) for v in kept.values())
 
 
-def write_opening(events: list[Ev]) -> int:
-    """`write`, each conversation's offer written first among its events marked as opening its case (as a new case's
-    offer is, reporting/transitions.py `conversation_offered`); how many were."""
-    seen: set[int] = set()
-    opened = 0
-    for e in events:
-        opens = e.kind == K.OFFERED_TO_QUEUE and e.conversation not in seen
-        seen.add(e.conversation)
-        opened += opens
-        record(
-            kind=e.kind,
-            at=e.at,
-            conversation_id=e.conversation,
-            customer_id=e.customer,
-            channel_kind=e.channel,
-            queue_id=None,
-            agent_id=0,
-            opens_case=opens,
-        )
-    return opened
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
 def test_it_opens_a_new_conversations_case_with_its_offer_as_settling_it_from_the_events_would(seed: int) -> None:
     events = history(seed)
-    assert write_opening(events) > 0
+    assert write(events, opening=True) > 0
     assert counted() == expected(events)
     assert IntervalStat.objects.aggregate(c=Sum("cases"))["c"] == ReportingCase.objects.count()
     for case in ReportingCase.objects.all():
@@ -187,10 +174,10 @@ def test_it_opens_a_new_conversations_case_with_its_offer_as_settling_it_from_th
 
 def test_it_opens_a_case_attrited_when_a_later_contact_elsewhere_is_already_stored() -> None:
     write([Ev(K.CUSTOMER_MESSAGE, 200, 2, 1, "email"), Ev(K.CUSTOMER_MESSAGE, 300, 3, 1, "chat")])
-    assert write_opening([Ev(K.OFFERED_TO_QUEUE, 100, 1, 1, "chat")]) == 1
+    assert write([Ev(K.OFFERED_TO_QUEUE, 100, 1, 1, "chat")], opening=True) == 1
     assert ReportingCase.objects.get(conversation_id=1).attrited
     assert kpis.channel_attrition(start=WIDE[0], end=WIDE[1]) == (1, 1)
     row = IntervalStat.objects.get(bucket=T0 + timedelta(minutes=90), channel_kind="chat", agent_id=0)
     assert (row.cases, row.cases_attrited) == (1, 1)
-    assert write_opening([Ev(K.OFFERED_TO_QUEUE, 400, 4, 1, "chat")]) == 1  # nothing after it: not attrited
+    assert write([Ev(K.OFFERED_TO_QUEUE, 400, 4, 1, "chat")], opening=True) == 1  # nothing after it: not attrited
     assert kpis.channel_attrition(start=WIDE[0], end=WIDE[1]) == (1, 2)
