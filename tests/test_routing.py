@@ -77,6 +77,9 @@ def test_it_assigns_the_oldest_waiting_conversation_when_capacity_frees(alice: A
 
 
 @pytest.mark.django_db(transaction=True)
+# The session stack's worker runs beat's routing sweep on the same committed rows: a sweep that locked the six items
+# (SKIP LOCKED) while reading the agent as still away left the test's six deciders nothing, and nobody assigned.
+@pytest.mark.usefixtures("session_worker_paused")
 def test_it_never_double_assigns_under_concurrent_workers(support_queue: Queue, chat_channel: Channel) -> None:
     agent = make_user("solo", queues=[support_queue])
     AgentProfile.objects.filter(user=agent).update(chat_capacity=1, presence=AgentProfile.Presence.AWAY)
