@@ -10,7 +10,9 @@ import pytest
 
 from tests.test_routing_race import WORKER, assert_race_left_consistent_state, build_population, run_deciders
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The session stack's worker (embedded beat: routing and SLA sweeps) must not touch the race's rows: one full run
+# deadlocked building the population against it (build_population's UPDATE of the conversations).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("session_worker_paused")]
 
 
 def test_grouped_and_single_deciders_never_overfill_an_agent_nor_assign_an_item_twice() -> None:

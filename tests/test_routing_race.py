@@ -22,7 +22,9 @@ from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingI
 from routing.services import recompute_ranks
 from tests.stack import ROOT
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The session stack's worker (embedded beat: routing and SLA sweeps) must not touch the race's rows: one full run
+# deadlocked building the population against it (build_population's UPDATE of the conversations).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("session_worker_paused")]
 
 PROCESSES = 4
 ITEMS = 2_000
