@@ -2,13 +2,14 @@
 
 What is measured
     C calls from P known callers (each with a phone identity and a chat history) are announced by signed `ringing`
-    POSTs to /hooks/cti/<channel>/, on an absolute schedule at R calls/s (open loop: a slow pipeline shows up as
+    POSTs to /hooks/cti/<channel>/ (served as the Procfile serves it: gunicorn's `hooks` process; uvicorn with
+    --screen-pop-hooks-server uvicorn), on an absolute schedule at R calls/s (open loop: a slow pipeline shows up as
     latency, not as a politely slower client). Every call targets one agent, whose desk socket is open.
     Latency of a call = the moment the desk received the `call.ringing` frame with the call's id - the moment just
-    before the POST was written. Path covered: uvicorn (signature check, InboundEvent INSERT, commit) → Celery task
-    (Redis broker) → worker: Call row, caller lookup, Interaction + Conversation, routing, the 360° reads, Event rows,
-    commit → channels-redis pubsub → uvicorn DeskConsumer → the agent's socket. Each measured call is hung up
-    (not timed) once its pop arrived, so calls do not pile up as ringing.
+    before the POST was written. Path covered: the hooks server (signature check, InboundEvent INSERT, commit) →
+    Celery task (Redis broker) → worker: Call row, caller lookup, Interaction + Conversation, routing, the 360°
+    reads, Event rows, commit → channels-redis pubsub → uvicorn's DeskConsumer → the agent's socket. Each measured
+    call is hung up (not timed) once its pop arrived, so calls do not pile up as ringing.
 
 Reading a line
     {"bench": "screen_pop", "calls": C, "rate_per_s": R, "delivered": D, "missing": M, "p50_ms": …, "p90_ms": …,
@@ -42,6 +43,7 @@ from websockets.typing import Origin
 
 from bench.environment import configure_logging, flush_redis, fresh_database, migrate, setup_django
 from bench.measures import cpu_report, cpu_ticks, machine_busy_ticks, percentile, rounded, summary_ms
+from bench.webhook_ingest import WebhookStack
 from tests.stack import Stack
 
 logger = logging.getLogger("bench.screen_pop")
@@ -63,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--screen-pop-callers", type=int, default=50, help="distinct known callers (default 50)")
     group.add_argument("--screen-pop-drain", type=float, default=10.0, help="seconds to wait for late pops")
     group.add_argument("--screen-pop-worker-concurrency", type=int, default=2, help="Celery worker processes")
+    group.add_argument(
+        "--screen-pop-hooks-server",
+        choices=("gunicorn", "uvicorn"),
+        default="gunicorn",
+        help="who serves /hooks/cti/: gunicorn's hooks application, as the Procfile deploys it (default), or uvicorn "
+        "with the whole site, beside the desk's sockets",
+    )
 
 
 @dataclass(frozen=True)
@@ -204,10 +213,12 @@ async def hang_up_when_popped(client: httpx.AsyncClient, url: str, desk: Desk, c
         await asyncio.sleep(0.05)
 
 
-async def run_rate(stack: Stack, fixture: Fixture, args: argparse.Namespace, rate: float, run: int) -> dict[str, Any]:
+async def run_rate(
+    stack: WebhookStack, fixture: Fixture, args: argparse.Namespace, rate: float, run: int
+) -> dict[str, Any]:
     desk = await Desk.open(stack, fixture.cookie)
     reader = asyncio.create_task(desk.read())
-    url = f"{stack.base_url}/hooks/cti/{fixture.channel_uuid}/"
+    url = f"http://127.0.0.1:{stack.hooks_port}/hooks/cti/{fixture.channel_uuid}/"
     sent: dict[str, float] = {}
     wall: dict[str, float] = {}
     try:
@@ -342,9 +353,14 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     migrate(bench_url, redis_url)
     setup_django(bench_url, redis_url)
     fixture = create_fixture(args.screen_pop_callers)
-    stack = Stack(database_url=bench_url, redis_url=redis_url, worker_concurrency=args.screen_pop_worker_concurrency)
+    stack = WebhookStack(
+        database_url=bench_url,
+        redis_url=redis_url,
+        worker_concurrency=args.screen_pop_worker_concurrency,
+        hooks_server=args.screen_pop_hooks_server,
+    )
     try:
-        logger.info("starting uvicorn on :%d and a Celery worker", stack.port)
+        logger.info("starting uvicorn on :%d, the hooks on %s and a Celery worker", stack.port, stack.hooks_server)
         stack.start(timeout=60)
         for run_number, rate in enumerate(rates):
             emit(asyncio.run(run_rate(stack, fixture, args, int(rate) if rate.is_integer() else rate, run_number)))
