@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import random
 import time
@@ -95,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="a separate mode (bench 'routing_sweep'): the sweep route_queue(per_transaction=N) decides N items per"
         " transaction; timed per group, reported per decision (default 1: the single-decision bench)",
+    )
+    group.add_argument(
+        "--routing-deciders",
+        type=int,
+        default=1,
+        help="a separate mode (bench 'routing_concurrent'): N processes deciding one at a time on the same queue"
+        " (default 1: the single-decision bench)",
     )
 
 
@@ -207,6 +215,56 @@ def explain(queue: Any) -> None:
         logger.info("EXPLAIN ANALYZE %s:\n%s", name, plan)
 
 
+def decide_until_empty(queue_id: int, start: Any, results: Any) -> None:
+    """One decider process of the concurrent mode: `route_next` one decision at a time until nothing is left; sends
+    back (per-decision wall seconds, per-decision CPU seconds)."""
+    from django.db import connection
+
+    from routing.models import Queue
+    from routing.services import route_next
+
+    queue = Queue.objects.get(pk=queue_id)
+    timings: list[float] = []
+    cpu: list[float] = []
+    start.wait()
+    while True:
+        t0, c0 = time.perf_counter(), time.process_time()
+        decided = route_next(queue=queue)
+        if decided is None:
+            break
+        timings.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    connection.close()
+    results.put((timings, cpu))
+
+
+def decide_concurrently(queue: Any, deciders: int) -> tuple[list[float], list[float], float]:
+    """The concurrent mode's phase: every decision's wall and CPU seconds, and the phase's wall seconds."""
+    from django.db import connections
+
+    connections.close_all()  # each forked decider opens its own
+    context = multiprocessing.get_context("fork")
+    start, results = context.Event(), context.Queue()
+    processes = [context.Process(target=decide_until_empty, args=(queue.pk, start, results)) for _ in range(deciders)]
+    for process in processes:
+        process.start()
+    time.sleep(1.0)  # every decider connected and waiting on `start`
+    started = time.perf_counter()
+    start.set()
+    timings: list[float] = []
+    cpu: list[float] = []
+    for _ in processes:
+        own_timings, own_cpu = results.get(timeout=600)
+        timings.extend(own_timings)
+        cpu.extend(own_cpu)
+    wall = time.perf_counter() - started
+    for process in processes:
+        process.join(timeout=30)
+        if process.exitcode != 0:
+            raise SystemExit(f"a routing decider exited with {process.exitcode}")
+    return timings, cpu, wall
+
+
 def run(args: argparse.Namespace, *, emit: Emit) -> None:
     configure_logging(logger)
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
@@ -237,8 +295,11 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     server_before = server_cpu_seconds(connection)
     started = time.perf_counter()
     group = max(args.routing_per_transaction, 1)
+    deciders = max(args.routing_deciders, 1)
+    if deciders > 1:
+        timings, cpu, wall = decide_concurrently(queue, deciders)
     with connection.execute_wrapper(statements):
-        while True:
+        while deciders == 1:
             t0, c0 = time.perf_counter(), time.process_time()
             if group == 1:
                 done = 0 if route_next(queue=queue) is None else 1
@@ -250,8 +311,10 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             # Sweep mode: each decision of a group is counted with the group's time shared out (its mean).
             timings.extend([elapsed / done] * done)
             cpu.extend([spent / done] * done)
-    wall = time.perf_counter() - started
-    server_after = server_cpu_seconds(connection)
+    if deciders == 1:
+        wall = time.perf_counter() - started
+    # The concurrent mode's deciders have their own backends (and statements): those two figures are the others'.
+    server_after = server_cpu_seconds(connection) if deciders == 1 else None
     load_after = os.getloadavg()[0]
     assign_statements = statements.count
     logger.info("item-driven phase: %d decisions in %.1f s", len(timings), wall)
@@ -276,8 +339,9 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
     rel = sorted(t * 1000 for t in releases)
     emit(
         {
-            "bench": "routing" if group == 1 else "routing_sweep",
+            "bench": "routing_concurrent" if deciders > 1 else "routing" if group == 1 else "routing_sweep",
             "per_transaction": group,
+            "deciders": deciders,
             "agents": args.routing_agents,
             "waiting": args.routing_waiting,
             "decisions": len(timings),
@@ -295,7 +359,9 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             ),
             "loadavg_1m": [round(load_before, 1), round(load_after, 1)],
             # Everything the decision sends, the announcement's and the reporting hook's statements included.
-            "assign_statements_per_decision": round(assign_statements / len(timings), 1) if timings else None,
+            "assign_statements_per_decision": (
+                round(assign_statements / len(timings), 1) if timings and deciders == 1 else None
+            ),
             "release_statements_per_resolve": round(statements.count / len(releases), 1) if releases else None,
             "release_p50_ms": round(percentile(rel, 50), 2),
             "release_p99_ms": round(percentile(rel, 99), 2),
