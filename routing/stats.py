@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from omnidesk import realtime
 from omnidesk.models import Event
 from routing import deferred
+from routing.selectors import supervisor_overview
 
 STATS_EVENT = "queue.stats_changed"
 
@@ -27,8 +28,6 @@ def interval() -> float:
 
 
 def render_stats() -> str:
-    from routing.selectors import supervisor_overview
-
     return render_to_string("routing/supervisor.html#stats", supervisor_overview())
 
 
