@@ -23,6 +23,7 @@ DELIVERY_TIME_LIMIT = int(getattr(settings, "OMNIDESK_DELIVERY_TIME_LIMIT", 150)
 
 
 @shared_task(
+    name=inbound.PROCESS_TASK,
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,

@@ -13,6 +13,6 @@ def sweep_routing_task() -> dict[str, int]:
     return sweep_routing()
 
 
-@shared_task(name="routing.tasks.publish_stats", ignore_result=True)
+@shared_task(name=stats.PUBLISH_TASK, ignore_result=True)
 def publish_stats_task() -> bool:
     return stats.publish_stats()

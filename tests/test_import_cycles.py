@@ -25,10 +25,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     # interactions, beside set_conversation_status.
     ("routing/sla.py", "interactions.services"): "cap: a conversation verb called from routing (upward)",
     ("routing/schedule.py", "routing.sla"): "celery beat schedule read by settings before the apps load",
-    ("routing/stats.py", "routing.tasks"): "cap: routing.tasks imports stats (the task runs the publish)",
-    ("interactions/inbound.py", "interactions.tasks"): "case: interactions.tasks imports inbound (the task runs it)",
-    ("customers/csv_io.py", "customers.tasks"): "customers.tasks imports csv_io (the task runs the import)",
-    ("customers/gdpr.py", "customers.tasks"): "customers.tasks imports gdpr (the task runs the vacuum)",
 }
 
 
