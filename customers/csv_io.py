@@ -38,6 +38,7 @@ from customers import selectors
 from customers.models import Customer, CustomerImport, Identity, Organization
 from customers.profile import clean_attributes
 from customers.services import normalize_email, normalize_phone
+from omnidesk.celery import registered_task
 
 COLUMNS = ["display_name", "email", "phone", "language", "segment", "value_tier", "organization"]
 ATTRIBUTE_PREFIX = "attr:"
@@ -46,6 +47,8 @@ DANGEROUS_FIRST_CHARACTERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 # full-width and small forms (some spreadsheets fold them to ASCII), and the minus sign.
 FORMULA_SIGNS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\ufe62", "\ufe63", "\u2212")
 PROGRESS_EVERY = 50
+# The task running `run_customer_import` (customers/tasks.py), enqueued by its name: see `registered_task`.
+IMPORT_TASK = "customers.tasks.run_customer_import"
 # Plain profile fields copied from a non-empty cell, with their maximum length.
 PROFILE_FIELDS = {"display_name": 200, "language": 16, "segment": 100}
 
@@ -381,8 +384,7 @@ def decode_csv(raw: bytes) -> str:
 
 def create_customer_import(*, filename: str, content: str, by: Any) -> CustomerImport:
     """Store an uploaded CSV file and enqueue its processing once committed."""
-    from customers.tasks import run_customer_import as task
-
+    task = registered_task(IMPORT_TASK)
     customer_import = CustomerImport.objects.create(
         created_by=by, filename=filename[:255], content=content, total_rows=count_rows(content)
     )

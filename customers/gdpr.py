@@ -37,10 +37,14 @@ from interactions.messaging.models import PendingReceipt, SignatureRejection
 from interactions.models import Attachment, Channel, Conversation, InboundEvent, Interaction
 from interactions.phone.models import Call, Callback
 from omnidesk import realtime
+from omnidesk.celery import registered_task
 from omnidesk.models import Event
 from routing.models import IntentCorrection, Transfer
 
 logger = logging.getLogger(__name__)
+
+# The task running `vacuum_erased_tables` (customers/tasks.py), enqueued by its name: see `registered_task`.
+VACUUM_TASK = "customers.tasks.vacuum_after_erasure"
 
 
 def export_customer_data(*, customer: Customer, by: Any) -> dict[str, Any]:
@@ -335,9 +339,7 @@ ERASED_MODELS = (
 
 
 def _enqueue_vacuum() -> None:
-    from customers.tasks import vacuum_after_erasure
-
-    vacuum_after_erasure.delay()
+    registered_task(VACUUM_TASK).delay()
 
 
 def vacuum_erased_tables() -> list[str]:

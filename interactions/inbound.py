@@ -32,6 +32,7 @@ from interactions.inbound_nudge import clear_pending_mark, mark_store, pending_m
 from interactions.models import Channel, InboundEvent, Interaction
 from interactions.services import receive_message, validate_message_text
 from omnidesk import compiled_queries, realtime
+from omnidesk.celery import registered_task
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,8 @@ def nudge_channel(*, channel_id: int, event_id: int = 0, kind: str | None = None
 
 # The Celery message header carrying the channel's kind, when the publisher knew it (see `enqueue_inbound_event`).
 KIND_HEADER = "omnidesk_channel_kind"
+# The task running `process_inbound_event` (interactions/tasks.py), enqueued by its name: see `registered_task`.
+PROCESS_TASK = "interactions.tasks.process_inbound_event_task"
 
 
 def enqueue_inbound_event(
@@ -156,8 +159,7 @@ def enqueue_inbound_event(
 ) -> bool:
     """Publish a task for `event_id` (and a batch); with `channel_id` it is the channel's debounced task. False if
     the broker refused it. `retake`: see `process_inbound_event`."""
-    from interactions.tasks import process_inbound_event_task
-
+    process_inbound_event_task = registered_task(PROCESS_TASK)
     options: dict[str, Any] = {"countdown": countdown}
     if kind is None and lanes.lane_queues():
         kind = lanes.kind_of(channel_id=channel_id, event_id=event_id)

@@ -230,3 +230,20 @@ def set_conversation_status(
         if previous == Conversation.Status.OPEN:
             release_capacity(agent=conversation.assignee, queue=conversation.queue)
     return conversation
+
+
+def wake_snoozed_conversations(*, now: datetime | None = None) -> list[int]:
+    """Reopen the snoozed conversations whose time has come (which resumes their clocks). Run by beat."""
+    now = now or timezone.now()
+    woken = []
+    with transaction.atomic():
+        # Locked and re-read here, so one snoozed again meanwhile (to a later time) is left asleep.
+        due = (
+            Conversation.objects.select_for_update(skip_locked=True)
+            .filter(status=Conversation.Status.SNOOZED, snoozed_until__lte=now)
+            .order_by("pk")
+        )
+        for conversation in due[: sla.SWEEP_CHUNK]:
+            set_conversation_status(conversation=conversation, status=Conversation.Status.OPEN, by=None)
+            woken.append(conversation.pk)
+    return woken

@@ -7,9 +7,10 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from interactions import inbound, inbound_sweep, outbound
+from interactions import inbound, inbound_sweep, outbound, services
 from interactions.adapters import InvalidPayload
 from interactions.models import Interaction
+from routing.schedule import WAKE_SNOOZED_TASK
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ DELIVERY_TIME_LIMIT = int(getattr(settings, "OMNIDESK_DELIVERY_TIME_LIMIT", 150)
 
 
 @shared_task(
+    name=inbound.PROCESS_TASK,
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -87,3 +89,8 @@ def deliver_interaction_task(self: Task, interaction_id: int) -> None:
             outbound.record_delivery_failure(interaction=interaction, error=str(error))
             return
         raise self.retry(exc=error, countdown=min(2 ** (self.request.retries + 1), 300)) from error
+
+
+@shared_task(name=WAKE_SNOOZED_TASK, acks_late=True)
+def wake_snoozed_task() -> int:
+    return len(services.wake_snoozed_conversations())

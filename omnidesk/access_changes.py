@@ -16,7 +16,9 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.models import Session
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
+from interactions import access
 from omnidesk import realtime
+from routing.models import AgentProfile, Queue
 
 # A profile or user save that only touches these fields changes no one's access (presence, logins).
 ACCESS_FIELDS_OF_USER = frozenset({"is_active", "is_staff", "is_superuser"})
@@ -29,8 +31,6 @@ def desk_groups(*, user_id: int, session_key: str | None) -> list[str] | None:
     None when the user is gone or inactive, or when the socket's session (if it came with one) no longer exists:
     a logged-out session must not keep receiving.
     """
-    from interactions import access
-
     user = get_user_model().objects.filter(pk=user_id, is_active=True).select_related("agent_profile").first()
     if user is None:
         return None
@@ -89,8 +89,6 @@ def _session_deleted(sender: Any, instance: Session, **kwargs: Any) -> None:
 
 def connect() -> None:
     """Connect the receivers (from `OmnideskConfig.ready`); idempotent thanks to the dispatch uids."""
-    from routing.models import AgentProfile, Queue
-
     user_model = get_user_model()
     m2m_changed.connect(_membership_changed, sender=Queue.members.through, dispatch_uid="omnidesk.access.members")
     post_save.connect(_user_saved, sender=user_model, dispatch_uid="omnidesk.access.user")

@@ -1,7 +1,7 @@
 import importlib
 import os
 
-from celery import Celery
+from celery import Celery, Task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnidesk.settings")
 
@@ -31,3 +31,14 @@ merge_area_schedules()
 # give its worker process back. Tasks on the hot paths set tighter limits on their decorators.
 app.conf.task_soft_time_limit = app.conf.task_soft_time_limit or 300
 app.conf.task_time_limit = app.conf.task_time_limit or 360
+
+
+def registered_task(name: str) -> Task:
+    """The task registered as `name`, to enqueue it exactly as its own module would (its options, the eager mode).
+
+    A service whose work runs as a task enqueues it by name: the tasks module imports the service (tasks are thin
+    adapters), so the service importing its tasks module back would be an import cycle. The name is the task's wire
+    contract, declared by the service and used by the task's decorator. The apps whose services do this import their
+    tasks modules in `AppConfig.ready`, so the name is registered in every process once Django has loaded the apps.
+    """
+    return app.tasks[name]

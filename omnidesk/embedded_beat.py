@@ -22,6 +22,8 @@ from celery.schedules import BaseSchedule, schedule
 from django.conf import settings
 from django.db import close_old_connections
 
+from omnidesk.celery import app
+
 logger = logging.getLogger(__name__)
 
 _started = threading.Lock()
@@ -41,8 +43,6 @@ def should_run() -> bool:
 
 def schedule_entries() -> dict[str, tuple[str, BaseSchedule]]:
     """Each beat entry by name: the task's name and its schedule (a float becomes Celery's interval schedule)."""
-    from omnidesk.celery import app
-
     entries: dict[str, tuple[str, BaseSchedule]] = {}
     for name, entry in app.conf.beat_schedule.items():
         every = entry["schedule"]
@@ -55,8 +55,6 @@ def schedule_entries() -> dict[str, tuple[str, BaseSchedule]]:
 
 def run_entry(task_name: str) -> Any:
     """Run one periodic task in this thread, exactly as a worker would (its errors are logged, never raised)."""
-    from omnidesk.celery import app
-
     try:
         result = app.tasks[task_name].apply()
     except Exception:  # one failing periodic task must not stop the others
@@ -72,8 +70,6 @@ def run_entry(task_name: str) -> Any:
 def load_tasks() -> list[str]:
     """Import every app's tasks module, as a worker does at start-up (Celery's autodiscovery only runs then), and
     return the scheduled task names that are still unknown (none, unless a module is broken)."""
-    from omnidesk.celery import app
-
     app.loader.import_default_modules()
     return sorted(task for task, _every in schedule_entries().values() if task not in app.tasks)
 

@@ -18,6 +18,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from interactions import access
 from omnidesk import realtime
 from omnidesk.celery import app
 
@@ -65,8 +66,6 @@ def presents_health_token(request: HttpRequest) -> bool:
 
 def is_supervisor(user: Any) -> bool:
     """A supervisor by role, the same rule as the desk (interactions.access decides who is one)."""
-    from interactions import access  # the app registry is ready by the first request
-
     return bool(user.is_authenticated and user.is_active and access.is_supervisor(user))
 
 

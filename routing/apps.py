@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class RoutingConfig(AppConfig):
     name = "routing"
     verbose_name = _("Routing")
+
+    def ready(self) -> None:
+        # Registers the app's tasks in every process, not only in a worker (whose autodiscovery imports them): its
+        # services enqueue them by name (omnidesk.celery.registered_task), since the tasks module imports them.
+        from routing import tasks  # noqa: F401

@@ -1,34 +1,22 @@
-"""Periodic SLA work, merged into Celery beat by omnidesk/celery.py, and the task adapters beat calls.
+"""Periodic SLA work, merged into Celery beat by omnidesk/celery.py: the entries only, by task name.
 
-This module is imported while the Celery app is configured, before Django's apps are ready: the tasks import the
-services only when they run.
+This module is imported while the Celery app is configured, before Django's apps are ready, so it imports none of
+them: the tasks live in the tasks modules beside the services they run (routing/tasks.py, interactions/tasks.py),
+under the names below.
 """
 
 from __future__ import annotations
 
 import os
 
-from celery import shared_task
-
 # Seconds between two SLA sweeps (and snooze wake-ups): warnings and breaches go out at most this late.
 SLA_SWEEP_INTERVAL = float(os.environ.get("OMNIDESK_SLA_SWEEP_INTERVAL", "30"))
 
+# The tasks' names from when they lived in this module: beat's entries and messages already queued carry them.
+SWEEP_SLA_TASK = "routing.schedule.sweep_sla_task"
+WAKE_SNOOZED_TASK = "routing.schedule.wake_snoozed_task"
+
 BEAT = {
-    "sweep-sla": {"task": "routing.schedule.sweep_sla_task", "schedule": SLA_SWEEP_INTERVAL},
-    "wake-snoozed-conversations": {"task": "routing.schedule.wake_snoozed_task", "schedule": SLA_SWEEP_INTERVAL},
+    "sweep-sla": {"task": SWEEP_SLA_TASK, "schedule": SLA_SWEEP_INTERVAL},
+    "wake-snoozed-conversations": {"task": WAKE_SNOOZED_TASK, "schedule": SLA_SWEEP_INTERVAL},
 }
-
-
-@shared_task(acks_late=True)
-def sweep_sla_task() -> dict[str, int]:
-    from routing import sla
-
-    result = sla.sweep_sla()
-    return {"warned": len(result.warned), "breached": len(result.breached), "escalated": len(result.escalated)}
-
-
-@shared_task(acks_late=True)
-def wake_snoozed_task() -> int:
-    from routing import sla
-
-    return len(sla.wake_snoozed_conversations())

@@ -16,10 +16,14 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from omnidesk import realtime
+from omnidesk.celery import registered_task
 from omnidesk.models import Event
 from routing import deferred
+from routing.selectors import supervisor_overview
 
 STATS_EVENT = "queue.stats_changed"
+# The task running `publish_stats` (routing/tasks.py), enqueued by its name: see `registered_task`.
+PUBLISH_TASK = "routing.tasks.publish_stats"
 
 
 def interval() -> float:
@@ -27,8 +31,6 @@ def interval() -> float:
 
 
 def render_stats() -> str:
-    from routing.selectors import supervisor_overview
-
     return render_to_string("routing/supervisor.html#stats", supervisor_overview())
 
 
@@ -56,9 +58,7 @@ def publish_stats_on_commit() -> None:
 
 def _schedule() -> None:
     # Never the publish itself: a task after the interval (a thread of its own in the embedded mode, routing/deferred).
-    from routing.tasks import publish_stats_task  # as before: routing.tasks imports this module
-
-    deferred.schedule(STATS_EVENT, publish_stats_task, interval=interval())
+    deferred.schedule(STATS_EVENT, registered_task(PUBLISH_TASK), interval=interval())
 
 
 def flush_skipped() -> bool:

@@ -220,8 +220,8 @@ def test_it_wakes_snoozed_conversations_when_their_time_comes(
     services.set_conversation_status(
         conversation=conversation, status=Conversation.Status.SNOOZED, by=alice, snoozed_until=until
     )
-    assert sla.wake_snoozed_conversations(now=until - timedelta(minutes=1)) == []
-    assert sla.wake_snoozed_conversations(now=until + timedelta(seconds=1)) == [conversation.pk]
+    assert services.wake_snoozed_conversations(now=until - timedelta(minutes=1)) == []
+    assert services.wake_snoozed_conversations(now=until + timedelta(seconds=1)) == [conversation.pk]
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.OPEN
     assert conversation.snoozed_until is None and conversation.sla_paused_at is None

@@ -27,7 +27,7 @@ from interactions.announcements import announce_message
 from interactions.cases import open_conversation
 from interactions.continuity import decide_case
 from interactions.models import Channel, Conversation, InboundEvent, Interaction
-from interactions.phone import screen_pop
+from interactions.phone import callbacks, screen_pop
 from interactions.phone.call_lock import lock_call
 from interactions.phone.cti import CtiEvent, parse_cti, parse_twilio
 from interactions.phone.models import Call
@@ -362,8 +362,6 @@ def call_summary(call: Call) -> str:
 
 def settle(call: Call) -> None:
     """Derive the new state, bring the timeline entry up to date and make each once-only side effect happen."""
-    from interactions.phone import callbacks
-
     derive(call)
     conversation = call.conversation
     if call.interaction is not None:
