@@ -9,6 +9,14 @@ under the chat benchmark (docs/performance-latency.md): these clients were a qua
 (each command takes a connection from the pool), so one per channel does the same work.
 
 Selected by `CELERY_BROKER_TRANSPORT` (omnidesk/settings.py) when the broker is Redis; everything else is kombu's.
+
+It also keeps a worker alive through a broker restart. When the worker's consumer loses Redis, kombu closes the
+connection's transport (its connection info becomes None), then the default channel, whose close gives back the
+messages still unacknowledged: with its pool already dropped, kombu built a new one from the connection info, and
+the AttributeError (celery/kombu#582) is not a connection error, so Celery called it unrecoverable and the worker
+exited (the faults benchmark's `worker_exits: 1`, once per Redis restart, docs/performance.md). The last client's
+pool reconnects on use instead: the messages are given back if Redis is up again, and if it is not, the connection
+error is one that closing ignores, and kombu's visibility timeout gives them back later.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class Channel(kombu_redis.Channel):
@@ -29,6 +38,12 @@ class Channel(kombu_redis.Channel):
             yield client
             return
         shared = self._shared_client
+        if self._pool is None and self.connection.client is None:
+            # Closing after the transport was closed: no connection info to build a pool from (see above).
+            if shared is None:
+                raise RedisConnectionError("the broker connection is closed")
+            yield shared
+            return
         # The pool is replaced when the channel reconnects (`_disconnect_pools`): a client follows its pool.
         if shared is None or shared.connection_pool is not self.pool:
             shared = self._shared_client = self._create_client()
