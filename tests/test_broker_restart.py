@@ -11,15 +11,13 @@ import pytest
 from django.conf import settings
 from kombu import Connection
 
-from omnidesk.broker import Transport
-
 pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis")
 
 
 def test_it_gives_unacknowledged_messages_back_when_closed_after_its_transport() -> None:
     queue = f"test-broker-{uuid.uuid4().hex}"
-    # Any: the installed kombu stubs do not know default_channel.
-    connection: Any = Connection(settings.REDIS_URL, transport=Transport)
+    # The worker's transport, as configured (omnidesk.broker:Transport). Any: kombu's stubs lack default_channel.
+    connection: Any = Connection(settings.REDIS_URL, transport=settings.CELERY_BROKER_TRANSPORT)
     try:
         channel = connection.default_channel
         channel.queue_declare(queue=queue, auto_delete=False)
