@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis")
 def test_it_gives_unacknowledged_messages_back_when_closed_after_its_transport() -> None:
     queue = f"test-broker-{uuid.uuid4().hex}"
     # The worker's transport, as configured (omnidesk.broker:Transport). Any: kombu's stubs lack default_channel.
-    connection: Any = Connection(settings.REDIS_URL, transport=settings.CELERY_BROKER_TRANSPORT)
+    transport: Any = settings.CELERY_BROKER_TRANSPORT  # kombu takes a name; its stubs say a Transport instance
+    connection: Any = Connection(settings.REDIS_URL, transport=transport)
     try:
         channel = connection.default_channel
         channel.queue_declare(queue=queue, auto_delete=False)
