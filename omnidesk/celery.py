@@ -2,6 +2,9 @@ import importlib
 import os
 
 from celery import Celery, Task
+from celery.signals import task_postrun
+
+from omnidesk.worker_connections import drop_broken_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omnidesk.settings")
 
@@ -26,6 +29,7 @@ def merge_area_schedules() -> None:
 
 
 merge_area_schedules()
+task_postrun.connect(drop_broken_connections, weak=False)
 
 # A default ceiling for every task that sets none of its own (seconds): a task stuck on a pathological input must
 # give its worker process back. Tasks on the hot paths set tighter limits on their decorators.
