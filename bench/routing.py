@@ -215,9 +215,9 @@ def explain(queue: Any) -> None:
         logger.info("EXPLAIN ANALYZE %s:\n%s", name, plan)
 
 
-def decide_until_empty(queue_id: int, start: Any, results: Any) -> None:
-    """One decider process of the concurrent mode: `route_next` one decision at a time until nothing is left; sends
-    back (per-decision wall seconds, per-decision CPU seconds)."""
+def decide_until_empty(queue_id: int, ready: Any, start: Any, results: Any) -> None:
+    """One decider process of the concurrent mode: says it is ready once connected, then `route_next` one decision
+    at a time until nothing is left; sends back (per-decision wall seconds, per-decision CPU seconds)."""
     from django.db import connection
 
     from routing.models import Queue
@@ -226,6 +226,7 @@ def decide_until_empty(queue_id: int, start: Any, results: Any) -> None:
     queue = Queue.objects.get(pk=queue_id)
     timings: list[float] = []
     cpu: list[float] = []
+    ready.put(True)
     start.wait()
     while True:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -244,11 +245,14 @@ def decide_concurrently(queue: Any, deciders: int) -> tuple[list[float], list[fl
 
     connections.close_all()  # each forked decider opens its own
     context = multiprocessing.get_context("fork")
-    start, results = context.Event(), context.Queue()
-    processes = [context.Process(target=decide_until_empty, args=(queue.pk, start, results)) for _ in range(deciders)]
+    ready, start, results = context.Queue(), context.Event(), context.Queue()
+    processes = [
+        context.Process(target=decide_until_empty, args=(queue.pk, ready, start, results)) for _ in range(deciders)
+    ]
     for process in processes:
         process.start()
-    time.sleep(1.0)  # every decider connected and waiting on `start`
+    for _ in processes:
+        ready.get(timeout=60)  # every decider connected before any starts deciding
     started = time.perf_counter()
     start.set()
     timings: list[float] = []

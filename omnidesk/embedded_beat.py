@@ -22,7 +22,7 @@ from celery.schedules import BaseSchedule, schedule
 from django.conf import settings
 from django.db import close_old_connections
 
-from omnidesk.celery import app
+from omnidesk.celery import app, registered_task
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def schedule_entries() -> dict[str, tuple[str, BaseSchedule]]:
 def run_entry(task_name: str) -> Any:
     """Run one periodic task in this thread, exactly as a worker would (its errors are logged, never raised)."""
     try:
-        result = app.tasks[task_name].apply()
+        result = registered_task(task_name).apply()
     except Exception:  # one failing periodic task must not stop the others
         logger.exception("embedded periodic task %s failed", task_name)
         return None
