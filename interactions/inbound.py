@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -73,24 +74,16 @@ def record_widget_message(*, channel: Channel, visitor_id: str, uuid: Any, text:
 def record_inbound_event(
     *, channel: Channel, external_id: str, payload: dict[str, Any], provider: str = ""
 ) -> tuple[InboundEvent, bool]:
-    """Durably store a raw inbound event and enqueue it once committed. Idempotent on (channel, external id).
-
-    One INSERT … ON CONFLICT DO NOTHING instead of get_or_create's transaction, SELECT and INSERT: this runs for
-    every inbound message, in the web process.
-    """
+    """Durably store a raw inbound event and enqueue it once committed (`store_inbound_event`); the event, stored now
+    or before, and whether it is new. Idempotent on (channel, external id)."""
     received_at = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {InboundEvent._meta.db_table} (channel_id, provider, external_id, payload, received_at,"
-            " attempts, last_error) VALUES (%s, %s, %s, %s, %s, 0, '')"
-            " ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
-            [channel.pk, provider, external_id, json.dumps(payload), received_at],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    stored = store_inbound_event(
+        channel=channel, external_id=external_id, payload=payload, provider=provider, received_at=received_at
+    )
+    if stored is None:
         return InboundEvent.objects.get(channel=channel, external_id=external_id), False
     event = InboundEvent(
-        pk=row[0],
+        pk=stored,
         channel=channel,
         provider=provider,
         external_id=external_id,
@@ -98,12 +91,39 @@ def record_inbound_event(
         received_at=received_at,
         attempts=0,
     )
+    return event, True
+
+
+def store_inbound_event(
+    *,
+    channel: Channel,
+    external_id: str,
+    payload: dict[str, Any],
+    provider: str = "",
+    received_at: datetime | None = None,
+) -> int | None:
+    """Durably store a raw inbound event and enqueue it once committed; its id when new, None for a redelivery.
+
+    One INSERT … ON CONFLICT DO NOTHING instead of get_or_create's transaction, SELECT and INSERT: this runs for
+    every inbound message, in the web process. The webhook intake needs only whether it was new, so no model
+    instance is built here (`record_inbound_event` builds one for the callers that read it).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {InboundEvent._meta.db_table} (channel_id, provider, external_id, payload, received_at,"
+            " attempts, last_error) VALUES (%s, %s, %s, %s, %s, 0, '')"
+            " ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+            [channel.pk, provider, external_id, json.dumps(payload), received_at or timezone.now()],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
     nudged = _nudged_in_block.get()
     if nudged is None or channel.pk not in nudged:
         if nudged is not None:
             nudged.add(channel.pk)
-        transaction.on_commit(partial(nudge_channel, channel_id=channel.pk, event_id=event.pk, kind=channel.kind))
-    return event, True
+        transaction.on_commit(partial(nudge_channel, channel_id=channel.pk, event_id=row[0], kind=channel.kind))
+    return int(row[0])
 
 
 # The channels already nudged by the block storing many events in one transaction (see `one_nudge_per_channel`).
@@ -132,7 +152,10 @@ def nudge_channel(*, channel_id: int, event_id: int = 0, kind: str | None = None
     store = mark_store()
     if store is not None:
         try:
-            if not store.set(pending_mark(channel_id), event_id, nx=True, ex=settings.OMNIDESK_INBOUND_RETRY_AFTER):
+            # The command itself: redis-py's `set` wrapper checks and rebuilds its arguments on every call, and this
+            # runs for every stored webhook (docs/performance-hooks.md).
+            mark = pending_mark(channel_id)
+            if not store.execute_command("SET", mark, event_id, "NX", "EX", settings.OMNIDESK_INBOUND_RETRY_AFTER):
                 return
         except Exception:
             logger.exception("could not check the ingest mark of channel %s; publishing anyway", channel_id)

@@ -8,7 +8,7 @@ parameters, turn an authentic body into (external id, payload) events — and ha
    `str`: a forged header must be a 403, never a 500);
 2. refuse: a forged, stale or unsigned request raises `WebhookRefused` (403) after being counted once, in one place
    (`count_rejection`: the SignatureRejection row of the channel, provider and day, plus one log line);
-3. store: every event of the request in one transaction (`record_inbound_event`, which enqueues its processing once
+3. store: every event of the request in one transaction (`store_inbound_event`, which enqueues its processing once
    committed); a redelivery stores nothing new;
 4. answer: only after the commit. When the database is down anywhere on that path, `StorageUnavailable` (503 with
    Retry-After) so that the provider retries: never a 2xx for something not stored, never a 500.
@@ -42,7 +42,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from interactions.adapters import InvalidPayload
-from interactions.inbound import record_inbound_event
+from interactions.inbound import store_inbound_event
 from interactions.messaging.models import SignatureRejection
 from interactions.models import Channel
 from omnidesk.errors import StorageUnavailable, WebhookRefused
@@ -242,11 +242,13 @@ def store_events(*, channel: Channel, provider: str, events: Events) -> int:
     if len(events) == 1:
         ((external_id, payload),) = events
         return int(
-            record_inbound_event(channel=channel, external_id=external_id[:200], payload=payload, provider=provider)[1]
+            store_inbound_event(channel=channel, external_id=external_id[:200], payload=payload, provider=provider)
+            is not None
         )
     with transaction.atomic():
         return sum(
-            record_inbound_event(channel=channel, external_id=external_id[:200], payload=payload, provider=provider)[1]
+            store_inbound_event(channel=channel, external_id=external_id[:200], payload=payload, provider=provider)
+            is not None
             for external_id, payload in events
         )
 
