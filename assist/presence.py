@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -37,6 +36,7 @@ from interactions import access
 from interactions.models import Channel, Conversation
 from interactions.visitors import channel_tag
 from omnidesk import realtime
+from omnidesk.socket_db import socket_database
 
 logger = logging.getLogger(__name__)
 DESK_FRAMES = frozenset({"viewing", "typing"})
@@ -252,7 +252,7 @@ class DeskPresence:
                 return None
             return conversation, access.may_act_on(self.user, conversation)
 
-        answer = await self.checked.get(value, database_sync_to_async(check, thread_sensitive=False))
+        answer = await self.checked.get(value, socket_database(check))
         if answer is None or (act and not answer[1]):
             return None
         return answer[0]
@@ -262,7 +262,7 @@ class DeskPresence:
         frame every few seconds, and the visitor's identity does not change that often."""
 
         async def ask() -> list[str]:
-            return await database_sync_to_async(_visitor_groups, thread_sensitive=False)(conversation)
+            return await socket_database(_visitor_groups)(conversation)
 
         return await self.visitors.get(conversation.pk, ask)
 
@@ -383,7 +383,7 @@ class VisitorTyping:
                 .first()
             )
 
-        return await self.conversation.get("open", database_sync_to_async(find, thread_sensitive=False))
+        return await self.conversation.get("open", socket_database(find))
 
     async def receive(self, frame: dict[str, Any]) -> None:
         state = frame.get("typing") is True

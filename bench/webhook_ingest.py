@@ -114,8 +114,8 @@ class WebhookStack(Stack):
                 "--host", "127.0.0.1", "--port", str(self.hooks_port), "--workers", str(self.web_workers),
                 "--no-access-log", "--lifespan", "off", "--backlog", "2048",
             ]  # fmt: skip
-            command = f"{shlex.join(uvicorn)} & exec {shlex.join(hooks)}"
-            env = self.env()
+            command = f"DB_CONN_MAX_AGE=0 {shlex.join(uvicorn)} & exec {shlex.join(hooks)}"
+            env = self.env()  # the hooks keep their connections; the desk's uvicorn, as the Procfile's `web`, not
         else:
             gunicorn = [
                 sys.executable, "-m", "gunicorn", "omnidesk.hooks_wsgi:application",
@@ -123,7 +123,7 @@ class WebhookStack(Stack):
                 "--workers", str(self.web_workers), "--worker-class", "gthread", "--threads", str(self.hooks_threads),
                 "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning",
             ]  # fmt: skip
-            command = f"{shlex.join(uvicorn)} & exec {shlex.join(gunicorn)}"
+            command = f"DB_CONN_MAX_AGE=0 {shlex.join(uvicorn)} & exec {shlex.join(gunicorn)}"
             env = self.env()
         self.server = subprocess.Popen(
             ["/bin/sh", "-c", command], cwd=ROOT, env=env, stdout=self._log("server"), stderr=subprocess.STDOUT,

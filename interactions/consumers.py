@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.utils.translation import gettext as _
 
 from assist import presence
@@ -21,6 +20,7 @@ from omnidesk.consumers import (
 
 # Re-exported: the tests and the live-stack settings read the frame cap here.
 from omnidesk.consumers import MAX_FRAME_BYTES as MAX_FRAME_BYTES
+from omnidesk.socket_db import socket_database
 from routing import services as routing_services
 
 
@@ -40,10 +40,11 @@ class DeskConsumer(RealtimeConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
-        await super().connect()
-        # Presence: an agent with no desk socket for a minute becomes offline (routing's sweep).
-        await database_sync_to_async(routing_services.socket_connected)(user=user)
+        # Presence: an agent with no desk socket for a minute becomes offline (routing's sweep). Counted before the
+        # socket is accepted, so that a connected desk is always counted.
+        await socket_database(routing_services.socket_connected)(user=user)
         self.counted = True
+        await super().connect()
 
     async def disconnect(self, code: int) -> None:
         if self.recheck_task is not None:
@@ -53,7 +54,7 @@ class DeskConsumer(RealtimeConsumer):
             await self.desk_presence.leave()
         await super().disconnect(code)
         if getattr(self, "counted", False):
-            await database_sync_to_async(routing_services.socket_disconnected)(user=self.scope["user"])
+            await socket_database(routing_services.socket_disconnected)(user=self.scope["user"])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame = await self.read_frame(text_data)
@@ -76,9 +77,7 @@ class DeskConsumer(RealtimeConsumer):
         # recorded at once, so that a disconnect leaves it whatever happens next).
         self.realtime_groups = [realtime.agent_group(user.pk)]
         await realtime.add_to_groups(self.channel_name, self.realtime_groups)
-        groups = await database_sync_to_async(access_changes.desk_groups)(
-            user_id=user.pk, session_key=self.session_key()
-        )
+        groups = await socket_database(access_changes.desk_groups)(user_id=user.pk, session_key=self.session_key())
         if groups is None:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
@@ -109,7 +108,7 @@ class DeskConsumer(RealtimeConsumer):
 
     async def recheck(self) -> None:
         """Leave the groups the user lost, join the ones they gained, or close if they may no longer be here."""
-        groups = await database_sync_to_async(access_changes.desk_groups, thread_sensitive=False)(
+        groups = await socket_database(access_changes.desk_groups)(
             user_id=self.scope["user"].pk, session_key=self.session_key()
         )
         if groups is None:

@@ -11,11 +11,11 @@ import re
 from collections import deque
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from omnidesk import realtime
+from omnidesk.socket_db import socket_database
 
 # Close codes in the 4400–4499 range tell the widget not to reconnect.
 CLOSE_BAD_REQUEST = 4400
@@ -61,10 +61,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.realtime_groups, self.group_set = groups, frozenset(groups)
         await realtime.add_to_groups(self.channel_name, groups)
         if cursor:
-            welcome = {**welcome, "last_event_id": await database_sync_to_async(realtime.latest_event_id)()}
+            welcome = {**welcome, "last_event_id": await socket_database(realtime.latest_event_id)()}
         await self.send_json(welcome)
         if after is not None:
-            frames = await database_sync_to_async(realtime.replay)(groups=groups, after=after)
+            frames = await socket_database(realtime.replay)(groups=groups, after=after)
             if frames is None:
                 await self.send_json({"type": "resync"})
             else:
@@ -93,8 +93,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if message["type"] == "websocket.receive":
             # Nor must a client's frames (typing, heartbeats, chat messages): Channels would first send each through
             # that one thread for close_old_connections, so 400 people typing queued behind every database call
-            # made there (docs/typing.md). Every handler here reaches the database through database_sync_to_async,
-            # which closes stale connections itself, in the thread that uses them, before and after.
+            # made there (docs/typing.md). Every handler here reaches the database through `socket_database`
+            # (omnidesk/socket_db.py), which closes a broken connection itself, in the thread that uses it.
             await self.websocket_receive(message)
             return
         await super().dispatch(message)

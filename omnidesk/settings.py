@@ -238,6 +238,10 @@ OMNIDESK_MESSAGE_MAX_LENGTH = 10_000
 OMNIDESK_DEFAULT_REGION = os.environ.get("OMNIDESK_DEFAULT_REGION", "FR")
 # Events one ingest task takes together under load: one commit and one push for all of them.
 OMNIDESK_INGEST_BATCH_SIZE = env_int("OMNIDESK_INGEST_BATCH_SIZE", 20)
+# Threads (so PostgreSQL connections, kept across calls) of a web process for its sockets' database calls
+# (omnidesk/socket_db.py): HTTP requests there open a connection each (DB_CONN_MAX_AGE=0), socket calls share these.
+# 6 is the width of the executor they ran on before (asyncio's default on 2 cores).
+OMNIDESK_SOCKET_DB_THREADS = env_int("OMNIDESK_SOCKET_DB_THREADS", 6)
 # A call's events one at a time: a screen pop is pushed when its batch commits (interactions/lanes.py).
 OMNIDESK_CALL_BATCH_SIZE = env_int("OMNIDESK_CALL_BATCH_SIZE", 1)
 # How much an SLA breach raises a conversation's priority (once per conversation).

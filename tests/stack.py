@@ -105,10 +105,15 @@ class Stack:
             "--lifespan",
             "off",
         ]
+        # As the Procfile's `web`: under ASGI an HTTP request's connection is not reused, so none is kept; the
+        # sockets keep theirs on their own pool (omnidesk/socket_db.py).
+        env = self.env()
+        if "DB_CONN_MAX_AGE" not in self.extra_env:
+            env["DB_CONN_MAX_AGE"] = os.environ.get("WEB_DB_CONN_MAX_AGE", "0")
         self.server = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=self.env(),
+            env=env,
             stdout=self._log("server"),
             stderr=subprocess.STDOUT,
             start_new_session=True,

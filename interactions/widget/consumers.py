@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -23,6 +22,7 @@ from omnidesk.consumers import (
     CLOSE_RATE_LIMITED,
     RealtimeConsumer,
 )
+from omnidesk.socket_db import socket_database
 
 
 class WidgetConsumer(RealtimeConsumer):
@@ -67,7 +67,7 @@ class WidgetConsumer(RealtimeConsumer):
             return
         key = frame.get("channel")
         valid_key = isinstance(key, str) and CHANNEL_KEY.fullmatch(key) is not None
-        channel = await database_sync_to_async(selectors.get_widget_channel)(key if valid_key else "")
+        channel = await socket_database(selectors.get_widget_channel)(key if valid_key else "")
         if channel is None:
             await self.refuse(CLOSE_NOT_FOUND, "unknown_channel", _("This chat is not available."))
             return
@@ -75,7 +75,7 @@ class WidgetConsumer(RealtimeConsumer):
             await self.refuse(CLOSE_FORBIDDEN, "origin_not_allowed", _("This website may not use this chat."))
             return
         identity = frame.get("identity")
-        visitor_id = await database_sync_to_async(visitors.returning_visitor)(
+        visitor_id = await socket_database(visitors.returning_visitor)(
             channel=channel, token=frame.get("token"), identity=identity
         )
         if visitor_id is None:
@@ -86,10 +86,10 @@ class WidgetConsumer(RealtimeConsumer):
                 await self.refuse(CLOSE_RATE_LIMITED, "rate_limited", message, retry_after=retry_after(wait))
                 return
             visitor_id = visitors.new_visitor_id(channel=channel)
-        welcome = await database_sync_to_async(visitors.greet_visitor)(
+        welcome = await socket_database(visitors.greet_visitor)(
             channel=channel, visitor_id=visitor_id, identity=identity
         )
-        offer = await database_sync_to_async(followup.followup_offer)(channel=channel)
+        offer = await socket_database(followup.followup_offer)(channel=channel)
         self.channel, self.visitor_id = channel, visitor_id
         self.visitor_typing = presence.VisitorTyping(channel=channel, visitor_id=visitor_id)
         # The history already holds every processed message, so there is nothing to replay for a visitor; nor is
@@ -118,7 +118,7 @@ class WidgetConsumer(RealtimeConsumer):
             return
         try:
             # Off the shared database thread: visitors' writes are independent of each other.
-            await database_sync_to_async(inbound.record_widget_message, thread_sensitive=False)(
+            await socket_database(inbound.record_widget_message)(
                 channel=self.channel, visitor_id=self.visitor_id, uuid=frame.get("uuid"), text=text
             )
         except ValidationError as error:
@@ -134,7 +134,7 @@ class WidgetConsumer(RealtimeConsumer):
             await self.send_rate_limited(wait, about="followup")
             return
         try:
-            await database_sync_to_async(followup.continue_by_email)(
+            await socket_database(followup.continue_by_email)(
                 channel=self.channel, visitor_id=self.visitor_id, address=frame.get("email"), language=language
             )
         except ValidationError as error:
