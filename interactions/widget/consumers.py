@@ -112,17 +112,16 @@ class WidgetConsumer(RealtimeConsumer):
             message = _("Messages cannot contain NUL characters or unpaired surrogates.")
             await self.send_error("invalid_text", message, uuid=client_uuid)
             return
-        if (wait := await limits.avisitor_message(visitor_id=self.visitor_id)) > 0:
-            # Refused before anything is stored: the widget keeps the message and sends it again after the wait.
-            await self.send_rate_limited(wait, uuid=client_uuid)
-            return
         try:
-            # Off the shared database thread: visitors' writes are independent of each other.
-            await socket_database(inbound.record_widget_message)(
+            wait = await socket_database(limited_store)(
                 channel=self.channel, visitor_id=self.visitor_id, uuid=frame.get("uuid"), text=text
             )
         except ValidationError as error:
             await self.send_error(error.code or "invalid", " ".join(error.messages), uuid=client_uuid)
+            return
+        if wait > 0:
+            # Refused before anything is stored: the widget keeps the message and sends it again after the wait.
+            await self.send_rate_limited(wait, uuid=client_uuid)
             return
         await self.send_json({"type": "message.accepted", "uuid": client_uuid})
 
@@ -167,3 +166,14 @@ class WidgetConsumer(RealtimeConsumer):
 def retry_after(wait: float) -> float:
     """Seconds to tell the client to wait: finite (JSON has no infinity, a zero rate gives one) and not zero."""
     return round(min(max(wait, 0.05), 3600.0), 2)
+
+
+def limited_store(*, channel: Channel, visitor_id: str, uuid: Any, text: Any) -> float:
+    """The visitor's message budget taken, then the message stored (`inbound.record_widget_message`), in one trip to
+    a socket database thread (each trip is a thread hand-over under the GIL): 0.0 once stored, else the seconds to
+    wait, with nothing stored. Raises ValidationError for a message that cannot be stored."""
+    wait = limits.visitor_message(visitor_id=visitor_id)
+    if wait > 0:
+        return wait
+    inbound.record_widget_message(channel=channel, visitor_id=visitor_id, uuid=uuid, text=text)
+    return 0.0

@@ -130,6 +130,11 @@ async def anew_visitor(*, address: str) -> float:
     return await atake(bucket=f"widget-new:{address}", rate=per_minute / 60, burst=per_minute)
 
 
-async def avisitor_message(*, visitor_id: str) -> float:
+def visitor_message(*, visitor_id: str) -> float:
+    """Account for one message (or follow-up address) of the visitor: 0.0 when allowed, else seconds to wait."""
     rate, burst = visitor_rate()
-    return await atake(bucket=f"widget-visitor:{visitor_id}", rate=rate, burst=burst)
+    return take(bucket=f"widget-visitor:{visitor_id}", rate=rate, burst=burst)
+
+
+async def avisitor_message(*, visitor_id: str) -> float:
+    return await sync_to_async(visitor_message, thread_sensitive=False)(visitor_id=visitor_id)
