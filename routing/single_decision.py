@@ -69,20 +69,9 @@ def attempt(
 ) -> Attempt:
     """The next locked batch of `queue` (as `item_driven.next_batch` takes it), the next one too when the first has
     nothing to try, and, in the same statement, the target's assignment to the best agent now if one can take it."""
-    params: dict[str, Any] = {
-        "queue": queue.pk,
-        "blocked": [blocked_key(needs) for needs in blocked],
-        "failed": [_failed_key(key[1], key[2]) for key in failed if key[0] == queue.pk and not key[3]],
-        "now": now,
-        "source": Assignment.Source.ROUTED.value,
-        "state": RoutingItem.State.ASSIGNED.value,
-    }
-    if after is not None:
-        params.update(rank=after.rank, queued_at=after.queued_at, after=after.pk)
-    else:
-        params.update(_reasons(translation.get_language()))
+    sql, params = statement(queue=queue, after=after, blocked=blocked, failed=failed, now=now)
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _statement(after is not None), params)
+        prepared.execute(cursor, sql, params)
         fetched = cursor.fetchall()
     head = fetched[0]
     classes = frozenset(c for c, free in zip(CLASSES, head[1:4], strict=True) if free)
@@ -103,6 +92,25 @@ def attempt(
             profile = rows.agent_from_row(row[agent_at : agent_at + agent_width])
             assigned = profile, recording.recorded_from(row[agent_at + agent_width :])
     return Attempt(parts, assigned)
+
+
+def statement(
+    *, queue: Queue, after: RoutingItem | None, blocked: list[item_driven.Needs], failed: Failed, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """`attempt`'s statement and parameters (bench/routing_profile.py explains it with the same)."""
+    params: dict[str, Any] = {
+        "queue": queue.pk,
+        "blocked": [blocked_key(needs) for needs in blocked],
+        "failed": [_failed_key(key[1], key[2]) for key in failed if key[0] == queue.pk and not key[3]],
+        "now": now,
+        "source": Assignment.Source.ROUTED.value,
+        "state": RoutingItem.State.ASSIGNED.value,
+    }
+    if after is not None:
+        params.update(rank=after.rank, queued_at=after.queued_at, after=after.pk)
+    else:
+        params.update(_reasons(translation.get_language()))
+    return _statement(after is not None), params
 
 
 class Step(NamedTuple):

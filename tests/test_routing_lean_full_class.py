@@ -49,10 +49,9 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def _reason_scans(queue: Queue) -> list[int]:
     """The loops of the reason updates' scans (alias `y`, `y_1`…) in the next decision's statement, rolled back."""
-    params: dict[str, Any] = {"queue": queue.pk, "blocked": [], "failed": [], "now": timezone.now()}
-    params.update(source="routed", state="assigned", **single_decision._reasons(None))
+    sql, params = single_decision.statement(queue=queue, after=None, blocked=[], failed={}, now=timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + single_decision._statement(False), params)
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
         transaction.set_rollback(True)
     plan = json.loads(plan) if isinstance(plan, str) else plan
