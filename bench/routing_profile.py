@@ -8,7 +8,7 @@ It builds the routing benchmark's data set (bench/routing.py `populate`) in its 
 (`omnidesk_bench_routing_profile`), then profiles `--decisions` item-driven decisions (`route_next`) and
 `--releases` resolve-and-refill decisions, and prints the statements per decision and the top functions by
 cumulative time to stdout; with `--no-cprofile`, the statements per decision and the wall time each kind waits,
-without the profiler's overhead.
+without the profiler's overhead; with `--explain`, the plan of the next decision's statement (rolled back).
 """
 
 from __future__ import annotations
@@ -35,19 +35,14 @@ class StatementCounter:
     def __init__(self, pid: int | None = None) -> None:
         self.kinds: Counter[str] = Counter()
         self.seconds: defaultdict[str, float] = defaultdict(float)
-        # The PostgreSQL backend's CPU per kind (from /proc, in clock ticks: summed over many statements).
+        # The PostgreSQL backend's CPU per kind (from /proc: nanoseconds, or clock ticks summed over many statements).
         self.pid = pid
         self.server: defaultdict[str, float] = defaultdict(float)
 
     def _server_seconds(self) -> float:
         if self.pid is None:
             return 0.0
-        try:
-            with open(f"/proc/{self.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return routing.process_cpu_seconds(self.pid) or 0.0
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
         text = sql
@@ -76,6 +71,21 @@ class StatementCounter:
             )
 
 
+def explain_next_decision(queue: Any) -> None:
+    """The single-decision statement (routing/single_decision.py) of the next `route_next`, as its first attempt
+    sends it, under EXPLAIN (ANALYZE, BUFFERS, VERBOSE), rolled back: it locks and writes."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from routing import single_decision
+
+    sql, params = single_decision.statement(queue=queue, after=None, blocked=[], failed={}, now=timezone.now())
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, VERBOSE) " + sql, params)
+        print("\n".join(row[0] for row in cursor.fetchall()))
+        transaction.set_rollback(True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.routing_profile")
     parser.add_argument("--agents", type=int, default=500)
@@ -88,6 +98,11 @@ def main() -> None:
     parser.add_argument("--dump", default="", help="also write the decisions' cProfile data to this file (pstats)")
     parser.add_argument(
         "--no-cprofile", action="store_true", help="statements and their wall time only (no profiler overhead)"
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the decisions, EXPLAIN (ANALYZE, BUFFERS, VERBOSE) the next decision's statement, rolled back",
     )
     args = parser.parse_args()
     routing.DATABASE = "omnidesk_bench_routing_profile"
@@ -132,6 +147,9 @@ def main() -> None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
+
+    if args.explain:
+        explain_next_decision(queue)
 
     conversations = list(
         Conversation.objects.filter(assignee__isnull=False).select_related("assignee")[: args.releases]

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
@@ -69,21 +69,9 @@ def attempt(
 ) -> Attempt:
     """The next locked batch of `queue` (as `item_driven.next_batch` takes it), the next one too when the first has
     nothing to try, and, in the same statement, the target's assignment to the best agent now if one can take it."""
-    params: dict[str, Any] = {
-        "queue": queue.pk,
-        "blocked": [blocked_key(needs) for needs in blocked],
-        "failed": [_failed_key(key[1], key[2]) for key in failed if key[0] == queue.pk and not key[3]],
-        "now": now,
-        "source": Assignment.Source.ROUTED.value,
-        "state": RoutingItem.State.ASSIGNED.value,
-    }
-    if after is not None:
-        params.update(rank=after.rank, queued_at=after.queued_at, after=after.pk)
-    else:
-        params.update({f"full_{c}": engine.full_class_reason(c, available=True) for c in CLASSES})
-        params["nobody"] = engine.full_class_reason(CLASSES[0], available=False)
+    sql, params = statement(queue=queue, after=after, blocked=blocked, failed=failed, now=now)
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _statement(after is not None), params)
+        prepared.execute(cursor, sql, params)
         fetched = cursor.fetchall()
     head = fetched[0]
     classes = frozenset(c for c, free in zip(CLASSES, head[1:4], strict=True) if free)
@@ -104,6 +92,25 @@ def attempt(
             profile = rows.agent_from_row(row[agent_at : agent_at + agent_width])
             assigned = profile, recording.recorded_from(row[agent_at + agent_width :])
     return Attempt(parts, assigned)
+
+
+def statement(
+    *, queue: Queue, after: RoutingItem | None, blocked: list[item_driven.Needs], failed: Failed, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """`attempt`'s statement and parameters (bench/routing_profile.py explains it with the same)."""
+    params: dict[str, Any] = {
+        "queue": queue.pk,
+        "blocked": [blocked_key(needs) for needs in blocked],
+        "failed": [_failed_key(key[1], key[2]) for key in failed if key[0] == queue.pk and not key[3]],
+        "now": now,
+        "source": Assignment.Source.ROUTED.value,
+        "state": RoutingItem.State.ASSIGNED.value,
+    }
+    if after is not None:
+        params.update(rank=after.rank, queued_at=after.queued_at, after=after.pk)
+    else:
+        params.update(_reasons(translation.get_language()))
+    return _statement(after is not None), params
 
 
 class Step(NamedTuple):
@@ -132,6 +139,15 @@ def walk(*, queue: Queue, after: RoutingItem | None, blocked: list[item_driven.N
             given(item=item, profile=tried.assigned[0], recorded=tried.assigned[1], now=now)
             return Step(item, part.batch, start)
     return Step(None, part.batch, start)
+
+
+@lru_cache(maxsize=16)
+def _reasons(language: str | None) -> dict[str, str]:
+    """The full classes' reasons as the statement takes them, in the active language: the same texts
+    `engine.full_class_reason` gives, translated once per language instead of four gettext calls per decision."""
+    reasons = {f"full_{c}": engine.full_class_reason(c, available=True) for c in CLASSES}
+    reasons["nobody"] = engine.full_class_reason(CLASSES[0], available=False)
+    return reasons
 
 
 def _failed_key(capacity_class: str, skill_ids: Sequence[int]) -> str:
@@ -312,14 +328,16 @@ def _skilled(name: str, rows_cte: str) -> str:
 def _explain_cte(capacity_class: str) -> str:
     """`engine.explain_full_classes` for one class, as a CTE of the first batch's statement: when nobody has room in
     the class, its waiting items without a reason get the class's (those a rival holds skipped). The class written
-    out, as in engine._EXPLAIN_SQL, keeps the plan on the partial index routingitem_waiting_no_reason; the gate on
-    `free` is a one-time filter, so a class with room costs nothing."""
+    out, as in engine._EXPLAIN_SQL, keeps the plan on the partial index routingitem_waiting_no_reason; the gates
+    are one-time filters, so a class with room costs nothing, and a full class whose items all have their reason
+    costs one index probe (`engine.unexplained_gate`)."""
     items = RoutingItem._meta.db_table
+    gate = engine.unexplained_gate(queue="%(queue)s", capacity_class=f"'{capacity_class}'")
     return (
         f"explained_{capacity_class} AS (UPDATE {items} x SET reason = CASE WHEN (SELECT f.available FROM free f)"
         f" THEN %(full_{capacity_class})s ELSE %(nobody)s END WHERE x.id IN (SELECT y.id FROM {items} y"
-        f" WHERE (SELECT NOT f.{capacity_class} FROM free f) AND y.queue_id = %(queue)s AND y.state = 'waiting'"
-        f" AND y.capacity_class = '{capacity_class}' AND y.reason = '' FOR UPDATE SKIP LOCKED))"
+        f" WHERE (SELECT NOT f.{capacity_class} FROM free f) AND {gate} AND y.queue_id = %(queue)s"
+        f" AND y.state = 'waiting' AND y.capacity_class = '{capacity_class}' AND y.reason = '' FOR UPDATE SKIP LOCKED))"
     )
 
 
