@@ -1,0 +1,115 @@
+"""A mail is parsed once at ingest: the kept headers come from the full parse's raw header lines, and the reply
+headers are looked for only where a line starts; both give what the slower ways gave.
+
+`read_headers(raw, problems, parsed=message)` reads the headers of the message `parse_mail` already parsed instead
+of parsing the bytes again with compat32; `replies.match_groups` tries the reply-header expression only at the
+text's start, at newlines and after them, instead of at every character as `findall` does.
+"""
+
+from __future__ import annotations
+
+import email
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from interactions.mail import parsing, replies
+
+FIXTURES = Path(__file__).parent / "mail_fixtures"
+
+HOSTILE_HEADERS = [
+    b"From: =?utf-8?q?Ren=C3=A9e?= <renee@example.com>\r\nTo: a@example.com,\r\n b@example.com\r\nSubject: x\r\n\r\nhi",
+    b"From: \xe9t\xe9 <ete@example.com>\nSubject: caf\xe9 \xff\nMessage-ID: <A@B>\n\nbody",
+    b"Subject: =?broken?=\nFrom: =?utf-8?b?###?= <x@example.com>\nMessage-ID: <x@y>\n\nbody",
+    b"From: a@example.com\nFrom: b@example.com\nSubject: one\nSubject: two\nReferences: <a@x>\n <b@x>\n\tc@x\n\nb",
+    b"Authentication-Results: mx.example.com;\n dmarc=fail header.from=example.com\n"
+    b"Authentication-Results: second; spf=pass\nFrom: x@example.com\n\nbody",
+    b"No-Colon-Line\nFrom: x@example.com\nSubject:\n\nbody",
+    b"From: x@example.com\nX-Loop: \x00nul\nSubject: tab\there\n\n",
+    b"",
+    b"just text, no headers at all",
+    b"Content-Type: multipart/mixed; boundary=zz\nFrom: x@example.com\nSubject: s\n\n--yy\nbroken\n",
+]
+
+
+def both_ways(raw: bytes) -> tuple[tuple[dict[str, str], list[str], list[str]], ...]:
+    old_problems: list[str] = []
+    old = parsing.read_headers(raw, old_problems)
+    new_problems: list[str] = []
+    new = parsing.read_headers(raw, new_problems, parsed=email.message_from_bytes(raw, policy=parsing.POLICY))
+    return (*old, old_problems), (*new, new_problems)
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.eml")), ids=lambda path: path.name)
+def test_the_headers_of_the_parsed_message_are_those_a_header_parse_of_the_bytes_gives(path: Path) -> None:
+    old, new = both_ways(path.read_bytes())
+    assert new == old
+
+
+@pytest.mark.parametrize("raw", HOSTILE_HEADERS)
+def test_folded_encoded_eight_bit_and_repeated_headers_read_alike_from_the_parsed_message(raw: bytes) -> None:
+    old, new = both_ways(raw)
+    assert new == old
+
+
+def test_generated_mails_like_the_benchmarks_read_alike(tmp_path: Path) -> None:
+    from bench.email_ingest import generate_maildir
+
+    generate_maildir(tmp_path / "box", messages=60, customers=20)
+    raws = [path.read_bytes() for path in sorted((tmp_path / "box" / "new").iterdir())]
+    assert len(raws) == 60
+    for raw in raws:
+        old, new = both_ways(raw)
+        assert new == old
+
+
+def test_the_reply_header_expression_is_known_to_match_only_where_a_line_starts() -> None:
+    # What lets match_groups skip the other positions; were the library's expression to change shape, the fast
+    # path would turn itself off (and this test say so) rather than answer differently.
+    assert replies.anchored_at_lines(replies.header_regex(parsing.REPLY_LANGUAGE_KEYS))
+
+
+def test_an_expression_that_may_match_mid_line_is_scanned_everywhere() -> None:
+    for pattern in (r"wrote:", r"(?:^|x)On", r"(?:\n)?From:", r"(?:^)*On"):
+        regex = re.compile(pattern, re.MULTILINE)
+        assert not replies.anchored_at_lines(regex)
+        assert replies.match_groups(regex, "He wrote:\nxOn\nFrom:") == [
+            m.groups("") for m in regex.finditer("He wrote:\nxOn\nFrom:")
+        ]
+    assert not replies.anchored_at_lines(re.compile(r"^On"))  # without MULTILINE `^` is the text's start only
+
+
+LINES = [
+    "On Mon, 1 Dec 2026 at 10:00, Bob <bob@example.com> wrote:\n",
+    "> On Mon, 1 Dec 2026, Bob wrote:\n",
+    "> quoted line\n",
+    "From: Alice <alice@example.com>\nSent: Monday\nTo: support@example.com\nSubject: x\n",
+    "> From: Alice\n> To: b\n",
+    "* From: a *\n* Date: b *\n",
+    "De : Alice\nEnvoyé : lundi\nÀ : b\nObjet : c\n",
+    "Von: A\nGesendet: B\nAn: C\nBetreff: D\n",
+    "-----Original Message-----\n",
+    "------ Original Message ------\n",
+    "Le lun. 1 déc. 2026 à 10:00, Bob <bob@example.com> a écrit :\n",
+    "Am 01.12.2026 um 10:00 schrieb Bob <bob@example.com>:\n",
+    "El lun, 1 dic 2026 a las 10:00, Bob escribió:\n",
+    "Il giorno lun 1 dic 2026 Bob ha scritto:\n",
+    "Op ma 1 dec. 2026 om 10:00 schreef Bob:\n",
+    "text On Mon Bob wrote:\n",
+    "From: x From: y\n",
+    "\n",
+    "\n\n\n",
+    "word ",
+    "From:",
+    "On",
+]
+
+
+def test_match_groups_finds_what_findall_finds_on_any_assembly_of_reply_headers() -> None:
+    regex = replies.header_regex(parsing.REPLY_LANGUAGE_KEYS)
+    rng = random.Random(1216)
+    for _ in range(3000):
+        text = "".join(rng.choice(LINES) for _ in range(rng.randint(0, 16)))
+        assert replies.match_groups(regex, text) == regex.findall(text), repr(text)
