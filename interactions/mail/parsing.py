@@ -141,12 +141,24 @@ def external_id_for(raw: bytes) -> str:
 ENCODED_HEADERS = {"from", "to", "cc", "reply-to", "subject"}
 
 
-def read_headers(raw: bytes, problems: list[str]) -> tuple[dict[str, str], list[str]]:
+def compat32_view(message: Message) -> Message:
+    """A headers-only compat32 message with `message`'s headers as stored (raw, as parsed from the bytes)."""
+    view = Message(policy=policy.compat32)
+    for name, value in message.raw_items():
+        view.set_raw(name, value)
+    return view
+
+
+def read_headers(raw: bytes, problems: list[str], *, parsed: Message | None = None) -> tuple[dict[str, str], list[str]]:
     """The kept headers, RFC 2047 words decoded where people write them, and the Authentication-Results headers.
     Read with compat32 (no header objects): the default policy's header registry costs ~20 parses per message and
-    is not needed for the others."""
+    is not needed for the others. `parsed`: the message already parsed from `raw` (any policy), whose raw header
+    lines are read instead of parsing the bytes again: both policies split and unfold header lines alike
+    (`header_source_parse` is the same), so only fetching them differs, which compat32 does here."""
     try:
-        message = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        message = (
+            compat32_view(parsed) if parsed is not None else BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        )
     except Exception:
         return {}, []
     authentication = [" ".join(str(value).split()) for value in (message.get_all("authentication-results") or [])[:20]]
@@ -404,15 +416,17 @@ def safe_html(raw_html: str, problems: list[str]) -> str:
 
 def parse_mail(raw: bytes) -> ParsedMail:
     problems: list[str] = []
+    parsed_from_raw: Message | None = None  # the headers are read from it (read_headers), not parsed again
     try:
         message: Message = email.message_from_bytes(raw, policy=POLICY)
+        parsed_from_raw = message
     except Exception as error:
         problems.append(f"unreadable message ({error.__class__.__name__}); shown as raw text")
         message = EmailMessage()
         message.set_payload(raw.decode("cp1252", errors="replace"))
     for defect in getattr(message, "defects", []) or []:
         problems.append(f"malformed MIME: {defect.__class__.__name__}")
-    headers, authentication_results = read_headers(raw, problems)
+    headers, authentication_results = read_headers(raw, problems, parsed=parsed_from_raw)
     from_name, from_address = parseaddr(headers.get("from", ""))
     try:
         text, raw_html, attachments = walk_body(message, problems)
