@@ -164,12 +164,11 @@ def _references(ids: list[str], channel: Channel) -> dict[str, Conversation]:
 
 def find_thread(parsed: ParsedMail, *, channel: Channel) -> Thread | None:
     """The conversation of `channel` (an email channel) that the mail's markers point at, if any."""
-    conversations = Conversation.objects.filter(channel=channel)
     recipients = " ".join([*parsed.to, *parsed.cc, parsed.header("delivered-to"), parsed.header("x-original-to")])
     for token in TOKEN_RE.findall(recipients[:10000]):
         conversation_id = conversation_id_from_token(token)
         if conversation_id is not None:
-            conversation = conversations.filter(pk=conversation_id).first()
+            conversation = Conversation.objects.filter(channel=channel, pk=conversation_id).first()
             if conversation is not None:
                 return Thread(conversation, "token")
     for ids, by in thread_ids(parsed):
@@ -181,7 +180,7 @@ def find_thread(parsed: ParsedMail, *, channel: Channel) -> Thread | None:
                 return Thread(by_id[message_id], by)
     conversation_id = conversation_id_from_subject(parsed.subject)
     if conversation_id is not None:
-        conversation = conversations.filter(pk=conversation_id).first()
+        conversation = Conversation.objects.filter(channel=channel, pk=conversation_id).first()
         if conversation is not None:
             return Thread(conversation, "subject")
     return None
