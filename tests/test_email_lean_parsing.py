@@ -11,6 +11,8 @@ from __future__ import annotations
 import email
 import random
 import re
+from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,30 @@ def test_match_groups_finds_what_findall_finds_on_any_assembly_of_reply_headers(
     for _ in range(3000):
         text = "".join(rng.choice(LINES) for _ in range(rng.randint(0, 16)))
         assert replies.match_groups(regex, text) == regex.findall(text), repr(text)
+
+
+SEPARATED = [
+    b"From: a@example.com\r\nMessage-ID: <crlf@example.com>\r\n\r\nMessage-ID: <body@example.com>\r\n",
+    b"From: a@example.com\nMessage-ID: <lf@example.com>\n\nMessage-ID: <body@example.com>\n",
+    b"From: a@example.com\rMessage-ID: <cr@example.com>\r\rMessage-ID: <body@example.com>\r",
+    b"From: a@example.com\nMessage-ID: <mixed@example.com>\n\r\nMessage-ID: <body@example.com>\n",
+    b"From: a@example.com\r\nMessage-ID:\r\n <folded-last@example.com>\r\n\r\n",
+    b"From: a@example.com\r\n\x0cMessage-ID: <after-a-form-feed@example.com>\r\n\r\n",
+    b"From: a@example.com\r\nnot a header\r\nMessage-ID: <after-a-non-header@example.com>\r\n\r\n",
+    b"\r\nMessage-ID: <after-a-first-empty-line@example.com>\r\n\r\n",
+    b"\nMessage-ID: <after-a-first-lf@example.com>\n",
+    b"Message-ID: <no-empty-line@example.com>",
+    b"Message-ID: <ends-on-cr@example.com>\n\r",
+    b"",
+]
+
+
+@pytest.mark.parametrize("raw", SEPARATED)
+def test_the_header_block_holds_every_header_a_header_parse_of_the_whole_mail_reads(raw: bytes) -> None:
+    def headers(data: bytes) -> list[tuple[str, str]]:
+        return [(k, str(v)) for k, v in BytesHeaderParser(policy=policy.compat32).parsebytes(data).items()]
+
+    if any(pair in raw for pair in parsing.EMPTY_LINE_STARTS) or raw[:1] in (b"\r", b"\n"):
+        assert len(parsing.header_block(raw + b"body " * 1000)) <= len(raw) + 3  # the body is not parsed
+    assert headers(parsing.header_block(raw + b"body")) == headers(raw + b"body")
+    assert headers(parsing.header_block(raw)) == headers(raw)

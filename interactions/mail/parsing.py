@@ -128,10 +128,25 @@ def message_ids_in(value: str) -> list[str]:
     return [m for m in found if m]
 
 
+# Two line ends in a row: whichever of \r, \n, \r\n end the first line, the second begins an empty one.
+EMPTY_LINE_STARTS = (b"\n\n", b"\r\r", b"\n\r")
+
+
+def header_block(raw: bytes) -> bytes:
+    """`raw` up to its first empty line and a byte past it (the rest of its "\r\n"), or all of it: the email parser's
+    header section ends there at the latest (or earlier, at a line that is not a header), so a header-only parse of
+    this prefix reads what one of the whole message reads. Its feed parser splits every line of what it is given,
+    body included, before it looks at the headers: a mail's body and attachments were most of that work."""
+    if raw[:1] in (b"\r", b"\n"):  # the first line is empty: no headers
+        return raw[:3]
+    ends = [index for index in (raw.find(pair) for pair in EMPTY_LINE_STARTS) if index >= 0]
+    return raw[: min(ends) + 3] if ends else raw
+
+
 def external_id_for(raw: bytes) -> str:
     """The id an inbound mail is deduplicated on: its Message-ID, else a hash of its bytes. The headers alone are
     parsed: storing a mail (a webhook's answer waits for it) need not split its body and attachments into parts."""
-    message = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    message = BytesHeaderParser(policy=policy.compat32).parsebytes(header_block(raw))
     message_id = normalize_message_id(str(message.get("Message-ID", "") or ""))
     if len(message_id) > 200:  # the events' and interactions' external id columns hold 200 characters
         return "sha256-id:" + hashlib.sha256(message_id.encode()).hexdigest()
