@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from django.db import transaction
 
 from interactions.inbound import one_nudge_per_channel
-from interactions.mail.parsing import header_block
+from interactions.mail.headers import header_block
 from interactions.mail.services import record_raw_mails
 from interactions.models import Channel
 

@@ -18,13 +18,13 @@ from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.policy import EmailPolicy
-from email.utils import getaddresses, parseaddr
 from functools import lru_cache
 from typing import Any
 
 from mailparser_reply import EmailReplyParser
 
 from interactions.mail import replies, sanitize
+from interactions.mail.headers import address_of, addresses_in, header_block
 
 # Latin-1 and ASCII labels are in practice Windows-1252 (what Outlook sends): the superset decodes € and “quotes”.
 CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252"}
@@ -128,21 +128,6 @@ def message_ids_in(value: str) -> list[str]:
     return [m for m in found if m]
 
 
-# Two line ends in a row: whichever of \r, \n, \r\n end the first line, the second begins an empty one.
-EMPTY_LINE_STARTS = (b"\n\n", b"\r\r", b"\n\r")
-
-
-def header_block(raw: bytes) -> bytes:
-    """`raw` up to its first empty line and a byte past it (the rest of its "\r\n"), or all of it: the email parser's
-    header section ends there at the latest (or earlier, at a line that is not a header), so a header-only parse of
-    this prefix reads what one of the whole message reads. Its feed parser splits every line of what it is given,
-    body included, before it looks at the headers: a mail's body and attachments were most of that work."""
-    if raw[:1] in (b"\r", b"\n"):  # the first line is empty: no headers
-        return raw[:3]
-    ends = [index for index in (raw.find(pair) for pair in EMPTY_LINE_STARTS) if index >= 0]
-    return raw[: min(ends) + 3] if ends else raw
-
-
 def external_id_for(raw: bytes) -> str:
     """The id an inbound mail is deduplicated on: its Message-ID, else a hash of its bytes. The headers alone are
     parsed: storing a mail (a webhook's answer waits for it) need not split its body and attachments into parts."""
@@ -156,30 +141,34 @@ def external_id_for(raw: bytes) -> str:
 ENCODED_HEADERS = {"from", "to", "cc", "reply-to", "subject"}
 
 
-def compat32_view(message: Message) -> Message:
-    """A headers-only compat32 message with `message`'s headers as stored (raw, as parsed from the bytes)."""
-    view = Message(policy=policy.compat32)
-    for name, value in message.raw_items():
-        view.set_raw(name, value)
-    return view
+KEPT = frozenset(KEPT_HEADERS)
+AUTHENTICATION_RESULTS = "authentication-results"
 
 
 def read_headers(raw: bytes, problems: list[str], *, parsed: Message | None = None) -> tuple[dict[str, str], list[str]]:
     """The kept headers, RFC 2047 words decoded where people write them, and the Authentication-Results headers.
-    Read with compat32 (no header objects): the default policy's header registry costs ~20 parses per message and
-    is not needed for the others. `parsed`: the message already parsed from `raw` (any policy), whose raw header
-    lines are read instead of parsing the bytes again: both policies split and unfold header lines alike
-    (`header_source_parse` is the same), so only fetching them differs, which compat32 does here."""
+    Read as compat32 reads them (no header objects): the default policy's header registry costs ~20 parses per
+    message and is not needed for the others. `parsed`: the message already parsed from `raw` (any policy), whose
+    raw header lines are read instead of parsing the bytes again: both policies split and unfold header lines alike
+    (`header_source_parse` is the same), so only fetching them differs, which compat32's `header_fetch_parse` does
+    here. One pass over the lines, each kept name's first one as `Message.get` gives it (every `get` was a scan)."""
     try:
-        message = (
-            compat32_view(parsed) if parsed is not None else BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
-        )
+        message = parsed if parsed is not None else BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        lines = list(message.raw_items())
     except Exception:
         return {}, []
-    authentication = [" ".join(str(value).split()) for value in (message.get_all("authentication-results") or [])[:20]]
+    fetch = policy.compat32.header_fetch_parse
+    first: dict[str, Any] = {}
+    authentication: list[str] = []
+    for line_name, line_value in lines:
+        name = line_name.lower()
+        if name == AUTHENTICATION_RESULTS and len(authentication) < 20:
+            authentication.append(" ".join(str(fetch(line_name, line_value)).split()))
+        if name in KEPT and name not in first:
+            first[name] = fetch(line_name, line_value)
     headers: dict[str, str] = {}
     for name in KEPT_HEADERS:
-        value = message.get(name)
+        value = first.get(name)
         if value is None:
             continue
         if isinstance(value, Header):
@@ -442,7 +431,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     for defect in getattr(message, "defects", []) or []:
         problems.append(f"malformed MIME: {defect.__class__.__name__}")
     headers, authentication_results = read_headers(raw, problems, parsed=parsed_from_raw)
-    from_name, from_address = parseaddr(headers.get("from", ""))
+    from_name, from_address = address_of(headers.get("from", ""))
     try:
         text, raw_html, attachments = walk_body(message, problems)
     except Exception as error:
@@ -460,8 +449,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
         subject=headers.get("subject", "")[:500],
         from_address=from_address.strip(),
         from_name=from_name.strip()[:200],
-        to=[address for _name, address in getaddresses([headers.get("to", "")]) if address],
-        cc=[address for _name, address in getaddresses([headers.get("cc", "")]) if address],
+        to=list(addresses_in(headers.get("to", ""))),
+        cc=list(addresses_in(headers.get("cc", ""))),
         in_reply_to=message_ids_in(headers.get("in-reply-to", "")),
         references=message_ids_in(headers.get("references", "")),
         text=text.strip(),
