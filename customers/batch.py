@@ -19,10 +19,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, Identity
 from customers.services import PHONE_KINDS, normalize_address
+from omnidesk import compiled_queries
 
 Key = tuple[str, str]  # (kind, normalized address)
 NAME_MAX = Customer._meta.get_field("display_name").max_length or 200
@@ -55,9 +57,7 @@ def lock_customers_by_identities(*, wanted: dict[Key, str]) -> tuple[dict[Key, C
     kinds = {kind for kind, _address in wanted}
     if kinds & PHONE_KINDS:
         kinds |= PHONE_KINDS  # to see a number known in the other kind
-    rows = Identity.objects.filter(kind__in=kinds, address__in={address for _kind, address in wanted}).values_list(
-        "kind", "address", "customer_id"
-    )
+    rows = _identities(kinds=kinds, addresses={address for _kind, address in wanted})
     known: dict[Key, int] = {}
     numbers: set[str] = set()
     for kind, address, customer_id in rows:
@@ -103,11 +103,32 @@ def _create(*, new: list[Key], wanted: dict[Key, str]) -> tuple[dict[Key, int], 
     return inserted, set(inserted.values()) & {customer.pk for customer in made}
 
 
+def _identities(*, kinds: set[str], addresses: set[str]) -> list[tuple[str, str, int]]:
+    """`Identity.objects.filter(kind__in=kinds, address__in=addresses).values_list("kind", "address", "customer_id")`
+    as one SQL text with array parameters: the ORM compiled it, a parameter per address, for every batch."""
+    if connection.vendor != "postgresql":
+        return list(
+            Identity.objects.filter(kind__in=kinds, address__in=addresses).values_list("kind", "address", "customer_id")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT kind, address, customer_id FROM {connection.ops.quote_name(Identity._meta.db_table)}"
+            " WHERE kind = ANY(%s::varchar[]) AND address = ANY(%s::varchar[])",
+            [sorted(kinds), sorted(addresses)],
+        )
+        return [(kind, address, customer_id) for kind, address, customer_id in cursor.fetchall()]
+
+
+def customers_to_lock(*, customer_ids: list[int]) -> QuerySet[Customer]:
+    """The batch's customers, locked in id order (compiled once per number of customers: `_lock`)."""
+    return Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk")
+
+
 def _lock(customer_ids: set[int]) -> dict[int, Customer]:
     """Lock the customers in id order and follow merges to the survivors (locked too): id → the customer to use."""
     locked = {
         customer.pk: customer
-        for customer in Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk")
+        for customer in compiled_queries.fetch(customers_to_lock, customer_ids=sorted(customer_ids))
     }
     result = dict(locked)
     for customer_id, customer in locked.items():

@@ -48,17 +48,15 @@ def open_conversation(
     now = now or timezone.now()
     # Their INSERTs as SQL text, not through the ORM's save machinery (inbound_bulk.create_now: the same rows, the same
     # signals): on the ingest path every new case pays them.
-    conversation = inbound_bulk.create_now(
-        Conversation(
-            customer=customer,
-            channel=channel,
-            last_message_at=now,
-            queue=(queue or channel.queue) if agent is not None else None,
-        )
+    # Both in one round trip (inbound_bulk.create_case_now).
+    conversation = Conversation(
+        customer=customer,
+        channel=channel,
+        last_message_at=now,
+        queue=(queue or channel.queue) if agent is not None else None,
     )
-    interaction = inbound_bulk.create_now(
-        Interaction(conversation=conversation, customer=customer, channel=channel, **entry)
-    )
+    interaction = Interaction(conversation=conversation, customer=customer, channel=channel, **entry)
+    inbound_bulk.create_case_now(conversation, interaction)
     if agent is not None:
         conversation = assign_conversation(conversation=conversation, agent=agent)
     else:

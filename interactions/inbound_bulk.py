@@ -31,9 +31,11 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models import QuerySet
 from django.db.models.signals import post_save, pre_save
 
 from interactions.models import Conversation, Interaction
+from omnidesk import compiled_queries
 from reporting import events as reporting_events
 from routing.models import RoutingItem
 
@@ -160,11 +162,16 @@ def locked_routing_item(
         ids = set(candidates())
         run.items = dict.fromkeys(ids)
         if ids:
-            for item in RoutingItem.objects.select_for_update().filter(conversation_id__in=ids).order_by("pk"):
+            for item in compiled_queries.fetch(items_to_lock, conversation_ids=sorted(ids)):
                 run.items[item.conversation_id] = item
     if conversation_id not in run.items:
         return False, None
     return True, run.items[conversation_id]
+
+
+def items_to_lock(*, conversation_ids: list[int]) -> QuerySet[RoutingItem]:
+    """The routing items of the batch's cases, locked in id order (compiled once per number of cases)."""
+    return RoutingItem.objects.select_for_update().filter(conversation_id__in=conversation_ids).order_by("pk")
 
 
 def forget_routing_item(*, conversation_id: int) -> None:
@@ -224,6 +231,51 @@ def create_now(instance: ModelT) -> ModelT:
     if post_save.has_listeners(model):
         post_save.send(sender=model, instance=instance, created=True, update_fields=None, raw=False, using="default")
     return instance
+
+
+def create_case_now(case: Conversation, entry: Interaction) -> None:
+    """`create_now(case)` then `create_now(entry)` (the case's first entry, `entry.conversation` being `case`), in
+    one round trip: the case's INSERT in a WITH clause whose id the entry's INSERT takes. The same rows, ids from the
+    same sequences; the entry's post_save receivers run after both rows exist, as before, since a case's save
+    signals have no receiver (else, and for pre_save receivers of either, the two `create_now`)."""
+    if (
+        connection.vendor != "postgresql"
+        or pre_save.has_listeners(Conversation)
+        or post_save.has_listeners(Conversation)
+        or pre_save.has_listeners(Interaction)
+        or case.pk is not None
+        or entry.pk is not None
+    ):
+        create_now(case)
+        entry.conversation = case
+        create_now(entry)
+        return
+    for instance in (case, entry):
+        for model_field in instance._meta.concrete_fields:
+            model_field.pre_save(instance, True)
+    db = connections[DEFAULT_DB_ALIAS]
+    case_fields = [f for f in Conversation._meta.concrete_fields if not f.primary_key]
+    entry_fields = [f for f in Interaction._meta.concrete_fields if not f.primary_key]
+    case_row = _prepared_row(case, [(f, _kind_of(f)) for f in case_fields], db)
+    link = Interaction._meta.get_field("conversation")
+    entry_row = _prepared_row(entry, [(f, _kind_of(f)) for f in entry_fields if f is not link], db)
+    placeholders = ", ".join("(SELECT id FROM new_case)" if f is link else "%s" for f in entry_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH new_case AS (INSERT INTO {_q(Conversation._meta.db_table)}"
+            f" ({', '.join(_q(f.column) for f in case_fields)}) VALUES ({', '.join(['%s'] * len(case_fields))})"
+            " RETURNING id)"
+            f" INSERT INTO {_q(Interaction._meta.db_table)} ({', '.join(_q(f.column) for f in entry_fields)})"
+            f" VALUES ({placeholders}) RETURNING conversation_id, id",
+            [*case_row, *entry_row],
+        )
+        case.pk, entry.pk = cursor.fetchone()
+    for instance in (case, entry):
+        instance._state.adding = False
+        instance._state.db = "default"
+    entry.conversation = case  # its conversation_id, and the case itself as the entry's cached conversation
+    if post_save.has_listeners(Interaction):
+        post_save.send(sender=Interaction, instance=entry, created=True, update_fields=None, raw=False, using="default")
 
 
 # Fields whose `get_db_prep_save` on PostgreSQL gives back a value of these types as it is: for those, the value

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from interactions.models import Conversation
@@ -262,7 +262,7 @@ def record(
     buffer = _deferred.get()
     if deferrable and buffer is not None and not counters and event.kind == EventKind.CUSTOMER_MESSAGE:
         # Its values as its INSERT now would take them (`pre_save`), written at the flush.
-        buffer.append((event, [f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]))
+        buffer.append((event, _row_of(event)))
         return event
     _insert(event, counters)
     followups.follow(
@@ -272,6 +272,37 @@ def record(
 
 
 INSERTED = [f for f in ReportingEvent._meta.concrete_fields if not f.primary_key]
+
+# The field classes whose `get_db_prep_save` on PostgreSQL hands back a value of these exact types unchanged (every
+# field of an event has a plain `pre_save`): `_row_of` passes such values as they are, and None for nullable ones,
+# instead of Django's chain of calls per field (a fifth of what deferring a customer message's event cost).
+_AS_IS: dict[type[Any], type[Any]] = {
+    models.CharField: str,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.SmallIntegerField: int,
+    models.BooleanField: bool,
+    models.FloatField: float,
+    models.DateTimeField: datetime,
+}
+_INSERTED_AS_IS = [(f, _AS_IS.get(type(f)), f.null) for f in INSERTED]
+
+
+def _row_of(event: ReportingEvent) -> list[Any]:
+    """`[f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]` (see `_AS_IS`)."""
+    if connection.vendor != "postgresql":
+        return [f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]
+    row: list[Any] = []
+    for model_field, as_is, null in _INSERTED_AS_IS:
+        value = getattr(event, model_field.attname)
+        if as_is is not None and (
+            (value is None and null) or (type(value) is as_is and (as_is is not datetime or value.tzinfo is not None))
+        ):
+            row.append(value)
+        else:
+            row.append(model_field.get_db_prep_save(value, connection))
+    return row
+
 
 # The events `record` was allowed to defer, within `deferring()` (an ingest batch, interactions/inbound_bulk.py).
 _deferred: ContextVar[list[tuple[ReportingEvent, list[Any]]] | None] = ContextVar("reporting_deferred", default=None)
@@ -324,7 +355,7 @@ def _insert(event: ReportingEvent, counters: dict[str, float]) -> None:
         event.save()
         rollups.add(rollups.key_of(event), counters)
         return
-    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in INSERTED]
+    values = _row_of(event)
     ctes, params = rollups.upsert_ctes(rollups.key_of(event), counters)
     sql = f"WITH {ctes} {_insert_sql()}" if ctes else _insert_sql()
     with connection.cursor() as cursor:

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 from django.db import transaction
 
 from interactions.inbound import one_nudge_per_channel
+from interactions.mail.headers import header_block
 from interactions.mail.services import record_raw_mails
 from interactions.models import Channel
 
@@ -43,7 +44,7 @@ def is_mbox(path: Path) -> bool:
 
 def sent_at(head: bytes) -> float:
     """When a message says it was written (its Date header), for ordering; 0 when it does not say."""
-    date = BytesHeaderParser(policy=policy.compat32).parsebytes(head).get("Date")
+    date = BytesHeaderParser(policy=policy.compat32).parsebytes(header_block(head)).get("Date")
     try:
         return parsedate_to_datetime(str(date)).timestamp() if date else 0.0
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -18,13 +18,13 @@ from email.header import Header, decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.policy import EmailPolicy
-from email.utils import getaddresses, parseaddr
 from functools import lru_cache
 from typing import Any
 
 from mailparser_reply import EmailReplyParser
 
 from interactions.mail import replies, sanitize
+from interactions.mail.headers import address_of, addresses_in, header_block
 
 # Latin-1 and ASCII labels are in practice Windows-1252 (what Outlook sends): the superset decodes € and “quotes”.
 CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252"}
@@ -131,7 +131,7 @@ def message_ids_in(value: str) -> list[str]:
 def external_id_for(raw: bytes) -> str:
     """The id an inbound mail is deduplicated on: its Message-ID, else a hash of its bytes. The headers alone are
     parsed: storing a mail (a webhook's answer waits for it) need not split its body and attachments into parts."""
-    message = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+    message = BytesHeaderParser(policy=policy.compat32).parsebytes(header_block(raw))
     message_id = normalize_message_id(str(message.get("Message-ID", "") or ""))
     if len(message_id) > 200:  # the events' and interactions' external id columns hold 200 characters
         return "sha256-id:" + hashlib.sha256(message_id.encode()).hexdigest()
@@ -141,18 +141,34 @@ def external_id_for(raw: bytes) -> str:
 ENCODED_HEADERS = {"from", "to", "cc", "reply-to", "subject"}
 
 
-def read_headers(raw: bytes, problems: list[str]) -> tuple[dict[str, str], list[str]]:
+KEPT = frozenset(KEPT_HEADERS)
+AUTHENTICATION_RESULTS = "authentication-results"
+
+
+def read_headers(raw: bytes, problems: list[str], *, parsed: Message | None = None) -> tuple[dict[str, str], list[str]]:
     """The kept headers, RFC 2047 words decoded where people write them, and the Authentication-Results headers.
-    Read with compat32 (no header objects): the default policy's header registry costs ~20 parses per message and
-    is not needed for the others."""
+    Read as compat32 reads them (no header objects): the default policy's header registry costs ~20 parses per
+    message and is not needed for the others. `parsed`: the message already parsed from `raw` (any policy), whose
+    raw header lines are read instead of parsing the bytes again: both policies split and unfold header lines alike
+    (`header_source_parse` is the same), so only fetching them differs, which compat32's `header_fetch_parse` does
+    here. One pass over the lines, each kept name's first one as `Message.get` gives it (every `get` was a scan)."""
     try:
-        message = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        message = parsed if parsed is not None else BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        lines = list(message.raw_items())
     except Exception:
         return {}, []
-    authentication = [" ".join(str(value).split()) for value in (message.get_all("authentication-results") or [])[:20]]
+    fetch = policy.compat32.header_fetch_parse
+    first: dict[str, Any] = {}
+    authentication: list[str] = []
+    for line_name, line_value in lines:
+        name = line_name.lower()
+        if name == AUTHENTICATION_RESULTS and len(authentication) < 20:
+            authentication.append(" ".join(str(fetch(line_name, line_value)).split()))
+        if name in KEPT and name not in first:
+            first[name] = fetch(line_name, line_value)
     headers: dict[str, str] = {}
     for name in KEPT_HEADERS:
-        value = message.get(name)
+        value = first.get(name)
         if value is None:
             continue
         if isinstance(value, Header):
@@ -404,16 +420,18 @@ def safe_html(raw_html: str, problems: list[str]) -> str:
 
 def parse_mail(raw: bytes) -> ParsedMail:
     problems: list[str] = []
+    parsed_from_raw: Message | None = None  # the headers are read from it (read_headers), not parsed again
     try:
         message: Message = email.message_from_bytes(raw, policy=POLICY)
+        parsed_from_raw = message
     except Exception as error:
         problems.append(f"unreadable message ({error.__class__.__name__}); shown as raw text")
         message = EmailMessage()
         message.set_payload(raw.decode("cp1252", errors="replace"))
     for defect in getattr(message, "defects", []) or []:
         problems.append(f"malformed MIME: {defect.__class__.__name__}")
-    headers, authentication_results = read_headers(raw, problems)
-    from_name, from_address = parseaddr(headers.get("from", ""))
+    headers, authentication_results = read_headers(raw, problems, parsed=parsed_from_raw)
+    from_name, from_address = address_of(headers.get("from", ""))
     try:
         text, raw_html, attachments = walk_body(message, problems)
     except Exception as error:
@@ -431,8 +449,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
         subject=headers.get("subject", "")[:500],
         from_address=from_address.strip(),
         from_name=from_name.strip()[:200],
-        to=[address for _name, address in getaddresses([headers.get("to", "")]) if address],
-        cc=[address for _name, address in getaddresses([headers.get("cc", "")]) if address],
+        to=list(addresses_in(headers.get("to", ""))),
+        cc=list(addresses_in(headers.get("cc", ""))),
         in_reply_to=message_ids_in(headers.get("in-reply-to", "")),
         references=message_ids_in(headers.get("references", "")),
         text=text.strip(),

@@ -214,7 +214,7 @@ def process_mail_event(event: InboundEvent) -> Interaction | None:
             message_id=parsed.message_id,
             direction=MessageReference.Direction.INBOUND,
             conversation_id=interaction.conversation_id,
-            interaction=interaction,
+            interaction_id=interaction.pk,  # the id: the instance's descriptor costs every mail, nothing reads it
         )
         if inbound_bulk.active():
             inbound_bulk.defer_create(reference)  # inserted with the batch's entries
