@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import routing
 from bench.environment import migrate, setup_django
-from routing import prepared
+from omnidesk import prepared
 
 
 class StatementCounter:
@@ -47,7 +47,7 @@ class StatementCounter:
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
         text = sql
         if sql.startswith(("EXECUTE routing_", "PREPARE routing_")):
-            # A prepared statement of routing/prepared.py: named after the statement it runs.
+            # A prepared statement of omnidesk/prepared.py: named after the statement it runs.
             name = sql.split()[1].split("(")[0]
             text = f"{sql.split()[0][:4]} {prepared.statements.get(name, name)}"
         words = text.split()[: 3 if text is not sql else 2]

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connection
 
+from omnidesk import prepared
 from reporting.models import COUNTERS, DailyStat, IntervalStat, ReportingEvent
 
 KEY = ("bucket", "queue_id", "channel_kind", "intent_id", "agent_id")
@@ -66,7 +67,9 @@ def add(key: Key, additions: dict[str, float]) -> None:
     fine_sql, fine, daily_sql, daily = _parts(key, additions)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"WITH fine AS ({fine_sql} RETURNING 1) {daily_sql}", fine + daily)
+            prepared.execute(
+                cursor, f"WITH fine AS ({fine_sql} RETURNING 1) {daily_sql}", fine + daily, owner="reporting"
+            )
         else:
             cursor.execute(fine_sql, fine)
             cursor.execute(daily_sql, daily)

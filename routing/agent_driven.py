@@ -24,7 +24,8 @@ from django.db import connection
 from django.utils import timezone
 
 from interactions.models import Conversation
-from routing import engine, prepared, rows
+from omnidesk import prepared
+from routing import engine, rows
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Offer, Queue, RoutingItem
 
 
@@ -47,7 +48,7 @@ def lock_best_item_for_agent(*, profile: AgentProfile, classes: Collection[str])
         "now_minutes": engine.minutes_since_epoch(timezone.now()),
     }
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _sql(), params)
+        prepared.execute(cursor, _sql(), params, owner="routing")
         row = cursor.fetchone()
     if row is None:
         return None
@@ -107,4 +108,4 @@ def close_resolved(*, user_id: int, now: datetime) -> None:
         "closed": RoutingItem.State.CLOSED.value,
     }
     with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, params)
+        prepared.execute(cursor, sql, params, owner="routing")

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from interactions.announcements import announce_conversation
 from interactions.models import Conversation
+from omnidesk import prepared
 from reporting import transitions as reporting_transitions  # rep
-from routing import engine, prepared, recording, rows, stats
+from routing import engine, recording, rows, stats
 from routing.models import AgentProfile, Assignment, CapacityClass, Offer, RoutingItem, capacity_class_for
 
 
@@ -114,7 +115,7 @@ def _refresh_load_sql(*, user_id: int) -> AgentProfile | None:
     """`refresh_load` as one UPDATE … RETURNING (it locks the row as the SELECT … FOR UPDATE did): the same counts,
     without the four statements and three ORM compilations of the ORM form, on every release."""
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _refresh_load_statement(), {"user": user_id})
+        prepared.execute(cursor, _refresh_load_statement(), {"user": user_id}, owner="routing")
         row = cursor.fetchone()
     return None if row is None else rows.from_row(AgentProfile, row)
 

@@ -33,7 +33,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interactions.models import Conversation, Interaction
-from routing import capacity, prepared, recording, rows
+from omnidesk import prepared
+from routing import capacity, recording, rows
 from routing.models import AgentProfile, AgentSkill, Assignment, CapacityClass, Queue, RoutingItem, Skill
 
 # Items examined per locking batch when a queue is swept.
@@ -186,7 +187,7 @@ def _lock_best_agent_sql(
         "exclude": list(exclude_user_ids),
     }
     with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, params)
+        prepared.execute(cursor, sql, params, owner="routing")
         row = cursor.fetchone()
     return None if row is None else rows.agent_from_row(row)
 
@@ -373,7 +374,9 @@ def explain_full_classes(*, queue: Queue, classes_with_room: Collection[str], av
             waiting_items(queue=queue).filter(capacity_class=capacity_class, reason="").update(reason=reason)
             continue
         with connection.cursor() as cursor:
-            prepared.execute(cursor, _EXPLAIN_SQL, {"reason": reason, "queue": queue.pk, "class": capacity_class})
+            prepared.execute(
+                cursor, _EXPLAIN_SQL, {"reason": reason, "queue": queue.pk, "class": capacity_class}, owner="routing"
+            )
 
 
 def full_class_reason(capacity_class: str, *, available: bool) -> str:

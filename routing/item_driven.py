@@ -16,7 +16,8 @@ from typing import Any, NamedTuple, overload
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from routing import capacity, engine, prepared, rows
+from omnidesk import prepared
+from routing import capacity, engine, rows
 from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem
 
 # The needs of an item no agent could meet in this decision (engine.same_needs as values): class, required and
@@ -64,7 +65,10 @@ def next_batch(*, queue: Queue, after: RoutingItem | None, blocked: list[Needs])
         return Batch(classes, True if pool else None, items, servable)
     with connection.cursor() as cursor:
         prepared.execute(
-            cursor, _next_batch_sql(len(blocked), after is not None), _next_batch_params(queue, after, blocked)
+            cursor,
+            _next_batch_sql(len(blocked), after is not None),
+            _next_batch_params(queue, after, blocked),
+            owner="routing",
         )
         fetched = cursor.fetchall()
     head = fetched[0]

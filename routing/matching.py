@@ -36,8 +36,9 @@ from django.utils import timezone
 
 from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
+from omnidesk import prepared
 from reporting import events as reporting_events  # rep: the answered events' context, read by the write
-from routing import capacity, engine, item_driven, prepared, recording, rows
+from routing import capacity, engine, item_driven, recording, rows
 from routing.assignments import given
 from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem
 
@@ -139,7 +140,7 @@ class Pick:
 
 def read_pool(*, queue: Queue) -> Pool:
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _pool_sql(), {"queue": queue.pk})
+        prepared.execute(cursor, _pool_sql(), {"queue": queue.pk}, owner="routing")
         fetched = cursor.fetchall()
     agents = []
     for row in fetched:
@@ -196,7 +197,7 @@ class HeadItems:
             where.append("i.capacity_class = ANY(%s)")
             params += [sorted(classes), self.chunk]
             with connection.cursor() as cursor:
-                prepared.execute(cursor, _chunk_sql(" AND ".join(where)), params)
+                prepared.execute(cursor, _chunk_sql(" AND ".join(where)), params, owner="routing")
                 fetched = cursor.fetchall()
             self.items += [rows.from_row(RoutingItem, row) for row in fetched]
             self.exhausted = len(fetched) < self.chunk
@@ -305,7 +306,7 @@ def _write(*, queue: Queue, picks: list[Pick]) -> list[tuple[Sequence[Any], reco
         "state": RoutingItem.State.ASSIGNED.value,
     }
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _write_sql(), params)
+        prepared.execute(cursor, _write_sql(), params, owner="routing")
         fetched = cursor.fetchall()
     if not fetched:
         return None

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import connection
 
 from interactions.models import Conversation
-from routing import prepared
+from omnidesk import prepared
 from routing.models import Intent, Queue, RoutingItem
 
 # --- a batch's new cases: the routing configuration read once ---------------------------------------------------------
@@ -161,7 +161,7 @@ def create_item(
         conversation.pk,
     ]
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _statement(), params)
+        prepared.execute(cursor, _statement(), params, owner="routing")
         item.pk = cursor.fetchone()[0]
     item._state.adding = False
     item._state.db = connection.alias

@@ -24,8 +24,9 @@ from django.db import connection
 
 from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
+from omnidesk import prepared
 from reporting import events as reporting_events  # rep: the answered event's context, read in the same statement
-from routing import prepared, rows
+from routing import rows
 from routing.models import AgentProfile, Assignment, CapacityClass, RoutingItem
 
 
@@ -45,7 +46,7 @@ def record(*, item: RoutingItem, profile: AgentProfile, source: str, now: dateti
     params = _params(item=item, source=source, now=now)
     params.update(profile=profile.pk, agent=profile.user_id, load=profile.load(item.capacity_class))
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _statement(chosen, load, agent_columns=False), params)
+        prepared.execute(cursor, _statement(chosen, load, agent_columns=False), params, owner="routing")
         row = cursor.fetchone()
     return recorded_from(row)
 
@@ -65,7 +66,7 @@ def lock_and_record(
     params = _params(item=item, source=source, now=now)
     params.update(skills=list(skill_ids), nskills=len(skill_ids), exclude=list(exclude_user_ids))
     with connection.cursor() as cursor:
-        prepared.execute(cursor, _statement(chosen, load, agent_columns=True), params)
+        prepared.execute(cursor, _statement(chosen, load, agent_columns=True), params, owner="routing")
         row = cursor.fetchone()
     if row is None:
         return None

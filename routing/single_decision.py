@@ -38,8 +38,9 @@ from django.utils import timezone, translation
 
 from customers.models import Customer
 from interactions.models import Channel, Conversation, Interaction
+from omnidesk import prepared
 from reporting import events as reporting_events  # rep: the answered event's context, read by the same statement
-from routing import capacity, engine, item_driven, prepared, recording, rows
+from routing import capacity, engine, item_driven, recording, rows
 from routing.assignments import given
 from routing.models import AgentProfile, AgentSkill, Assignment, Queue, RoutingItem
 
@@ -71,7 +72,7 @@ def attempt(
     nothing to try, and, in the same statement, the target's assignment to the best agent now if one can take it."""
     sql, params = statement(queue=queue, after=after, blocked=blocked, failed=failed, now=now)
     with connection.cursor() as cursor:
-        prepared.execute(cursor, sql, params)
+        prepared.execute(cursor, sql, params, owner="routing")
         fetched = cursor.fetchall()
     head = fetched[0]
     classes = frozenset(c for c, free in zip(CLASSES, head[1:4], strict=True) if free)

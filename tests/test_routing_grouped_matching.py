@@ -12,7 +12,7 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from interactions.models import Conversation
-from routing import prepared
+from omnidesk import prepared
 from routing.models import AgentProfile, Assignment
 from routing.services import route_queue
 from tests.routing_decisions import benchmark_like_queue as _queue

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from interactions.models import Channel, Conversation
+from omnidesk import prepared
 from omnidesk.models import Event, EventAudience
-from routing import prepared
 from routing.models import Queue, RoutingItem
 from routing.services import route_next, route_queue
 from tests.conftest import make_user

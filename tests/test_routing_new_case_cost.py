@@ -11,14 +11,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from interactions.models import Channel, Conversation
-from routing import prepared, services
+from omnidesk import prepared
+from routing import services
 from routing.models import Intent, Queue, RoutingItem, Skill
 from tests.conftest import make_user
 from tests.factories import widget_message
 
 
 def _text(sql: str) -> str:
-    """A routing prepared statement's text (routing/prepared.py), else the statement."""
+    """A routing prepared statement's text (omnidesk/prepared.py), else the statement."""
     if sql.startswith(("EXECUTE routing_", "PREPARE routing_")):
         return prepared.statements[sql.split()[1].split("(")[0]]
     return sql

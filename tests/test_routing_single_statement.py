@@ -13,7 +13,8 @@ from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from routing import prepared, rows, services
+from omnidesk import prepared
+from routing import rows, services
 from routing.models import AgentProfile, AgentSkill, Queue, RoutingItem, Skill
 from tests.routing_decisions import benchmark_like_queue, outcome
 

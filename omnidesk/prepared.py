@@ -1,4 +1,5 @@
-"""Server-side prepared statements for routing's hot, hand-written statements (PostgreSQL).
+"""Server-side prepared statements for hot, hand-written statements (PostgreSQL): routing's, the realtime events'
+and the reporting events' writes.
 
 psycopg2 sends every statement as text, so PostgreSQL parses and plans the decision's two statements (the locking
 batch, and the candidate, lock and assignment) on every decision: measured on the routing benchmark's data, planning
@@ -39,7 +40,7 @@ class Converted(NamedTuple):
 
 
 @lru_cache(maxsize=256)
-def _convert(sql: str) -> Converted:
+def _convert(sql: str, owner: str) -> Converted:
     order: list[str | int] = []
     position = 0
 
@@ -59,19 +60,20 @@ def _convert(sql: str) -> Converted:
         return f"${len(order)}"
 
     body = _PLACEHOLDER.sub(number, sql)
-    name = "routing_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
+    # Named after its owner, so that a profile or a test tells whose statement an EXECUTE runs.
+    name = f"{owner}_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
     statements[name] = sql
     return Converted(name, body, tuple(order))
 
 
-def execute(cursor: Any, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> None:
+def execute(cursor: Any, sql: str, params: Sequence[Any] | Mapping[str, Any], *, owner: str) -> None:
     """`cursor.execute(sql, params)` through a statement prepared once per connection (PostgreSQL only).
 
     `sql` uses one placeholder style, `%s` or `%(name)s`, as cursor.execute takes it; column and table names must
     be in the text (they are, in routing's statements), only values in `params`.
     """
     raw = connection.connection
-    converted = _convert(sql)
+    converted = _convert(sql, owner)
     values = [params[key] for key in converted.order]  # type: ignore[index]
     arguments = f"EXECUTE {converted.name}"
     if values:
