@@ -179,7 +179,7 @@ def run(args: argparse.Namespace, *, emit: Emit) -> None:
             database_url=url,
             redis_url=redis_url,
             worker_concurrency=args.email_ingest_worker_concurrency,
-            extra_env={"OMNIDESK_INGEST_BATCH_SIZE": str(args.email_ingest_batch_size), "MEDIA_ROOT": scratch},
+            extra_env={"OMNIDESK_MAIL_BATCH_SIZE": str(args.email_ingest_batch_size), "MEDIA_ROOT": scratch},
         )
         try:
             stack.start(timeout=60)

@@ -6,6 +6,9 @@ One decision per channel kind, in one place:
 - calls (OMNIDESK_CALL_QUEUE) likewise, so that a ringing's screen pop never waits behind other channels' batches,
   and claimed one at a time (OMNIDESK_CALL_BATCH_SIZE, default 1): a pop is pushed when its batch commits, and a
   batch of 20 held it for seconds (docs/phone.md: task stage 214–331 ms p50 with batches of one, 6–8 s with 20);
+- mail claimed OMNIDESK_MAIL_BATCH_SIZE (50) at a time: nobody watches a mail arrive to the millisecond, and a
+  batch's fixed statements and its one commit shared by 50 mails instead of 20 cut a mail's statements from 2.4 to
+  1.7 (docs/performance-email.md); a poisoned batch is redone one mail at a time, as any other;
 - everything else on the default queue, OMNIDESK_INGEST_BATCH_SIZE events per claim.
 A lane's queue needs a worker that consumes it (docs/deployment.md). The webhook's accept path, which must stay one
 INSERT and one publish, passes the kind of the channel it already holds; the worker's paths read it (`kind_of`).
@@ -49,4 +52,6 @@ def batch_size_for(*, kind: str) -> int:
     """How many pending events of a channel of `kind` one task claims."""
     if kind == Channel.Kind.VOICE:
         return int(getattr(settings, "OMNIDESK_CALL_BATCH_SIZE", 1))
+    if kind == Channel.Kind.EMAIL:
+        return int(settings.OMNIDESK_MAIL_BATCH_SIZE)
     return int(settings.OMNIDESK_INGEST_BATCH_SIZE)

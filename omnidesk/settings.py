@@ -242,6 +242,8 @@ OMNIDESK_INGEST_BATCH_SIZE = env_int("OMNIDESK_INGEST_BATCH_SIZE", 20)
 # (omnidesk/socket_db.py): HTTP requests there open a connection each (DB_CONN_MAX_AGE=0), socket calls share these.
 # 6 is the width of the executor they ran on before (asyncio's default on 2 cores).
 OMNIDESK_SOCKET_DB_THREADS = env_int("OMNIDESK_SOCKET_DB_THREADS", 6)
+# Mail's batches (interactions/lanes.py): larger, since a mail's latency is not watched to the millisecond.
+OMNIDESK_MAIL_BATCH_SIZE = env_int("OMNIDESK_MAIL_BATCH_SIZE", 50)
 # A call's events one at a time: a screen pop is pushed when its batch commits (interactions/lanes.py).
 OMNIDESK_CALL_BATCH_SIZE = env_int("OMNIDESK_CALL_BATCH_SIZE", 1)
 # How much an SLA breach raises a conversation's priority (once per conversation).
