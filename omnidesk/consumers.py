@@ -37,8 +37,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     realtime_groups: list[str]
     group_set: frozenset[str] = frozenset()
 
-    async def connect(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set from the start: a subclass may await work before `connect` runs here (the desk counts its socket
+        # first), and a client that leaves meanwhile is disconnected with no groups.
         self.realtime_groups = []
+
+    async def connect(self) -> None:
         # Live events received before the replay is done are held back, so frames go out in id order.
         self.ready = False
         self.held: list[dict[str, Any]] = []
