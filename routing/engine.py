@@ -387,12 +387,9 @@ def full_class_reason(capacity_class: str, *, available: bool) -> str:
 
 
 def unexplained_gate(*, queue: str, capacity_class: str) -> str:
-    """Whether some waiting item of the class has no reason yet (`queue`, `capacity_class`: SQL), the full class's
-    reason update's gate. The update's SELECT is a bitmap scan, which never marks an index entry dead: the entries of
-    items given a reason or assigned stayed until vacuum and were re-read on each decision while the class was full
-    (1,009 entries, 157 heap pages, 0.3-0.7 ms a decision in the routing benchmark). This probe, the first such item
-    in id order (migration 0010), walks the index, stops at the first live entry and marks the dead ones it passes.
-    It reads the statement's snapshot as the SELECT does: when it finds no row, the update writes none."""
+    """Whether some waiting item of the class has no reason yet (SQL), the full class's reason update's gate: an
+    ordered index walk that marks the dead entries it passes, which the update's bitmap scan never does (migration
+    0010 says why and what it cost). Same snapshot as the update: no row found, none written."""
     items = RoutingItem._meta.db_table
     return (
         f"(SELECT z.id FROM {items} z WHERE z.queue_id = {queue} AND z.state = 'waiting'"
